@@ -1,0 +1,96 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "FaceExport",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "faceexport", targets: ["faceexport"]),
+        .library(name: "FaceSearch", targets: ["FaceSearch"]),
+        .library(name: "ExportPipeline", targets: ["ExportPipeline"]),
+        .library(name: "ExportSinks", targets: ["ExportSinks"]),
+        .library(name: "FaceSearchSimulator", targets: ["FaceSearchSimulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries enter through system-library targets; each is imported by one Swift wrapper only.
+        .systemLibrary(name: "CCryptoOpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "FaceExportCrypto", dependencies: ["CCryptoOpenSSL"]),
+        .target(
+            name: "FaceSearch",
+            dependencies: [
+                "FaceExportCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "ExportSinks", dependencies: ["CZlib"]),
+        .target(
+            name: "ExportPipeline",
+            dependencies: [
+                "FaceSearch",
+                "ExportSinks",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "FaceSearchSimulator",
+            dependencies: [
+                "FaceExportCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "PipelineFile",
+            dependencies: [
+                "ExportPipeline",
+                "FaceSearch",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "faceexport",
+            dependencies: [
+                "PipelineFile",
+                "ExportPipeline",
+                "FaceSearch",
+                "FaceSearchSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FaceExportTests",
+            dependencies: [
+                "FaceExportCrypto",
+                "FaceSearch",
+                "ExportSinks",
+                "ExportPipeline",
+                "FaceSearchSimulator",
+                "PipelineFile",
+                "faceexport",
+            ]
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,45 @@
+public import FaceSearch
+
+/// How an export run walks and hands work between its stages.
+public struct ExportConfiguration: Sendable {
+    /// The run's id, used in temporary file names and reports.
+    public var runID: String
+    /// Libraries walked at the same time (width of the page-walker stage). Default 4.
+    public var concurrency: Int = 4
+    /// Faces asked for per `list` call (`limit`), 1 to 1000. Default 1000.
+    public var pageSize: Int = 1000
+    /// Pages held between two stages before the earlier one waits. Default 16.
+    public var queueCapacity: Int = 16
+    /// Retries of failed calls. Default ``RetryPolicy/init()``.
+    public var retry = RetryPolicy()
+
+    /// Creates a configuration with the defaults.
+    public init(runID: String) {
+        self.runID = runID
+    }
+}
+
+/// One API account and the libraries to export from it.
+public struct AccountJob: Sendable {
+    /// Which libraries of the account to export.
+    public enum Groups: Sendable, Hashable {
+        /// Every library `group_list` reports.
+        case all
+        /// These libraries, in this order.
+        case list([String])
+    }
+
+    /// A short name for reports and logs; never a credential.
+    public var name: String
+    /// The signed client of this account.
+    public var client: FaceSearchClient
+    /// The libraries to export.
+    public var groups: Groups
+
+    /// Creates a job.
+    public init(name: String, client: FaceSearchClient, groups: Groups) {
+        self.name = name
+        self.client = client
+        self.groups = groups
+    }
+}

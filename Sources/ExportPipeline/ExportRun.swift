@@ -1,0 +1,124 @@
+import Dispatch
+public import ExportSinks
+public import Logging
+
+/// One export: source → page walker → transformer → sink, joined by bounded queues.
+///
+/// Each stage runs on its own Dispatch queues: the source and the transformer on one each, the
+/// walkers on `concurrency` queues, the sinks on one serial queue. When the last stage has drained,
+/// ``run()`` decides the outcome in one place, commits or discards the outputs and returns the report.
+///
+/// ```swift
+/// let run = ExportRun(configuration: .init(runID: "2026-11-26T0100"),
+///                     accounts: [AccountJob(name: "main", client: client, groups: .all)],
+///                     sinks: [try NDJSONSink(configuration: .init(path: "out/faces.ndjson.gz"), runID: id)])
+/// let report = run.run()
+/// ```
+public final class ExportRun: Sendable {
+    private let configuration: ExportConfiguration
+    private let accounts: [AccountJob]
+    private let sinkStage: SinkStage
+    private let clock: any PipelineClock
+    private let logger: Logger
+    /// Raised to stop the run early; stages stop issuing requests and drain.
+    public let stop: StopSignal
+    private let ledger: RunLedger
+
+    /// Prepares a run; nothing is called until ``run()``.
+    ///
+    /// - Important: The run takes the sinks over: it writes, commits or discards them.
+    public init(
+        configuration: ExportConfiguration,
+        accounts: [AccountJob],
+        sinks: [any RecordSink],
+        clock: any PipelineClock = SystemClock(),
+        logger: Logger = Logger(label: "faceexport.pipeline")
+    ) {
+        precondition(configuration.concurrency > 0 && configuration.queueCapacity > 0)
+        precondition((1...1000).contains(configuration.pageSize), "the API allows limit 1 to 1000")
+        self.configuration = configuration
+        self.accounts = accounts
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "run_id"] = "\(configuration.runID)"
+        self.logger = logger
+        let stop = StopSignal()
+        let ledger = RunLedger()
+        self.stop = stop
+        self.ledger = ledger
+        self.sinkStage = SinkStage(sinks: sinks, ledger: ledger, stop: stop)
+    }
+
+    /// Runs the export to its end and returns what happened.
+    @available(*, noasync, message: "blocks until the export ends; call it on a dedicated thread")
+    public func run() -> RunReport {
+        let started = self.clock.now()
+        let retrier = CallRetrier(
+            policy: self.configuration.retry,
+            clock: self.clock,
+            stop: self.stop,
+            logger: self.logger
+        )
+        let groups = BoundedQueue<GroupTask>(capacity: self.configuration.concurrency)
+        let faces = BoundedQueue<FaceBatch>(capacity: self.configuration.queueCapacity)
+        let records = BoundedQueue<RecordBatch>(capacity: self.configuration.queueCapacity)
+
+        let source = GroupSource(accounts: self.accounts, ledger: self.ledger, retrier: retrier, logger: self.logger)
+        DispatchQueue(label: "faceexport.source").async { source.run(into: groups) }
+
+        let walker = PageWalker(
+            pageSize: self.configuration.pageSize,
+            ledger: self.ledger,
+            retrier: retrier,
+            stop: self.stop,
+            logger: self.logger
+        )
+        let walkers = DispatchGroup()
+        for index in 0..<self.configuration.concurrency {
+            DispatchQueue(label: "faceexport.walker.\(index)").async(group: walkers) {
+                walker.work(input: groups, output: faces)
+            }
+        }
+        walkers.notify(queue: DispatchQueue(label: "faceexport.walkers-done")) { faces.close() }
+
+        let transformer = RecordTransformer()
+        DispatchQueue(label: "faceexport.transformer").async { transformer.work(input: faces, output: records) }
+
+        let sinkStage = self.sinkStage
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "faceexport.sink").async {
+            sinkStage.work(input: records)
+            drained.signal()
+        }
+        drained.wait()
+        return self.conclude(started: started)
+    }
+
+    /// The one place that decides the outcome, commits or discards, and builds the report.
+    private func conclude(started: Double) -> RunReport {
+        var failure = self.stop.raisedReason
+        var files: [SinkSummary] = []
+        switch self.sinkStage.finish(commit: failure == nil) {
+        case .success(let committed): files = committed
+        case .failure(let error): failure = "cannot commit the outputs: \(error)"
+        }
+        let (groups, accountErrors) = self.ledger.reports(stopReason: failure)
+        let outcome: RunOutcome
+        if failure != nil {
+            outcome = .failed
+        } else if groups.allSatisfy({ $0.status == .complete }) && accountErrors.isEmpty {
+            outcome = .complete
+        } else {
+            outcome = .partial
+        }
+        return RunReport(
+            runID: self.configuration.runID,
+            outcome: outcome,
+            failure: failure,
+            accountErrors: accountErrors,
+            groups: groups,
+            files: outcome == .failed ? [] : files,
+            duration: self.clock.now() - started
+        )
+    }
+}

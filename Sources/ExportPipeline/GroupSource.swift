@@ -1,0 +1,48 @@
+import FaceSearch
+import Logging
+
+/// The first stage: turns the accounts' group selections into libraries to walk, discovering them
+/// through `group_list` where the pipeline asks for all.
+struct GroupSource: Sendable {
+    let accounts: [AccountJob]
+    let ledger: RunLedger
+    let retrier: CallRetrier
+    let logger: Logger
+
+    /// Pushes every library into `output`, then closes it.
+    @available(*, noasync)
+    func run(into output: BoundedQueue<GroupTask>) {
+        defer { output.close() }
+        for account in self.accounts {
+            let groupIDs: [String]
+            switch account.groups {
+            case .list(let ids):
+                groupIDs = ids
+            case .all:
+                switch self.retrier.perform(
+                    { () throws(FaceSearchError) in try account.client.listGroups() },
+                    counted: { _ in }
+                ) {
+                case .success(let infos):
+                    groupIDs = infos.map(\.groupID)
+                    self.logger.debug(
+                        "discovered libraries",
+                        metadata: ["account": "\(account.name)", "count": "\(infos.count)"]
+                    )
+                case .failure(let error):
+                    self.ledger.accountFailed(account.name, reason: "group_list failed: \(error)")
+                    continue
+                case .stopped:
+                    return
+                }
+            }
+            for groupID in groupIDs {
+                let key = self.ledger.schedule(account: account.name, groupID: groupID)
+                guard output.push(GroupTask(key: key, account: account.name, groupID: groupID, client: account.client))
+                else {
+                    return
+                }
+            }
+        }
+    }
+}

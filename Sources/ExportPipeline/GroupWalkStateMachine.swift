@@ -1,0 +1,159 @@
+public import FaceSearch
+
+/// How one library's export ended.
+public enum GroupStatus: String, Sendable, Codable {
+    /// Every face the library held was exported, and the count matches `get_size`.
+    case complete
+    /// The walk ended but the exported count differs from `get_size`: the library changed, or the
+    /// server paged inconsistently. Reported, never passed off as complete.
+    case countMismatch = "count_mismatch"
+    /// The server refused to page further (`start` cap): faces past that point are missing.
+    case incomplete
+    /// The library could not be exported.
+    case failed
+}
+
+/// The walk of one library through `get_size` and `list`, as events in and actions out.
+///
+/// The walker feeds it the answers of its calls (after retries) and performs the actions it returns:
+/// fetch the size, fetch a page, hand faces on, finish. It starts at 1, computes the next start from
+/// what it received (or the server's `next`), drops faces repeated across a page boundary, and stops
+/// at an empty page or once it has passed the size `get_size` announced.
+public struct GroupWalkStateMachine: Sendable {
+    /// What the walker does next.
+    public enum Action: Sendable, Equatable {
+        /// Call `get_size`.
+        case fetchSize
+        /// Call `list` from `start`.
+        case fetchPage(start: Int)
+        /// Hand these faces on, then call `list` from `start`.
+        case emitAndFetch([Face], start: Int)
+        /// Hand these faces on, then finish.
+        case emitAndFinish([Face], GroupWalkResult)
+        /// Finish without faces to hand on.
+        case finish(GroupWalkResult)
+    }
+
+    private enum State: Sendable {
+        case idle
+        case sizing
+        case walking(expected: Int, start: Int)
+        case finished
+    }
+
+    private var state: State = .idle
+    private let pageSize: Int
+    private var exported = 0
+    private var pages = 0
+    private var duplicates = 0
+    private var previousPageTokens: Set<String> = []
+
+    /// Creates the walk of one library with pages of `pageSize` faces.
+    public init(pageSize: Int) {
+        precondition(pageSize > 0)
+        self.pageSize = pageSize
+    }
+
+    /// Begins the walk.
+    public mutating func start() -> Action {
+        precondition(self.isIdle, "a walk starts once")
+        self.state = .sizing
+        return .fetchSize
+    }
+
+    /// `get_size` answered.
+    public mutating func sizeReceived(_ count: Int) -> Action {
+        guard case .sizing = self.state else { preconditionFailure("size received out of order") }
+        self.state = .walking(expected: count, start: 1)
+        return .fetchPage(start: 1)
+    }
+
+    /// A call failed for good (after the walker's retries).
+    public mutating func callFailed(_ error: FaceSearchError) -> Action {
+        var result = self.result(status: .failed, expected: self.expected)
+        result.error = error.description
+        if case .walking(let expected, let start) = self.state, error.isStartOutOfRange, start > 1 {
+            // The server caps `start`: what lies beyond is unreachable, not failed.
+            result.status = .incomplete
+            result.unreachable = max(0, expected - (start - 1))
+        }
+        self.state = .finished
+        return .finish(result)
+    }
+
+    /// `list` answered with `page`.
+    public mutating func pageReceived(_ page: FacePage) -> Action {
+        guard case .walking(let expected, let start) = self.state else {
+            preconditionFailure("page received out of order")
+        }
+        if page.faces.isEmpty {
+            self.state = .finished
+            return .finish(self.reconciled(expected: expected))
+        }
+        self.pages += 1
+        var fresh: [Face] = []
+        fresh.reserveCapacity(page.faces.count)
+        var pageTokens = Set<String>(minimumCapacity: page.faces.count)
+        for face in page.faces {
+            if self.previousPageTokens.contains(face.faceToken) || !pageTokens.insert(face.faceToken).inserted {
+                self.duplicates += 1
+            } else {
+                fresh.append(face)
+            }
+        }
+        self.previousPageTokens = pageTokens
+        self.exported += fresh.count
+
+        let computedNext = start + page.faces.count
+        // A server's `next` is used only if it moves forward; anything else would loop or skip.
+        let next = page.next.flatMap { $0 > start ? $0 : nil } ?? computedNext
+        if next - 1 >= expected {
+            self.state = .finished
+            return .emitAndFinish(fresh, self.reconciled(expected: expected))
+        }
+        self.state = .walking(expected: expected, start: next)
+        return .emitAndFetch(fresh, start: next)
+    }
+
+    private var isIdle: Bool {
+        if case .idle = self.state { return true }
+        return false
+    }
+
+    private var expected: Int? {
+        if case .walking(let expected, _) = self.state { return expected }
+        return nil
+    }
+
+    private func reconciled(expected: Int) -> GroupWalkResult {
+        self.result(status: self.exported == expected ? .complete : .countMismatch, expected: expected)
+    }
+
+    private func result(status: GroupStatus, expected: Int?) -> GroupWalkResult {
+        GroupWalkResult(
+            status: status,
+            expected: expected,
+            exported: self.exported,
+            pages: self.pages,
+            duplicatesDropped: self.duplicates
+        )
+    }
+}
+
+/// What the walk of one library found.
+public struct GroupWalkResult: Sendable, Equatable {
+    /// How the walk ended.
+    public var status: GroupStatus
+    /// The count `get_size` announced, if it answered.
+    public var expected: Int?
+    /// Distinct faces handed on.
+    public var exported: Int
+    /// Non-empty pages received.
+    public var pages: Int
+    /// Faces received twice across a page boundary and dropped.
+    public var duplicatesDropped: Int
+    /// Faces beyond the server's `start` cap, for an incomplete walk.
+    public var unreachable: Int?
+    /// Why the walk failed or stopped early.
+    public var error: String?
+}

@@ -1,0 +1,86 @@
+import FaceSearch
+import Logging
+
+/// The second stage: walks libraries page by page, `concurrency` at a time, with retries.
+///
+/// Each worker takes the next library, drives a ``GroupWalkStateMachine`` with the answers of its
+/// calls, and pushes each page's new faces downstream; a full downstream queue makes it wait.
+struct PageWalker: Sendable {
+    let pageSize: Int
+    let ledger: RunLedger
+    let retrier: CallRetrier
+    let stop: StopSignal
+    let logger: Logger
+
+    /// One worker's loop: walk libraries from `input` until it is drained.
+    @available(*, noasync)
+    func work(input: BoundedQueue<GroupTask>, output: BoundedQueue<FaceBatch>) {
+        while let task = input.pop() {
+            // After a stop the remaining libraries are left unwalked; the ledger reports them.
+            guard !self.stop.isRaised else { continue }
+            self.walk(task, output: output)
+        }
+    }
+
+    @available(*, noasync)
+    private func walk(_ task: GroupTask, output: BoundedQueue<FaceBatch>) {
+        var logger = self.logger
+        logger[metadataKey: "group"] = "\(task.groupID)"
+        var machine = GroupWalkStateMachine(pageSize: self.pageSize)
+        var action = machine.start()
+        let count: (Bool) -> Void = { self.ledger.requestMade(task.key, retry: $0) }
+        while true {
+            switch action {
+            case .fetchSize:
+                switch self.retrier.perform(
+                    { () throws(FaceSearchError) in try task.client.groupSize(groupID: task.groupID) },
+                    counted: count
+                ) {
+                case .success(let size): action = machine.sizeReceived(size)
+                case .failure(let error): action = machine.callFailed(error)
+                case .stopped: return
+                }
+            case .fetchPage(let start):
+                let limit = self.pageSize
+                let call = { () throws(FaceSearchError) in
+                    try task.client.listFaces(groupID: task.groupID, start: start, limit: limit)
+                }
+                switch self.retrier.perform(call, counted: count) {
+                case .success(let page): action = machine.pageReceived(page)
+                case .failure(let error): action = machine.callFailed(error)
+                case .stopped: return
+                }
+            case .emitAndFetch(let faces, let start):
+                guard self.emit(faces, task: task, output: output) else { return }
+                action = .fetchPage(start: start)
+            case .emitAndFinish(let faces, let result):
+                guard self.emit(faces, task: task, output: output) else { return }
+                self.finish(task, result, logger: logger)
+                return
+            case .finish(let result):
+                self.finish(task, result, logger: logger)
+                return
+            }
+        }
+    }
+
+    private func emit(_ faces: [Face], task: GroupTask, output: BoundedQueue<FaceBatch>) -> Bool {
+        faces.isEmpty || output.push(FaceBatch(key: task.key, groupID: task.groupID, faces: faces))
+    }
+
+    private func finish(_ task: GroupTask, _ result: GroupWalkResult, logger: Logger) {
+        self.ledger.walkFinished(task.key, result)
+        if result.status == .complete {
+            logger.debug("library walked", metadata: ["faces": "\(result.exported)", "pages": "\(result.pages)"])
+        } else {
+            logger.warning(
+                "library not exported completely",
+                metadata: [
+                    "status": "\(result.status.rawValue)",
+                    "expected": "\(result.expected.map(String.init) ?? "unknown")",
+                    "exported": "\(result.exported)", "error": "\(result.error ?? "")",
+                ]
+            )
+        }
+    }
+}

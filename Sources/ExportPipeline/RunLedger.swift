@@ -1,0 +1,90 @@
+import Synchronization
+
+/// A library scheduled for export, identified by its position in the schedule.
+struct GroupKey: Hashable, Sendable {
+    let index: Int
+}
+
+/// The run's bookkeeping, shared by every stage: what was scheduled, walked, retried and written.
+final class RunLedger: Sendable {
+    private struct Entry {
+        var account: String
+        var groupID: String
+        var walk: GroupWalkResult?
+        var written = 0
+        var requests = 0
+        var retries = 0
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var accountErrors: [String: String] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Adds a library to the schedule.
+    func schedule(account: String, groupID: String) -> GroupKey {
+        self.state.withLock { state in
+            state.entries.append(Entry(account: account, groupID: groupID))
+            return GroupKey(index: state.entries.count - 1)
+        }
+    }
+
+    func accountFailed(_ account: String, reason: String) {
+        self.state.withLock { $0.accountErrors[account] = reason }
+    }
+
+    func requestMade(_ key: GroupKey, retry: Bool) {
+        self.state.withLock {
+            $0.entries[key.index].requests += 1
+            if retry { $0.entries[key.index].retries += 1 }
+        }
+    }
+
+    func walkFinished(_ key: GroupKey, _ result: GroupWalkResult) {
+        self.state.withLock { $0.entries[key.index].walk = result }
+    }
+
+    /// The sinks wrote `rows` records of this library.
+    func written(_ key: GroupKey, rows: Int) {
+        self.state.withLock { $0.entries[key.index].written += rows }
+    }
+
+    func reports(stopReason: String?) -> (groups: [GroupReport], accountErrors: [String: String]) {
+        self.state.withLock { state in
+            let groups = state.entries.map { entry in
+                let walk =
+                    entry.walk
+                    ?? GroupWalkResult(
+                        status: .failed,
+                        expected: nil,
+                        exported: 0,
+                        pages: 0,
+                        duplicatesDropped: 0,
+                        error: "not exported: the run stopped (\(stopReason ?? "unknown reason"))"
+                    )
+                var status = walk.status
+                var error = walk.error
+                if status != .failed && entry.written != walk.exported {
+                    status = .failed
+                    error = "walked \(walk.exported) faces but wrote \(entry.written)"
+                }
+                return GroupReport(
+                    account: entry.account,
+                    groupID: entry.groupID,
+                    status: status,
+                    expected: walk.expected,
+                    exported: entry.written,
+                    pages: walk.pages,
+                    requests: entry.requests,
+                    retries: entry.retries,
+                    duplicatesDropped: walk.duplicatesDropped,
+                    unreachable: walk.unreachable,
+                    error: error
+                )
+            }
+            return (groups, state.accountErrors)
+        }
+    }
+}

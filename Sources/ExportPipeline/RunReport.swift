@@ -1,0 +1,66 @@
+public import ExportSinks
+
+/// How a run ended overall.
+public enum RunOutcome: String, Sendable, Codable {
+    /// Every library was exported completely; outputs committed.
+    case complete
+    /// Outputs committed, but some libraries failed, were incomplete or did not reconcile.
+    case partial
+    /// The run stopped (API refused it, outputs could not be written); previous outputs untouched.
+    case failed
+}
+
+/// What happened to one library.
+public struct GroupReport: Sendable {
+    /// The account's name.
+    public var account: String
+    /// The library's id.
+    public var groupID: String
+    /// How its walk ended.
+    public var status: GroupStatus
+    /// The count `get_size` announced.
+    public var expected: Int?
+    /// Faces written to the outputs.
+    public var exported: Int
+    /// Non-empty pages received.
+    public var pages: Int
+    /// Calls made for this library, retries included.
+    public var requests: Int
+    /// Calls retried.
+    public var retries: Int
+    /// Faces received twice and dropped.
+    public var duplicatesDropped: Int
+    /// Faces beyond the server's `start` cap, for an incomplete library.
+    public var unreachable: Int?
+    /// Why it failed or is incomplete.
+    public var error: String?
+}
+
+/// Everything a run did: the single place its outcome is decided from.
+public struct RunReport: Sendable {
+    /// The run's id.
+    public var runID: String
+    /// The outcome.
+    public var outcome: RunOutcome
+    /// Why the run failed, when it did.
+    public var failure: String?
+    /// Accounts whose library list could not be read.
+    public var accountErrors: [String: String]
+    /// One entry per library, in the order they were scheduled.
+    public var groups: [GroupReport]
+    /// The files committed (none when the run failed).
+    public var files: [SinkSummary]
+    /// Seconds from start to end.
+    public var duration: Double
+
+    /// Faces written.
+    public var faces: Int { self.groups.reduce(0) { $0 + $1.exported } }
+    /// Non-empty pages received.
+    public var pages: Int { self.groups.reduce(0) { $0 + $1.pages } }
+    /// Calls made, retries included.
+    public var requests: Int { self.groups.reduce(0) { $0 + $1.requests } }
+    /// Calls retried.
+    public var retries: Int { self.groups.reduce(0) { $0 + $1.retries } }
+    /// Libraries not exported completely.
+    public var unfinishedGroups: [GroupReport] { self.groups.filter { $0.status != .complete } }
+}

@@ -1,0 +1,52 @@
+import ExportSinks
+import Logging
+
+/// The last stage: writes every page to every sink, on one serial queue, and acknowledges it.
+///
+/// A page counts as exported only once every sink has taken it. If a sink fails, the run stops and
+/// the stage keeps draining its input (so no walker waits forever) without writing.
+final class SinkStage: @unchecked Sendable {
+    // `sinks` and `failed` are touched only by the thread running `work`, then by `finish` after it returned.
+    private let sinks: [any RecordSink]
+    private let ledger: RunLedger
+    private let stop: StopSignal
+    private var failed = false
+
+    init(sinks: [any RecordSink], ledger: RunLedger, stop: StopSignal) {
+        self.sinks = sinks
+        self.ledger = ledger
+        self.stop = stop
+    }
+
+    @available(*, noasync)
+    func work(input: BoundedQueue<RecordBatch>) {
+        while let batch = input.pop() {
+            guard !self.failed else { continue }
+            do throws(SinkError) {
+                for sink in self.sinks { try sink.write(batch.records) }
+                self.ledger.written(batch.key, rows: batch.records.count)
+            } catch {
+                self.failed = true
+                self.stop.raise("cannot write the outputs: \(error)")
+            }
+        }
+    }
+
+    /// Commits every sink, or discards them all when `commit` is false or a commit fails.
+    func finish(commit: Bool) -> Result<[SinkSummary], SinkError> {
+        guard commit && !self.failed else {
+            for sink in self.sinks { sink.discard() }
+            return .success([])
+        }
+        var summaries: [SinkSummary] = []
+        for (index, sink) in self.sinks.enumerated() {
+            do throws(SinkError) {
+                summaries.append(try sink.commit())
+            } catch {
+                for later in self.sinks[(index + 1)...] { later.discard() }
+                return .failure(error)
+            }
+        }
+        return .success(summaries)
+    }
+}

@@ -1,0 +1,44 @@
+import CCryptoOpenSSL
+
+/// Keyed message authentication codes computed by OpenSSL's libcrypto.
+///
+/// The FinAuth signature is HMAC-SHA1; pseudonymisation and manifests use the SHA-256 family.
+public enum HMAC {
+    /// The 20-byte HMAC-SHA1 of `message` under `key`.
+    public static func sha1(key: some Collection<UInt8>, message: some Collection<UInt8>) -> [UInt8] {
+        self.compute(EVP_sha1(), digestLength: 20, key: Array(key), message: Array(message))
+    }
+
+    /// The 32-byte HMAC-SHA256 of `message` under `key`.
+    public static func sha256(key: some Collection<UInt8>, message: some Collection<UInt8>) -> [UInt8] {
+        self.compute(EVP_sha256(), digestLength: 32, key: Array(key), message: Array(message))
+    }
+
+    private static func compute(
+        _ digest: OpaquePointer?,
+        digestLength: Int,
+        key: [UInt8],
+        message: [UInt8]
+    ) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var outputLength: UInt32 = 0
+        let result = key.withUnsafeBufferPointer { keyBytes in
+            message.withUnsafeBufferPointer { messageBytes in
+                output.withUnsafeMutableBufferPointer { outputBytes in
+                    CCryptoOpenSSL.HMAC(
+                        digest,
+                        keyBytes.baseAddress,
+                        Int32(keyBytes.count),
+                        messageBytes.baseAddress,
+                        messageBytes.count,
+                        outputBytes.baseAddress,
+                        &outputLength
+                    )
+                }
+            }
+        }
+        // HMAC fails only when the digest is unavailable, which libcrypto guarantees for SHA-1 and SHA-256.
+        precondition(result != nil && Int(outputLength) == digestLength, "libcrypto HMAC failed")
+        return Array(output.prefix(digestLength))
+    }
+}

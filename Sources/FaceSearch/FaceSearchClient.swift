@@ -1,0 +1,160 @@
+import Dispatch
+import Foundation
+public import Logging
+import Synchronization
+
+/// The FaceSearch calls the exporter makes: `group_list`, `get_size` and `list`.
+///
+/// Each method makes exactly one attempt with a fresh signature: retrying, pacing and deciding what
+/// a failure means for the export belong to the page-walker stage.
+///
+/// - Important: The methods block the calling thread until the answer arrives. Call them on a
+///   dedicated Dispatch queue, never from an `async` context, where blocking starves the cooperative pool.
+///
+/// ```swift
+/// let client = FaceSearchClient(endpoint: try FaceSearchEndpoint("https://api-sgp.yljz.com"),
+///                               credentials: credentials, transport: URLSessionTransport())
+/// let page = try client.listFaces(groupID: "library-1", start: 1, limit: 1000)
+/// ```
+public final class FaceSearchClient: Sendable {
+    private let endpoint: FaceSearchEndpoint
+    private let signer: RequestSigner
+    private let transport: any FaceSearchTransport
+    private let logger: Logger
+
+    /// Creates a client for one account.
+    public init(
+        endpoint: FaceSearchEndpoint,
+        signer: RequestSigner,
+        transport: any FaceSearchTransport,
+        logger: Logger = Logger(label: "faceexport.facesearch")
+    ) {
+        self.endpoint = endpoint
+        self.signer = signer
+        self.transport = transport
+        self.logger = logger
+    }
+
+    /// One page of a library's faces, from the 1-based position `start`.
+    @available(*, noasync, message: "blocks the calling thread")
+    public func listFaces(groupID: String, start: Int, limit: Int) throws(FaceSearchError) -> FacePage {
+        let fields = [("group_id", groupID), ("start", String(start)), ("limit", String(limit))]
+        let body: ListBody = try self.call("list", fields: fields, groupID: groupID)
+        return FacePage(body)
+    }
+
+    /// The number of faces the library holds now.
+    @available(*, noasync, message: "blocks the calling thread")
+    public func groupSize(groupID: String) throws(FaceSearchError) -> Int {
+        let body: SizeBody = try self.call("get_size", fields: [("group_id", groupID)], groupID: groupID)
+        guard let count = body.face_count.value, count >= 0 else {
+            throw .malformedResponse(
+                status: 200,
+                reason: "face_count is not a count",
+                requestID: body.request_id,
+                call: "get_size"
+            )
+        }
+        return count
+    }
+
+    /// Every library of the account.
+    @available(*, noasync, message: "blocks the calling thread")
+    public func listGroups() throws(FaceSearchError) -> [GroupInfo] {
+        let body: GroupListBody = try self.call("group_list", fields: [], groupID: nil)
+        return body.group_infos.map(GroupInfo.init)
+    }
+
+    private func call<Body: Decodable>(
+        _ call: String,
+        fields: [(String, String)],
+        groupID: String?
+    ) throws(FaceSearchError) -> Body {
+        var form = MultipartFormBody()
+        form.append(name: "sign", value: self.signer.makeSignature())
+        form.append(name: "sign_version", value: "hmac_sha1")
+        for (name, value) in fields { form.append(name: name, value: value) }
+        let request = TransportRequest(
+            url: self.endpoint.url(for: call),
+            contentType: form.contentType,
+            body: form.finished()
+        )
+
+        let result = self.sendAndWait(request)
+        do {
+            return try Self.decode(result, call: call)
+        } catch {
+            var metadata: Logger.Metadata = ["call": "\(call)", "error": "\(error)"]
+            if let groupID { metadata["group"] = "\(groupID)" }
+            metadata["request_id"] = "\(error.requestID ?? "none")"
+            self.logger.warning("FaceSearch call failed", metadata: metadata)
+            throw error
+        }
+    }
+
+    private func sendAndWait(_ request: TransportRequest) -> Result<TransportResponse, TransportFailure> {
+        let outcome = Mutex<Result<TransportResponse, TransportFailure>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        self.transport.send(request) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return outcome.withLock { $0! }
+    }
+
+    /// Turns an exchange into the decoded body or the error it stands for.
+    static func decode<Body: Decodable>(
+        _ result: Result<TransportResponse, TransportFailure>,
+        call: String
+    ) throws(FaceSearchError) -> Body {
+        let response: TransportResponse
+        switch result {
+        case .failure(.timeout): throw .timeout(call: call)
+        case .failure(.connection(let reason)): throw .transport(reason, call: call)
+        case .success(let answer): response = answer
+        }
+        let decoder = JSONDecoder()
+        let errorBody = try? decoder.decode(ErrorBody.self, from: response.body)
+        if let message = errorBody?.error {
+            throw .api(status: response.status, error: message, requestID: errorBody?.request_id, call: call)
+        }
+        guard response.status == 200 else {
+            if errorBody == nil, let text = String(data: response.body, encoding: .utf8), !text.isEmpty,
+                response.body.first != UInt8(ascii: "{")
+            {
+                throw .plainText(status: response.status, text: text, call: call)
+            }
+            throw .malformedResponse(
+                status: response.status,
+                reason: "an error status without an error field",
+                requestID: errorBody?.request_id,
+                call: call
+            )
+        }
+        do {
+            return try decoder.decode(Body.self, from: response.body)
+        } catch {
+            throw .malformedResponse(
+                status: response.status,
+                reason: Self.describe(error, bytes: response.body.count),
+                requestID: errorBody?.request_id,
+                call: call
+            )
+        }
+    }
+
+    private static func describe(_ error: any Error, bytes: Int) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context):
+            return "\(bytes) bytes, not valid JSON or a bad value: \(context.debugDescription)"
+        case DecodingError.keyNotFound(let key, _):
+            return "field \(key.stringValue) is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "field \(path) has an unexpected type"
+        default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,117 @@
+public import Foundation
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// One HTTP exchange as the client sees it.
+public struct TransportRequest: Sendable {
+    /// Where to POST.
+    public var url: URL
+    /// The `Content-Type` header.
+    public var contentType: String
+    /// The encoded body.
+    public var body: Data
+}
+
+/// An HTTP answer: status, headers the client reads, and the whole body.
+public struct TransportResponse: Sendable {
+    /// The HTTP status code.
+    public var status: Int
+    /// The `Retry-After` header, when the server sent one.
+    public var retryAfter: String?
+    /// The body.
+    public var body: Data
+
+    /// Creates an answer.
+    public init(status: Int, retryAfter: String? = nil, body: Data) {
+        self.status = status
+        self.retryAfter = retryAfter
+        self.body = body
+    }
+}
+
+/// Why an exchange produced no answer.
+public enum TransportFailure: Error, Sendable {
+    /// No answer within the timeout.
+    case timeout
+    /// The connection failed, was reset, or the body was cut short.
+    case connection(String)
+}
+
+/// Sends requests; the client's only way to the network, so tests and benchmarks can replace it.
+public protocol FaceSearchTransport: Sendable {
+    /// Sends `request` and calls `completion` exactly once, on any thread.
+    func send(
+        _ request: TransportRequest,
+        completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
+    )
+}
+
+/// A transport over one shared `URLSession` (libcurl on Linux).
+public final class URLSessionTransport: FaceSearchTransport {
+    /// How the shared session is set up.
+    public struct Configuration: Sendable {
+        /// Connections kept open per host; set it to the number of requests in flight. Default 8.
+        public var maximumConnectionsPerHost: Int = 8
+        /// Seconds to wait for an answer before the request fails as a timeout. Default 30.
+        public var requestTimeout: TimeInterval = 30
+
+        /// Creates a configuration with the defaults.
+        public init() {}
+    }
+
+    private let session: URLSession
+
+    /// Creates the transport and its session.
+    public init(configuration: Configuration = .init()) {
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        sessionConfiguration.httpMaximumConnectionsPerHost = configuration.maximumConnectionsPerHost
+        sessionConfiguration.timeoutIntervalForRequest = configuration.requestTimeout
+        sessionConfiguration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        sessionConfiguration.urlCache = nil
+        sessionConfiguration.httpCookieStorage = nil
+        self.session = URLSession(configuration: sessionConfiguration)
+    }
+
+    deinit { self.session.invalidateAndCancel() }
+
+    public func send(
+        _ request: TransportRequest,
+        completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
+    ) {
+        var urlRequest = URLRequest(url: request.url)
+        urlRequest.httpMethod = "POST"
+        urlRequest.setValue(request.contentType, forHTTPHeaderField: "Content-Type")
+        urlRequest.httpBody = request.body
+        let task = self.session.dataTask(with: urlRequest) { data, response, error in
+            if let error {
+                let urlError = error as? URLError
+                if urlError?.code == .timedOut {
+                    completion(.failure(.timeout))
+                } else {
+                    completion(
+                        .failure(
+                            .connection(urlError.map { "\($0.code.rawValue) \($0.localizedDescription)" } ?? "\(error)")
+                        )
+                    )
+                }
+                return
+            }
+            guard let http = response as? HTTPURLResponse else {
+                completion(.failure(.connection("no HTTP answer")))
+                return
+            }
+            completion(
+                .success(
+                    TransportResponse(
+                        status: http.statusCode,
+                        retryAfter: http.value(forHTTPHeaderField: "Retry-After"),
+                        body: data ?? Data()
+                    )
+                )
+            )
+        }
+        task.resume()
+    }
+}

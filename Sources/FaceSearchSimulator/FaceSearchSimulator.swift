@@ -1,0 +1,121 @@
+import Foundation
+import Hummingbird
+public import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// A FaceSearch server for tests, demos and benchmarks, honest to the spec: signed multipart POSTs
+/// under `/finauth/search/group/<call>`, the documented errors, and the pagination quirks.
+///
+/// ```swift
+/// let simulator = FaceSearchSimulator(configuration: .init(credentials: ["key": "secret"]),
+///                                     dataset: DatasetGenerator(groups: 5, faces: 300, seed: 1).make())
+/// try await simulator.withRunning { port in
+///     // call http://127.0.0.1:\(port)
+/// }
+/// ```
+public final class FaceSearchSimulator: Sendable {
+    /// The API behind the HTTP layer, for its counters.
+    public let api: FaceSearchAPI
+    private let configuration: SimulatorConfiguration
+    private let logger: Logger
+
+    /// Creates a simulator serving `dataset`.
+    public init(
+        configuration: SimulatorConfiguration,
+        dataset: Dataset,
+        logger: Logger = Logger(label: "faceexport.simulator")
+    ) {
+        self.configuration = configuration
+        self.api = FaceSearchAPI(configuration: configuration, dataset: dataset)
+        var quiet = logger
+        if quiet.logLevel < .warning { quiet.logLevel = .warning }
+        self.logger = quiet
+    }
+
+    /// Serves until the calling task is cancelled or the process gets SIGINT/SIGTERM; `onStarted`
+    /// receives the bound port.
+    public func run(onStarted: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [self.makeApplication(onStarted: onStarted)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: self.logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// Runs the simulator for the duration of `body`, which receives the bound port, then shuts it
+    /// down gracefully.
+    public func withRunning<Result: Sendable>(_ body: (Int) async throws -> Result) async throws -> Result {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    self.makeApplication { port in
+                        continuation.yield(port)
+                        continuation.finish()
+                    }
+                ],
+                logger: self.logger
+            )
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else {
+                try await tasks.next()
+                throw CancellationError()
+            }
+            let result: Result
+            do {
+                result = try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return result
+        }
+    }
+
+    private func makeApplication(onStarted: @escaping @Sendable (Int) async -> Void) -> some Service {
+        let api = self.api
+        let maxBody = self.configuration.maxBodyBytes
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            let prefix = "/finauth/search/group/"
+            let path = request.uri.path
+            let call = path.hasPrefix(prefix) && request.method == .post ? String(path.dropFirst(prefix.count)) : ""
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: maxBody)
+            } catch {
+                return Self.response(api.bodyTooLarge())
+            }
+            let fields = FormFields.parse(contentType: request.headers[.contentType], body: body) ?? [:]
+            return Self.response(api.respond(call: call, fields: fields))
+        }
+        let app = Application(
+            responder: responder,
+            configuration: .init(
+                address: .hostname(self.configuration.host, port: self.configuration.port),
+                serverName: nil
+            ),
+            onServerRunning: { channel in await onStarted(channel.localAddress?.port ?? 0) },
+            logger: self.logger
+        )
+        return app
+    }
+
+    private static func response(_ answer: SimulatedResponse) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: answer.status),
+            headers: [.contentType: answer.contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body))
+        )
+    }
+}

@@ -1,0 +1,43 @@
+/// How the simulator behaves where the vendor's documents leave room, and what it accepts.
+public struct SimulatorConfiguration: Sendable {
+    /// How `list` treats `start` beyond the documented range [1, 1000].
+    public enum StartCap: Sendable, Hashable {
+        /// Accept any `start` (a lax server).
+        case lax
+        /// Reject `start` above this value with `400 BAD_ARGUMENTS: start` (a strict server).
+        case strict(Int)
+    }
+
+    /// How `add_time` is written in `list` answers: the documents show all three.
+    public enum AddTimeStyle: String, Sendable, Hashable, CaseIterable {
+        /// A JSON number of milliseconds, as the vendor's example.
+        case number
+        /// A string of milliseconds, as the vendor's field table.
+        case string
+        /// Number, string and ISO-8601 with a `+08:00` offset, varying face by face, plus unknown fields.
+        case mixed
+    }
+
+    /// The address to listen on. Default `127.0.0.1`.
+    public var host: String = "127.0.0.1"
+    /// The port; 0 picks a free one. Default 0.
+    public var port: Int = 0
+    /// Accepted API keys and their secrets.
+    public var credentials: [String: String]
+    /// `start` policy. Default `.lax`.
+    public var startCap: StartCap = .lax
+    /// `add_time` form. Default `.number`.
+    public var addTimeStyle: AddTimeStyle = .number
+    /// Whether `list` answers carry a `next` field (the text mentions one, no example shows it). Default false.
+    public var sendsNext = false
+    /// Seconds added to the server's clock when it checks signatures; a positive offset makes fresh
+    /// signatures look old. Default 0.
+    public var clockOffset: Int64 = 0
+    /// The largest request body accepted before a `413`. Default 1 MiB.
+    public var maxBodyBytes = 1 << 20
+
+    /// Creates a configuration that accepts `credentials`.
+    public init(credentials: [String: String]) {
+        self.credentials = credentials
+    }
+}

@@ -1,0 +1,85 @@
+public import ExportPipeline
+
+/// A pipeline file, checked and typed: everything a run needs except secrets' values.
+public struct PipelineDefinition: Sendable {
+    /// Where the API is.
+    public enum Endpoint: Sendable, Hashable {
+        /// A simulator started in-process on a free loopback port, with its own credentials.
+        case embedded(EmbeddedSimulator)
+        /// A real deployment's service root, e.g. `https://api-sgp.yljz.com`.
+        case remote(String)
+    }
+
+    /// The dataset and quirks of an embedded simulator.
+    public struct EmbeddedSimulator: Sendable, Hashable {
+        /// Libraries. Default 24.
+        public var groups = 24
+        /// Largest library size (sizes vary; the first few are the edge sizes). Default 400.
+        public var faces = 400
+        /// Dataset seed. Default 1.
+        public var seed: UInt64 = 1
+        /// Whether `start` above 1000 is refused. Default false.
+        public var strictStartCap = false
+        /// `add_time` form: `number`, `string` or `mixed`. Default `number`.
+        public var addTimeStyle = "number"
+
+        /// Creates the defaults.
+        public init() {}
+    }
+
+    /// Where the API key and secret come from; never the file itself.
+    public struct Credentials: Sendable, Hashable {
+        /// Environment variable holding the key. Default `FACESEARCH_API_KEY`.
+        public var apiKeyEnvironment = "FACESEARCH_API_KEY"
+        /// Environment variable holding the secret. Default `FACESEARCH_API_SECRET`.
+        public var apiSecretEnvironment = "FACESEARCH_API_SECRET"
+        /// A file holding the key (trailing newline ignored); wins over the environment.
+        public var apiKeyFile: String?
+        /// A file holding the secret (trailing newline ignored); wins over the environment.
+        public var apiSecretFile: String?
+
+        /// Creates the defaults.
+        public init() {}
+    }
+
+    /// Which libraries to export.
+    public enum Groups: Sendable, Hashable {
+        /// Every library of the account, from `group_list`.
+        case all
+        /// These libraries.
+        case list([String])
+        /// The libraries listed in a file, one per line.
+        case file(String)
+    }
+
+    /// One output file.
+    public struct Output: Sendable, Hashable {
+        /// The format; `ndjson` for now.
+        public var format: String
+        /// The path under ``PipelineDefinition/outputDirectory``; `.gz` compresses.
+        public var path: String
+        /// zlib level for `.gz`. Default 6.
+        public var compressionLevel: Int32 = 6
+    }
+
+    /// The pipeline's name, for reports.
+    public var name: String
+    /// The API.
+    public var endpoint: Endpoint
+    /// The credentials' sources (ignored by an embedded endpoint).
+    public var credentials = Credentials()
+    /// The libraries.
+    public var groups: Groups = .all
+    /// Libraries walked at once. Default 4.
+    public var concurrency = 4
+    /// `limit` per `list` call, 1 to 1000. Default 1000.
+    public var pageSize = 1000
+    /// Seconds before a call times out. Default 30.
+    public var requestTimeout = 30.0
+    /// Retries of failed calls.
+    public var retry = RetryPolicy()
+    /// The folder every output path is relative to. Default `out`.
+    public var outputDirectory = "out"
+    /// The output files.
+    public var outputs: [Output] = []
+}

@@ -1,0 +1,289 @@
+import ExportPipeline
+import Foundation
+import Yams
+
+/// Reads pipeline files (YAML) into ``PipelineDefinition``, rejecting unknown keys and bad values
+/// with the line and key they stand at.
+public enum PipelineFileLoader {
+    /// Reads and checks the file at `path`.
+    public static func load(path: String) throws(PipelineFileError) -> PipelineDefinition {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PipelineFileError(file: path, line: nil, key: nil, message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw PipelineFileError(file: path, line: nil, key: nil, message: "the file is not UTF-8 text")
+        }
+        return try self.parse(text, file: path)
+    }
+
+    /// Checks pipeline text; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws(PipelineFileError) -> PipelineDefinition {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw PipelineFileError(file: file, line: nil, key: nil, message: "the file is empty")
+            }
+            root = node
+        } catch let error as PipelineFileError {
+            throw error
+        } catch let error as YamlError {
+            throw PipelineFileError(
+                file: file,
+                line: Self.line(of: error),
+                key: nil,
+                message: "not valid YAML: \(Self.problem(of: error))"
+            )
+        } catch {
+            throw PipelineFileError(file: file, line: nil, key: nil, message: "not valid YAML: \(error)")
+        }
+        return try DefinitionReader(file: file).read(root)
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+
+    private static func problem(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
+        default: "\(error)"
+        }
+    }
+}
+
+/// Walks the YAML tree with the key path at hand, so every error can say where it is.
+private struct DefinitionReader {
+    let file: String
+
+    func fail(_ node: Node?, _ key: String?, _ message: String) -> PipelineFileError {
+        PipelineFileError(file: self.file, line: node?.mark?.line, key: key, message: message)
+    }
+
+    /// The entries of a mapping, with unknown and repeated keys rejected.
+    func mapping(_ node: Node, _ key: String?, allowed: Set<String>) throws(PipelineFileError) -> [String: Node] {
+        guard case .mapping(let mapping) = node else {
+            throw self.fail(node, key, "expected a mapping of keys (\(allowed.sorted().joined(separator: ", ")))")
+        }
+        var entries: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard let name = keyNode.string else { throw self.fail(keyNode, key, "keys must be text") }
+            let path = key.map { "\($0).\(name)" } ?? name
+            guard allowed.contains(name) else {
+                throw self.fail(
+                    keyNode,
+                    path,
+                    "unknown key; expected one of \(allowed.sorted().joined(separator: ", "))"
+                )
+            }
+            guard entries[name] == nil else { throw self.fail(keyNode, path, "the key appears twice") }
+            entries[name] = value
+        }
+        return entries
+    }
+
+    func string(_ node: Node, _ key: String) throws(PipelineFileError) -> String {
+        guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+            throw self.fail(node, key, "expected a non-empty text value")
+        }
+        return scalar.string
+    }
+
+    func integer(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws(PipelineFileError) -> Int {
+        guard case .scalar = node, let value = node.int else { throw self.fail(node, key, "expected a whole number") }
+        guard range.contains(value) else {
+            throw self.fail(node, key, "\(value) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func seconds(_ node: Node, _ key: String) throws(PipelineFileError) -> Double {
+        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value > 0, value.isFinite else {
+            throw self.fail(node, key, "expected a positive number of seconds")
+        }
+        return value
+    }
+
+    func boolean(_ node: Node, _ key: String) throws(PipelineFileError) -> Bool {
+        guard case .scalar = node, let value = node.bool else { throw self.fail(node, key, "expected true or false") }
+        return value
+    }
+
+    func read(_ root: Node) throws(PipelineFileError) -> PipelineDefinition {
+        let keys: Set<String> = [
+            "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
+            "request_timeout", "retry", "output_dir", "outputs",
+        ]
+        let entries = try self.mapping(root, nil, allowed: keys)
+        guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
+        guard let endpointNode = entries["endpoint"] else {
+            throw self.fail(root, "endpoint", "missing: the service root (e.g. https://api-sgp.yljz.com) or 'embedded'")
+        }
+        let endpointText = try self.string(endpointNode, "endpoint")
+        let endpoint: PipelineDefinition.Endpoint
+        if endpointText == "embedded" {
+            endpoint = .embedded(
+                try entries["simulator"].map { node throws(PipelineFileError) in try self.simulator(node) } ?? .init()
+            )
+        } else {
+            if let simulator = entries["simulator"] {
+                throw self.fail(simulator, "simulator", "only used with 'endpoint: embedded'")
+            }
+            endpoint = .remote(endpointText)
+        }
+        var definition = PipelineDefinition(name: try self.string(nameNode, "name"), endpoint: endpoint)
+        if let node = entries["credentials"] { definition.credentials = try self.credentials(node) }
+        if entries["groups"] != nil, let fileNode = entries["groups_file"] {
+            throw self.fail(fileNode, "groups_file", "give either groups or groups_file, not both")
+        }
+        if let node = entries["groups"] { definition.groups = try self.groups(node) }
+        if let node = entries["groups_file"] { definition.groups = .file(try self.string(node, "groups_file")) }
+        if let node = entries["concurrency"] {
+            definition.concurrency = try self.integer(node, "concurrency", in: 1...256)
+        }
+        if let node = entries["page_size"] { definition.pageSize = try self.integer(node, "page_size", in: 1...1000) }
+        if let node = entries["request_timeout"] {
+            definition.requestTimeout = try self.seconds(node, "request_timeout")
+        }
+        if let node = entries["retry"] { definition.retry = try self.retry(node) }
+        if let node = entries["output_dir"] { definition.outputDirectory = try self.string(node, "output_dir") }
+        guard let outputsNode = entries["outputs"] else {
+            throw self.fail(root, "outputs", "missing: list at least one output")
+        }
+        definition.outputs = try self.outputs(outputsNode)
+        return definition
+    }
+
+    func simulator(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.EmbeddedSimulator {
+        let entries = try self.mapping(
+            node,
+            "simulator",
+            allowed: ["groups", "faces", "seed", "strict_start_cap", "add_time"]
+        )
+        var simulator = PipelineDefinition.EmbeddedSimulator()
+        if let node = entries["groups"] {
+            simulator.groups = try self.integer(node, "simulator.groups", in: 0...100_000)
+        }
+        if let node = entries["faces"] {
+            simulator.faces = try self.integer(node, "simulator.faces", in: 0...10_000_000)
+        }
+        if let node = entries["seed"] {
+            simulator.seed = UInt64(try self.integer(node, "simulator.seed", in: 0...Int.max))
+        }
+        if let node = entries["strict_start_cap"] {
+            simulator.strictStartCap = try self.boolean(node, "simulator.strict_start_cap")
+        }
+        if let node = entries["add_time"] {
+            let style = try self.string(node, "simulator.add_time")
+            guard ["number", "string", "mixed"].contains(style) else {
+                throw self.fail(node, "simulator.add_time", "'\(style)' is not one of number, string, mixed")
+            }
+            simulator.addTimeStyle = style
+        }
+        return simulator
+    }
+
+    func credentials(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Credentials {
+        let allowed: Set<String> = [
+            "api_key_env", "api_secret_env", "api_key_file", "api_secret_file", "api_key", "api_secret",
+        ]
+        let entries = try self.mapping(node, "credentials", allowed: allowed)
+        for literal in ["api_key", "api_secret"] {
+            if let node = entries[literal] {
+                throw self.fail(
+                    node,
+                    "credentials.\(literal)",
+                    "credentials never go in a pipeline file; use \(literal)_env (an environment variable) or \(literal)_file"
+                )
+            }
+        }
+        var credentials = PipelineDefinition.Credentials()
+        if let node = entries["api_key_env"] {
+            credentials.apiKeyEnvironment = try self.string(node, "credentials.api_key_env")
+        }
+        if let node = entries["api_secret_env"] {
+            credentials.apiSecretEnvironment = try self.string(node, "credentials.api_secret_env")
+        }
+        if let node = entries["api_key_file"] {
+            credentials.apiKeyFile = try self.string(node, "credentials.api_key_file")
+        }
+        if let node = entries["api_secret_file"] {
+            credentials.apiSecretFile = try self.string(node, "credentials.api_secret_file")
+        }
+        return credentials
+    }
+
+    func groups(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Groups {
+        switch node {
+        case .scalar(let scalar) where scalar.string == "all":
+            return .all
+        case .sequence(let sequence):
+            var ids: [String] = []
+            for (index, item) in sequence.enumerated() {
+                let id = try self.string(item, "groups[\(index)]")
+                guard !ids.contains(id) else { throw self.fail(item, "groups[\(index)]", "'\(id)' is listed twice") }
+                ids.append(id)
+            }
+            guard !ids.isEmpty else {
+                throw self.fail(node, "groups", "the list is empty; use 'all' to export every library")
+            }
+            return .list(ids)
+        default:
+            throw self.fail(node, "groups", "expected 'all' or a list of group ids")
+        }
+    }
+
+    func retry(_ node: Node) throws(PipelineFileError) -> RetryPolicy {
+        let entries = try self.mapping(node, "retry", allowed: ["max_attempts", "base_delay", "max_delay"])
+        var policy = RetryPolicy()
+        if let node = entries["max_attempts"] {
+            policy.maxAttempts = try self.integer(node, "retry.max_attempts", in: 1...100)
+        }
+        if let node = entries["base_delay"] { policy.baseDelay = try self.seconds(node, "retry.base_delay") }
+        if let node = entries["max_delay"] { policy.maxDelay = try self.seconds(node, "retry.max_delay") }
+        if policy.maxDelay < policy.baseDelay, let node = entries["max_delay"] {
+            throw self.fail(node, "retry.max_delay", "must not be smaller than retry.base_delay")
+        }
+        return policy
+    }
+
+    func outputs(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Output] {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            throw self.fail(
+                node,
+                "outputs",
+                "expected a list of outputs, e.g. '- {format: ndjson, path: faces.ndjson.gz}'"
+            )
+        }
+        var outputs: [PipelineDefinition.Output] = []
+        for (index, item) in sequence.enumerated() {
+            let key = "outputs[\(index)]"
+            let entries = try self.mapping(item, key, allowed: ["format", "path", "compression_level"])
+            guard let formatNode = entries["format"] else {
+                throw self.fail(item, "\(key).format", "missing: the format (ndjson)")
+            }
+            guard let pathNode = entries["path"] else {
+                throw self.fail(item, "\(key).path", "missing: the file's path")
+            }
+            let format = try self.string(formatNode, "\(key).format")
+            guard format == "ndjson" else {
+                throw self.fail(formatNode, "\(key).format", "'\(format)' is not a known format; expected ndjson")
+            }
+            let path = try self.string(pathNode, "\(key).path")
+            guard !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+                throw self.fail(pathNode, "\(key).path", "must be relative to output_dir and stay inside it")
+            }
+            guard !outputs.contains(where: { $0.path == path }) else {
+                throw self.fail(pathNode, "\(key).path", "another output already writes '\(path)'")
+            }
+            var output = PipelineDefinition.Output(format: format, path: path)
+            if let node = entries["compression_level"] {
+                output.compressionLevel = Int32(try self.integer(node, "\(key).compression_level", in: 1...9))
+            }
+            outputs.append(output)
+        }
+        return outputs
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `faceexport` command: export FinAuth FaceSearch libraries to files.
+@main
+struct FaceExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "faceexport",
+        abstract: "Export FinAuth FaceSearch face libraries to NDJSON files.",
+        subcommands: [RunCommand.self, ValidateCommand.self, SimulateCommand.self]
+    )
+}

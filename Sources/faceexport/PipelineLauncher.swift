@@ -1,0 +1,173 @@
+import Dispatch
+import ExportPipeline
+import ExportSinks
+import FaceSearch
+import FaceSearchSimulator
+import Foundation
+import Logging
+import PipelineFile
+
+/// Why a pipeline could not be started; nothing was exported.
+struct LaunchError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Turns a checked pipeline into a running export: credentials, endpoint (starting the embedded
+/// simulator if asked), client, sinks; then runs it on a dedicated thread.
+struct PipelineLauncher {
+    /// Command-line flags that win over the file.
+    struct Overrides {
+        var endpoint: String?
+        var groupsFile: String?
+        var outputDirectory: String?
+    }
+
+    let definition: PipelineDefinition
+    let overrides: Overrides
+    let logger: Logger
+
+    /// Checks what can be checked without calling the API; returns notes worth showing.
+    static func check(_ definition: PipelineDefinition) throws -> [String] {
+        var notes: [String] = []
+        if case .remote(let root) = definition.endpoint {
+            do { _ = try FaceSearchEndpoint(root) } catch { throw LaunchError(description: "endpoint: \(error)") }
+            if (try? Self.credentials(definition.credentials)) == nil {
+                notes.append("credentials are not available in this environment; a run needs them")
+            }
+        }
+        if case .file(let path) = definition.groups { _ = try GroupsFile.load(path: path) }
+        return notes
+    }
+
+    func launch() async throws -> RunReport {
+        var endpoint = self.definition.endpoint
+        if let override = self.overrides.endpoint { endpoint = .remote(override) }
+        var groups = self.definition.groups
+        if let file = self.overrides.groupsFile { groups = .file(file) }
+        let selection: AccountJob.Groups
+        switch groups {
+        case .all: selection = .all
+        case .list(let ids): selection = .list(ids)
+        case .file(let path): selection = .list(try GroupsFile.load(path: path))
+        }
+
+        switch endpoint {
+        case .remote(let root):
+            let endpoint: FaceSearchEndpoint
+            do { endpoint = try FaceSearchEndpoint(root) } catch { throw LaunchError(description: "\(error)") }
+            return try await self.export(
+                endpoint: endpoint,
+                credentials: try Self.credentials(self.definition.credentials),
+                groups: selection
+            )
+        case .embedded(let settings):
+            let credentials = FaceSearchCredentials(
+                apiKey: "embedded-" + Self.randomHex(8),
+                apiSecret: Self.randomHex(24)
+            )
+            var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
+            configuration.startCap = settings.strictStartCap ? .strict(1000) : .lax
+            configuration.addTimeStyle = SimulatorConfiguration.AddTimeStyle(rawValue: settings.addTimeStyle) ?? .number
+            let dataset = DatasetGenerator(
+                groups: settings.groups,
+                faces: settings.faces,
+                sizing: .mixed,
+                seed: settings.seed
+            ).make()
+            let simulator = FaceSearchSimulator(configuration: configuration, dataset: dataset, logger: self.logger)
+            return try await simulator.withRunning { port in
+                let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
+                return try await self.export(endpoint: endpoint, credentials: credentials, groups: selection)
+            }
+        }
+    }
+
+    private func export(
+        endpoint: FaceSearchEndpoint,
+        credentials: FaceSearchCredentials,
+        groups: AccountJob.Groups
+    ) async throws -> RunReport {
+        let runID = Self.makeRunID()
+        var transportConfiguration = URLSessionTransport.Configuration()
+        transportConfiguration.maximumConnectionsPerHost = self.definition.concurrency
+        transportConfiguration.requestTimeout = self.definition.requestTimeout
+        let client = FaceSearchClient(
+            endpoint: endpoint,
+            signer: RequestSigner(credentials: credentials),
+            transport: URLSessionTransport(configuration: transportConfiguration),
+            logger: self.logger
+        )
+        let folder = self.overrides.outputDirectory ?? self.definition.outputDirectory
+        var sinks: [any RecordSink] = []
+        do {
+            for output in self.definition.outputs {
+                var configuration = NDJSONSink.Configuration(path: folder + "/" + output.path)
+                configuration.compressionLevel = output.compressionLevel
+                sinks.append(try NDJSONSink(configuration: configuration, runID: runID))
+            }
+        } catch {
+            for sink in sinks { sink.discard() }
+            throw LaunchError(description: "cannot open the outputs: \(error)")
+        }
+        var configuration = ExportConfiguration(runID: runID)
+        configuration.concurrency = self.definition.concurrency
+        configuration.pageSize = self.definition.pageSize
+        configuration.retry = self.definition.retry
+        let run = ExportRun(
+            configuration: configuration,
+            accounts: [AccountJob(name: "default", client: client, groups: groups)],
+            sinks: sinks,
+            logger: self.logger
+        )
+        return await withCheckedContinuation { continuation in
+            // The run blocks while it works; it gets its own thread, off the cooperative pool.
+            DispatchQueue(label: "faceexport.run").async { continuation.resume(returning: run.run()) }
+        }
+    }
+
+    /// The key and secret from their files or environment variables.
+    static func credentials(_ source: PipelineDefinition.Credentials) throws -> FaceSearchCredentials {
+        func value(file: String?, environment: String, what: String) throws -> String {
+            if let file {
+                guard let data = FileManager.default.contents(atPath: file),
+                    let text = String(data: data, encoding: .utf8)
+                else {
+                    throw LaunchError(description: "cannot read the \(what) file \(file)")
+                }
+                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !trimmed.isEmpty else { throw LaunchError(description: "the \(what) file \(file) is empty") }
+                return trimmed
+            }
+            guard let text = ProcessInfo.processInfo.environment[environment], !text.isEmpty else {
+                throw LaunchError(
+                    description:
+                        "the \(what) is missing: set \(environment) or name a file in the pipeline's credentials"
+                )
+            }
+            return text
+        }
+        return FaceSearchCredentials(
+            apiKey: try value(file: source.apiKeyFile, environment: source.apiKeyEnvironment, what: "API key"),
+            apiSecret: try value(
+                file: source.apiSecretFile,
+                environment: source.apiSecretEnvironment,
+                what: "API secret"
+            )
+        )
+    }
+
+    private static func makeRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: Date()) + "-" + Self.randomHex(3)
+    }
+
+    private static func randomHex(_ bytes: Int) -> String {
+        (0..<bytes).map { _ in
+            let byte = UInt8.random(in: 0...255)
+            return String(byte >> 4, radix: 16) + String(byte & 0xF, radix: 16)
+        }.joined()
+    }
+}

@@ -1,0 +1,48 @@
+import ExportPipeline
+import ExportSinks
+import Foundation
+
+/// The one-screen account of a run printed on standard error.
+struct RunSummary {
+    let report: RunReport
+    let pipeline: String
+
+    var text: String {
+        let report = self.report
+        var lines: [String] = []
+        lines.append(
+            "faceexport: pipeline '\(self.pipeline)', run \(report.runID): \(report.outcome.rawValue.uppercased())"
+        )
+        let byStatus = Dictionary(grouping: report.groups, by: \.status)
+        let counts = [GroupStatus.complete, .countMismatch, .incomplete, .failed].map {
+            "\(byStatus[$0]?.count ?? 0) \($0.rawValue.replacingOccurrences(of: "_", with: " "))"
+        }
+        lines.append("  groups    \(report.groups.count): \(counts.joined(separator: ", "))")
+        lines.append("  faces     \(report.faces) in \(report.pages) pages")
+        lines.append("  requests  \(report.requests), retries \(report.retries)")
+        let rate = report.duration > 0 ? Int(Double(report.faces) / report.duration) : 0
+        lines.append("  time      \(String(format: "%.2f", report.duration)) s, \(rate) faces/s")
+        for file in report.files {
+            lines.append("  output    \(file.path) (\(file.rows) rows, \(file.bytes) bytes)")
+        }
+        if let failure = report.failure {
+            lines.append("  FAILED    \(failure)")
+            lines.append("            previous outputs were left untouched")
+        }
+        for (account, reason) in report.accountErrors.sorted(by: { $0.key < $1.key }) {
+            lines.append("  account   \(account): \(reason)")
+        }
+        let unfinished = report.unfinishedGroups
+        for group in unfinished.prefix(20) {
+            var line = "  \(group.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(group.groupID):"
+            line += " exported \(group.exported) of \(group.expected.map(String.init) ?? "?")"
+            if let unreachable = group.unreachable { line += ", \(unreachable) unreachable" }
+            if let error = group.error { line += " — \(error)" }
+            lines.append(line)
+        }
+        if unfinished.count > 20 {
+            lines.append("  … and \(unfinished.count - 20) more libraries not exported completely")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
