@@ -156,4 +156,23 @@ public struct GroupWalkResult: Sendable, Equatable {
     public var unreachable: Int?
     /// Why the walk failed or stopped early.
     public var error: String?
+
+    /// Creates a result.
+    public init(
+        status: GroupStatus,
+        expected: Int?,
+        exported: Int,
+        pages: Int,
+        duplicatesDropped: Int,
+        unreachable: Int? = nil,
+        error: String? = nil
+    ) {
+        self.status = status
+        self.expected = expected
+        self.exported = exported
+        self.pages = pages
+        self.duplicatesDropped = duplicatesDropped
+        self.unreachable = unreachable
+        self.error = error
+    }
 }

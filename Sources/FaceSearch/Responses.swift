@@ -28,6 +28,13 @@ public struct FacePage: Sendable {
     public var next: Int?
     /// The answer's `request_id`.
     public var requestID: String?
+
+    /// Creates a page.
+    public init(faces: [Face], next: Int? = nil, requestID: String? = nil) {
+        self.faces = faces
+        self.next = next
+        self.requestID = requestID
+    }
 }
 
 /// A face library as `group_list` describes it.

@@ -1,0 +1,111 @@
+import ExportPipeline
+import FaceSearch
+import Testing
+
+struct GroupWalkStateMachineTests {
+    private func faces(_ range: Range<Int>) -> [Face] {
+        range.map { Face(faceToken: "t\($0)", userID: "u", userData: "d", addTime: Int64($0)) }
+    }
+
+    private func page(_ range: Range<Int>, next: Int? = nil) -> FacePage {
+        FacePage(faces: self.faces(range), next: next, requestID: nil)
+    }
+
+    @Test func walksFromOneAndStopsAtTheAnnouncedSize() {
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        #expect(machine.start() == .fetchSize)
+        #expect(machine.sizeReceived(250) == .fetchPage(start: 1))
+        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndFetch(self.faces(0..<100), start: 101))
+        #expect(machine.pageReceived(self.page(100..<200)) == .emitAndFetch(self.faces(100..<200), start: 201))
+        let last = machine.pageReceived(self.page(200..<250))
+        #expect(
+            last
+                == .emitAndFinish(
+                    self.faces(200..<250),
+                    GroupWalkResult(status: .complete, expected: 250, exported: 250, pages: 3, duplicatesDropped: 0)
+                )
+        )
+    }
+
+    @Test func aShortPageIsNotTheEndButAnEmptyPageIs() {
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        _ = machine.start()
+        _ = machine.sizeReceived(150)
+        // The server answered 60 of the 100 asked for: the next start follows what was received.
+        #expect(machine.pageReceived(self.page(0..<60)) == .emitAndFetch(self.faces(0..<60), start: 61))
+        #expect(machine.pageReceived(self.page(60..<120)) == .emitAndFetch(self.faces(60..<120), start: 121))
+        #expect(
+            machine.pageReceived(self.page(0..<0))
+                == .finish(
+                    GroupWalkResult(
+                        status: .countMismatch,
+                        expected: 150,
+                        exported: 120,
+                        pages: 2,
+                        duplicatesDropped: 0
+                    )
+                )
+        )
+    }
+
+    @Test func emptyLibraryIsCompleteAfterOneEmptyPage() {
+        var machine = GroupWalkStateMachine(pageSize: 1000)
+        _ = machine.start()
+        #expect(machine.sizeReceived(0) == .fetchPage(start: 1))
+        #expect(
+            machine.pageReceived(self.page(0..<0))
+                == .finish(GroupWalkResult(status: .complete, expected: 0, exported: 0, pages: 0, duplicatesDropped: 0))
+        )
+    }
+
+    @Test func serverNextIsUsedOnlyWhenItMovesForward() {
+        var machine = GroupWalkStateMachine(pageSize: 10)
+        _ = machine.start()
+        _ = machine.sizeReceived(40)
+        #expect(machine.pageReceived(self.page(0..<10, next: 11)) == .emitAndFetch(self.faces(0..<10), start: 11))
+        // A `next` pointing backwards would loop forever; the computed start wins.
+        #expect(machine.pageReceived(self.page(10..<20, next: 3)) == .emitAndFetch(self.faces(10..<20), start: 21))
+    }
+
+    @Test func facesRepeatedAcrossAPageBoundaryAreDroppedAndCounted() {
+        var machine = GroupWalkStateMachine(pageSize: 10)
+        _ = machine.start()
+        _ = machine.sizeReceived(20)
+        _ = machine.pageReceived(self.page(0..<10))
+        // An insertion shifted the offsets by one: face 9 comes again. The walk has passed the
+        // announced size, so it ends, and 19 distinct faces against 20 announced do not reconcile.
+        let action = machine.pageReceived(self.page(9..<19))
+        let result = GroupWalkResult(status: .countMismatch, expected: 20, exported: 19, pages: 2, duplicatesDropped: 1)
+        #expect(action == .emitAndFinish(self.faces(10..<19), result))
+    }
+
+    @Test func startCapMakesTheLibraryIncompleteWithTheUnreachableCount() {
+        var machine = GroupWalkStateMachine(pageSize: 1000)
+        _ = machine.start()
+        _ = machine.sizeReceived(2500)
+        _ = machine.pageReceived(self.page(0..<1000))
+        let action = machine.callFailed(.api(status: 400, error: "BAD_ARGUMENTS: start", requestID: nil, call: "list"))
+        guard case .finish(let result) = action else {
+            Issue.record("expected finish, got \(action)")
+            return
+        }
+        #expect(result.status == .incomplete)
+        #expect(result.exported == 1000)
+        #expect(result.unreachable == 1500)
+    }
+
+    @Test func failureBeforeAnyPageFailsTheLibrary() {
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        _ = machine.start()
+        let action = machine.callFailed(
+            .api(status: 400, error: "INVALID_GROUP_ID", requestID: "1,x", call: "get_size")
+        )
+        guard case .finish(let result) = action else {
+            Issue.record("expected finish, got \(action)")
+            return
+        }
+        #expect(result.status == .failed)
+        #expect(result.expected == nil)
+        #expect(result.error?.contains("INVALID_GROUP_ID") == true)
+    }
+}

@@ -1,0 +1,108 @@
+import ExportPipeline
+import Foundation
+import PipelineFile
+import Testing
+
+struct PipelineFileTests {
+    private func error(_ yaml: String) -> PipelineFileError? {
+        do {
+            _ = try PipelineFileLoader.parse(yaml, file: "p.yaml")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func theShippedDemoPipelineIsValid() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../pipelines/demo.yaml"
+        ).path
+        let definition = try PipelineFileLoader.load(path: path)
+        #expect(definition.name == "demo")
+        guard case .embedded = definition.endpoint else {
+            Issue.record("the demo must use the embedded simulator")
+            return
+        }
+        #expect(definition.outputs.map(\.format) == ["ndjson"])
+    }
+
+    @Test func fullFileIsRead() throws {
+        let definition = try PipelineFileLoader.parse(
+            """
+            name: nightly
+            endpoint: https://api-sgp.yljz.com
+            credentials:
+              api_key_env: MY_KEY
+              api_secret_file: /run/secrets/facesearch
+            groups: [a, b]
+            concurrency: 8
+            page_size: 500
+            request_timeout: 12.5
+            retry: {max_attempts: 3, base_delay: 1, max_delay: 4}
+            output_dir: /data/faces
+            outputs:
+              - format: ndjson
+                path: dt=2026-11-26/faces.ndjson.gz
+                compression_level: 1
+            """,
+            file: "p.yaml"
+        )
+        #expect(definition.endpoint == .remote("https://api-sgp.yljz.com"))
+        #expect(definition.credentials.apiKeyEnvironment == "MY_KEY")
+        #expect(definition.credentials.apiSecretFile == "/run/secrets/facesearch")
+        #expect(definition.groups == .list(["a", "b"]))
+        #expect(definition.concurrency == 8)
+        #expect(definition.pageSize == 500)
+        #expect(definition.requestTimeout == 12.5)
+        #expect(definition.retry.maxAttempts == 3)
+        #expect(definition.outputDirectory == "/data/faces")
+        #expect(definition.outputs.first?.compressionLevel == 1)
+    }
+
+    @Test func errorsNameTheLineAndTheKey() throws {
+        let base = "name: x\nendpoint: embedded\noutputs:\n  - format: ndjson\n    path: f.ndjson\n"
+        let cases: [(String, Int?, String)] = [
+            (base + "concurency: 3\n", 6, "concurency"),
+            (base + "page_size: 5000\n", 6, "page_size"),
+            (base + "concurrency: many\n", 6, "concurrency"),
+            ("name: x\nendpoint: embedded\noutputs:\n  - format: xml\n    path: f.xml\n", 4, "outputs[0].format"),
+            (
+                "name: x\nendpoint: embedded\noutputs:\n  - format: ndjson\n    path: ../f.ndjson\n", 5,
+                "outputs[0].path"
+            ),
+            ("name: x\nendpoint: embedded\noutputs:\n  - format: ndjson\n", 4, "outputs[0].path"),
+            (base + "credentials:\n  api_secret: hunter2\n", 7, "credentials.api_secret"),
+            (base + "retry:\n  max_attempts: 0\n", 7, "retry.max_attempts"),
+            ("name: x\nendpoint: https://e.example\nsimulator: {groups: 3}\noutputs: []\n", 3, "simulator"),
+            ("name: x\noutputs:\n  - {format: ndjson, path: f}\n", 1, "endpoint"),
+        ]
+        for (yaml, line, key) in cases {
+            let error = try #require(self.error(yaml), "expected an error for \(yaml)")
+            #expect(error.line == line, "\(error)")
+            #expect(error.key == key, "\(error)")
+        }
+    }
+
+    @Test func aLiteralSecretIsRefusedWithoutEchoingIt() throws {
+        let error = try #require(
+            self.error(
+                "name: x\nendpoint: embedded\ncredentials:\n  api_secret: hunter2\noutputs:\n  - {format: ndjson, path: f}\n"
+            )
+        )
+        #expect(!error.description.contains("hunter2"))
+        #expect(error.description.contains("api_secret_env"))
+    }
+
+    @Test func brokenYAMLNamesItsLine() throws {
+        let error = try #require(self.error("name: x\nendpoint: [unclosed\noutputs: 3\n"))
+        #expect(error.line != nil)
+        #expect(error.description.hasPrefix("p.yaml:"))
+    }
+
+    @Test func groupsFileSkipsCommentsAndBlankLines() throws {
+        let ids = try GroupsFile.parse("# nightly libraries\n\nlib-a\n  lib-b   # the second\nlib-a\n", file: "g.txt")
+        #expect(ids == ["lib-a", "lib-b"])
+        #expect(throws: PipelineFileError.self) { try GroupsFile.parse("# nothing\n", file: "g.txt") }
+        #expect(throws: PipelineFileError.self) { try GroupsFile.parse("a b\n", file: "g.txt") }
+    }
+}

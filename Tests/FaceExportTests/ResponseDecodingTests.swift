@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+@testable import FaceSearch
+
+struct ResponseDecodingTests {
+    private func page(_ json: String, status: Int = 200) throws(FaceSearchError) -> FacePage {
+        let body: ListBody = try FaceSearchClient.decode(
+            .success(TransportResponse(status: status, body: Data(json.utf8))),
+            call: "list"
+        )
+        return FacePage(body)
+    }
+
+    private func failure(_ body: String, status: Int) -> FaceSearchError? {
+        do {
+            _ = try self.page(body, status: status)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func addTimeInEveryDocumentedForm() throws {
+        let page = try self.page(
+            """
+            {"request_id":"1769742249,b0513d34","time_used":74,"face_tokens":[
+              {"face_token":"a","user_id":"u","user_data":"d","add_time":1769739690208},
+              {"face_token":"b","user_id":"u","user_data":"d","add_time":"1769739690208"},
+              {"face_token":"c","user_id":"u","user_data":"d","add_time":"2026-01-30T10:21:30.208+08:00"},
+              {"face_token":"d","user_id":"u","user_data":"d","add_time":"2026-01-30T02:21:30.208Z"},
+              {"face_token":"e","user_id":"u","user_data":"d","add_time":"2026-01-29T21:21:30.208-0500"},
+              {"face_token":"f","user_id":"u","user_data":"d","add_time":1769739690208.0}
+            ]}
+            """
+        )
+        #expect(page.faces.map(\.addTime) == Array(repeating: 1_769_739_690_208, count: 6))
+        #expect(page.requestID == "1769742249,b0513d34")
+        #expect(page.next == nil)
+    }
+
+    @Test func unknownFieldsAndMissingOptionalFieldsAreTolerated() throws {
+        let page = try self.page(
+            """
+            {"face_tokens":[{"face_token":"a","add_time":1,"quality":0.9,"extra":{"x":[1]}}],"cost":3,"next":"101"}
+            """
+        )
+        #expect(page.faces == [Face(faceToken: "a", userID: "", userData: "", addTime: 1)])
+        #expect(page.next == 101)
+        #expect(try self.page(#"{"face_tokens":[],"next":201}"#).next == 201)
+        #expect(try self.page(#"{"face_tokens":[],"next":"later"}"#).next == nil)
+    }
+
+    @Test func stringsSurviveDecodingByteForByte() throws {
+        let page = try self.page(
+            #"{"face_tokens":[{"face_token":"t","user_id":"Cafe\u0301","user_data":"a\r\nb\t\"c\"\\😀","add_time":1}]}"#
+        )
+        #expect(Array(page.faces[0].userID.utf8) == Array("Cafe\u{301}".utf8))
+        #expect(Array(page.faces[0].userData.utf8) == Array("a\r\nb\t\"c\"\\😀".utf8))
+    }
+
+    @Test func jsonErrorWithCodeAndDetail() throws {
+        let error = try #require(
+            self.failure(#"{"request_id":"1,abc","time_used":3,"error":"MISSING_ARGUMENTS: group_id"}"#, status: 400)
+        )
+        #expect(error.httpStatus == 400)
+        #expect(error.apiCode == "MISSING_ARGUMENTS")
+        #expect(error.apiDetail == "group_id")
+        #expect(error.requestID == "1,abc")
+        #expect(error.disposition == .fatalForGroup)
+        #expect(error.description.contains("request_id 1,abc"))
+    }
+
+    @Test func jsonErrorWithoutRequestID() throws {
+        let error = try #require(self.failure(#"{"error":"AUTHORIZATION_ERROR: EXPIRED_SIGN"}"#, status: 403))
+        #expect(error.requestID == nil)
+        #expect(error.isExpiredSignature)
+        #expect(error.disposition == .retryable)
+    }
+
+    @Test func plainTextError() throws {
+        let error = try #require(self.failure("Request Entity Too Large", status: 413))
+        #expect(error.httpStatus == 413)
+        #expect(error.apiCode == nil)
+        #expect(error.description.contains("Request Entity Too Large"))
+        #expect(error.disposition == .fatalForGroup)
+    }
+
+    @Test func classificationFollowsTheSpec() throws {
+        let cases: [(String, Int, FaceSearchError.Disposition)] = [
+            (#"{"error":"INTERNAL_ERROR"}"#, 500, .retryable),
+            (#"{"error":"CONCURRENCY_LIMIT_EXCEEDED"}"#, 403, .retryable),
+            (#"{"error":"CONCURRENCY_LIMIT_EXCEEDED"}"#, 429, .retryable),
+            (#"{"error":"AUTHENTICATION_ERROR"}"#, 403, .fatalForRun),
+            (#"{"error":"AUTHORIZATION_ERROR: INVALID_SIGN"}"#, 403, .fatalForRun),
+            (#"{"error":"AUTHORIZATION_ERROR: LIMIT_REACHED"}"#, 403, .fatalForRun),
+            (#"{"error":"AUTHORIZATION_ERROR: API_KEY_BE_DISCONTINUED"}"#, 403, .fatalForRun),
+            (#"{"error":"API_NOT_FOUND"}"#, 404, .fatalForRun),
+            (#"{"error":"INVALID_GROUP_ID"}"#, 400, .fatalForGroup),
+            (#"{"error":"INVALID_OUTER_ID"}"#, 400, .fatalForGroup),
+            (#"{"error":"BAD_ARGUMENTS: start"}"#, 400, .fatalForGroup),
+            ("<html>bad gateway</html>", 502, .retryable),
+        ]
+        for (body, status, disposition) in cases {
+            let error = try #require(self.failure(body, status: status))
+            #expect(error.disposition == disposition, "\(body) \(status)")
+        }
+        #expect(try #require(self.failure(#"{"error":"BAD_ARGUMENTS: start"}"#, status: 400)).isStartOutOfRange)
+    }
+
+    @Test func truncatedBodiesAndTransportFailuresAreRetryable() throws {
+        let truncated = try #require(
+            self.failure(#"{"request_id":"1,a","face_tokens":[{"face_token":"a","add_ti"#, status: 200)
+        )
+        #expect(truncated.disposition == .retryable)
+        let empty = try #require(self.failure("", status: 200))
+        #expect(empty.disposition == .retryable)
+        do {
+            let _: ListBody = try FaceSearchClient.decode(.failure(.connection("reset by peer")), call: "list")
+            Issue.record("a connection failure must throw")
+        } catch {
+            #expect(error.disposition == .retryable)
+        }
+        do {
+            let _: ListBody = try FaceSearchClient.decode(.failure(.timeout), call: "list")
+            Issue.record("a timeout must throw")
+        } catch {
+            #expect(error.disposition == .retryable)
+        }
+    }
+
+    @Test func unparsableAddTimeIsAnError() {
+        #expect(self.failure(#"{"face_tokens":[{"face_token":"a","add_time":"yesterday"}]}"#, status: 200) != nil)
+    }
+}
+
+struct TimestampTests {
+    @Test func formatsRFC3339UTCWithMilliseconds() {
+        #expect(Timestamp.formatRFC3339UTC(milliseconds: 1_769_739_690_208) == "2026-01-30T02:21:30.208Z")
+        #expect(Timestamp.formatRFC3339UTC(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.formatRFC3339UTC(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp.formatRFC3339UTC(milliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
+    }
+
+    @Test func parsesISO8601WithOffsets() {
+        #expect(Timestamp.parseISO8601("2026-01-27T14:19:01+08:00") == 1_769_494_741_000)
+        #expect(Timestamp.parseISO8601("2026-01-27T06:19:01Z") == 1_769_494_741_000)
+        #expect(Timestamp.parseISO8601("2026-01-27T06:19:01.5Z") == 1_769_494_741_500)
+        #expect(Timestamp.parseISO8601("2026-01-27T06:19:01") == nil)
+        #expect(Timestamp.parseISO8601("2026-13-27T06:19:01Z") == nil)
+        #expect(Timestamp.parseISO8601("yesterday") == nil)
+    }
+
+    @Test func formatAndParseAgreeWithFoundation() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let millis = Int64.random(in: 0...4_102_444_800_000, using: &random)
+            let text = Timestamp.formatRFC3339UTC(milliseconds: millis)
+            #expect(Timestamp.parseISO8601(text) == millis)
+            let date = formatter.date(from: text)
+            #expect(date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == millis)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Dispatch
+import ExportPipeline
+import ExportSinks
+import FaceSearch
+import FaceSearchSimulator
+import Foundation
+import Synchronization
+
+/// A clock that never sleeps: `sleep` advances its time and records the wait.
+final class ManualClock: PipelineClock {
+    private let state = Mutex<(now: Double, sleeps: [Double])>((0, []))
+
+    func now() -> Double { self.state.withLock { $0.now } }
+
+    func sleep(seconds: Double, unless stop: StopSignal) {
+        self.state.withLock {
+            $0.now += seconds
+            $0.sleeps.append(seconds)
+        }
+    }
+
+    var sleeps: [Double] { self.state.withLock { $0.sleeps } }
+}
+
+/// A fresh folder under the system's temporary directory.
+func makeTemporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "faceexport-tests-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// One decoded NDJSON line, strings kept as their UTF-8 bytes for byte-exact comparison.
+struct OutputRow: Hashable {
+    var groupID: [UInt8]
+    var faceToken: String
+    var userID: [UInt8]
+    var userData: [UInt8]
+    var addTime: Int64
+    var addTimeUTC: String
+}
+
+/// Runs a program and returns its standard output; fails on a non-zero exit.
+func runProgram(_ path: String, _ arguments: [String]) throws -> Data {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw TestFailure("\(path) \(arguments) exited \(process.terminationStatus)")
+    }
+    return data
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads an NDJSON file (gzip-decompressed by the system's gzip when it ends in .gz) with
+/// Foundation's JSON parser, which shares nothing with the sink's encoder.
+func readNDJSON(_ path: String) throws -> [OutputRow] {
+    let data =
+        path.hasSuffix(".gz")
+        ? try runProgram("/bin/gzip", ["-dc", path]) : try Data(contentsOf: URL(fileURLWithPath: path))
+    var rows: [OutputRow] = []
+    for line in data.split(separator: UInt8(ascii: "\n")) {
+        guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+            let group = object["group_id"] as? String, let token = object["face_token"] as? String,
+            let userID = object["user_id"] as? String, let userData = object["user_data"] as? String,
+            let addTime = (object["add_time"] as? NSNumber)?.int64Value, let utc = object["add_time_utc"] as? String
+        else { throw TestFailure("malformed line: \(String(decoding: line, as: UTF8.self))") }
+        rows.append(
+            OutputRow(
+                groupID: Array(group.utf8),
+                faceToken: token,
+                userID: Array(userID.utf8),
+                userData: Array(userData.utf8),
+                addTime: addTime,
+                addTimeUTC: utc
+            )
+        )
+    }
+    return rows
+}
+
+/// The rows a complete export of `groups` must contain.
+func expectedRows(_ groups: [SimulatedGroup]) -> [OutputRow] {
+    groups.flatMap { group in
+        group.faces.map {
+            OutputRow(
+                groupID: Array(group.groupID.utf8),
+                faceToken: $0.faceToken,
+                userID: Array($0.userID.utf8),
+                userData: Array($0.userData.utf8),
+                addTime: $0.addTime,
+                addTimeUTC: Timestamp.formatRFC3339UTC(milliseconds: $0.addTime)
+            )
+        }
+    }
+}
+
+/// Everything one export against a simulator produced.
+struct ExportResult {
+    var report: RunReport
+    var rows: [OutputRow]
+    var statistics: SimulatorStatistics
+    var outputPath: String
+}
+
+/// Starts a simulator on 127.0.0.1 port 0 with `dataset`, exports from it into NDJSON, and reads the output back.
+func exportFromSimulator(
+    dataset: Dataset,
+    simulator configure: (inout SimulatorConfiguration) -> Void = { _ in },
+    groups: AccountJob.Groups = .all,
+    clientSecret: String? = nil,
+    pipeline: (inout ExportConfiguration) -> Void = { _ in },
+    outputPath: String? = nil
+) async throws -> ExportResult {
+    let credentials = FaceSearchCredentials(apiKey: "test-key", apiSecret: "test-secret")
+    var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
+    configure(&configuration)
+    let simulator = FaceSearchSimulator(configuration: configuration, dataset: dataset)
+    let path = try outputPath ?? (makeTemporaryDirectory() + "/faces.ndjson.gz")
+    var exportConfiguration = ExportConfiguration(runID: "test-\(UUID().uuidString.prefix(8))")
+    exportConfiguration.retry = RetryPolicy(maxAttempts: 4, baseDelay: 0.001, maxDelay: 0.01)
+    pipeline(&exportConfiguration)
+    let finalConfiguration = exportConfiguration
+    let report = try await simulator.withRunning { port in
+        let signer = RequestSigner(
+            credentials: FaceSearchCredentials(
+                apiKey: credentials.apiKey,
+                apiSecret: clientSecret ?? credentials.apiSecret
+            )
+        )
+        let client = FaceSearchClient(
+            endpoint: try FaceSearchEndpoint("http://127.0.0.1:\(port)"),
+            signer: signer,
+            transport: URLSessionTransport()
+        )
+        let sink = try NDJSONSink(configuration: .init(path: path), runID: finalConfiguration.runID)
+        let run = ExportRun(
+            configuration: finalConfiguration,
+            accounts: [AccountJob(name: "test", client: client, groups: groups)],
+            sinks: [sink],
+            clock: ManualClock()
+        )
+        return await runOffThePool { run.run() }
+    }
+    let rows = report.files.isEmpty ? [] : try readNDJSON(path)
+    return ExportResult(report: report, rows: rows, statistics: simulator.api.counts, outputPath: path)
+}
+
+/// Runs blocking work on its own Dispatch queue and awaits its result.
+func runOffThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue(label: "test.blocking").async { continuation.resume(returning: work()) }
+    }
+}
