@@ -1,8 +1,18 @@
 import FaceSearch
 import Logging
 
-/// Runs one API call with the stage's retry policy: retries what is retryable, raises the run's stop
-/// signal on what is fatal for the run, and gives up on what is fatal for the library.
+/// An account as the stages see it: its client, and the pacing and retry allowance all of its
+/// workers share.
+struct AccountContext: Sendable {
+    let name: String
+    let client: FaceSearchClient
+    let limiter: AccountRateLimiter
+    let budget: RetryBudget
+}
+
+/// Runs one API call with the stage's retry policy, under the account's pacing: retries what is
+/// retryable while the account's budget allows, raises the run's stop signal on what is fatal for
+/// the run, and gives up on what is fatal for the library.
 struct CallRetrier: Sendable {
     enum Outcome<Value> {
         case success(Value)
@@ -13,25 +23,35 @@ struct CallRetrier: Sendable {
     let policy: RetryPolicy
     let clock: any PipelineClock
     let stop: StopSignal
+    /// Clock reading after which no call starts (the run's deadline), if any.
+    let deadline: Double?
     let logger: Logger
 
     /// - Parameter counted: told of every attempt, and whether it is a retry.
     @available(*, noasync)
     func perform<Value>(
         _ call: () throws(FaceSearchError) -> Value,
+        account: AccountContext,
         counted: (_ isRetry: Bool) -> Void
     ) -> Outcome<Value> {
         var attempt = 0
         var expiredInARow = 0
         while true {
-            if self.stop.isRaised { return .stopped }
+            if let deadline = self.deadline, self.clock.now() >= deadline {
+                self.stop.raise("the run's deadline passed before every library was exported")
+            }
+            guard account.limiter.acquire(unless: self.stop) else { return .stopped }
             attempt += 1
             counted(attempt > 1)
             let error: FaceSearchError
             do {
-                return .success(try call())
+                let value = try call()
+                account.limiter.finished(throttled: false, retryAfter: nil)
+                if attempt == 1 { account.budget.refund() }
+                return .success(value)
             } catch let caught {
                 error = caught
+                account.limiter.finished(throttled: error.isRateLimited, retryAfter: error.retryAfter)
             }
             switch error.disposition {
             case .fatalForRun:
@@ -40,17 +60,35 @@ struct CallRetrier: Sendable {
             case .fatalForGroup:
                 return .failure(error)
             case .retryable:
-                if error.isExpiredSignature {
-                    expiredInARow += 1
-                    // A fresh signature that expires at once means the clocks disagree: retrying won't help.
-                    if expiredInARow >= 2 {
-                        self.stop.raise(Self.explain(error))
-                        return .failure(error)
-                    }
-                } else {
-                    expiredInARow = 0
+                break
+            }
+            if error.isExpiredSignature {
+                expiredInARow += 1
+                if expiredInARow > 1 {
+                    self.logger.warning(
+                        "a freshly signed call expired again: check this machine's clock",
+                        metadata: ["account": "\(account.name)", "in_a_row": "\(expiredInARow)"]
+                    )
                 }
-                guard attempt < self.policy.maxAttempts else { return .failure(error) }
+            } else {
+                expiredInARow = 0
+            }
+            guard attempt < self.policy.maxAttempts else {
+                if expiredInARow == attempt {
+                    // Every fresh signature expired at once: the clocks disagree, and no call can succeed.
+                    self.stop.raise(Self.explain(error))
+                }
+                return .failure(error)
+            }
+            guard account.budget.withdraw(afterTimeout: error.isTimeout) else {
+                self.logger.warning(
+                    "retry budget exhausted: failing without retry",
+                    metadata: ["account": "\(account.name)"]
+                )
+                return .failure(error)
+            }
+            // A throttle or a Retry-After is paced by the limiter, which every worker of the account shares.
+            if error.retryAfter == nil && !error.isRateLimited {
                 let delay = self.policy.delay(beforeRetry: attempt, unit: Double.random(in: 0..<1))
                 self.logger.debug(
                     "retrying",

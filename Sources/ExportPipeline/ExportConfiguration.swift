@@ -12,6 +12,8 @@ public struct ExportConfiguration: Sendable {
     public var queueCapacity: Int = 16
     /// Retries of failed calls. Default ``RetryPolicy/init()``.
     public var retry = RetryPolicy()
+    /// Seconds after the start when no further call begins and the run fails; nil for none. Default nil.
+    public var deadline: Double?
 
     /// Creates a configuration with the defaults.
     public init(runID: String) {
@@ -35,11 +37,23 @@ public struct AccountJob: Sendable {
     public var client: FaceSearchClient
     /// The libraries to export.
     public var groups: Groups
+    /// The pacing every worker of this account shares. Default adaptive from 5 requests/s.
+    public var rateLimit: RateLimitConfiguration
+    /// The account's retry allowance. Default 500 tokens, 5 per retry.
+    public var retryBudget: RetryBudget.Configuration
 
     /// Creates a job.
-    public init(name: String, client: FaceSearchClient, groups: Groups) {
+    public init(
+        name: String,
+        client: FaceSearchClient,
+        groups: Groups,
+        rateLimit: RateLimitConfiguration = .init(),
+        retryBudget: RetryBudget.Configuration = .init()
+    ) {
         self.name = name
         self.client = client
         self.groups = groups
+        self.rateLimit = rateLimit
+        self.retryBudget = retryBudget
     }
 }

@@ -57,13 +57,28 @@ public final class ExportRun: Sendable {
             policy: self.configuration.retry,
             clock: self.clock,
             stop: self.stop,
+            deadline: self.configuration.deadline.map { started + $0 },
             logger: self.logger
         )
+        let accounts = self.accounts.map { job in
+            AccountContext(
+                name: job.name,
+                client: job.client,
+                limiter: AccountRateLimiter(configuration: job.rateLimit, clock: self.clock),
+                budget: RetryBudget(configuration: job.retryBudget)
+            )
+        }
         let groups = BoundedQueue<GroupTask>(capacity: self.configuration.concurrency)
         let faces = BoundedQueue<FaceBatch>(capacity: self.configuration.queueCapacity)
         let records = BoundedQueue<RecordBatch>(capacity: self.configuration.queueCapacity)
 
-        let source = GroupSource(accounts: self.accounts, ledger: self.ledger, retrier: retrier, logger: self.logger)
+        let source = GroupSource(
+            accounts: accounts,
+            selections: self.accounts.map(\.groups),
+            ledger: self.ledger,
+            retrier: retrier,
+            logger: self.logger
+        )
         DispatchQueue(label: "faceexport.source").async { source.run(into: groups) }
 
         let walker = PageWalker(

@@ -4,7 +4,8 @@ import Logging
 /// The first stage: turns the accounts' group selections into libraries to walk, discovering them
 /// through `group_list` where the pipeline asks for all.
 struct GroupSource: Sendable {
-    let accounts: [AccountJob]
+    let accounts: [AccountContext]
+    let selections: [AccountJob.Groups]
     let ledger: RunLedger
     let retrier: CallRetrier
     let logger: Logger
@@ -13,14 +14,15 @@ struct GroupSource: Sendable {
     @available(*, noasync)
     func run(into output: BoundedQueue<GroupTask>) {
         defer { output.close() }
-        for account in self.accounts {
+        for (account, selection) in zip(self.accounts, self.selections) {
             let groupIDs: [String]
-            switch account.groups {
+            switch selection {
             case .list(let ids):
                 groupIDs = ids
             case .all:
                 switch self.retrier.perform(
                     { () throws(FaceSearchError) in try account.client.listGroups() },
+                    account: account,
                     counted: { _ in }
                 ) {
                 case .success(let infos):
@@ -38,10 +40,7 @@ struct GroupSource: Sendable {
             }
             for groupID in groupIDs {
                 let key = self.ledger.schedule(account: account.name, groupID: groupID)
-                guard output.push(GroupTask(key: key, account: account.name, groupID: groupID, client: account.client))
-                else {
-                    return
-                }
+                guard output.push(GroupTask(key: key, account: account, groupID: groupID)) else { return }
             }
         }
     }

@@ -33,7 +33,8 @@ struct PageWalker: Sendable {
             switch action {
             case .fetchSize:
                 switch self.retrier.perform(
-                    { () throws(FaceSearchError) in try task.client.groupSize(groupID: task.groupID) },
+                    { () throws(FaceSearchError) in try task.account.client.groupSize(groupID: task.groupID) },
+                    account: task.account,
                     counted: count
                 ) {
                 case .success(let size): action = machine.sizeReceived(size)
@@ -43,9 +44,9 @@ struct PageWalker: Sendable {
             case .fetchPage(let start):
                 let limit = self.pageSize
                 let call = { () throws(FaceSearchError) in
-                    try task.client.listFaces(groupID: task.groupID, start: start, limit: limit)
+                    try task.account.client.listFaces(groupID: task.groupID, start: start, limit: limit)
                 }
-                switch self.retrier.perform(call, counted: count) {
+                switch self.retrier.perform(call, account: task.account, counted: count) {
                 case .success(let page): action = machine.pageReceived(page)
                 case .failure(let error): action = machine.callFailed(error)
                 case .stopped: return

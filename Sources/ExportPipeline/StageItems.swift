@@ -4,9 +4,8 @@ import FaceSearch
 /// A library handed from the source stage to the page walkers.
 struct GroupTask: Sendable {
     let key: GroupKey
-    let account: String
+    let account: AccountContext
     let groupID: String
-    let client: FaceSearchClient
 }
 
 /// Faces of one page, handed from a walker to the transformer.

@@ -114,6 +114,19 @@ public final class FaceSearchClient: Sendable {
         case .failure(.connection(let reason)): throw .transport(reason, call: call)
         case .success(let answer): response = answer
         }
+        do {
+            return try self.decodeAnswer(response, call: call)
+        } catch {
+            var error = error
+            error.retryAfter = RetryAfter.seconds(response.retryAfter)
+            throw error
+        }
+    }
+
+    private static func decodeAnswer<Body: Decodable>(
+        _ response: TransportResponse,
+        call: String
+    ) throws(FaceSearchError) -> Body {
         let decoder = JSONDecoder()
         let errorBody = try? decoder.decode(ErrorBody.self, from: response.body)
         if let message = errorBody?.error {

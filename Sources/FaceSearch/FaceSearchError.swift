@@ -29,6 +29,8 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
     public internal(set) var call: String
     /// The `request_id` the API returned, when it returned one.
     public let requestID: String?
+    /// Seconds the server asked to wait (`Retry-After`), when it asked.
+    public internal(set) var retryAfter: Double?
 
     private init(code: Code, call: String, requestID: String? = nil) {
         self.code = code
@@ -71,6 +73,12 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         case .api(let status, _, _), .plainText(let status, _), .malformedResponse(let status, _): status
         case .transport, .timeout, .invalidEndpoint: nil
         }
+    }
+
+    /// Whether the call timed out: retrying it costs more of the retry budget.
+    public var isTimeout: Bool {
+        if case .timeout = self.code { return true }
+        return false
     }
 
     /// The API's error code, e.g. `AUTHORIZATION_ERROR`.

@@ -78,6 +78,12 @@ public struct PipelineDefinition: Sendable {
     public var requestTimeout = 30.0
     /// Retries of failed calls.
     public var retry = RetryPolicy()
+    /// The account's retry allowance.
+    public var retryBudget = RetryBudget.Configuration()
+    /// The account's pacing. Default adaptive from 5 requests/s up to 100.
+    public var rateLimit = RateLimitConfiguration()
+    /// Seconds after which the run stops and fails; nil for none.
+    public var deadline: Double?
     /// The folder every output path is relative to. Default `out`.
     public var outputDirectory = "out"
     /// The output files.

@@ -100,8 +100,12 @@ private struct DefinitionReader {
     }
 
     func seconds(_ node: Node, _ key: String) throws(PipelineFileError) -> Double {
+        try self.positiveNumber(node, key, of: "seconds")
+    }
+
+    func positiveNumber(_ node: Node, _ key: String, of unit: String) throws(PipelineFileError) -> Double {
         guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value > 0, value.isFinite else {
-            throw self.fail(node, key, "expected a positive number of seconds")
+            throw self.fail(node, key, "expected a positive number of \(unit)")
         }
         return value
     }
@@ -114,7 +118,7 @@ private struct DefinitionReader {
     func read(_ root: Node) throws(PipelineFileError) -> PipelineDefinition {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
-            "request_timeout", "retry", "output_dir", "outputs",
+            "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -147,7 +151,9 @@ private struct DefinitionReader {
         if let node = entries["request_timeout"] {
             definition.requestTimeout = try self.seconds(node, "request_timeout")
         }
-        if let node = entries["retry"] { definition.retry = try self.retry(node) }
+        if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
+        if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }
+        if let node = entries["deadline"] { definition.deadline = try self.seconds(node, "deadline") }
         if let node = entries["output_dir"] { definition.outputDirectory = try self.string(node, "output_dir") }
         guard let outputsNode = entries["outputs"] else {
             throw self.fail(root, "outputs", "missing: list at least one output")
@@ -235,9 +241,11 @@ private struct DefinitionReader {
         }
     }
 
-    func retry(_ node: Node) throws(PipelineFileError) -> RetryPolicy {
-        let entries = try self.mapping(node, "retry", allowed: ["max_attempts", "base_delay", "max_delay"])
+    func retry(_ node: Node) throws(PipelineFileError) -> (RetryPolicy, RetryBudget.Configuration) {
+        let entries = try self.mapping(node, "retry", allowed: ["max_attempts", "base_delay", "max_delay", "budget"])
         var policy = RetryPolicy()
+        var budget = RetryBudget.Configuration()
+        if let node = entries["budget"] { budget.capacity = try self.integer(node, "retry.budget", in: 0...1_000_000) }
         if let node = entries["max_attempts"] {
             policy.maxAttempts = try self.integer(node, "retry.max_attempts", in: 1...100)
         }
@@ -246,7 +254,48 @@ private struct DefinitionReader {
         if policy.maxDelay < policy.baseDelay, let node = entries["max_delay"] {
             throw self.fail(node, "retry.max_delay", "must not be smaller than retry.base_delay")
         }
-        return policy
+        return (policy, budget)
+    }
+
+    func rateLimit(_ node: Node) throws(PipelineFileError) -> RateLimitConfiguration {
+        let allowed: Set<String> = ["mode", "requests_per_second", "max_requests_per_second", "burst", "max_in_flight"]
+        let entries = try self.mapping(node, "rate_limit", allowed: allowed)
+        var configuration = RateLimitConfiguration()
+        if let node = entries["mode"] {
+            let text = try self.string(node, "rate_limit.mode")
+            guard let mode = RateLimitConfiguration.Mode(rawValue: text) else {
+                throw self.fail(node, "rate_limit.mode", "'\(text)' is not one of adaptive, fixed")
+            }
+            configuration.mode = mode
+        }
+        if let node = entries["requests_per_second"] {
+            configuration.requestsPerSecond = try self.positiveNumber(
+                node,
+                "rate_limit.requests_per_second",
+                of: "requests per second"
+            )
+        }
+        if let node = entries["max_requests_per_second"] {
+            configuration.maxRequestsPerSecond = try self.positiveNumber(
+                node,
+                "rate_limit.max_requests_per_second",
+                of: "requests per second"
+            )
+            if configuration.maxRequestsPerSecond < configuration.requestsPerSecond {
+                throw self.fail(
+                    node,
+                    "rate_limit.max_requests_per_second",
+                    "must not be below rate_limit.requests_per_second"
+                )
+            }
+        }
+        if let node = entries["burst"] {
+            configuration.burst = try self.integer(node, "rate_limit.burst", in: 1...10_000)
+        }
+        if let node = entries["max_in_flight"] {
+            configuration.maxInFlight = try self.integer(node, "rate_limit.max_in_flight", in: 1...10_000)
+        }
+        return configuration
     }
 
     func outputs(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Output] {

@@ -113,9 +113,18 @@ struct PipelineLauncher {
         configuration.concurrency = self.definition.concurrency
         configuration.pageSize = self.definition.pageSize
         configuration.retry = self.definition.retry
+        configuration.deadline = self.definition.deadline
         let run = ExportRun(
             configuration: configuration,
-            accounts: [AccountJob(name: "default", client: client, groups: groups)],
+            accounts: [
+                AccountJob(
+                    name: "default",
+                    client: client,
+                    groups: groups,
+                    rateLimit: self.definition.rateLimit,
+                    retryBudget: self.definition.retryBudget
+                )
+            ],
             sinks: sinks,
             logger: self.logger
         )

@@ -118,6 +118,8 @@ func exportFromSimulator(
     groups: AccountJob.Groups = .all,
     clientSecret: String? = nil,
     pipeline: (inout ExportConfiguration) -> Void = { _ in },
+    rateLimit: RateLimitConfiguration = .unlimited,
+    clock: any PipelineClock = ManualClock(),
     outputPath: String? = nil
 ) async throws -> ExportResult {
     let credentials = FaceSearchCredentials(apiKey: "test-key", apiSecret: "test-secret")
@@ -144,9 +146,9 @@ func exportFromSimulator(
         let sink = try NDJSONSink(configuration: .init(path: path), runID: finalConfiguration.runID)
         let run = ExportRun(
             configuration: finalConfiguration,
-            accounts: [AccountJob(name: "test", client: client, groups: groups)],
+            accounts: [AccountJob(name: "test", client: client, groups: groups, rateLimit: rateLimit)],
             sinks: [sink],
-            clock: ManualClock()
+            clock: clock
         )
         return await runOffThePool { run.run() }
     }
