@@ -87,8 +87,8 @@ struct CallRetrier: Sendable {
                 )
                 return .failure(error)
             }
-            // A throttle or a Retry-After is paced by the limiter, which every worker of the account shares.
-            if error.retryAfter == nil && !error.isRateLimited {
+            // A Retry-After is kept by the limiter, which every worker of the account shares.
+            if error.retryAfter == nil {
                 let delay = self.policy.delay(beforeRetry: attempt, unit: Double.random(in: 0..<1))
                 self.logger.debug(
                     "retrying",

@@ -49,6 +49,13 @@ public protocol FaceSearchTransport: Sendable {
 }
 
 /// A transport over one shared `URLSession` (libcurl on Linux).
+///
+/// - Important: On Linux, when a reused keep-alive connection is reset after the request was sent,
+///   libcurl re-sends the request on a fresh connection, and FoundationNetworking cannot rewind the
+///   body for it: with a `Data` body the call stalls (spinning a core) until the request timeout,
+///   with a stream body the retry goes out with an empty body. This transport sends `Data` bodies,
+///   so such a call fails as a timeout and the walker retries it; keep ``Configuration/requestTimeout``
+///   short enough for that to be cheap.
 public final class URLSessionTransport: FaceSearchTransport {
     /// How the shared session is set up.
     public struct Configuration: Sendable {

@@ -9,7 +9,17 @@ public final class FaceSearchAPI: Sendable {
     private let groups: Mutex<[String: SimulatedGroup]>
     private let groupOrder: [String]
     private let statistics = Mutex(SimulatorStatistics())
+    private let admission = Mutex(Admission())
+    private let faultDraws: Mutex<SplitMix64>
     private let wallClock: @Sendable () -> Int64
+    private static let calls: Set<String> = ["list", "get_size", "group_list", "face_info", "group_info"]
+
+    /// Per-key bookkeeping for the rate and in-flight limits.
+    private struct Admission {
+        var acceptedTimes: [String: [Double]] = [:]
+        var inFlight: [String: Int] = [:]
+        var totalInFlight = 0
+    }
 
     /// Creates the API over `dataset`; `wallClock` gives Unix seconds (injectable for tests).
     public init(
@@ -23,30 +33,28 @@ public final class FaceSearchAPI: Sendable {
             Dictionary(dataset.groups.map { ($0.groupID, $0) }, uniquingKeysWith: { first, _ in first })
         )
         self.groupOrder = dataset.groups.map(\.groupID)
+        self.faultDraws = Mutex(SplitMix64(seed: configuration.faults.seed))
         self.wallClock = wallClock
     }
 
     /// What the simulator has done so far.
     public var counts: SimulatorStatistics { self.statistics.withLock { $0 } }
 
-    /// Answers one call, e.g. `list`, given its form fields.
-    public func respond(call: String, fields: [String: String]) -> SimulatedResponse {
+    /// A connection was accepted (counted by the HTTP layer).
+    func connectionAccepted() {
+        self.statistics.withLock { $0.connectionsAccepted += 1 }
+    }
+
+    /// Answers one call, e.g. `list`, given its form fields, with the planned faults.
+    public func respond(call: String, fields: [String: String]) async -> SimulatedResponse {
         let started = DispatchTime.now()
         self.statistics.withLock {
             $0.requests += 1
             $0.requestsByCall[call, default: 0] += 1
         }
         let now = self.wallClock() + self.configuration.clockOffset
-        let requestID = "\(now),\(UUID().uuidString.lowercased())"
-        let answer = Answer(requestID: requestID, started: started)
-        let response: SimulatedResponse
-        switch call {
-        case "list", "get_size", "group_list", "face_info", "group_info":
-            response = self.authenticated(call: call, fields: fields, now: now, answer: answer)
-        default:
-            // Unknown paths answer without request_id, as the vendor's 404 bodies do.
-            response = answer.failure(404, "API_NOT_FOUND", withRequestID: false)
-        }
+        let answer = Answer(requestID: "\(now),\(UUID().uuidString.lowercased())", started: started)
+        let response = await self.answer(call: call, fields: fields, now: now, answer: answer)
         if response.status != 200 {
             self.statistics.withLock { $0.errorsByCode[Self.code(of: response), default: 0] += 1 }
         }
@@ -62,22 +70,109 @@ public final class FaceSearchAPI: Sendable {
         return SimulatedResponse(status: 413, contentType: "text/plain", body: Data("Request Entity Too Large".utf8))
     }
 
-    private func authenticated(call: String, fields: [String: String], now: Int64, answer: Answer) -> SimulatedResponse
-    {
-        guard let sign = fields["sign"] else { return answer.failure(400, "MISSING_ARGUMENTS: sign") }
-        guard let version = fields["sign_version"] else {
-            return answer.failure(400, "MISSING_ARGUMENTS: sign_version")
+    private func answer(call: String, fields: [String: String], now: Int64, answer: Answer) async -> SimulatedResponse {
+        let faults = self.configuration.faults
+        // Unknown paths answer without request_id, as the vendor's 404 bodies do.
+        guard Self.calls.contains(call) else { return answer.failure(404, "API_NOT_FOUND", withRequestID: false) }
+        let key: String
+        switch self.authenticate(fields, now: now, answer: answer) {
+        case .success(let accepted): key = accepted
+        case .failure(let rejection): return rejection.response
         }
-        guard version == "hmac_sha1" else { return answer.failure(400, "BAD_ARGUMENTS: sign_version") }
-        do {
-            _ = try self.verifier.verify(sign, now: now)
-        } catch .unauthenticated {
-            return answer.failure(403, "AUTHENTICATION_ERROR")
-        } catch .invalidSign {
-            return answer.failure(403, "AUTHORIZATION_ERROR: INVALID_SIGN", withRequestID: false)
-        } catch {
+        if self.draw(faults.expiredSignatureRate, fault: "expired_signature") {
             return answer.failure(403, "AUTHORIZATION_ERROR: EXPIRED_SIGN", withRequestID: false)
         }
+        guard self.admit(key) else {
+            self.statistics.withLock { $0.rejections += 1 }
+            var response = answer.failure(faults.limitStatus, "CONCURRENCY_LIMIT_EXCEEDED")
+            response.retryAfter = faults.retryAfter
+            return response
+        }
+        defer { self.release(key) }
+        var delay = faults.latency
+        if faults.latencyJitter > 0 { delay += (self.unitDraw() * 2 - 1) * faults.latencyJitter }
+        if self.draw(faults.slowRate, fault: "slow") { delay += faults.slowDelay }
+        if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
+        if self.draw(faults.errorRate, fault: "internal_error") { return answer.failure(500, "INTERNAL_ERROR") }
+        var response = self.authenticated(call: call, fields: fields, answer: answer)
+        if self.draw(faults.resetRate, fault: "reset") {
+            response.connectionFault = .reset
+        } else if self.draw(faults.truncateRate, fault: "truncate") {
+            response.connectionFault = .truncate
+        }
+        return response
+    }
+
+    private struct Rejection: Error {
+        let response: SimulatedResponse
+    }
+
+    /// The API key of a well-signed call, or the answer that refuses it.
+    private func authenticate(_ fields: [String: String], now: Int64, answer: Answer) -> Result<String, Rejection> {
+        func refuse(_ status: Int, _ error: String, withRequestID: Bool = true) -> Result<String, Rejection> {
+            .failure(Rejection(response: answer.failure(status, error, withRequestID: withRequestID)))
+        }
+        guard let sign = fields["sign"] else { return refuse(400, "MISSING_ARGUMENTS: sign") }
+        guard let version = fields["sign_version"] else { return refuse(400, "MISSING_ARGUMENTS: sign_version") }
+        guard version == "hmac_sha1" else { return refuse(400, "BAD_ARGUMENTS: sign_version") }
+        do {
+            return .success(try self.verifier.verify(sign, now: now))
+        } catch .unauthenticated {
+            return refuse(403, "AUTHENTICATION_ERROR")
+        } catch .invalidSign {
+            // The vendor's 403 AUTHORIZATION_ERROR bodies may lack request_id; this one does.
+            return refuse(403, "AUTHORIZATION_ERROR: INVALID_SIGN", withRequestID: false)
+        } catch {
+            return refuse(403, "AUTHORIZATION_ERROR: EXPIRED_SIGN", withRequestID: false)
+        }
+    }
+
+    /// Takes an in-flight slot and a place in the key's one-second window, or refuses.
+    private func admit(_ key: String) -> Bool {
+        let faults = self.configuration.faults
+        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let admittedWith: Int? = self.admission.withLock { admission in
+            if let limit = faults.inFlightLimit, admission.inFlight[key, default: 0] >= limit { return nil }
+            if let limit = faults.requestsPerSecondLimit {
+                var times = admission.acceptedTimes[key, default: []]
+                times.removeAll { $0 <= now - 1 }
+                defer { admission.acceptedTimes[key] = times }
+                guard times.count < limit else { return nil }
+                times.append(now)
+            }
+            admission.inFlight[key, default: 0] += 1
+            admission.totalInFlight += 1
+            return admission.totalInFlight
+        }
+        guard let inFlight = admittedWith else { return false }
+        self.statistics.withLock { statistics in
+            statistics.peakInFlight = max(statistics.peakInFlight, inFlight)
+            if self.configuration.recordsTimeline { statistics.acceptedTimes.append(now) }
+        }
+        return true
+    }
+
+    private func release(_ key: String) {
+        self.admission.withLock {
+            $0.inFlight[key, default: 1] -= 1
+            $0.totalInFlight -= 1
+        }
+    }
+
+    /// A uniform draw in [0, 1) from the seeded fault generator.
+    private func unitDraw() -> Double {
+        Double(self.faultDraws.withLock { $0.next() } >> 11) / Double(UInt64(1) << 53)
+    }
+
+    /// Whether a fault with probability `rate` happens now; counts it when it does.
+    private func draw(_ rate: Double, fault: String) -> Bool {
+        guard rate > 0, self.unitDraw() < rate else { return false }
+        self.statistics.withLock { $0.faults[fault, default: 0] += 1 }
+        return true
+    }
+
+    /// The answer of an authenticated, admitted call.
+    private func authenticated(call: String, fields: [String: String], answer: Answer) -> SimulatedResponse {
         if call == "group_list" { return self.groupList(answer) }
         guard let groupID = fields["group_id"] else { return answer.failure(400, "MISSING_ARGUMENTS: group_id") }
         guard let group = self.groups.withLock({ $0[groupID] }) else { return answer.failure(400, "INVALID_GROUP_ID") }
@@ -203,4 +298,26 @@ public struct SimulatorStatistics: Sendable {
     public var errorsByCode: [String: Int] = [:]
     /// Faces sent in `list` answers.
     public var facesServed = 0
+    /// Faults injected, by kind: `internal_error`, `reset`, `truncate`, `slow`, `expired_signature`.
+    public var faults: [String: Int] = [:]
+    /// Calls refused with `CONCURRENCY_LIMIT_EXCEEDED`.
+    public var rejections = 0
+    /// The most calls in flight at once.
+    public var peakInFlight = 0
+    /// TCP connections accepted.
+    public var connectionsAccepted = 0
+    /// When each admitted call arrived, in monotonic seconds (only with ``SimulatorConfiguration/recordsTimeline``).
+    public var acceptedTimes: [Double] = []
+
+    /// The most admitted calls in any one-second window (needs ``SimulatorConfiguration/recordsTimeline``).
+    public var busiestSecond: Int {
+        let times = self.acceptedTimes.sorted()
+        var best = 0
+        var first = 0
+        for last in times.indices {
+            while times[last] - times[first] >= 1 { first += 1 }
+            best = max(best, last - first + 1)
+        }
+        return best
+    }
 }

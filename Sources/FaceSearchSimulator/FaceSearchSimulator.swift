@@ -97,10 +97,19 @@ public final class FaceSearchSimulator: Sendable {
                 return Self.response(api.bodyTooLarge())
             }
             let fields = FormFields.parse(contentType: request.headers[.contentType], body: body) ?? [:]
-            return Self.response(api.respond(call: call, fields: fields))
+            return Self.response(await api.respond(call: call, fields: fields))
         }
         let app = Application(
             responder: responder,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: {
+                        // Called once per accepted connection.
+                        api.connectionAccepted()
+                        return [ConnectionFaultHandler()]
+                    }()
+                )
+            ),
             configuration: .init(
                 address: .hostname(self.configuration.host, port: self.configuration.port),
                 serverName: nil
@@ -112,9 +121,12 @@ public final class FaceSearchSimulator: Sendable {
     }
 
     private static func response(_ answer: SimulatedResponse) -> Response {
-        Response(
+        var headers: HTTPFields = [.contentType: answer.contentType]
+        if let retryAfter = answer.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let fault = answer.connectionFault { headers[ConnectionFaultHandler.marker] = fault.rawValue }
+        return Response(
             status: HTTPResponse.Status(code: answer.status),
-            headers: [.contentType: answer.contentType],
+            headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body))
         )
     }

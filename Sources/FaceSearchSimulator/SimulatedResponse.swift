@@ -8,6 +8,26 @@ public struct SimulatedResponse: Sendable {
     public var contentType: String
     /// The body bytes.
     public var body: Data
+    /// A fault the HTTP layer should commit instead of answering cleanly.
+    public var connectionFault: ConnectionFault?
+    /// Seconds to send as `Retry-After`, if any.
+    public var retryAfter: Int?
+
+    /// Faults only the connection can show.
+    public enum ConnectionFault: String, Sendable {
+        /// Reset the connection instead of answering.
+        case reset
+        /// Send the full `Content-Length` but half the body, then close.
+        case truncate
+    }
+
+    /// Creates an answer.
+    public init(status: Int, contentType: String, body: Data, connectionFault: ConnectionFault? = nil) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.connectionFault = connectionFault
+    }
 }
 
 /// The JSON shapes the simulator answers with.

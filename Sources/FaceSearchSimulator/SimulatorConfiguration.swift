@@ -35,6 +35,10 @@ public struct SimulatorConfiguration: Sendable {
     public var clockOffset: Int64 = 0
     /// The largest request body accepted before a `413`. Default 1 MiB.
     public var maxBodyBytes = 1 << 20
+    /// Faults to inject. Default none.
+    public var faults = FaultPlan()
+    /// Whether to keep the time of every accepted call, for ``SimulatorStatistics/busiestSecond``. Default false.
+    public var recordsTimeline = false
 
     /// Creates a configuration that accepts `credentials`.
     public init(credentials: [String: String]) {

@@ -1,4 +1,5 @@
 public import ExportPipeline
+public import FaceSearchSimulator
 
 /// A pipeline file, checked and typed: everything a run needs except secrets' values.
 public struct PipelineDefinition: Sendable {
@@ -20,8 +21,14 @@ public struct PipelineDefinition: Sendable {
         public var seed: UInt64 = 1
         /// Whether `start` above 1000 is refused. Default false.
         public var strictStartCap = false
-        /// `add_time` form: `number`, `string` or `mixed`. Default `number`.
-        public var addTimeStyle = "number"
+        /// `add_time` form. Default `number`.
+        public var addTimeStyle = SimulatorConfiguration.AddTimeStyle.number
+        /// Whether `list` answers carry `next`. Default false.
+        public var sendsNext = false
+        /// Faults to inject. Default none.
+        public var faults = FaultPlan()
+        /// Seconds the server's clock runs ahead. Default 0.
+        public var clockOffset: Int64 = 0
 
         /// Creates the defaults.
         public init() {}
@@ -74,8 +81,9 @@ public struct PipelineDefinition: Sendable {
     public var concurrency = 4
     /// `limit` per `list` call, 1 to 1000. Default 1000.
     public var pageSize = 1000
-    /// Seconds before a call times out. Default 30.
-    public var requestTimeout = 30.0
+    /// Seconds before a call times out. Default 15: the API answers in milliseconds, and a call
+    /// stuck on a reset connection (see ``FaceSearch/URLSessionTransport``) costs this much.
+    public var requestTimeout = 15.0
     /// Retries of failed calls.
     public var retry = RetryPolicy()
     /// The account's retry allowance.

@@ -1,4 +1,5 @@
 import ExportPipeline
+import FaceSearchSimulator
 import Foundation
 import Yams
 
@@ -166,7 +167,7 @@ private struct DefinitionReader {
         let entries = try self.mapping(
             node,
             "simulator",
-            allowed: ["groups", "faces", "seed", "strict_start_cap", "add_time"]
+            allowed: ["groups", "faces", "seed", "strict_start_cap", "add_time", "send_next", "faults"]
         )
         var simulator = PipelineDefinition.EmbeddedSimulator()
         if let node = entries["groups"] {
@@ -182,13 +183,69 @@ private struct DefinitionReader {
             simulator.strictStartCap = try self.boolean(node, "simulator.strict_start_cap")
         }
         if let node = entries["add_time"] {
-            let style = try self.string(node, "simulator.add_time")
-            guard ["number", "string", "mixed"].contains(style) else {
-                throw self.fail(node, "simulator.add_time", "'\(style)' is not one of number, string, mixed")
+            let text = try self.string(node, "simulator.add_time")
+            guard let style = SimulatorConfiguration.AddTimeStyle(rawValue: text) else {
+                throw self.fail(node, "simulator.add_time", "'\(text)' is not one of number, string, mixed")
             }
             simulator.addTimeStyle = style
         }
+        if let node = entries["send_next"] { simulator.sendsNext = try self.boolean(node, "simulator.send_next") }
+        if let node = entries["faults"] { (simulator.faults, simulator.clockOffset) = try self.faults(node) }
         return simulator
+    }
+
+    func faults(_ node: Node) throws(PipelineFileError) -> (FaultPlan, Int64) {
+        let rates: [(String, WritableKeyPath<FaultPlan, Double>)] = [
+            ("error_rate", \.errorRate), ("reset_rate", \.resetRate), ("truncate_rate", \.truncateRate),
+            ("slow_rate", \.slowRate), ("expired_signature_rate", \.expiredSignatureRate),
+        ]
+        let durations: [(String, WritableKeyPath<FaultPlan, Double>)] = [
+            ("latency", \.latency), ("latency_jitter", \.latencyJitter), ("slow_delay", \.slowDelay),
+        ]
+        let counts: Set<String> = [
+            "rate_limit", "in_flight_limit", "limit_status", "retry_after", "seed", "clock_offset",
+        ]
+        let allowed = Set(rates.map(\.0) + durations.map(\.0)).union(counts)
+        let entries = try self.mapping(node, "simulator.faults", allowed: allowed)
+        var plan = FaultPlan()
+        for (name, path) in rates {
+            guard let node = entries[name] else { continue }
+            guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), (0...1).contains(value)
+            else {
+                throw self.fail(node, "simulator.faults.\(name)", "expected a share between 0 and 1")
+            }
+            plan[keyPath: path] = value
+        }
+        for (name, path) in durations {
+            guard let node = entries[name] else { continue }
+            guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value >= 0 else {
+                throw self.fail(node, "simulator.faults.\(name)", "expected a number of seconds, 0 or more")
+            }
+            plan[keyPath: path] = value
+        }
+        if let node = entries["rate_limit"] {
+            plan.requestsPerSecondLimit = try self.integer(node, "simulator.faults.rate_limit", in: 1...1_000_000)
+        }
+        if let node = entries["in_flight_limit"] {
+            plan.inFlightLimit = try self.integer(node, "simulator.faults.in_flight_limit", in: 1...1_000_000)
+        }
+        if let node = entries["limit_status"] {
+            plan.limitStatus = try self.integer(node, "simulator.faults.limit_status", in: 403...429)
+            guard [403, 429].contains(plan.limitStatus) else {
+                throw self.fail(node, "simulator.faults.limit_status", "expected 403 or 429")
+            }
+        }
+        if let node = entries["retry_after"] {
+            plan.retryAfter = try self.integer(node, "simulator.faults.retry_after", in: 0...86_400)
+        }
+        if let node = entries["seed"] {
+            plan.seed = UInt64(try self.integer(node, "simulator.faults.seed", in: 0...Int.max))
+        }
+        var clockOffset: Int64 = 0
+        if let node = entries["clock_offset"] {
+            clockOffset = Int64(try self.integer(node, "simulator.faults.clock_offset", in: -86_400...86_400))
+        }
+        return (plan, clockOffset)
     }
 
     func credentials(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Credentials {

@@ -67,7 +67,10 @@ struct PipelineLauncher {
             )
             var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
             configuration.startCap = settings.strictStartCap ? .strict(1000) : .lax
-            configuration.addTimeStyle = SimulatorConfiguration.AddTimeStyle(rawValue: settings.addTimeStyle) ?? .number
+            configuration.addTimeStyle = settings.addTimeStyle
+            configuration.sendsNext = settings.sendsNext
+            configuration.faults = settings.faults
+            configuration.clockOffset = settings.clockOffset
             let dataset = DatasetGenerator(
                 groups: settings.groups,
                 faces: settings.faces,

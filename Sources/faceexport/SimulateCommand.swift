@@ -37,6 +37,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Send a 'next' field in list answers.")
     var sendNext = false
 
+    @OptionGroup(title: "Faults")
+    var faults: FaultOptions
+
     @Option(help: "The API key to accept (default: a random one).")
     var apiKey: String?
 
@@ -65,6 +68,8 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.startCap = self.strictStartCap ? .strict(1000) : .lax
         configuration.addTimeStyle = style
         configuration.sendsNext = self.sendNext
+        configuration.faults = try self.faults.plan()
+        configuration.clockOffset = self.faults.clockOffset
         let generator = DatasetGenerator(
             groups: self.groups,
             faces: self.faces,

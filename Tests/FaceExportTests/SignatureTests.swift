@@ -57,14 +57,14 @@ struct SignatureTests {
         ["sign": sign, "sign_version": "hmac_sha1", "group_id": DatasetGenerator.groupID(0)]
     }
 
-    @Test func simulatorAcceptsTheSpecVectorWithinItsWindow() throws {
+    @Test func simulatorAcceptsTheSpecVectorWithinItsWindow() async throws {
         let sign = RequestSigner.signature(
             credentials: self.credentials,
             expireTime: 1_700_000_100,
             currentTime: 1_700_000_000,
             random: "0123456789"
         )
-        let response = self.api().respond(call: "get_size", fields: self.sizeCall(sign: sign))
+        let response = await self.api().respond(call: "get_size", fields: self.sizeCall(sign: sign))
         #expect(response.status == 200)
         let object = try #require(try JSONSerialization.jsonObject(with: response.body) as? [String: Any])
         #expect(object["face_count"] as? Int == 3)
@@ -72,14 +72,14 @@ struct SignatureTests {
         #expect(requestID.split(separator: ",").count == 2)
     }
 
-    @Test func tamperedSignatureIsRejected() throws {
+    @Test func tamperedSignatureIsRejected() async throws {
         let sign = RequestSigner.signature(
             credentials: FaceSearchCredentials(apiKey: self.credentials.apiKey, apiSecret: "wrong-secret"),
             expireTime: 1_700_000_100,
             currentTime: 1_700_000_000,
             random: "0123456789"
         )
-        let answer = try self.error(of: self.api().respond(call: "get_size", fields: self.sizeCall(sign: sign)))
+        let answer = try self.error(of: await self.api().respond(call: "get_size", fields: self.sizeCall(sign: sign)))
         #expect(answer.status == 403)
         #expect(answer.error == "AUTHORIZATION_ERROR: INVALID_SIGN")
 
@@ -98,12 +98,15 @@ struct SignatureTests {
         )
         bytes[bytes.count - 1] = UInt8(ascii: "8")
         let flipped = try self.error(
-            of: self.api().respond(call: "get_size", fields: self.sizeCall(sign: Data(bytes).base64EncodedString()))
+            of: await self.api().respond(
+                call: "get_size",
+                fields: self.sizeCall(sign: Data(bytes).base64EncodedString())
+            )
         )
         #expect(flipped.error == "AUTHORIZATION_ERROR: INVALID_SIGN")
     }
 
-    @Test func expiredSignatureIsRejected() throws {
+    @Test func expiredSignatureIsRejected() async throws {
         let sign = RequestSigner.signature(
             credentials: self.credentials,
             expireTime: 1_700_000_100,
@@ -111,14 +114,14 @@ struct SignatureTests {
             random: "0123456789"
         )
         let answer = try self.error(
-            of: self.api(now: 1_700_000_101).respond(call: "get_size", fields: self.sizeCall(sign: sign))
+            of: await self.api(now: 1_700_000_101).respond(call: "get_size", fields: self.sizeCall(sign: sign))
         )
         #expect(answer.status == 403)
         #expect(answer.error == "AUTHORIZATION_ERROR: EXPIRED_SIGN")
         #expect(!answer.hasRequestID)
     }
 
-    @Test func unknownKeyAndGarbageAreUnauthenticated() throws {
+    @Test func unknownKeyAndGarbageAreUnauthenticated() async throws {
         let unknown = RequestSigner.signature(
             credentials: FaceSearchCredentials(apiKey: "someone_else", apiSecret: "demo_secret_abcdef"),
             expireTime: 1_700_000_100,
@@ -126,13 +129,15 @@ struct SignatureTests {
             random: "42"
         )
         for sign in [unknown, "not base64 at all", Data("short".utf8).base64EncodedString()] {
-            let answer = try self.error(of: self.api().respond(call: "get_size", fields: self.sizeCall(sign: sign)))
+            let answer = try self.error(
+                of: await self.api().respond(call: "get_size", fields: self.sizeCall(sign: sign))
+            )
             #expect(answer.status == 403)
             #expect(answer.error == "AUTHENTICATION_ERROR")
         }
     }
 
-    @Test func fieldsAreValidatedWithTheSpecErrors() throws {
+    @Test func fieldsAreValidatedWithTheSpecErrors() async throws {
         let sign = RequestSigner.signature(
             credentials: self.credentials,
             expireTime: 1_700_000_100,
@@ -143,24 +148,27 @@ struct SignatureTests {
         var fields = self.sizeCall(sign: sign)
         fields["sign_version"] = "hmac_sha256"
         #expect(
-            try self.error(of: api.respond(call: "get_size", fields: fields)).error == "BAD_ARGUMENTS: sign_version"
+            try self.error(of: await api.respond(call: "get_size", fields: fields)).error
+                == "BAD_ARGUMENTS: sign_version"
         )
         #expect(
-            try self.error(of: api.respond(call: "get_size", fields: ["sign_version": "hmac_sha1"])).error
+            try self.error(of: await api.respond(call: "get_size", fields: ["sign_version": "hmac_sha1"])).error
                 == "MISSING_ARGUMENTS: sign"
         )
         fields = self.sizeCall(sign: sign)
         fields["group_id"] = nil
-        #expect(try self.error(of: api.respond(call: "list", fields: fields)).error == "MISSING_ARGUMENTS: group_id")
+        #expect(
+            try self.error(of: await api.respond(call: "list", fields: fields)).error == "MISSING_ARGUMENTS: group_id"
+        )
         fields["group_id"] = "nope"
-        #expect(try self.error(of: api.respond(call: "list", fields: fields)).error == "INVALID_GROUP_ID")
+        #expect(try self.error(of: await api.respond(call: "list", fields: fields)).error == "INVALID_GROUP_ID")
         fields["group_id"] = DatasetGenerator.groupID(0)
         fields["limit"] = "1001"
-        #expect(try self.error(of: api.respond(call: "list", fields: fields)).error == "BAD_ARGUMENTS: limit")
+        #expect(try self.error(of: await api.respond(call: "list", fields: fields)).error == "BAD_ARGUMENTS: limit")
         fields["limit"] = "10"
         fields["start"] = "0"
-        #expect(try self.error(of: api.respond(call: "list", fields: fields)).error == "BAD_ARGUMENTS: start")
-        let notFound = api.respond(call: "nonsense", fields: fields)
+        #expect(try self.error(of: await api.respond(call: "list", fields: fields)).error == "BAD_ARGUMENTS: start")
+        let notFound = await api.respond(call: "nonsense", fields: fields)
         #expect(notFound.status == 404)
         #expect(try self.error(of: notFound).error == "API_NOT_FOUND")
         #expect(try !self.error(of: notFound).hasRequestID)

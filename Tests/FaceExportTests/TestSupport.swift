@@ -131,6 +131,11 @@ func exportFromSimulator(
     exportConfiguration.retry = RetryPolicy(maxAttempts: 4, baseDelay: 0.001, maxDelay: 0.01)
     pipeline(&exportConfiguration)
     let finalConfiguration = exportConfiguration
+    var transport = URLSessionTransport.Configuration()
+    // A reset on a reused connection stalls URLSession until the timeout (see the README's transport
+    // notes); a short timeout keeps fault tests quick.
+    transport.requestTimeout = 2
+    transport.maximumConnectionsPerHost = exportConfiguration.concurrency
     let report = try await simulator.withRunning { port in
         let signer = RequestSigner(
             credentials: FaceSearchCredentials(
@@ -141,7 +146,7 @@ func exportFromSimulator(
         let client = FaceSearchClient(
             endpoint: try FaceSearchEndpoint("http://127.0.0.1:\(port)"),
             signer: signer,
-            transport: URLSessionTransport()
+            transport: URLSessionTransport(configuration: transport)
         )
         let sink = try NDJSONSink(configuration: .init(path: path), runID: finalConfiguration.runID)
         let run = ExportRun(

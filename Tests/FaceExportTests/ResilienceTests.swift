@@ -1,0 +1,165 @@
+import ExportPipeline
+import ExportSinks
+import FaceSearch
+import FaceSearchSimulator
+import Foundation
+import Testing
+
+/// Exports against a hostile simulator: faults, throttling, expiring signatures, a failing API.
+@Suite(.timeLimit(.minutes(3)))
+struct ResilienceTests {
+    @Test func errorsResetsAndTruncationsLoseAndRepeatNothing() async throws {
+        let dataset = DatasetGenerator(groups: 60, faces: 300, sizing: .mixed, seed: 11).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: {
+                $0.faults.errorRate = 0.05
+                $0.faults.resetRate = 0.02
+                $0.faults.truncateRate = 0.02
+                $0.faults.seed = 99
+                $0.addTimeStyle = .mixed
+            },
+            pipeline: {
+                $0.pageSize = 100
+                $0.concurrency = 6
+                $0.retry = RetryPolicy(maxAttempts: 8, baseDelay: 0.01, maxDelay: 0.1)
+            }
+        )
+        #expect(result.report.outcome == .complete, "\(result.report.unfinishedGroups)")
+        #expect(Set(result.rows).count == result.rows.count)
+        #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
+        let faults = result.statistics.faults
+        #expect(faults["internal_error", default: 0] > 0)
+        #expect(faults["reset", default: 0] > 0)
+        #expect(faults["truncate", default: 0] > 0)
+        #expect(result.report.retries >= faults.values.reduce(0, +) - 5, "failed calls were retried")
+    }
+
+    @Test func aTwentyPerSecondLimitIsKeptAndEveryFaceArrivesOnce() async throws {
+        let dataset = DatasetGenerator(groups: 12, faces: 250, sizing: .exact, seed: 12).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: {
+                $0.faults.requestsPerSecondLimit = 20
+                $0.recordsTimeline = true
+            },
+            pipeline: {
+                $0.pageSize = 100
+                $0.concurrency = 8
+            },
+            rateLimit: .fixed(20, burst: 1, maxInFlight: 8),
+            clock: SystemClock()
+        )
+        #expect(result.report.outcome == .complete, "\(result.report.unfinishedGroups)")
+        #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
+        #expect(result.rows.count == dataset.faceCount)
+        #expect(
+            result.statistics.busiestSecond <= 20,
+            "the simulator admitted \(result.statistics.busiestSecond) in one second"
+        )
+        // Arrivals jitter by a few milliseconds, so a client paced at exactly the limit is refused now
+        // and then; it must not hammer (the benchmark measures the share precisely).
+        #expect(
+            result.statistics.rejections * 5 <= result.statistics.requests,
+            "throttled \(result.statistics.rejections) times"
+        )
+    }
+
+    @Test func anInFlightLimitAnswering403IsRetriedUntilEveryFaceArrives() async throws {
+        let dataset = DatasetGenerator(groups: 10, faces: 300, sizing: .exact, seed: 13).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: {
+                $0.faults.inFlightLimit = 2
+                $0.faults.limitStatus = 403
+                $0.faults.latency = 0.005
+            },
+            pipeline: {
+                $0.pageSize = 50
+                $0.concurrency = 5
+                $0.retry = RetryPolicy(maxAttempts: 20, baseDelay: 0.001, maxDelay: 0.01)
+            }
+        )
+        #expect(result.report.outcome == .complete, "\(result.report.unfinishedGroups)")
+        #expect(result.statistics.rejections > 0)
+        #expect(result.statistics.errorsByCode["CONCURRENCY_LIMIT_EXCEEDED"] == result.statistics.rejections)
+        #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
+    }
+
+    @Test func retryAfterPausesTheWholeAccount() async throws {
+        let dataset = DatasetGenerator(groups: 4, faces: 100, sizing: .exact, seed: 14).make()
+        let clock = ManualClock()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: {
+                $0.faults.inFlightLimit = 1
+                $0.faults.latency = 0.01
+                $0.faults.retryAfter = 3
+            },
+            pipeline: {
+                $0.pageSize = 50
+                $0.concurrency = 4
+                $0.retry = RetryPolicy(maxAttempts: 30, baseDelay: 0.001, maxDelay: 0.01)
+            },
+            rateLimit: .fixed(1000, burst: 10, maxInFlight: 4),
+            clock: clock
+        )
+        #expect(result.report.outcome == .complete, "\(result.report.unfinishedGroups)")
+        #expect(result.statistics.rejections > 0)
+        #expect(clock.sleeps.contains { $0 > 2.9 }, "a reservation waited out the 3-second Retry-After")
+        #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
+    }
+
+    @Test func signaturesExpiringInBurstsAreSurvivedByReSigning() async throws {
+        let dataset = DatasetGenerator(groups: 20, faces: 200, sizing: .mixed, seed: 15).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: {
+                $0.faults.expiredSignatureRate = 0.1
+                $0.faults.seed = 3
+            },
+            pipeline: {
+                $0.pageSize = 50
+                $0.retry = RetryPolicy(maxAttempts: 8, baseDelay: 0.001, maxDelay: 0.01)
+            }
+        )
+        #expect(result.statistics.faults["expired_signature", default: 0] > 0)
+        #expect(result.report.outcome == .complete, "\(String(describing: result.report.failure))")
+        #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
+    }
+
+    @Test func aFailingAPITripsTheRetryBudgetInsteadOfBeingRetriedForever() async throws {
+        let dataset = DatasetGenerator(groups: 40, faces: 10, sizing: .exact, seed: 16).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: { $0.faults.errorRate = 1 },
+            groups: .list(dataset.groups.map(\.groupID)),
+            pipeline: { $0.retry = RetryPolicy(maxAttempts: 10, baseDelay: 0.001, maxDelay: 0.01) }
+        )
+        #expect(result.report.outcome == .partial)
+        #expect(result.report.groups.allSatisfy { $0.status == .failed })
+        // 40 first attempts, then at most 500 / 5 = 100 retries: not 40 × 10.
+        #expect(result.statistics.requests <= 140, "made \(result.statistics.requests) requests")
+        #expect(result.report.groups.allSatisfy { $0.error?.contains("INTERNAL_ERROR") == true })
+    }
+
+    @Test func aPassedDeadlineStopsTheRunAndKeepsThePreviousOutput() async throws {
+        let dataset = DatasetGenerator(groups: 5, faces: 10, sizing: .exact, seed: 17).make()
+        let result = try await exportFromSimulator(dataset: dataset, pipeline: { $0.deadline = 0 })
+        #expect(result.report.outcome == .failed)
+        #expect(result.report.failure?.contains("deadline") == true)
+        #expect(result.statistics.requests == 0)
+        #expect(!FileManager.default.fileExists(atPath: result.outputPath))
+    }
+}
+
+struct RetryAfterTests {
+    @Test func secondsAndHTTPDates() {
+        let now = Date(timeIntervalSince1970: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT
+        #expect(RetryAfter.seconds("120", now: now) == 120)
+        #expect(RetryAfter.seconds("Sun, 06 Nov 1994 08:50:07 GMT", now: now) == 30)
+        #expect(RetryAfter.seconds("Sun, 06 Nov 1994 08:40:00 GMT", now: now) == 0)
+        #expect(RetryAfter.seconds("soon", now: now) == nil)
+        #expect(RetryAfter.seconds(nil, now: now) == nil)
+    }
+}
