@@ -16,7 +16,7 @@ import Foundation
 /// A `Retry-After` pauses every reservation until the time it names.
 public struct RateLimiterStateMachine: Sendable {
     /// Share of the throttled rate kept after a cut.
-    public static let cutFactor = 0.8
+    public static let cutFactor = 0.9
     /// Throttles closer together than this count as one.
     public static let cutCooldownSeconds = 1.0
     /// Time to climb back to the last ceiling after a cut.

@@ -289,7 +289,7 @@ public final class FaceSearchAPI: Sendable {
 }
 
 /// What the simulator has done: for tests, benchmarks and the `simulate` command's report.
-public struct SimulatorStatistics: Sendable {
+public struct SimulatorStatistics: Sendable, Codable {
     /// Requests answered, all calls and outcomes.
     public var requests = 0
     /// Requests per call name.

@@ -88,6 +88,11 @@ public final class FaceSearchSimulator: Sendable {
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             let prefix = "/finauth/search/group/"
             let path = request.uri.path
+            if path == Self.statisticsPath && request.method == .get {
+                // Not part of the FaceSearch API: the simulator's own counters, for benchmarks.
+                let body = (try? JSONEncoder().encode(api.counts)) ?? Data()
+                return Self.response(SimulatedResponse(status: 200, contentType: "application/json", body: body))
+            }
             let call = path.hasPrefix(prefix) && request.method == .post ? String(path.dropFirst(prefix.count)) : ""
             var request = request
             let body: ByteBuffer
@@ -119,6 +124,9 @@ public final class FaceSearchSimulator: Sendable {
         )
         return app
     }
+
+    /// Where a GET returns ``SimulatorStatistics`` as JSON (not part of the FaceSearch API).
+    public static let statisticsPath = "/_simulator/statistics"
 
     private static func response(_ answer: SimulatedResponse) -> Response {
         var headers: HTTPFields = [.contentType: answer.contentType]

@@ -40,6 +40,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @OptionGroup(title: "Faults")
     var faults: FaultOptions
 
+    @Flag(help: "Keep the time of every admitted call, served with the counters at /_simulator/statistics.")
+    var recordTimeline = false
+
     @Option(help: "The API key to accept (default: a random one).")
     var apiKey: String?
 
@@ -68,6 +71,7 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.startCap = self.strictStartCap ? .strict(1000) : .lax
         configuration.addTimeStyle = style
         configuration.sendsNext = self.sendNext
+        configuration.recordsTimeline = self.recordTimeline
         configuration.faults = try self.faults.plan()
         configuration.clockOffset = self.faults.clockOffset
         let generator = DatasetGenerator(

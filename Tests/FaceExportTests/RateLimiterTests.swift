@@ -49,19 +49,19 @@ struct RateLimiterStateMachineTests {
         configuration.requestsPerSecond = 5
         configuration.maxRequestsPerSecond = 1000
         var machine = RateLimiterStateMachine(configuration: configuration, now: 0)
-        // Throttled at 4 s, when the rate was 20: cut to 16.
+        // Throttled at 4 s, when the rate was 20: cut to 18.
         machine.throttled(now: 4)
-        #expect(abs(machine.rate(at: 4) - 16) < 1e-9)
+        #expect(abs(machine.rate(at: 4) - 18) < 1e-9)
         // A storm of throttles within the cool-down is one event.
         machine.throttled(now: 4.2)
         machine.throttled(now: 4.9)
-        #expect(abs(machine.rate(at: 4.9) - (16 + 4 * 0.9 / 2)) < 1e-9)
+        #expect(abs(machine.rate(at: 4.9) - (18 + 2 * 0.9 / 2)) < 1e-9)
         // Back at the last ceiling after the recovery time, then probing 4% of it per second.
         #expect(abs(machine.rate(at: 6) - 20) < 1e-9)
         #expect(abs(machine.rate(at: 11) - 20 * 1.2) < 1e-9)
-        // The next throttle, at 24/s, remembers 24 and cuts to 19.2.
+        // The next throttle, at 24/s, remembers 24 and cuts to 21.6.
         machine.throttled(now: 11)
-        #expect(abs(machine.rate(at: 11) - 19.2) < 1e-9)
+        #expect(abs(machine.rate(at: 11) - 21.6) < 1e-9)
     }
 
     @Test func adaptiveRateStaysWithinItsBounds() {

@@ -1,0 +1,192 @@
+import ArgumentParser
+import ExportPipeline
+import ExportSinks
+import FaceSearch
+import FaceSearchSimulator
+import Foundation
+import Logging
+
+/// `faceexport bench`: named scenarios against a simulator in a separate process.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run benchmark scenarios against a simulator process; prints a table and optionally JSON.",
+        discussion: """
+            Scenarios: ratelimit (the simulator admits 20 calls/s; the exporter is paced at a fixed 98% of it), \
+            ratelimit-adaptive (the same limit, unknown to the exporter, which starts at 5 calls/s).
+            """
+    )
+
+    @Argument(help: "Scenarios to run.")
+    var scenarios: [String] = ["ratelimit", "ratelimit-adaptive"]
+
+    @Option(help: "Seconds a rate-limit scenario should last, at least.")
+    var duration: Double = 60
+
+    @Option(help: "The simulator's limit, in calls per second.")
+    var limit = 20
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    func run() async throws {
+        var results: [BenchResult] = []
+        for scenario in self.scenarios {
+            switch scenario {
+            case "ratelimit":
+                results.append(try await self.rateLimit(adaptive: false))
+            case "ratelimit-adaptive":
+                results.append(try await self.rateLimit(adaptive: true))
+            default:
+                throw ValidationError("unknown scenario '\(scenario)'")
+            }
+            FileHandle.standardError.write(Data(results.last!.line.utf8))
+        }
+        print(BenchResult.table(results))
+        if let json = self.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    private func rateLimit(adaptive: Bool) async throws -> BenchResult {
+        // Pages of 100 from libraries of 4,000 faces: 41 calls a library.
+        let groups = Int((self.duration * Double(self.limit) / 41).rounded(.up)) + 1
+        let simulator = try SimulatorProcess(arguments: [
+            "--groups", String(groups), "--faces", "4000", "--exact-sizes", "--rate-limit", String(self.limit),
+            "--record-timeline",
+        ])
+        defer { simulator.stop() }
+        var rateLimit: RateLimitConfiguration
+        if adaptive {
+            rateLimit = RateLimitConfiguration()
+            rateLimit.requestsPerSecond = 5
+            rateLimit.maxRequestsPerSecond = Double(self.limit) * 10
+        } else {
+            rateLimit = .fixed(Double(self.limit) * 0.98, burst: 1, maxInFlight: 8)
+        }
+        let measured = try await self.export(from: simulator, rateLimit: rateLimit, pageSize: 100, concurrency: 8)
+        let statistics = try await simulator.statistics()
+        var result = BenchResult(
+            scenario: adaptive ? "ratelimit-adaptive" : "ratelimit",
+            measured: measured,
+            statistics: statistics
+        )
+        let times = statistics.acceptedTimes.sorted()
+        if let first = times.first, let last = times.last, last > first {
+            let limit = Double(self.limit)
+            result.figures["achieved_requests_per_second"] = Double(times.count) / (last - first)
+            result.figures["share_of_limit_overall"] = Double(times.count) / (last - first) / limit
+            let tenth = times.filter { $0 >= first + 10 && $0 < first + 11 }.count
+            result.figures["share_of_limit_at_10s"] = Double(tenth) / limit
+            result.figures["share_rejected"] = Double(statistics.rejections) / Double(max(1, statistics.requests))
+        }
+        return result
+    }
+
+    /// Runs one export in this process against `simulator` and measures it.
+    private func export(
+        from simulator: SimulatorProcess,
+        rateLimit: RateLimitConfiguration,
+        pageSize: Int,
+        concurrency: Int
+    ) async throws -> BenchResult.Measured {
+        let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var transport = URLSessionTransport.Configuration()
+        transport.maximumConnectionsPerHost = concurrency
+        transport.requestTimeout = 15
+        var logger = Logger(label: "faceexport.bench")
+        logger.logLevel = .error
+        let client = FaceSearchClient(
+            endpoint: try FaceSearchEndpoint(simulator.endpoint),
+            signer: RequestSigner(credentials: simulator.credentials),
+            transport: URLSessionTransport(configuration: transport),
+            logger: logger
+        )
+        var configuration = ExportConfiguration(runID: "bench")
+        configuration.pageSize = pageSize
+        configuration.concurrency = concurrency
+        let sink = try NDJSONSink(configuration: .init(path: folder + "/faces.ndjson.gz"), runID: "bench")
+        let run = ExportRun(
+            configuration: configuration,
+            accounts: [AccountJob(name: "bench", client: client, groups: .all, rateLimit: rateLimit)],
+            sinks: [sink],
+            logger: logger
+        )
+        let before = ResourceUsage.now()
+        let started = Date()
+        let report = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "faceexport.bench.run").async { continuation.resume(returning: run.run()) }
+        }
+        let wall = Date().timeIntervalSince(started)
+        let after = ResourceUsage.now()
+        return BenchResult.Measured(
+            outcome: report.outcome.rawValue,
+            faces: report.faces,
+            wallSeconds: wall,
+            cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+            peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
+        )
+    }
+}
+
+/// One scenario's figures.
+struct BenchResult: Codable {
+    struct Measured: Codable {
+        var outcome: String
+        var faces: Int
+        var wallSeconds: Double
+        var cpuSeconds: Double
+        var peakResidentMB: Double
+    }
+
+    var scenario: String
+    var measured: Measured
+    var requests: Int
+    var rejections: Int
+    var connections: Int
+    var figures: [String: Double] = [:]
+
+    init(scenario: String, measured: Measured, statistics: SimulatorStatistics) {
+        self.scenario = scenario
+        self.measured = measured
+        self.requests = statistics.requests
+        self.rejections = statistics.rejections
+        self.connections = statistics.connectionsAccepted
+    }
+
+    var line: String {
+        let figures = self.figures.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3f", $0.value))" }
+        return "bench \(self.scenario): \(self.measured.outcome), \(self.measured.faces) faces in "
+            + "\(String(format: "%.1f", self.measured.wallSeconds)) s, \(self.requests) requests, "
+            + "\(self.rejections) rejected, \(self.connections) connections; \(figures.joined(separator: " "))\n"
+    }
+
+    static func table(_ results: [BenchResult]) -> String {
+        var lines = [
+            "scenario            outcome   faces      wall s   cpu s  peak MB  requests  rejected  conns  figures"
+        ]
+        for result in results {
+            let figures = result.figures.sorted { $0.key < $1.key }.map {
+                "\($0.key)=\(String(format: "%.3f", $0.value))"
+            }
+            lines.append(
+                [
+                    result.scenario.padding(toLength: 19, withPad: " ", startingAt: 0),
+                    result.measured.outcome.padding(toLength: 9, withPad: " ", startingAt: 0),
+                    String(result.measured.faces).padding(toLength: 10, withPad: " ", startingAt: 0),
+                    String(format: "%7.1f", result.measured.wallSeconds),
+                    String(format: "%7.2f", result.measured.cpuSeconds),
+                    String(format: "%8.1f", result.measured.peakResidentMB),
+                    String(format: "%9d", result.requests),
+                    String(format: "%9d", result.rejections),
+                    String(format: "%6d", result.connections),
+                    " " + figures.joined(separator: " "),
+                ].joined(separator: " ")
+            )
+        }
+        return lines.joined(separator: "\n")
+    }
+}
