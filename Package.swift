@@ -26,6 +26,7 @@ let package = Package(
         // C libraries enter through system-library targets; each is imported by one Swift wrapper only.
         .systemLibrary(name: "CCryptoOpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         .target(name: "FaceExportCrypto", dependencies: ["CCryptoOpenSSL"]),
         .target(
@@ -35,7 +36,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ExportSinks", dependencies: ["CZlib"]),
+        .target(name: "ExportSinks", dependencies: ["CZlib", "CSQLite", "FaceExportCrypto"]),
         .target(
             name: "ExportPipeline",
             dependencies: [
@@ -62,6 +63,7 @@ let package = Package(
             name: "PipelineFile",
             dependencies: [
                 "ExportPipeline",
+                "ExportSinks",
                 "FaceSearch",
                 "FaceSearchSimulator",
                 .product(name: "Yams", package: "Yams"),

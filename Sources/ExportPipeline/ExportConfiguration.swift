@@ -4,6 +4,11 @@ public import FaceSearch
 public struct ExportConfiguration: Sendable {
     /// The run's id, used in temporary file names and reports.
     public var runID: String
+    /// The pipeline's name, for the manifest and the SQLite `runs` table. Default `faceexport`.
+    public var pipeline = "faceexport"
+    /// Where the run's `manifest.json` goes once the outputs are committed (a `_SUCCESS` marker goes
+    /// beside it and beside every file when the run is complete); nil for none. Default nil.
+    public var manifestPath: String?
     /// Libraries walked at the same time (width of the page-walker stage). Default 4.
     public var concurrency: Int = 4
     /// Faces asked for per `list` call (`limit`), 1 to 1000. Default 1000.

@@ -1,5 +1,7 @@
 import Dispatch
 public import ExportSinks
+import FaceSearch
+import Foundation
 public import Logging
 
 /// One export: source → page walker → transformer → sink, joined by bounded queues.
@@ -53,6 +55,7 @@ public final class ExportRun: Sendable {
     @available(*, noasync, message: "blocks until the export ends; call it on a dedicated thread")
     public func run() -> RunReport {
         let started = self.clock.now()
+        let startedAt = Self.wallClockNow()
         let retrier = CallRetrier(
             policy: self.configuration.retry,
             clock: self.clock,
@@ -106,34 +109,55 @@ public final class ExportRun: Sendable {
             drained.signal()
         }
         drained.wait()
-        return self.conclude(started: started)
+        return self.conclude(started: started, startedAt: startedAt)
     }
 
-    /// The one place that decides the outcome, commits or discards, and builds the report.
-    private func conclude(started: Double) -> RunReport {
+    /// The one place that decides the outcome, commits or discards, writes the manifest, and builds
+    /// the report.
+    private func conclude(started: Double, startedAt: String) -> RunReport {
         var failure = self.stop.raisedReason
-        var files: [SinkSummary] = []
-        switch self.sinkStage.finish(commit: failure == nil) {
-        case .success(let committed): files = committed
-        case .failure(let error): failure = "cannot commit the outputs: \(error)"
-        }
-        let (groups, accountErrors) = self.ledger.reports(stopReason: failure)
-        let outcome: RunOutcome
-        if failure != nil {
-            outcome = .failed
-        } else if groups.allSatisfy({ $0.status == .complete }) && accountErrors.isEmpty {
-            outcome = .complete
-        } else {
-            outcome = .partial
-        }
-        return RunReport(
+        var (groups, accountErrors) = self.ledger.reports(stopReason: failure)
+        var outcome: RunOutcome =
+            failure != nil
+            ? .failed : groups.allSatisfy({ $0.status == .complete }) && accountErrors.isEmpty ? .complete : .partial
+        let finishedAt = Self.wallClockNow()
+        var report = RunReport(
             runID: self.configuration.runID,
+            pipeline: self.configuration.pipeline,
+            startedAt: startedAt,
+            finishedAt: finishedAt,
             outcome: outcome,
             failure: failure,
             accountErrors: accountErrors,
             groups: groups,
-            files: outcome == .failed ? [] : files,
+            files: [],
             duration: self.clock.now() - started
         )
+        let context = outcome == .failed ? nil : report.commitContext
+        switch self.sinkStage.finish(commit: context) {
+        case .success(let committed):
+            report.files = committed
+        case .failure(let error):
+            failure = "cannot commit the outputs: \(error)"
+            (groups, accountErrors) = self.ledger.reports(stopReason: failure)
+            outcome = .failed
+        }
+        if outcome != .failed, let manifestPath = self.configuration.manifestPath {
+            do throws(SinkError) {
+                try RunManifest(report: report).write(to: manifestPath, markSuccess: outcome == .complete)
+            } catch {
+                // The data files are in place; only their description is missing. Say so, loudly.
+                failure = "the outputs were committed but the manifest could not be written: \(error)"
+                outcome = .failed
+            }
+        }
+        report.outcome = outcome
+        report.failure = failure
+        if outcome == .failed { report.files = [] }
+        return report
+    }
+
+    private static func wallClockNow() -> String {
+        Timestamp.formatRFC3339UTC(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
     }
 }

@@ -1,3 +1,4 @@
+import ExportSinks
 import FaceSearch
 import Logging
 
@@ -52,21 +53,24 @@ struct PageWalker: Sendable {
                 case .stopped: return
                 }
             case .emitAndFetch(let faces, let start):
-                guard self.emit(faces, task: task, output: output) else { return }
+                guard self.emit(faces, task: task, isLast: false, output: output) else { return }
                 action = .fetchPage(start: start)
             case .emitAndFinish(let faces, let result):
-                guard self.emit(faces, task: task, output: output) else { return }
+                guard self.emit(faces, task: task, isLast: true, output: output) else { return }
                 self.finish(task, result, logger: logger)
                 return
             case .finish(let result):
+                guard self.emit([], task: task, isLast: true, output: output) else { return }
                 self.finish(task, result, logger: logger)
                 return
             }
         }
     }
 
-    private func emit(_ faces: [Face], task: GroupTask, output: BoundedQueue<FaceBatch>) -> Bool {
-        faces.isEmpty || output.push(FaceBatch(key: task.key, groupID: task.groupID, faces: faces))
+    private func emit(_ faces: [Face], task: GroupTask, isLast: Bool, output: BoundedQueue<FaceBatch>) -> Bool {
+        guard !faces.isEmpty || isLast else { return true }
+        let source = RecordSource(account: task.account.name, groupID: task.groupID)
+        return output.push(FaceBatch(key: task.key, source: source, faces: faces, isLast: isLast))
     }
 
     private func finish(_ task: GroupTask, _ result: GroupWalkResult, logger: Logger) {

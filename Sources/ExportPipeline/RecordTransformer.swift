@@ -10,7 +10,7 @@ struct RecordTransformer: Sendable {
     func transform(_ batch: FaceBatch) -> RecordBatch {
         let records = batch.faces.map { face in
             ExportRecord(
-                groupID: batch.groupID,
+                groupID: batch.source.groupID,
                 faceToken: face.faceToken,
                 userID: face.userID,
                 userData: face.userData,
@@ -18,7 +18,7 @@ struct RecordTransformer: Sendable {
                 addTimeUTC: Timestamp.formatRFC3339UTC(milliseconds: face.addTime)
             )
         }
-        return RecordBatch(key: batch.key, records: records)
+        return RecordBatch(key: batch.key, source: batch.source, records: records, isLast: batch.isLast)
     }
 
     /// Transforms everything from `input` into `output`, then closes `output`.

@@ -40,6 +40,12 @@ public struct GroupReport: Sendable {
 public struct RunReport: Sendable {
     /// The run's id.
     public var runID: String
+    /// The pipeline's name.
+    public var pipeline: String
+    /// When the run started, RFC 3339 UTC.
+    public var startedAt: String
+    /// When the walk ended, RFC 3339 UTC.
+    public var finishedAt: String
     /// The outcome.
     public var outcome: RunOutcome
     /// Why the run failed, when it did.
@@ -63,4 +69,28 @@ public struct RunReport: Sendable {
     public var retries: Int { self.groups.reduce(0) { $0 + $1.retries } }
     /// Libraries not exported completely.
     public var unfinishedGroups: [GroupReport] { self.groups.filter { $0.status != .complete } }
+
+    /// What the sinks need to know when they commit.
+    public var commitContext: CommitContext {
+        CommitContext(
+            runID: self.runID,
+            pipeline: self.pipeline,
+            startedAt: self.startedAt,
+            finishedAt: self.finishedAt,
+            outcome: self.outcome.rawValue,
+            groups: self.groups.map {
+                CommitContext.Group(
+                    account: $0.account,
+                    groupID: $0.groupID,
+                    status: $0.status.rawValue,
+                    expected: $0.expected,
+                    exported: $0.exported,
+                    error: $0.error
+                )
+            },
+            pages: self.pages,
+            requests: self.requests,
+            retries: self.retries
+        )
+    }
 }

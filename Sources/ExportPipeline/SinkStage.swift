@@ -23,8 +23,13 @@ final class SinkStage: @unchecked Sendable {
         while let batch = input.pop() {
             guard !self.failed else { continue }
             do throws(SinkError) {
-                for sink in self.sinks { try sink.write(batch.records) }
-                self.ledger.written(batch.key, rows: batch.records.count)
+                if !batch.records.isEmpty {
+                    for sink in self.sinks { try sink.write(batch.records, from: batch.source) }
+                    self.ledger.written(batch.key, rows: batch.records.count)
+                }
+                if batch.isLast {
+                    for sink in self.sinks { try sink.groupFinished(batch.source) }
+                }
             } catch {
                 self.failed = true
                 self.stop.raise("cannot write the outputs: \(error)")
@@ -32,16 +37,16 @@ final class SinkStage: @unchecked Sendable {
         }
     }
 
-    /// Commits every sink, or discards them all when `commit` is false or a commit fails.
-    func finish(commit: Bool) -> Result<[SinkSummary], SinkError> {
-        guard commit && !self.failed else {
+    /// Commits every sink, or discards them all when `context` is nil or a commit fails.
+    func finish(commit context: CommitContext?) -> Result<[SinkSummary], SinkError> {
+        guard let context, !self.failed else {
             for sink in self.sinks { sink.discard() }
             return .success([])
         }
         var summaries: [SinkSummary] = []
         for (index, sink) in self.sinks.enumerated() {
             do throws(SinkError) {
-                summaries.append(try sink.commit())
+                summaries.append(contentsOf: try sink.commit(context))
             } catch {
                 for later in self.sinks[(index + 1)...] { later.discard() }
                 return .failure(error)

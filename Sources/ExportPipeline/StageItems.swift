@@ -8,15 +8,19 @@ struct GroupTask: Sendable {
     let groupID: String
 }
 
-/// Faces of one page, handed from a walker to the transformer.
+/// Faces of one page, handed from a walker to the transformer; the last batch of a library says so
+/// (and may be empty), so sinks with a file per library can finish it.
 struct FaceBatch: Sendable {
     let key: GroupKey
-    let groupID: String
+    let source: RecordSource
     let faces: [Face]
+    let isLast: Bool
 }
 
 /// Records of one page, handed from the transformer to the sinks.
 struct RecordBatch: Sendable {
     let key: GroupKey
+    let source: RecordSource
     let records: [ExportRecord]
+    let isLast: Bool
 }

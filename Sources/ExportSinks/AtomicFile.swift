@@ -1,26 +1,27 @@
+import FaceExportCrypto
+
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// A file written under a temporary name beside its destination and renamed into place on commit.
 ///
 /// The temporary name is `.<name>.tmp-<run id>` in the destination folder, so the rename never crosses
 /// a file system; a reader of the final name sees the previous file or the complete new one, never a
-/// part. Files are created with `mode` (0600 by default: exports hold personal data).
+/// part. Files are created with `mode` (0600 by default: exports hold personal data). The bytes are
+/// hashed (SHA-256) as they are written, for the run's manifest.
 final class AtomicFile {
     let finalPath: String
     let temporaryPath: String
     private var descriptor: Int32
+    private var digest: SHA256Digest? = SHA256Digest()
+    private(set) var sha256 = ""
     private(set) var bytesWritten = 0
 
     init(path: String, runID: String, mode: mode_t = 0o600) throws(SinkError) {
         self.finalPath = path
-        let folder = Self.folder(of: path)
-        let name = String(path.split(separator: "/").last ?? Substring(path))
-        self.temporaryPath = (folder == "." && !path.hasPrefix("./") ? "" : folder + "/") + ".\(name).tmp-\(runID)"
-        try Self.makeFolders(folder)
+        self.temporaryPath = Self.temporaryPath(for: path, runID: runID)
+        try Self.makeFolders(Self.folder(of: path))
         let descriptor = open(self.temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard descriptor >= 0 else { throw .io("create", path: self.temporaryPath, errno: errno) }
         // open() applies the umask; the mode is a promise about personal data, so set it exactly.
@@ -29,14 +30,24 @@ final class AtomicFile {
     }
 
     deinit {
+        // A file dropped before it was finished is abandoned: remove its temporary name.
         if self.descriptor >= 0 {
             close(self.descriptor)
             unlink(self.temporaryPath)
         }
     }
 
+    /// `.<name>.tmp-<run id>` beside `path`.
+    static func temporaryPath(for path: String, runID: String) -> String {
+        let folder = Self.folder(of: path)
+        let name = String(path.split(separator: "/").last ?? Substring(path))
+        let prefix = folder == "." && !path.hasPrefix("./") ? "" : folder == "/" ? "/" : folder + "/"
+        return prefix + ".\(name).tmp-\(runID)"
+    }
+
     func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
         let failure: Int32? = bytes.withUnsafeBytes { buffer in
+            self.digest?.update(buffer)
             var offset = 0
             while offset < buffer.count {
                 let written = Glibc.write(self.descriptor, buffer.baseAddress! + offset, buffer.count - offset)
@@ -52,28 +63,41 @@ final class AtomicFile {
         self.bytesWritten += bytes.count
     }
 
-    /// Syncs the data, renames the file into place and syncs the folder so the rename survives a crash.
-    func commit() throws(SinkError) {
+    /// Syncs and closes the temporary file; it is renamed into place by ``commit()``.
+    func finish() throws(SinkError) {
+        guard self.descriptor >= 0 else { return }
         guard fsync(self.descriptor) == 0 else { throw .io("sync", path: self.temporaryPath, errno: errno) }
         close(self.descriptor)
         self.descriptor = -1
-        guard rename(self.temporaryPath, self.finalPath) == 0 else {
-            let error = errno
-            unlink(self.temporaryPath)
-            throw .io("rename into place", path: self.finalPath, errno: error)
+        self.sha256 = self.digest.take()?.hexDigest() ?? ""
+    }
+
+    /// Finishes the file, renames it into place and syncs the folder so the rename survives a crash.
+    func commit() throws(SinkError) {
+        try self.finish()
+        try Self.rename(self.temporaryPath, to: self.finalPath)
+    }
+
+    func discard() {
+        if self.descriptor >= 0 {
+            close(self.descriptor)
+            self.descriptor = -1
         }
-        let folder = open(Self.folder(of: self.finalPath), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        unlink(self.temporaryPath)
+    }
+
+    /// Renames `source` over `destination` and syncs the destination's folder.
+    static func rename(_ source: String, to destination: String) throws(SinkError) {
+        guard Glibc.rename(source, destination) == 0 else {
+            let error = errno
+            unlink(source)
+            throw .io("rename into place", path: destination, errno: error)
+        }
+        let folder = open(Self.folder(of: destination), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 {
             fsync(folder)
             close(folder)
         }
-    }
-
-    func discard() {
-        guard self.descriptor >= 0 else { return }
-        close(self.descriptor)
-        self.descriptor = -1
-        unlink(self.temporaryPath)
     }
 
     static func folder(of path: String) -> String {
@@ -81,7 +105,7 @@ final class AtomicFile {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    private static func makeFolders(_ folder: String) throws(SinkError) {
+    static func makeFolders(_ folder: String) throws(SinkError) {
         var current = folder.hasPrefix("/") ? "" : "."
         for component in folder.split(separator: "/") where component != "." {
             current += "/" + component
@@ -89,5 +113,15 @@ final class AtomicFile {
                 throw .io("create folder", path: current, errno: errno)
             }
         }
+    }
+}
+
+/// Small files written atomically: the run's manifest and its `_SUCCESS` marker.
+public enum AtomicFileWriter {
+    /// Writes `bytes` to `path` through a temporary file, synced and renamed into place.
+    public static func write(_ bytes: [UInt8], to path: String, runID: String, mode: UInt32 = 0o600) throws(SinkError) {
+        let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode))
+        try file.write(bytes[...])
+        try file.commit()
     }
 }

@@ -2,7 +2,7 @@ import CZlib
 
 /// A gzip stream (RFC 1952) in front of a file, compressing through zlib as bytes arrive.
 final class GzipOutput: ByteOutput {
-    private let file: AtomicFile
+    let file: AtomicFile
     private let stream: UnsafeMutablePointer<z_stream>
     private var output = [UInt8](repeating: 0, count: 1 << 16)
     private var finished = false
@@ -34,22 +34,18 @@ final class GzipOutput: ByteOutput {
         self.stream.deallocate()
     }
 
-    var bytesOnDisk: Int { self.file.bytesWritten }
-
     func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
         guard !bytes.isEmpty else { return }
         try self.deflate(bytes, flush: Z_NO_FLUSH)
     }
 
-    func commit() throws(SinkError) {
+    func finish() throws(SinkError) {
         if !self.finished {
             try self.deflate([], flush: Z_FINISH)
             self.finished = true
         }
-        try self.file.commit()
+        try self.file.finish()
     }
-
-    func discard() { self.file.discard() }
 
     private func deflate(_ input: ArraySlice<UInt8>, flush: Int32) throws(SinkError) {
         // zlib reads next_in only during the deflate calls below, while `input` is pinned.

@@ -2,30 +2,119 @@
 import Glibc
 #endif
 
-/// A destination for records: one output file, written under a temporary name until the run commits.
+/// Where a batch of records comes from: all records of one batch belong to one library.
+public struct RecordSource: Sendable, Hashable {
+    /// The account's name.
+    public var account: String
+    /// The library's id.
+    public var groupID: String
+
+    /// Creates a source.
+    public init(account: String, groupID: String) {
+        self.account = account
+        self.groupID = groupID
+    }
+}
+
+/// A destination for records: files written under temporary names until the run commits.
 ///
 /// - Important: A sink is used from one serial queue at a time; it is not thread-safe.
 public protocol RecordSink: AnyObject {
-    /// Where the file lands when the run commits.
-    var finalPath: String { get }
-    /// Appends records; they become visible under ``finalPath`` only at ``commit()``.
-    func write(_ records: [ExportRecord]) throws(SinkError)
-    /// Flushes, syncs and renames the file into place.
-    func commit() throws(SinkError) -> SinkSummary
-    /// Removes the temporary file; the previous output at ``finalPath`` stays as it was.
+    /// Appends the records of one page; they become visible only at ``commit(_:)``.
+    func write(_ records: [ExportRecord], from source: RecordSource) throws(SinkError)
+    /// The library's walk is over: a sink with a file per library may finish that file now.
+    func groupFinished(_ source: RecordSource) throws(SinkError)
+    /// Finishes, syncs and renames every file into place; returns what was committed.
+    func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary]
+    /// Removes the temporary files; previous outputs stay as they were.
     func discard()
 }
 
-/// What a committed sink wrote.
-public struct SinkSummary: Sendable, Hashable {
+extension RecordSink {
+    public func groupFinished(_ source: RecordSource) throws(SinkError) {}
+}
+
+/// What a run tells its sinks when it commits: enough for a SQLite file's `groups` and `runs` tables.
+public struct CommitContext: Sendable {
+    /// How one library's walk ended.
+    public struct Group: Sendable {
+        /// The account's name.
+        public var account: String
+        /// The library's id.
+        public var groupID: String
+        /// `complete`, `count_mismatch`, `incomplete` or `failed`.
+        public var status: String
+        /// The count `get_size` announced.
+        public var expected: Int?
+        /// Faces written.
+        public var exported: Int
+        /// Why it is not complete.
+        public var error: String?
+
+        /// Creates a library's entry.
+        public init(account: String, groupID: String, status: String, expected: Int?, exported: Int, error: String?) {
+            self.account = account
+            self.groupID = groupID
+            self.status = status
+            self.expected = expected
+            self.exported = exported
+            self.error = error
+        }
+    }
+
+    /// The run's id.
+    public var runID: String
+    /// The pipeline's name.
+    public var pipeline: String
+    /// When the run started, RFC 3339 UTC.
+    public var startedAt: String
+    /// When the run ended, RFC 3339 UTC.
+    public var finishedAt: String
+    /// `complete` or `partial` (failed runs never commit).
+    public var outcome: String
+    /// Every library of the run.
+    public var groups: [Group]
+    /// Pages, requests and retries of the run.
+    public var pages: Int
+    public var requests: Int
+    public var retries: Int
+
+    /// Creates a context.
+    public init(
+        runID: String,
+        pipeline: String,
+        startedAt: String,
+        finishedAt: String,
+        outcome: String,
+        groups: [Group],
+        pages: Int,
+        requests: Int,
+        retries: Int
+    ) {
+        self.runID = runID
+        self.pipeline = pipeline
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.outcome = outcome
+        self.groups = groups
+        self.pages = pages
+        self.requests = requests
+        self.retries = retries
+    }
+}
+
+/// One committed file.
+public struct SinkSummary: Sendable, Hashable, Codable {
     /// The committed file.
     public var path: String
-    /// The format name, e.g. `ndjson`.
+    /// The format name: `ndjson`, `csv` or `sqlite`.
     public var format: String
-    /// Records written.
+    /// Records written (for SQLite in `merge` mode: rows of this run).
     public var rows: Int
     /// Bytes on disk.
     public var bytes: Int
+    /// SHA-256 of the file, lower-case hex.
+    public var sha256: String
 }
 
 /// Why a sink could not write or commit.
@@ -33,6 +122,7 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
     private enum Code: Sendable {
         case io(operation: String, path: String, errno: Int32)
         case compression(String)
+        case sqlite(operation: String, path: String, message: String)
     }
 
     private let code: Code
@@ -43,12 +133,18 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
 
     static func compression(_ reason: String) -> Self { Self(code: .compression(reason)) }
 
+    static func sqlite(_ operation: String, path: String, message: String) -> Self {
+        Self(code: .sqlite(operation: operation, path: path, message: message))
+    }
+
     public var description: String {
         switch self.code {
         case .io(let operation, let path, let errno):
             "cannot \(operation) \(path): \(String(cString: strerror(errno)))"
         case .compression(let reason):
             "gzip failed: \(reason)"
+        case .sqlite(let operation, let path, let message):
+            "SQLite could not \(operation) \(path): \(message)"
         }
     }
 }

@@ -42,3 +42,38 @@ public enum HMAC {
         return Array(output.prefix(digestLength))
     }
 }
+
+/// SHA-256 computed incrementally, for checksumming output files without holding them in memory.
+public struct SHA256Digest: ~Copyable {
+    private let context: OpaquePointer
+
+    /// Starts a new digest.
+    public init() {
+        guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+            fatalError("libcrypto could not start a SHA-256 digest")
+        }
+        self.context = context
+    }
+
+    deinit { EVP_MD_CTX_free(self.context) }
+
+    /// Adds `bytes` to the digest.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        EVP_DigestUpdate(self.context, bytes.baseAddress, bytes.count)
+    }
+
+    /// The digest of everything added, as 64 lower-case hex digits.
+    public consuming func hexDigest() -> String {
+        var output = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(self.context, &output, &length)
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in output {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

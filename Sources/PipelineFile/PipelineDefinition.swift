@@ -1,4 +1,5 @@
 public import ExportPipeline
+public import ExportSinks
 public import FaceSearchSimulator
 
 /// A pipeline file, checked and typed: everything a run needs except secrets' values.
@@ -59,15 +60,8 @@ public struct PipelineDefinition: Sendable {
         case file(String)
     }
 
-    /// One output file.
-    public struct Output: Sendable, Hashable {
-        /// The format; `ndjson` for now.
-        public var format: String
-        /// The path under ``PipelineDefinition/outputDirectory``; `.gz` compresses.
-        public var path: String
-        /// zlib level for `.gz`. Default 6.
-        public var compressionLevel: Int32 = 6
-    }
+    /// One output: a format and a path template under ``PipelineDefinition/outputDirectory``.
+    public typealias Output = OutputSink.Configuration
 
     /// The pipeline's name, for reports.
     public var name: String
@@ -96,4 +90,7 @@ public struct PipelineDefinition: Sendable {
     public var outputDirectory = "out"
     /// The output files.
     public var outputs: [Output] = []
+    /// Where the run's manifest goes, under ``outputDirectory``; may use `{date}`, `{run_id}`,
+    /// `{pipeline}`. Default `manifest.json`.
+    public var manifest = try! OutputPathTemplate("manifest.json")
 }

@@ -1,4 +1,5 @@
 import ExportPipeline
+import ExportSinks
 import FaceSearchSimulator
 import Foundation
 import Yams
@@ -119,7 +120,7 @@ private struct DefinitionReader {
     func read(_ root: Node) throws(PipelineFileError) -> PipelineDefinition {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
-            "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs",
+            "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -155,7 +156,22 @@ private struct DefinitionReader {
         if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
         if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }
         if let node = entries["deadline"] { definition.deadline = try self.seconds(node, "deadline") }
-        if let node = entries["output_dir"] { definition.outputDirectory = try self.string(node, "output_dir") }
+        if let node = entries["output_dir"] {
+            definition.outputDirectory = try self.string(node, "output_dir")
+            guard !definition.outputDirectory.contains(where: { $0 == "{" || $0 == "}" }) else {
+                throw self.fail(node, "output_dir", "may not hold '{' or '}'; put placeholders in the output paths")
+            }
+        }
+        if let node = entries["manifest"] {
+            definition.manifest = try self.template(node, "manifest")
+            guard !definition.manifest.isPerGroup && !definition.manifest.isPerAccount else {
+                throw self.fail(
+                    node,
+                    "manifest",
+                    "one manifest describes the whole run: {group} and {account} are not allowed"
+                )
+            }
+        }
         guard let outputsNode = entries["outputs"] else {
             throw self.fail(root, "outputs", "missing: list at least one output")
         }
@@ -355,38 +371,78 @@ private struct DefinitionReader {
         return configuration
     }
 
+    func template(_ node: Node, _ key: String) throws(PipelineFileError) -> OutputPathTemplate {
+        let text = try self.string(node, key)
+        guard !text.hasPrefix("/"), !text.split(separator: "/").contains("..") else {
+            throw self.fail(node, key, "must be relative to output_dir and stay inside it")
+        }
+        do {
+            return try OutputPathTemplate(text)
+        } catch {
+            throw self.fail(node, key, error.description)
+        }
+    }
+
     func outputs(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Output] {
         guard case .sequence(let sequence) = node, !sequence.isEmpty else {
-            throw self.fail(
-                node,
-                "outputs",
-                "expected a list of outputs, e.g. '- {format: ndjson, path: faces.ndjson.gz}'"
-            )
+            throw self.fail(node, "outputs", "expected a list of outputs, e.g. '- {format: csv, path: faces.csv.gz}'")
         }
+        let formats = OutputSink.Format.allCases.map(\.rawValue)
         var outputs: [PipelineDefinition.Output] = []
         for (index, item) in sequence.enumerated() {
             let key = "outputs[\(index)]"
-            let entries = try self.mapping(item, key, allowed: ["format", "path", "compression_level"])
+            let allowed: Set<String> = ["format", "path", "compression_level", "escape_formulas", "mode", "file_mode"]
+            let entries = try self.mapping(item, key, allowed: allowed)
             guard let formatNode = entries["format"] else {
-                throw self.fail(item, "\(key).format", "missing: the format (ndjson)")
+                throw self.fail(item, "\(key).format", "missing: one of \(formats.joined(separator: ", "))")
             }
             guard let pathNode = entries["path"] else {
                 throw self.fail(item, "\(key).path", "missing: the file's path")
             }
-            let format = try self.string(formatNode, "\(key).format")
-            guard format == "ndjson" else {
-                throw self.fail(formatNode, "\(key).format", "'\(format)' is not a known format; expected ndjson")
+            let formatText = try self.string(formatNode, "\(key).format")
+            guard let format = OutputSink.Format(rawValue: formatText) else {
+                throw self.fail(
+                    formatNode,
+                    "\(key).format",
+                    "'\(formatText)' is not a known format; expected one of \(formats.joined(separator: ", "))"
+                )
             }
-            let path = try self.string(pathNode, "\(key).path")
-            guard !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-                throw self.fail(pathNode, "\(key).path", "must be relative to output_dir and stay inside it")
+            let path = try self.template(pathNode, "\(key).path")
+            guard !outputs.contains(where: { $0.path.text == path.text }) else {
+                throw self.fail(pathNode, "\(key).path", "another output already writes '\(path.text)'")
             }
-            guard !outputs.contains(where: { $0.path == path }) else {
-                throw self.fail(pathNode, "\(key).path", "another output already writes '\(path)'")
+            if format == .sqlite && (path.isPerGroup || path.isPerAccount) {
+                throw self.fail(
+                    pathNode,
+                    "\(key).path",
+                    "a SQLite output holds every library in one file: {group} and {account} are not allowed"
+                )
             }
             var output = PipelineDefinition.Output(format: format, path: path)
             if let node = entries["compression_level"] {
+                guard format != .sqlite else {
+                    throw self.fail(node, "\(key).compression_level", "only for ndjson and csv")
+                }
                 output.compressionLevel = Int32(try self.integer(node, "\(key).compression_level", in: 1...9))
+            }
+            if let node = entries["escape_formulas"] {
+                guard format == .csv else { throw self.fail(node, "\(key).escape_formulas", "only for csv") }
+                output.escapeFormulas = try self.boolean(node, "\(key).escape_formulas")
+            }
+            if let node = entries["mode"] {
+                guard format == .sqlite else { throw self.fail(node, "\(key).mode", "only for sqlite") }
+                let text = try self.string(node, "\(key).mode")
+                guard let mode = OutputSink.SQLiteMode(rawValue: text) else {
+                    throw self.fail(node, "\(key).mode", "'\(text)' is not one of replace, merge")
+                }
+                output.sqliteMode = mode
+            }
+            if let node = entries["file_mode"] {
+                let text = try self.string(node, "\(key).file_mode")
+                guard let mode = UInt32(text, radix: 8), mode <= 0o777 else {
+                    throw self.fail(node, "\(key).file_mode", "expected octal permissions such as \"0640\"")
+                }
+                output.fileMode = mode
             }
             outputs.append(output)
         }

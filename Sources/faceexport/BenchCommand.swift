@@ -108,7 +108,10 @@ struct BenchCommand: AsyncParsableCommand {
         var configuration = ExportConfiguration(runID: "bench")
         configuration.pageSize = pageSize
         configuration.concurrency = concurrency
-        let sink = try NDJSONSink(configuration: .init(path: folder + "/faces.ndjson.gz"), runID: "bench")
+        let sink = OutputSink(
+            configuration: .init(format: .ndjson, path: try OutputPathTemplate(folder + "/faces.ndjson.gz")),
+            run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench")
+        )
         let run = ExportRun(
             configuration: configuration,
             accounts: [AccountJob(name: "bench", client: client, groups: .all, rateLimit: rateLimit)],

@@ -90,7 +90,8 @@ struct PipelineLauncher {
         credentials: FaceSearchCredentials,
         groups: AccountJob.Groups
     ) async throws -> RunReport {
-        let runID = Self.makeRunID()
+        let now = Date()
+        let runID = Self.makeRunID(now)
         var transportConfiguration = URLSessionTransport.Configuration()
         transportConfiguration.maximumConnectionsPerHost = self.definition.concurrency
         transportConfiguration.requestTimeout = self.definition.requestTimeout
@@ -101,18 +102,20 @@ struct PipelineLauncher {
             logger: self.logger
         )
         let folder = self.overrides.outputDirectory ?? self.definition.outputDirectory
+        let values = OutputPathTemplate.RunValues(date: Self.utcDate(now), runID: runID, pipeline: self.definition.name)
         var sinks: [any RecordSink] = []
-        do {
-            for output in self.definition.outputs {
-                var configuration = NDJSONSink.Configuration(path: folder + "/" + output.path)
-                configuration.compressionLevel = output.compressionLevel
-                sinks.append(try NDJSONSink(configuration: configuration, runID: runID))
-            }
-        } catch {
-            for sink in sinks { sink.discard() }
-            throw LaunchError(description: "cannot open the outputs: \(error)")
+        for output in self.definition.outputs {
+            var configuration = output
+            configuration.path = try Self.underFolder(folder, output.path)
+            sinks.append(OutputSink(configuration: configuration, run: values))
         }
         var configuration = ExportConfiguration(runID: runID)
+        configuration.pipeline = self.definition.name
+        configuration.manifestPath = try Self.underFolder(folder, self.definition.manifest).resolve(
+            values,
+            account: nil,
+            group: nil
+        )
         configuration.concurrency = self.definition.concurrency
         configuration.pageSize = self.definition.pageSize
         configuration.retry = self.definition.retry
@@ -134,6 +137,15 @@ struct PipelineLauncher {
         return await withCheckedContinuation { continuation in
             // The run blocks while it works; it gets its own thread, off the cooperative pool.
             DispatchQueue(label: "faceexport.run").async { continuation.resume(returning: run.run()) }
+        }
+    }
+
+    /// `template` placed under `folder`.
+    private static func underFolder(_ folder: String, _ template: OutputPathTemplate) throws -> OutputPathTemplate {
+        do {
+            return try OutputPathTemplate(folder + "/" + template.text)
+        } catch {
+            throw LaunchError(description: "output folder '\(folder)': \(error)")
         }
     }
 
@@ -168,15 +180,22 @@ struct PipelineLauncher {
         )
     }
 
-    private static func makeRunID() -> String {
+    private static func makeRunID(_ now: Date) -> String {
+        Self.format(now, "yyyyMMdd'T'HHmmss'Z'") + "-" + Self.randomHex(3)
+    }
+
+    /// The run's `{date}`: its start, UTC, `YYYY-MM-DD`.
+    private static func utcDate(_ now: Date) -> String { Self.format(now, "yyyy-MM-dd") }
+
+    private static func format(_ date: Date, _ pattern: String) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: Date()) + "-" + Self.randomHex(3)
+        formatter.dateFormat = pattern
+        return formatter.string(from: date)
     }
 
-    private static func randomHex(_ bytes: Int) -> String {
+    static func randomHex(_ bytes: Int) -> String {
         (0..<bytes).map { _ in
             let byte = UInt8.random(in: 0...255)
             return String(byte >> 4, radix: 16) + String(byte & 0xF, radix: 16)

@@ -70,7 +70,17 @@ struct CommandLineTests {
         let rows = try readNDJSON(out + "/faces.ndjson.gz")
         #expect(rows.count == dataset.faceCount)
         #expect(Set(rows) == Set(expectedRows(dataset.groups)))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["faces.ndjson.gz"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: out).sorted() == [
+                "_SUCCESS", "faces.ndjson.gz", "manifest.json",
+            ]
+        )
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
+            as? [String: Any]
+        #expect(manifest?["outcome"] as? String == "complete")
+        #expect(manifest?["pipeline"] as? String == "demo")
+        #expect((manifest?["groups"] as? [[String: Any]])?.count == settings.groups)
     }
 
     @Test func validateNamesTheLineAndKeyAndExitsWithTheConfigurationCode() async throws {
@@ -154,5 +164,88 @@ struct CommandLineTests {
         #expect(refused.stderr.contains("INVALID_SIGN"))
         #expect(!refused.stderr.contains("wrong\n") && !refused.stderr.contains(String(secret)))
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/faces.ndjson.gz")) == committed)
+    }
+}
+
+/// A run killed outright must leave the previous outputs exactly as they were.
+@Suite(.timeLimit(.minutes(3)))
+struct KillTests {
+    static func pipeline(folder: String, latency: Double) -> String {
+        """
+        name: killed
+        endpoint: embedded
+        simulator:
+          groups: 16
+          faces: 1500
+          seed: 5
+          faults: {latency: \(latency)}
+        concurrency: 2
+        page_size: 100
+        rate_limit: {mode: fixed, requests_per_second: 1000, burst: 10}
+        output_dir: \(folder)/out
+        outputs:
+          - {format: ndjson, path: faces.ndjson.gz}
+          - {format: csv, path: "dt={date}/faces.csv.gz"}
+          - {format: sqlite, path: faces.sqlite, mode: merge}
+        """
+    }
+
+    /// Every file under `folder`, with its contents, skipping hidden temporary files.
+    static func snapshot(_ folder: String) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: folder)
+        while let path = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &isDirectory),
+                !isDirectory.boolValue, !(path as NSString).lastPathComponent.hasPrefix(".")
+            else { continue }
+            files[path] = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + path))
+        }
+        return files
+    }
+
+    @Test func sigkillMidRunLeavesThePreviousOutputsIntact() async throws {
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(folder: folder, latency: 0).write(
+            toFile: folder + "/fast.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        try Self.pipeline(folder: folder, latency: 0.05).write(
+            toFile: folder + "/slow.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let first = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let before = try Self.snapshot(folder + "/out")
+        // The three outputs, the manifest, and _SUCCESS beside the manifest and in the dt= partition.
+        #expect(before.count == 6, "\(before.keys.sorted())")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+        process.arguments = ["run", folder + "/slow.yaml", "--log-level", "debug"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait, without sleeping, until some libraries are written: the walker logs each one it finishes.
+        let walked = await runOffThePool { () -> Int in
+            var text = ""
+            while text.components(separatedBy: "library walked").count <= 3 {
+                let chunk = errors.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return text.components(separatedBy: "library walked").count - 1
+        }
+        #expect(walked >= 3)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(
+            try Self.snapshot(folder + "/out") == before,
+            "the final names hold the previous run's files, byte for byte"
+        )
     }
 }

@@ -1,4 +1,5 @@
 import ExportPipeline
+import ExportSinks
 import Foundation
 import PipelineFile
 import Testing
@@ -23,7 +24,7 @@ struct PipelineFileTests {
             Issue.record("the demo must use the embedded simulator")
             return
         }
-        #expect(definition.outputs.map(\.format) == ["ndjson"])
+        #expect(definition.outputs.map(\.format) == [.ndjson])
     }
 
     @Test func fullFileIsRead() throws {

@@ -120,7 +120,9 @@ func exportFromSimulator(
     pipeline: (inout ExportConfiguration) -> Void = { _ in },
     rateLimit: RateLimitConfiguration = .unlimited,
     clock: any PipelineClock = ManualClock(),
-    outputPath: String? = nil
+    outputPath: String? = nil,
+    extraOutputs: [OutputSink.Configuration] = [],
+    manifestPath: String? = nil
 ) async throws -> ExportResult {
     let credentials = FaceSearchCredentials(apiKey: "test-key", apiSecret: "test-secret")
     var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
@@ -128,6 +130,7 @@ func exportFromSimulator(
     let simulator = FaceSearchSimulator(configuration: configuration, dataset: dataset)
     let path = try outputPath ?? (makeTemporaryDirectory() + "/faces.ndjson.gz")
     var exportConfiguration = ExportConfiguration(runID: "test-\(UUID().uuidString.prefix(8))")
+    exportConfiguration.manifestPath = manifestPath
     exportConfiguration.retry = RetryPolicy(maxAttempts: 4, baseDelay: 0.001, maxDelay: 0.01)
     pipeline(&exportConfiguration)
     let finalConfiguration = exportConfiguration
@@ -148,11 +151,12 @@ func exportFromSimulator(
             signer: signer,
             transport: URLSessionTransport(configuration: transport)
         )
-        let sink = try NDJSONSink(configuration: .init(path: path), runID: finalConfiguration.runID)
+        let values = OutputPathTemplate.RunValues(date: "2026-11-26", runID: finalConfiguration.runID, pipeline: "test")
+        let outputs = [OutputSink.Configuration(format: .ndjson, path: try OutputPathTemplate(path))] + extraOutputs
         let run = ExportRun(
             configuration: finalConfiguration,
             accounts: [AccountJob(name: "test", client: client, groups: groups, rateLimit: rateLimit)],
-            sinks: [sink],
+            sinks: outputs.map { OutputSink(configuration: $0, run: values) },
             clock: clock
         )
         return await runOffThePool { run.run() }

@@ -1,0 +1,92 @@
+/// An output path with placeholders: `{date}`, `{run_id}`, `{pipeline}`, `{account}`, `{group}`.
+///
+/// `{date}` is the run's start date (UTC, `YYYY-MM-DD`). `{account}` and `{group}` make one file per
+/// account or per library; their values (and `{pipeline}`'s) pass through ``SafeFileName``. A
+/// Hive-style layout such as `dt={date}/faces.csv.gz` keeps each night in its own partition folder.
+public struct OutputPathTemplate: Sendable, Hashable, CustomStringConvertible {
+    /// The placeholders a template may use.
+    public static let placeholders: Set<String> = ["date", "run_id", "pipeline", "account", "group"]
+
+    /// The template as written.
+    public let text: String
+    private let parts: [Part]
+
+    private enum Part: Sendable, Hashable {
+        case literal(String)
+        case placeholder(String)
+    }
+
+    /// The values the run gives every file.
+    public struct RunValues: Sendable {
+        /// `YYYY-MM-DD`.
+        public var date: String
+        /// The run id.
+        public var runID: String
+        /// The pipeline's name.
+        public var pipeline: String
+
+        /// Creates the values.
+        public init(date: String, runID: String, pipeline: String) {
+            self.date = date
+            self.runID = runID
+            self.pipeline = pipeline
+        }
+    }
+
+    /// Parses `text`; throws a description of the first problem.
+    public init(_ text: String) throws(TemplateError) {
+        var parts: [Part] = []
+        var literal = ""
+        var index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            if character == "{" {
+                guard let close = text[index...].firstIndex(of: "}") else { throw TemplateError("'{' is not closed") }
+                let name = String(text[text.index(after: index)..<close])
+                guard Self.placeholders.contains(name) else {
+                    throw TemplateError(
+                        "unknown placeholder {\(name)}; known: \(Self.placeholders.sorted().map { "{\($0)}" }.joined(separator: ", "))"
+                    )
+                }
+                if !literal.isEmpty { parts.append(.literal(literal)) }
+                literal = ""
+                parts.append(.placeholder(name))
+                index = text.index(after: close)
+            } else {
+                guard character != "}" else { throw TemplateError("'}' without '{'") }
+                literal.append(character)
+                index = text.index(after: index)
+            }
+        }
+        if !literal.isEmpty { parts.append(.literal(literal)) }
+        self.text = text
+        self.parts = parts
+    }
+
+    /// Whether the template makes one file per library.
+    public var isPerGroup: Bool { self.parts.contains(.placeholder("group")) }
+    /// Whether the template makes one file per account.
+    public var isPerAccount: Bool { self.parts.contains(.placeholder("account")) }
+
+    /// The path for one file.
+    public func resolve(_ run: RunValues, account: String?, group: String?) -> String {
+        self.parts.map { part -> String in
+            switch part {
+            case .literal(let text): text
+            case .placeholder("date"): run.date
+            case .placeholder("run_id"): SafeFileName.make(run.runID)
+            case .placeholder("pipeline"): SafeFileName.make(run.pipeline)
+            case .placeholder("account"): SafeFileName.make(account ?? "")
+            case .placeholder(_): SafeFileName.make(group ?? "")
+            }
+        }.joined()
+    }
+
+    public var description: String { self.text }
+}
+
+/// Why a path template is not valid.
+public struct TemplateError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,161 @@
+/// One file of an output: NDJSON, CSV or SQLite.
+protocol FileWriter: AnyObject {
+    func write(_ records: [ExportRecord]) throws(SinkError)
+    /// No more records come: sync the file (it is renamed at commit).
+    func finish() throws(SinkError)
+    func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary
+    func discard()
+}
+
+/// One configured output of a pipeline: a format and a path template, written as one file, or as
+/// one file per account or per library when the template says `{account}` or `{group}`.
+///
+/// ```swift
+/// var configuration = OutputSink.Configuration(format: .csv, path: try OutputPathTemplate("out/dt={date}/faces.csv.gz"))
+/// let sink = OutputSink(configuration: configuration, run: .init(date: "2026-11-26", runID: id, pipeline: "nightly"))
+/// ```
+public final class OutputSink: RecordSink {
+    /// The file formats.
+    public enum Format: String, Sendable, Hashable, CaseIterable {
+        /// Newline-delimited JSON (gzip with `.gz`).
+        case ndjson
+        /// RFC 4180 CSV (gzip with `.gz`).
+        case csv
+        /// A SQLite database with `faces`, `groups` and `runs` tables.
+        case sqlite
+    }
+
+    /// How a SQLite output treats the file a previous run left.
+    public enum SQLiteMode: String, Sendable, Hashable {
+        /// The file holds this run's snapshot.
+        case replace
+        /// Upsert into the previous file, tracking first and last sightings and deletions.
+        case merge
+    }
+
+    /// How the output is written.
+    public struct Configuration: Sendable {
+        /// The format.
+        public var format: Format
+        /// Where the files go.
+        public var path: OutputPathTemplate
+        /// zlib level for `.gz` paths, 1 (fastest) to 9 (smallest). Default 6.
+        public var compressionLevel: Int32 = 6
+        /// CSV only: prefix cells starting with `=`, `+`, `-`, `@`, tab or CR with `'`. Default false.
+        public var escapeFormulas = false
+        /// SQLite only. Default `replace`.
+        public var sqliteMode = SQLiteMode.replace
+        /// Permissions of created files. Default 0600: exports hold personal data.
+        public var fileMode: UInt32 = 0o600
+
+        /// Creates a configuration with the defaults.
+        public init(format: Format, path: OutputPathTemplate) {
+            self.format = format
+            self.path = path
+        }
+    }
+
+    private struct PartitionKey: Hashable {
+        var account: String?
+        var group: String?
+    }
+
+    private let configuration: Configuration
+    private let run: OutputPathTemplate.RunValues
+    private var open: [PartitionKey: any FileWriter] = [:]
+    private var finished: [any FileWriter] = []
+
+    /// Prepares the output; files are created as records arrive (or at commit, for an empty run).
+    public init(configuration: Configuration, run: OutputPathTemplate.RunValues) {
+        self.configuration = configuration
+        self.run = run
+    }
+
+    public func write(_ records: [ExportRecord], from source: RecordSource) throws(SinkError) {
+        try self.writer(for: source).write(records)
+    }
+
+    public func groupFinished(_ source: RecordSource) throws(SinkError) {
+        guard self.configuration.path.isPerGroup else { return }
+        let writer = try self.writer(for: source)
+        try writer.finish()
+        self.open[self.key(for: source)] = nil
+        self.finished.append(writer)
+    }
+
+    public func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary] {
+        if self.open.isEmpty && self.finished.isEmpty && !self.configuration.path.isPerGroup
+            && !self.configuration.path.isPerAccount
+        {
+            // A run without faces still leaves its (empty) file, so readers find today's partition.
+            _ = try self.writer(for: RecordSource(account: "", groupID: ""))
+        }
+        let writers =
+            self.finished
+            + self.open.sorted {
+                ($0.key.account ?? "", $0.key.group ?? "") < ($1.key.account ?? "", $1.key.group ?? "")
+            }.map(\.value)
+        var summaries: [SinkSummary] = []
+        for (index, writer) in writers.enumerated() {
+            do throws(SinkError) {
+                summaries.append(try writer.commit(context))
+            } catch {
+                for later in writers[(index + 1)...] { later.discard() }
+                throw error
+            }
+        }
+        self.open = [:]
+        self.finished = []
+        return summaries
+    }
+
+    public func discard() {
+        for writer in self.finished { writer.discard() }
+        for writer in self.open.values { writer.discard() }
+        self.open = [:]
+        self.finished = []
+    }
+
+    private func key(for source: RecordSource) -> PartitionKey {
+        PartitionKey(
+            account: self.configuration.path.isPerAccount ? source.account : nil,
+            group: self.configuration.path.isPerGroup ? source.groupID : nil
+        )
+    }
+
+    private func writer(for source: RecordSource) throws(SinkError) -> any FileWriter {
+        let key = self.key(for: source)
+        if let writer = self.open[key] { return writer }
+        let path = self.configuration.path.resolve(self.run, account: key.account, group: key.group)
+        let writer: any FileWriter
+        switch self.configuration.format {
+        case .ndjson:
+            writer = try TextFileWriter(
+                path: path,
+                format: "ndjson",
+                encoder: NDJSONEncoder(),
+                runID: self.run.runID,
+                compressionLevel: self.configuration.compressionLevel,
+                mode: self.configuration.fileMode
+            )
+        case .csv:
+            writer = try TextFileWriter(
+                path: path,
+                format: "csv",
+                encoder: CSVEncoder(escapeFormulas: self.configuration.escapeFormulas),
+                runID: self.run.runID,
+                compressionLevel: self.configuration.compressionLevel,
+                mode: self.configuration.fileMode
+            )
+        case .sqlite:
+            writer = try SQLiteWriter(
+                path: path,
+                runID: self.run.runID,
+                merge: self.configuration.sqliteMode == .merge,
+                mode: self.configuration.fileMode
+            )
+        }
+        self.open[key] = writer
+        return writer
+    }
+}

@@ -1,0 +1,244 @@
+import FaceExportCrypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One SQLite file with the documented schema, built under a temporary name and renamed into place.
+///
+/// - `replace`: the file holds this run's snapshot.
+/// - `merge`: the previous file is copied and updated: faces are upserted, keeping `first_seen_run`
+///   and setting `last_seen_run`; faces of a completely walked library that this run did not see get
+///   `deleted_run`. A face seen again loses its `deleted_run`.
+///
+/// The load runs in WAL mode with prepared statements in batched transactions; at commit the
+/// `user_id` index is built, the WAL is checkpointed, the journal switched back to `DELETE` (one
+/// self-contained file), `PRAGMA integrity_check` must say `ok`, and the file is synced and renamed.
+final class SQLiteWriter: FileWriter {
+    /// The tables, as documented in the README.
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS faces (
+            group_id TEXT NOT NULL,
+            face_token TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            user_data TEXT NOT NULL,
+            add_time INTEGER NOT NULL,
+            add_time_utc TEXT NOT NULL,
+            first_seen_run TEXT NOT NULL,
+            last_seen_run TEXT NOT NULL,
+            deleted_run TEXT,
+            PRIMARY KEY (group_id, face_token)
+        );
+        CREATE TABLE IF NOT EXISTS groups (
+            account TEXT NOT NULL,
+            group_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            expected INTEGER,
+            exported INTEGER NOT NULL,
+            error TEXT,
+            run_id TEXT NOT NULL,
+            PRIMARY KEY (account, group_id)
+        );
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id TEXT PRIMARY KEY,
+            pipeline TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            faces INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            retries INTEGER NOT NULL
+        );
+        """
+
+    private static let upsert = """
+        INSERT INTO faces (group_id, face_token, user_id, user_data, add_time, add_time_utc, first_seen_run, last_seen_run)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+        ON CONFLICT (group_id, face_token) DO UPDATE SET
+            user_id = excluded.user_id, user_data = excluded.user_data, add_time = excluded.add_time,
+            add_time_utc = excluded.add_time_utc, last_seen_run = excluded.last_seen_run, deleted_run = NULL
+        """
+
+    private static let rowsPerTransaction = 50_000
+
+    private let finalPath: String
+    private let temporaryPath: String
+    private let runID: String
+    private let fileMode: mode_t
+    private var database: SQLiteDatabase?
+    private var insert: SQLiteDatabase.Statement?
+    private var rows = 0
+    private var rowsInTransaction = 0
+
+    init(path: String, runID: String, merge: Bool, mode: UInt32) throws(SinkError) {
+        self.finalPath = path
+        self.temporaryPath = AtomicFile.temporaryPath(for: path, runID: runID)
+        self.runID = runID
+        self.fileMode = mode_t(mode)
+        try AtomicFile.makeFolders(AtomicFile.folder(of: path))
+        Self.removeFiles(self.temporaryPath)
+        if merge && access(path, F_OK) == 0 {
+            try Self.copy(path, to: self.temporaryPath, mode: self.fileMode)
+        } else {
+            let descriptor = open(self.temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, self.fileMode)
+            guard descriptor >= 0 else { throw .io("create", path: self.temporaryPath, errno: errno) }
+            fchmod(descriptor, self.fileMode)
+            close(descriptor)
+        }
+        let database = try SQLiteDatabase(path: self.temporaryPath)
+        try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000;")
+        try database.execute(Self.schema)
+        self.insert = try database.prepare(Self.upsert)
+        self.database = database
+        try database.execute("BEGIN")
+    }
+
+    func write(_ records: [ExportRecord]) throws(SinkError) {
+        guard let insert = self.insert, let database = self.database else { return }
+        for record in records {
+            insert.bind(record.groupID, at: 1)
+            insert.bind(record.faceToken, at: 2)
+            insert.bind(record.userID, at: 3)
+            insert.bind(record.userData, at: 4)
+            insert.bind(record.addTime, at: 5)
+            insert.bind(record.addTimeUTC, at: 6)
+            insert.bind(self.runID, at: 7)
+            try insert.step()
+            insert.reset()
+        }
+        self.rows += records.count
+        self.rowsInTransaction += records.count
+        if self.rowsInTransaction >= Self.rowsPerTransaction {
+            try database.execute("COMMIT; BEGIN")
+            self.rowsInTransaction = 0
+        }
+    }
+
+    /// A SQLite file stays open until the run commits: its `groups` and `runs` tables need the outcome.
+    func finish() throws(SinkError) {}
+
+    func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary {
+        guard let database = self.database else {
+            throw .sqlite("commit", path: self.finalPath, message: "the file was discarded")
+        }
+        let group = try database.prepare(
+            """
+            INSERT INTO groups (account, group_id, status, expected, exported, error, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            ON CONFLICT (account, group_id) DO UPDATE SET status = excluded.status, expected = excluded.expected,
+                exported = excluded.exported, error = excluded.error, run_id = excluded.run_id
+            """
+        )
+        let deleted = try database.prepare(
+            "UPDATE faces SET deleted_run = ?1 WHERE group_id = ?2 AND last_seen_run <> ?1 AND deleted_run IS NULL"
+        )
+        for entry in context.groups {
+            group.bind(entry.account, at: 1)
+            group.bind(entry.groupID, at: 2)
+            group.bind(entry.status, at: 3)
+            group.bind(entry.expected, at: 4)
+            group.bind(entry.exported, at: 5)
+            group.bind(entry.error, at: 6)
+            group.bind(context.runID, at: 7)
+            try group.step()
+            group.reset()
+            // Only a library walked completely proves that an unseen face is gone.
+            if entry.status == "complete" {
+                deleted.bind(context.runID, at: 1)
+                deleted.bind(entry.groupID, at: 2)
+                try deleted.step()
+                deleted.reset()
+            }
+        }
+        let run = try database.prepare(
+            """
+            INSERT OR REPLACE INTO runs (run_id, pipeline, started_at, finished_at, outcome, faces, pages, requests, retries)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            """
+        )
+        run.bind(context.runID, at: 1)
+        run.bind(context.pipeline, at: 2)
+        run.bind(context.startedAt, at: 3)
+        run.bind(context.finishedAt, at: 4)
+        run.bind(context.outcome, at: 5)
+        run.bind(self.rows, at: 6)
+        run.bind(context.pages, at: 7)
+        run.bind(context.requests, at: 8)
+        run.bind(context.retries, at: 9)
+        try run.step()
+        self.insert = nil
+        try database.execute("COMMIT")
+        try database.execute("CREATE INDEX IF NOT EXISTS faces_user_id ON faces (user_id)")
+        try database.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
+        let integrity = try database.scalarText("PRAGMA integrity_check")
+        guard integrity == "ok" else {
+            throw .sqlite("check", path: self.temporaryPath, message: "integrity_check: \(integrity ?? "no answer")")
+        }
+        database.close()
+        self.database = nil
+        let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath)
+        try AtomicFile.rename(self.temporaryPath, to: self.finalPath)
+        return SinkSummary(path: self.finalPath, format: "sqlite", rows: self.rows, bytes: bytes, sha256: sha256)
+    }
+
+    func discard() {
+        self.insert = nil
+        self.database?.close()
+        self.database = nil
+        Self.removeFiles(self.temporaryPath)
+    }
+
+    private static func removeFiles(_ path: String) {
+        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    }
+
+    private static func copy(_ source: String, to destination: String, mode: mode_t) throws(SinkError) {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw .io("open", path: source, errno: errno) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard output >= 0 else { throw .io("create", path: destination, errno: errno) }
+        defer { close(output) }
+        fchmod(output, mode)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io("read", path: source, errno: errno)
+            }
+            if count == 0 { return }
+            var offset = 0
+            while offset < count {
+                let written = buffer.withUnsafeBytes { Glibc.write(output, $0.baseAddress! + offset, count - offset) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw .io("write", path: destination, errno: errno)
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// Syncs the file and returns its size and SHA-256.
+    private static func syncAndHash(_ path: String) throws(SinkError) -> (Int, String) {
+        let descriptor = open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io("open", path: path, errno: errno) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw .io("sync", path: path, errno: errno) }
+        var digest = SHA256Digest()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io("read", path: path, errno: errno)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            total += count
+        }
+        return (total, digest.hexDigest())
+    }
+}

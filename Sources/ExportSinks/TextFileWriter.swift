@@ -1,0 +1,70 @@
+/// One NDJSON or CSV file: records encoded into a buffer, flushed through gzip (for `.gz`) to an
+/// ``AtomicFile``.
+final class TextFileWriter: FileWriter {
+    private let encoder: any RecordEncoder
+    private let format: String
+    private var output: (any ByteOutput)?
+    private let file: AtomicFile
+    private var buffer: [UInt8] = []
+    private var rows = 0
+    private static let flushThreshold = 1 << 16
+
+    init(
+        path: String,
+        format: String,
+        encoder: any RecordEncoder,
+        runID: String,
+        compressionLevel: Int32,
+        mode: UInt32
+    )
+        throws(SinkError)
+    {
+        let output = try makeByteOutput(path: path, runID: runID, compressionLevel: compressionLevel, mode: mode)
+        self.output = output
+        self.file = output.file
+        self.format = format
+        self.encoder = encoder
+        self.buffer.reserveCapacity(Self.flushThreshold + 4096)
+        self.buffer.append(contentsOf: encoder.header)
+    }
+
+    func write(_ records: [ExportRecord]) throws(SinkError) {
+        for record in records {
+            self.encoder.encode(record, into: &self.buffer)
+            if self.buffer.count >= Self.flushThreshold { try self.flush() }
+        }
+        self.rows += records.count
+    }
+
+    func finish() throws(SinkError) {
+        guard let output = self.output else { return }
+        try self.flush()
+        try output.finish()
+        // Drop the compressor now: a run with a file per library keeps only the open ones in memory.
+        self.output = nil
+        self.buffer = []
+    }
+
+    func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary {
+        try self.finish()
+        try self.file.commit()
+        return SinkSummary(
+            path: self.file.finalPath,
+            format: self.format,
+            rows: self.rows,
+            bytes: self.file.bytesWritten,
+            sha256: self.file.sha256
+        )
+    }
+
+    func discard() {
+        self.output = nil
+        self.file.discard()
+    }
+
+    private func flush() throws(SinkError) {
+        guard !self.buffer.isEmpty, let output = self.output else { return }
+        try output.write(self.buffer[...])
+        self.buffer.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,262 @@
+import ExportSinks
+import FaceSearchSimulator
+import Foundation
+import Testing
+
+/// The sinks on their own: formats read back by independent readers, atomic commit, file names.
+struct SinkTests {
+    static let run = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "r1", pipeline: "nightly")
+
+    /// Every hard string of the generator, in `user_id` and `user_data`.
+    static func records(group: String = "g0") -> [ExportRecord] {
+        DatasetGenerator.hardStrings.enumerated().map { index, text in
+            ExportRecord(
+                groupID: group,
+                faceToken: "token-\(group)-\(index)",
+                userID: text,
+                userData: text + "|" + text,
+                addTime: 1_767_225_600_000 + Int64(index),
+                addTimeUTC: "2026-01-01T00:00:00.\(String(format: "%03d", index))Z"
+            )
+        }
+    }
+
+    static func context(groups: [CommitContext.Group] = [], runID: String = "r1") -> CommitContext {
+        CommitContext(
+            runID: runID,
+            pipeline: "nightly",
+            startedAt: "2026-11-26T01:00:00.000Z",
+            finishedAt: "2026-11-26T01:05:00.000Z",
+            outcome: "complete",
+            groups: groups,
+            pages: 1,
+            requests: 2,
+            retries: 0
+        )
+    }
+
+    static func sink(
+        _ format: OutputSink.Format,
+        _ path: String,
+        runID: String = "r1",
+        configure: (inout OutputSink.Configuration) -> Void = { _ in }
+    )
+        throws -> OutputSink
+    {
+        var configuration = OutputSink.Configuration(format: format, path: try OutputPathTemplate(path))
+        configure(&configuration)
+        return OutputSink(
+            configuration: configuration,
+            run: .init(date: "2026-11-26", runID: runID, pipeline: "nightly")
+        )
+    }
+
+    @Test(arguments: ["faces.ndjson", "faces.ndjson.gz"])
+    func ndjsonRoundTripsByteForByte(name: String) throws {
+        let path = try makeTemporaryDirectory() + "/nested/" + name
+        let sink = try Self.sink(.ndjson, path)
+        let records = Self.records()
+        try sink.write(Array(records.prefix(10)), from: RecordSource(account: "a", groupID: "g0"))
+        try sink.write(Array(records.dropFirst(10)), from: RecordSource(account: "a", groupID: "g0"))
+        let summary = try #require(try sink.commit(Self.context()).first)
+        #expect(summary.rows == records.count)
+        #expect(summary.bytes == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int))
+        let sha = String(decoding: try runProgram("/usr/bin/sha256sum", [path]), as: UTF8.self).prefix(64)
+        #expect(summary.sha256 == sha)
+        if name.hasSuffix(".gz") { _ = try runProgram("/bin/gzip", ["-t", path]) }
+        let rows = try readNDJSON(path)
+        #expect(rows.map(\.userID) == records.map { Array($0.userID.utf8) })
+        #expect(rows.map(\.userData) == records.map { Array($0.userData.utf8) })
+    }
+
+    @Test func csvFollowsRFC4180AndPythonReadsItBack() throws {
+        let folder = try makeTemporaryDirectory()
+        let path = folder + "/faces.csv.gz"
+        let sink = try Self.sink(.csv, path) { $0.compressionLevel = 9 }
+        let records = Self.records()
+        try sink.write(records, from: RecordSource(account: "a", groupID: "g0"))
+        _ = try sink.commit(Self.context())
+        _ = try runProgram("/bin/gzip", ["-t", path])
+        let raw = try runProgram("/bin/gzip", ["-dc", path])
+        #expect(raw.starts(with: Array("group_id,face_token,user_id,user_data,add_time,add_time_utc\r\n".utf8)))
+        #expect(raw.prefix(3) != Data([0xEF, 0xBB, 0xBF]), "no byte-order mark")
+        // Python's csv module, an independent reader, turns every row back into the exact strings.
+        let script = """
+            import csv, gzip, json, sys
+            with gzip.open(sys.argv[1], 'rt', encoding='utf-8', newline='') as f:
+                rows = list(csv.reader(f))
+            json.dump(rows, sys.stdout, ensure_ascii=True)
+            """
+        let parsed =
+            try JSONSerialization.jsonObject(with: try runProgram("/usr/bin/python3", ["-c", script, path]))
+            as? [[String]]
+        let rows = try #require(parsed)
+        #expect(rows.first == ExportColumns.names)
+        #expect(rows.count == records.count + 1)
+        for (row, record) in zip(rows.dropFirst(), records) {
+            #expect(Array(row[2].utf8) == Array(record.userID.utf8))
+            #expect(Array(row[3].utf8) == Array(record.userData.utf8))
+            #expect(row[4] == String(record.addTime))
+        }
+    }
+
+    @Test func csvEscapesFormulasOnlyWhenAsked() throws {
+        let folder = try makeTemporaryDirectory()
+        let record = ExportRecord(
+            groupID: "g",
+            faceToken: "t",
+            userID: "=SUM(A1)",
+            userData: "-1,5",
+            addTime: 1,
+            addTimeUTC: "x"
+        )
+        for (escape, expected) in [(false, "g,t,=SUM(A1),\"-1,5\",1,x\r\n"), (true, "g,t,'=SUM(A1),\"'-1,5\",1,x\r\n")]
+        {
+            let path = folder + "/f-\(escape).csv"
+            let sink = try Self.sink(.csv, path) { $0.escapeFormulas = escape }
+            try sink.write([record], from: RecordSource(account: "a", groupID: "g"))
+            _ = try sink.commit(Self.context())
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.components(separatedBy: "\r\n")[1] + "\r\n" == expected)
+        }
+    }
+
+    @Test func sqliteHasTheSchemaAndTheSQLiteToolReadsIt() throws {
+        let path = try makeTemporaryDirectory() + "/faces.sqlite"
+        let sink = try Self.sink(.sqlite, path)
+        let records = Self.records()
+        try sink.write(records, from: RecordSource(account: "a", groupID: "g0"))
+        let group = CommitContext.Group(
+            account: "a",
+            groupID: "g0",
+            status: "complete",
+            expected: records.count,
+            exported: records.count,
+            error: nil
+        )
+        let summary = try #require(try sink.commit(Self.context(groups: [group])).first)
+        #expect(summary.rows == records.count)
+        let sqlite = "/usr/bin/sqlite3"
+        #expect(String(decoding: try runProgram(sqlite, [path, "PRAGMA integrity_check"]), as: UTF8.self) == "ok\n")
+        #expect(String(decoding: try runProgram(sqlite, [path, "PRAGMA journal_mode"]), as: UTF8.self) == "delete\n")
+        #expect(
+            String(decoding: try runProgram(sqlite, [path, "SELECT count(*) FROM faces"]), as: UTF8.self)
+                == "\(records.count)\n"
+        )
+        let indexes = String(
+            decoding: try runProgram(
+                sqlite,
+                [path, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"]
+            ),
+            as: UTF8.self
+        )
+        #expect(indexes.contains("faces_user_id"))
+        let groups = String(
+            decoding: try runProgram(
+                sqlite,
+                [path, "SELECT account, group_id, status, expected, exported FROM groups"]
+            ),
+            as: UTF8.self
+        )
+        #expect(groups == "a|g0|complete|\(records.count)|\(records.count)\n")
+        let runs = String(
+            decoding: try runProgram(sqlite, [path, "SELECT run_id, pipeline, outcome, faces FROM runs"]),
+            as: UTF8.self
+        )
+        #expect(runs == "r1|nightly|complete|\(records.count)\n")
+        // Field by field, through the sqlite3 tool's JSON output (hex keeps the bytes exact).
+        let json = try runProgram(
+            sqlite,
+            [
+                "-json", path,
+                "SELECT face_token, hex(user_id) AS user_id, hex(user_data) AS user_data, add_time FROM faces",
+            ]
+        )
+        let rows = try #require(try JSONSerialization.jsonObject(with: json) as? [[String: Any]])
+        let byToken = Dictionary(uniqueKeysWithValues: rows.map { ($0["face_token"] as! String, $0) })
+        for record in records {
+            let row = try #require(byToken[record.faceToken])
+            #expect(row["user_id"] as? String == Self.hex(record.userID))
+            #expect(row["user_data"] as? String == Self.hex(record.userData))
+            #expect((row["add_time"] as? NSNumber)?.int64Value == record.addTime)
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent) == [
+                "faces.sqlite"
+            ]
+        )
+    }
+
+    static func hex(_ text: String) -> String { text.utf8.map { String(format: "%02X", $0) }.joined() }
+
+    @Test func filesArePrivateAndAppearOnlyOnCommit() throws {
+        let folder = try makeTemporaryDirectory()
+        let sink = try Self.sink(.ndjson, folder + "/faces.ndjson")
+        try sink.write(Self.records(), from: RecordSource(account: "a", groupID: "g0"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/faces.ndjson"))
+        _ = try sink.commit(Self.context())
+        #expect(
+            (try FileManager.default.attributesOfItem(atPath: folder + "/faces.ndjson")[.posixPermissions] as? Int)
+                == 0o600
+        )
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["faces.ndjson"])
+    }
+
+    @Test(arguments: [OutputSink.Format.ndjson, .csv, .sqlite])
+    func discardLeavesThePreviousOutputExactlyAsItWas(format: OutputSink.Format) throws {
+        let folder = try makeTemporaryDirectory()
+        let path = folder + "/faces.out"
+        let first = try Self.sink(format, path, runID: "r1")
+        try first.write(Array(Self.records().prefix(3)), from: RecordSource(account: "a", groupID: "g0"))
+        _ = try first.commit(Self.context())
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        let second = try Self.sink(format, path, runID: "r2")
+        try second.write(Self.records(), from: RecordSource(account: "a", groupID: "g0"))
+        second.discard()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["faces.out"])
+    }
+
+    @Test func groupIDsBecomeSafeDistinctFileNames() throws {
+        let ids = ["../x", "a/b", "CON", "con.txt", "Case", "case", ".hidden", "lib%20x", "team@a#b&c", "grp-0001"]
+        let names = ids.map(SafeFileName.make)
+        #expect(Set(names).count == ids.count)
+        #expect(
+            Set(names.map { $0.lowercased() }).count == ids.count,
+            "distinct even on a case-insensitive file system"
+        )
+        for name in names {
+            #expect(!name.contains("/") && !name.contains("\\"))
+            #expect(!name.hasPrefix("."))
+            #expect(
+                !["CON", "PRN", "AUX", "NUL"].contains(name.split(separator: ".").first.map { $0.uppercased() } ?? "")
+            )
+        }
+        #expect(SafeFileName.make("grp-0001") == "grp-0001")
+        #expect(SafeFileName.make("../x") == "%2E.%2Fx")
+        #expect(SafeFileName.make("CON") == "_CON~" + SafeFileName.make("CON").suffix(8))
+
+        // One file per library, under those names, inside the output folder.
+        let folder = try makeTemporaryDirectory()
+        let sink = try Self.sink(.ndjson, folder + "/dt={date}/group={group}/faces.ndjson")
+        for id in ids {
+            try sink.write(Self.records(group: id), from: RecordSource(account: "a", groupID: id))
+            try sink.groupFinished(RecordSource(account: "a", groupID: id))
+        }
+        let summaries = try sink.commit(Self.context())
+        #expect(Set(summaries.map(\.path)) == Set(names.map { folder + "/dt=2026-11-26/group=\($0)/faces.ndjson" }))
+        let partitions = try FileManager.default.contentsOfDirectory(atPath: folder + "/dt=2026-11-26")
+        #expect(Set(partitions) == Set(names.map { "group=\($0)" }))
+    }
+
+    @Test func templatesRejectUnknownPlaceholders() {
+        #expect(throws: TemplateError.self) { try OutputPathTemplate("out/{day}/f.csv") }
+        #expect(throws: TemplateError.self) { try OutputPathTemplate("out/{date/f.csv") }
+        #expect(throws: Never.self) {
+            try OutputPathTemplate("dt={date}/run={run_id}/{pipeline}-{account}-{group}.csv.gz")
+        }
+    }
+}
