@@ -309,6 +309,9 @@ public struct SimulatorStatistics: Sendable, Codable {
     /// When each admitted call arrived, in monotonic seconds (only with ``SimulatorConfiguration/recordsTimeline``).
     public var acceptedTimes: [Double] = []
 
+    /// No activity yet.
+    public init() {}
+
     /// The most admitted calls in any one-second window (needs ``SimulatorConfiguration/recordsTimeline``).
     public var busiestSecond: Int {
         let times = self.acceptedTimes.sorted()

@@ -13,7 +13,9 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Run benchmark scenarios against a simulator process; prints a table and optionally JSON.",
         discussion: """
             Scenarios: ratelimit (the simulator admits 20 calls/s; the exporter is paced at a fixed 98% of it), \
-            ratelimit-adaptive (the same limit, unknown to the exporter, which starts at 5 calls/s).
+            ratelimit-adaptive (the same limit, unknown to the exporter, which starts at 5 calls/s), \
+            sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
+            run one per invocation for a clean peak-memory figure).
             """
     )
 
@@ -29,6 +31,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
+    @Option(help: "Records a sink scenario writes.")
+    var records = 1_000_000
+
     func run() async throws {
         var results: [BenchResult] = []
         for scenario in self.scenarios {
@@ -37,6 +42,12 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(try await self.rateLimit(adaptive: false))
             case "ratelimit-adaptive":
                 results.append(try await self.rateLimit(adaptive: true))
+            case "sink-ndjson":
+                results.append(try self.sinkAlone(.ndjson, file: "faces.ndjson.gz"))
+            case "sink-csv":
+                results.append(try self.sinkAlone(.csv, file: "faces.csv.gz"))
+            case "sink-sqlite":
+                results.append(try self.sinkAlone(.sqlite, file: "faces.sqlite"))
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
@@ -82,6 +93,76 @@ struct BenchCommand: AsyncParsableCommand {
             result.figures["share_of_limit_at_10s"] = Double(tenth) / limit
             result.figures["share_rejected"] = Double(statistics.rejections) / Double(max(1, statistics.requests))
         }
+        return result
+    }
+
+    /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
+    private func sinkAlone(_ format: OutputSink.Format, file: String) throws -> BenchResult {
+        let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let sink = OutputSink(
+            configuration: .init(format: format, path: try OutputPathTemplate(folder + "/" + file)),
+            run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench")
+        )
+        // Ten pages of records made up front and written over and over under a new library id every
+        // ten pages, so the figures are the sink's, not the generator's.
+        var random = SplitMix64(seed: 7)
+        let strings = DatasetGenerator.hardStrings
+        let pages: [[ExportRecord]] = (0..<10).map { pageIndex in
+            (0..<1000).map { index in
+                let time = 1_767_225_600_000 + Int64(pageIndex * 1000 + index) * 1000
+                return ExportRecord(
+                    groupID: "",
+                    faceToken: String(random.next(), radix: 16) + String(random.next(), radix: 16),
+                    userID: "u-\(random.next() % 10_000_000)",
+                    userData: strings[Int(random.next() % UInt64(strings.count))],
+                    addTime: time,
+                    addTimeUTC: Timestamp.formatRFC3339UTC(milliseconds: time)
+                )
+            }
+        }
+        let before = ResourceUsage.now()
+        let started = Date()
+        var written = 0
+        var page: [ExportRecord] = []
+        while written < self.records {
+            let group = "grp-\(written / 10_000)"
+            page = pages[(written / 1000) % pages.count]
+            for index in page.indices { page[index].groupID = group }
+            if written + page.count > self.records { page.removeLast(written + page.count - self.records) }
+            try sink.write(page, from: RecordSource(account: "bench", groupID: group))
+            written += page.count
+        }
+        let context = CommitContext(
+            runID: "bench",
+            pipeline: "bench",
+            startedAt: "",
+            finishedAt: "",
+            outcome: "complete",
+            groups: [],
+            pages: 0,
+            requests: 0,
+            retries: 0
+        )
+        let loaded = Date().timeIntervalSince(started)
+        let summary = try sink.commit(context)
+        let wall = Date().timeIntervalSince(started)
+        let after = ResourceUsage.now()
+        var result = BenchResult(
+            scenario: "sink-\(format.rawValue)",
+            measured: .init(
+                outcome: "complete",
+                faces: written,
+                wallSeconds: wall,
+                cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+                peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
+            ),
+            statistics: SimulatorStatistics()
+        )
+        result.figures["rows_per_second"] = Double(written) / wall
+        result.figures["commit_seconds"] = wall - loaded
+        result.figures["cpu_seconds_per_million_rows"] = (after.cpuSeconds - before.cpuSeconds) / Double(written) * 1e6
+        result.figures["file_megabytes"] = Double(summary.first?.bytes ?? 0) / 1_048_576
         return result
     }
 

@@ -27,6 +27,38 @@ struct PipelineFileTests {
         #expect(definition.outputs.map(\.format) == [.ndjson])
     }
 
+    @Test func everyShippedPipelineIsValid() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../pipelines"
+        ).path
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 2)
+        for file in files {
+            let definition = try PipelineFileLoader.load(path: folder + "/" + file)
+            #expect(!definition.outputs.isEmpty, "\(file)")
+        }
+        let nightly = try PipelineFileLoader.load(path: folder + "/nightly.yaml")
+        #expect(nightly.outputs.map(\.format) == [.csv, .ndjson, .sqlite])
+        #expect(nightly.outputs[2].sqliteMode == .merge)
+        #expect(nightly.manifest.text == "dt={date}/manifest.json")
+    }
+
+    @Test func outputOptionsAreCheckedAgainstTheirFormat() throws {
+        let head = "name: x\nendpoint: embedded\noutputs:\n"
+        let cases: [(String, Int, String)] = [
+            (head + "  - {format: ndjson, path: f, mode: merge}\n", 4, "outputs[0].mode"),
+            (head + "  - {format: sqlite, path: f, escape_formulas: true}\n", 4, "outputs[0].escape_formulas"),
+            (head + "  - {format: sqlite, path: \"{group}.db\"}\n", 4, "outputs[0].path"),
+            (head + "  - {format: csv, path: \"{day}/f.csv\"}\n", 4, "outputs[0].path"),
+            (head + "  - {format: csv, path: f.csv, file_mode: rw}\n", 4, "outputs[0].file_mode"),
+        ]
+        for (yaml, line, key) in cases {
+            let error = try #require(self.error(yaml), "expected an error for \(yaml)")
+            #expect(error.line == line, "\(error)")
+            #expect(error.key == key, "\(error)")
+        }
+    }
+
     @Test func fullFileIsRead() throws {
         let definition = try PipelineFileLoader.parse(
             """
