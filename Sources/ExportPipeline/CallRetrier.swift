@@ -25,6 +25,7 @@ struct CallRetrier: Sendable {
     let stop: StopSignal
     /// Clock reading after which no call starts (the run's deadline), if any.
     let deadline: Double?
+    let ledger: RunLedger
     let logger: Logger
 
     /// - Parameter counted: told of every attempt, and whether it is a retry.
@@ -47,11 +48,19 @@ struct CallRetrier: Sendable {
             do {
                 let value = try call()
                 account.limiter.finished(throttled: false, retryAfter: nil)
+                self.ledger.attemptEnded("ok", throttled: false)
                 if attempt == 1 { account.budget.refund() }
                 return .success(value)
             } catch let caught {
                 error = caught
                 account.limiter.finished(throttled: error.isRateLimited, retryAfter: error.retryAfter)
+                let outcome: String
+                switch error.disposition {
+                case .retryable: outcome = "retryable_error"
+                case .fatalForGroup: outcome = "group_error"
+                case .fatalForRun: outcome = "run_error"
+                }
+                self.ledger.attemptEnded(outcome, throttled: error.isRateLimited)
             }
             switch error.disposition {
             case .fatalForRun:

@@ -19,6 +19,8 @@ public struct ExportConfiguration: Sendable {
     public var retry = RetryPolicy()
     /// Seconds after the start when no further call begins and the run fails; nil for none. Default nil.
     public var deadline: Double?
+    /// Export only the libraries of this shard; nil for all. Default nil.
+    public var shard: Shard?
 
     /// Creates a configuration with the defaults.
     public init(runID: String) {

@@ -22,6 +22,18 @@ public final class ExportRun: Sendable {
     private let sinkStage: SinkStage
     private let clock: any PipelineClock
     private let logger: Logger
+    /// What the run has done so far: libraries scheduled and walked, faces, pages, retries.
+    public var progress: RunProgress {
+        let progress = self.ledger.progress
+        return RunProgress(
+            groupsScheduled: progress.scheduled,
+            groupsWalked: progress.walked,
+            faces: progress.faces,
+            pages: progress.pages,
+            retries: progress.retries
+        )
+    }
+
     /// Raised to stop the run early; stages stop issuing requests and drain.
     public let stop: StopSignal
     private let ledger: RunLedger
@@ -33,6 +45,7 @@ public final class ExportRun: Sendable {
         configuration: ExportConfiguration,
         accounts: [AccountJob],
         sinks: [any RecordSink],
+        stop: StopSignal = StopSignal(),
         clock: any PipelineClock = SystemClock(),
         logger: Logger = Logger(label: "faceexport.pipeline")
     ) {
@@ -44,7 +57,6 @@ public final class ExportRun: Sendable {
         var logger = logger
         logger[metadataKey: "run_id"] = "\(configuration.runID)"
         self.logger = logger
-        let stop = StopSignal()
         let ledger = RunLedger()
         self.stop = stop
         self.ledger = ledger
@@ -61,6 +73,7 @@ public final class ExportRun: Sendable {
             clock: self.clock,
             stop: self.stop,
             deadline: self.configuration.deadline.map { started + $0 },
+            ledger: self.ledger,
             logger: self.logger
         )
         let accounts = self.accounts.map { job in
@@ -77,6 +90,7 @@ public final class ExportRun: Sendable {
 
         let source = GroupSource(
             accounts: accounts,
+            shard: self.configuration.shard,
             selections: self.accounts.map(\.groups),
             ledger: self.ledger,
             retrier: retrier,
@@ -121,6 +135,7 @@ public final class ExportRun: Sendable {
             failure != nil
             ? .failed : groups.allSatisfy({ $0.status == .complete }) && accountErrors.isEmpty ? .complete : .partial
         let finishedAt = Self.wallClockNow()
+        let calls = self.ledger.callCounts
         var report = RunReport(
             runID: self.configuration.runID,
             pipeline: self.configuration.pipeline,
@@ -131,8 +146,11 @@ public final class ExportRun: Sendable {
             accountErrors: accountErrors,
             groups: groups,
             files: [],
-            duration: self.clock.now() - started
+            duration: self.clock.now() - started,
+            attemptsByOutcome: calls.outcomes,
+            throttled: calls.throttled
         )
+        report.shard = self.configuration.shard
         let context = outcome == .failed ? nil : report.commitContext
         switch self.sinkStage.finish(commit: context) {
         case .success(let committed):

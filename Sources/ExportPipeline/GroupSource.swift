@@ -5,6 +5,7 @@ import Logging
 /// through `group_list` where the pipeline asks for all.
 struct GroupSource: Sendable {
     let accounts: [AccountContext]
+    let shard: Shard?
     let selections: [AccountJob.Groups]
     let ledger: RunLedger
     let retrier: CallRetrier
@@ -38,7 +39,7 @@ struct GroupSource: Sendable {
                     return
                 }
             }
-            for groupID in groupIDs {
+            for groupID in groupIDs where self.shard?.contains(account: account.name, groupID: groupID) ?? true {
                 let key = self.ledger.schedule(account: account.name, groupID: groupID)
                 guard output.push(GroupTask(key: key, account: account, groupID: groupID)) else { return }
             }

@@ -19,6 +19,8 @@ final class RunLedger: Sendable {
     private struct State {
         var entries: [Entry] = []
         var accountErrors: [String: String] = [:]
+        var callOutcomes: [String: Int] = [:]
+        var throttled = 0
     }
 
     private let state = Mutex(State())
@@ -39,6 +41,30 @@ final class RunLedger: Sendable {
         self.state.withLock {
             $0.entries[key.index].requests += 1
             if retry { $0.entries[key.index].retries += 1 }
+        }
+    }
+
+    /// One attempt ended: `ok`, `retryable_error`, `group_error` or `run_error`.
+    func attemptEnded(_ outcome: String, throttled: Bool) {
+        self.state.withLock {
+            $0.callOutcomes[outcome, default: 0] += 1
+            if throttled { $0.throttled += 1 }
+        }
+    }
+
+    /// Attempts by outcome, and how many the API throttled.
+    var callCounts: (outcomes: [String: Int], throttled: Int) {
+        self.state.withLock { ($0.callOutcomes, $0.throttled) }
+    }
+
+    /// Libraries scheduled so far, walked so far, and faces written so far: for progress reports.
+    var progress: (scheduled: Int, walked: Int, faces: Int, pages: Int, retries: Int) {
+        self.state.withLock { state in
+            (
+                state.entries.count, state.entries.filter { $0.walk != nil }.count,
+                state.entries.reduce(0) { $0 + $1.written }, state.entries.reduce(0) { $0 + ($1.walk?.pages ?? 0) },
+                state.entries.reduce(0) { $0 + $1.retries }
+            )
         }
     }
 

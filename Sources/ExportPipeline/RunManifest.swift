@@ -27,8 +27,14 @@ struct RunManifest: Encodable {
         let retries: Int
     }
 
+    struct ShardInfo: Encodable {
+        let index: Int
+        let count: Int
+    }
+
     let run_id: String
     let pipeline: String
+    let shard: ShardInfo?
     let started_at: String
     let finished_at: String
     let duration_seconds: Double
@@ -41,6 +47,7 @@ struct RunManifest: Encodable {
     init(report: RunReport) {
         self.run_id = report.runID
         self.pipeline = report.pipeline
+        self.shard = report.shard.map { ShardInfo(index: $0.index, count: $0.count) }
         self.started_at = report.startedAt
         self.finished_at = report.finishedAt
         self.duration_seconds = (report.duration * 1000).rounded() / 1000

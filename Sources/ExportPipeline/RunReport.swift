@@ -42,6 +42,8 @@ public struct RunReport: Sendable {
     public var runID: String
     /// The pipeline's name.
     public var pipeline: String
+    /// The shard this run exported, if it was one.
+    public var shard: Shard? = nil
     /// When the run started, RFC 3339 UTC.
     public var startedAt: String
     /// When the walk ended, RFC 3339 UTC.
@@ -58,6 +60,10 @@ public struct RunReport: Sendable {
     public var files: [SinkSummary]
     /// Seconds from start to end.
     public var duration: Double
+    /// Attempts by outcome: `ok`, `retryable_error`, `group_error`, `run_error`.
+    public var attemptsByOutcome: [String: Int] = [:]
+    /// Attempts the API throttled (`CONCURRENCY_LIMIT_EXCEEDED`, 429).
+    public var throttled = 0
 
     /// Faces written.
     public var faces: Int { self.groups.reduce(0) { $0 + $1.exported } }
@@ -93,4 +99,18 @@ public struct RunReport: Sendable {
             retries: self.retries
         )
     }
+}
+
+/// A snapshot of a running export, for progress lines.
+public struct RunProgress: Sendable {
+    /// Libraries scheduled so far.
+    public var groupsScheduled: Int
+    /// Libraries whose walk has ended.
+    public var groupsWalked: Int
+    /// Faces written.
+    public var faces: Int
+    /// Pages received.
+    public var pages: Int
+    /// Calls retried.
+    public var retries: Int
 }

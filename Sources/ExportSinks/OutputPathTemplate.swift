@@ -1,11 +1,11 @@
-/// An output path with placeholders: `{date}`, `{run_id}`, `{pipeline}`, `{account}`, `{group}`.
+/// An output path with placeholders: `{date}`, `{run_id}`, `{pipeline}`, `{shard}`, `{account}`, `{group}`.
 ///
 /// `{date}` is the run's start date (UTC, `YYYY-MM-DD`). `{account}` and `{group}` make one file per
 /// account or per library; their values (and `{pipeline}`'s) pass through ``SafeFileName``. A
 /// Hive-style layout such as `dt={date}/faces.csv.gz` keeps each night in its own partition folder.
 public struct OutputPathTemplate: Sendable, Hashable, CustomStringConvertible {
     /// The placeholders a template may use.
-    public static let placeholders: Set<String> = ["date", "run_id", "pipeline", "account", "group"]
+    public static let placeholders: Set<String> = ["date", "run_id", "pipeline", "shard", "account", "group"]
 
     /// The template as written.
     public let text: String
@@ -24,12 +24,15 @@ public struct OutputPathTemplate: Sendable, Hashable, CustomStringConvertible {
         public var runID: String
         /// The pipeline's name.
         public var pipeline: String
+        /// The shard, `K-of-N`, or `all`.
+        public var shard: String
 
         /// Creates the values.
-        public init(date: String, runID: String, pipeline: String) {
+        public init(date: String, runID: String, pipeline: String, shard: String = "all") {
             self.date = date
             self.runID = runID
             self.pipeline = pipeline
+            self.shard = shard
         }
     }
 
@@ -65,6 +68,8 @@ public struct OutputPathTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the template makes one file per library.
     public var isPerGroup: Bool { self.parts.contains(.placeholder("group")) }
+    /// Whether the template names the shard.
+    public var isPerShard: Bool { self.parts.contains(.placeholder("shard")) }
     /// Whether the template makes one file per account.
     public var isPerAccount: Bool { self.parts.contains(.placeholder("account")) }
 
@@ -76,6 +81,7 @@ public struct OutputPathTemplate: Sendable, Hashable, CustomStringConvertible {
             case .placeholder("date"): run.date
             case .placeholder("run_id"): SafeFileName.make(run.runID)
             case .placeholder("pipeline"): SafeFileName.make(run.pipeline)
+            case .placeholder("shard"): run.shard
             case .placeholder("account"): SafeFileName.make(account ?? "")
             case .placeholder(_): SafeFileName.make(group ?? "")
             }

@@ -90,6 +90,10 @@ public struct PipelineDefinition: Sendable {
     public var outputDirectory = "out"
     /// The output files.
     public var outputs: [Output] = []
+    /// Whether a partial run exits 0 (`on_incomplete: accept`) instead of 2 (`fail`, the default).
+    public var acceptsIncomplete = false
+    /// Where to write Prometheus metrics at the end of a run; nil for none.
+    public var metricsFile: String?
     /// Where the run's manifest goes, under ``outputDirectory``; may use `{date}`, `{run_id}`,
     /// `{pipeline}`. Default `manifest.json`.
     public var manifest = try! OutputPathTemplate("manifest.json")

@@ -120,7 +120,8 @@ private struct DefinitionReader {
     func read(_ root: Node) throws(PipelineFileError) -> PipelineDefinition {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
-            "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest",
+            "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
+            "metrics_file",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -162,6 +163,14 @@ private struct DefinitionReader {
                 throw self.fail(node, "output_dir", "may not hold '{' or '}'; put placeholders in the output paths")
             }
         }
+        if let node = entries["on_incomplete"] {
+            let text = try self.string(node, "on_incomplete")
+            guard ["fail", "accept"].contains(text) else {
+                throw self.fail(node, "on_incomplete", "'\(text)' is not one of fail, accept")
+            }
+            definition.acceptsIncomplete = text == "accept"
+        }
+        if let node = entries["metrics_file"] { definition.metricsFile = try self.string(node, "metrics_file") }
         if let node = entries["manifest"] {
             definition.manifest = try self.template(node, "manifest")
             guard !definition.manifest.isPerGroup && !definition.manifest.isPerAccount else {

@@ -6,6 +6,8 @@ struct FaceExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faceexport",
         abstract: "Export FinAuth FaceSearch face libraries to NDJSON files.",
-        subcommands: [RunCommand.self, ValidateCommand.self, SimulateCommand.self, BenchCommand.self]
+        subcommands: [
+            RunCommand.self, ValidateCommand.self, SimulateCommand.self, BenchCommand.self, MergeManifestsCommand.self,
+        ]
     )
 }

@@ -10,6 +10,8 @@ import PipelineFile
 /// Why a pipeline could not be started; nothing was exported.
 struct LaunchError: Error, CustomStringConvertible {
     let description: String
+    /// The exit code it stands for: configuration (4) unless said otherwise.
+    var exitCode = ExitStatus.configuration
 }
 
 /// Turns a checked pipeline into a running export: credentials, endpoint (starting the embedded
@@ -20,11 +22,16 @@ struct PipelineLauncher {
         var endpoint: String?
         var groupsFile: String?
         var outputDirectory: String?
+        var shard: Shard?
     }
 
     let definition: PipelineDefinition
     let overrides: Overrides
     let logger: Logger
+    /// Raised by the signal handlers; the run stops issuing requests and discards its outputs.
+    let stop: StopSignal
+    /// Told the run as it starts, for the progress line.
+    var onStart: (ExportRun) -> Void = { _ in }
 
     /// Checks what can be checked without calling the API; returns notes worth showing.
     static func check(_ definition: PipelineDefinition) throws -> [String] {
@@ -92,6 +99,8 @@ struct PipelineLauncher {
     ) async throws -> RunReport {
         let now = Date()
         let runID = Self.makeRunID(now)
+        var logger = self.logger
+        logger[metadataKey: "run_id"] = "\(runID)"
         var transportConfiguration = URLSessionTransport.Configuration()
         transportConfiguration.maximumConnectionsPerHost = self.definition.concurrency
         transportConfiguration.requestTimeout = self.definition.requestTimeout
@@ -99,10 +108,38 @@ struct PipelineLauncher {
             endpoint: endpoint,
             signer: RequestSigner(credentials: credentials),
             transport: URLSessionTransport(configuration: transportConfiguration),
-            logger: self.logger
+            logger: logger
         )
         let folder = self.overrides.outputDirectory ?? self.definition.outputDirectory
-        let values = OutputPathTemplate.RunValues(date: Self.utcDate(now), runID: runID, pipeline: self.definition.name)
+        let shard = self.overrides.shard
+        if let shard {
+            let unsharded = self.definition.outputs.map(\.path) + [self.definition.manifest]
+            if let path = unsharded.first(where: { !$0.isPerShard }) {
+                throw LaunchError(
+                    description:
+                        "with --shard \(shard.index)/\(shard.count) every output path and the manifest must contain {shard}, "
+                        + "or the shards overwrite each other: '\(path.text)' does not"
+                )
+            }
+        }
+        // Two runs of this pipeline (shard) on this output never overlap; the kernel frees the lock if we die.
+        let lock: RunLock
+        do {
+            lock = try RunLock(
+                folder: folder,
+                pipeline: self.definition.name + (shard.map { "-shard-\($0)" } ?? ""),
+                note: "pid \(getpid()) on \(ProcessInfo.processInfo.hostName), run \(runID)"
+            )
+        } catch {
+            throw LaunchError(description: error.description, exitCode: ExitStatus.lockHeld)
+        }
+        defer { lock.release() }
+        let values = OutputPathTemplate.RunValues(
+            date: Self.utcDate(now),
+            runID: runID,
+            pipeline: self.definition.name,
+            shard: shard.map(\.description) ?? "all"
+        )
         var sinks: [any RecordSink] = []
         for output in self.definition.outputs {
             var configuration = output
@@ -120,6 +157,7 @@ struct PipelineLauncher {
         configuration.pageSize = self.definition.pageSize
         configuration.retry = self.definition.retry
         configuration.deadline = self.definition.deadline
+        configuration.shard = shard
         let run = ExportRun(
             configuration: configuration,
             accounts: [
@@ -127,17 +165,31 @@ struct PipelineLauncher {
                     name: "default",
                     client: client,
                     groups: groups,
-                    rateLimit: self.definition.rateLimit,
+                    rateLimit: Self.share(of: self.definition.rateLimit, shards: shard?.count ?? 1),
                     retryBudget: self.definition.retryBudget
                 )
             ],
             sinks: sinks,
-            logger: self.logger
+            stop: self.stop,
+            logger: logger
         )
+        self.onStart(run)
         return await withCheckedContinuation { continuation in
             // The run blocks while it works; it gets its own thread, off the cooperative pool.
             DispatchQueue(label: "faceexport.run").async { continuation.resume(returning: run.run()) }
         }
+    }
+
+    /// One shard's part of the account's pacing: rates and calls in flight divided by the shard count,
+    /// so N shards together stay within what one run would use.
+    static func share(of rateLimit: RateLimitConfiguration, shards: Int) -> RateLimitConfiguration {
+        guard shards > 1 else { return rateLimit }
+        var share = rateLimit
+        share.requestsPerSecond /= Double(shards)
+        share.maxRequestsPerSecond /= Double(shards)
+        share.minRequestsPerSecond = min(share.minRequestsPerSecond, share.requestsPerSecond)
+        share.maxInFlight = max(1, rateLimit.maxInFlight / shards)
+        return share
     }
 
     /// `template` placed under `folder`.

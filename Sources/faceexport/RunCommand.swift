@@ -1,8 +1,10 @@
 import ArgumentParser
+import Dispatch
 import ExportPipeline
 import Foundation
 import Logging
 import PipelineFile
+import Synchronization
 
 /// `faceexport run`: export the libraries a pipeline file names.
 struct RunCommand: AsyncParsableCommand {
@@ -10,9 +12,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a pipeline: export every library it names to its outputs.",
         discussion: """
-            Exit codes: 0 complete, 2 partial (some libraries failed, were incomplete or did not reconcile; \
-            outputs committed), 3 failed (the API refused the run or outputs could not be written; previous \
-            outputs untouched), 4 configuration error, 1 internal error.
+            Exit codes: 0 complete, 2 partial (some libraries failed, were incomplete or did not reconcile; \\
+            outputs committed), 3 failed (the API refused the run, the deadline passed, or outputs could not be \\
+            written; previous outputs untouched), 4 configuration error, 5 another run holds the lock, \\
+            130/143 interrupted by SIGINT/SIGTERM, 1 internal error.
             """
     )
 
@@ -31,6 +34,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The folder for every output; overrides the pipeline's output_dir.")
     var out: String?
 
+    @Option(help: "Export only shard K of N (K/N, from 0): the libraries whose stable hash falls in it.")
+    var shard: String?
+
+    @Option(help: "Write Prometheus metrics to this file at the end; overrides the pipeline's metrics_file.")
+    var metricsFile: String?
+
+    @Flag(help: "Exit 2 when the run is partial even if the pipeline says on_incomplete: accept.")
+    var failOnIncomplete = false
+
     @Option(
         name: .customLong("log-level"),
         help: "trace, debug, info, warning or error.",
@@ -41,32 +53,103 @@ struct RunCommand: AsyncParsableCommand {
     )
     var logLevel: Logger.Level = .warning
 
+    @Option(help: "auto (text on a terminal, JSON lines otherwise), text or json.")
+    var logFormat = "auto"
+
     func run() async throws {
-        let logger = LogSetup.bootstrap(level: self.logLevel)
+        guard let format = LogSetup.Format(rawValue: self.logFormat) else {
+            throw ValidationError("--log-format must be auto, text or json")
+        }
+        var shard: Shard?
+        if let text = self.shard {
+            guard let parsed = Shard(text) else { throw ValidationError("--shard takes K/N with 0 ≤ K < N, e.g. 0/4") }
+            shard = parsed
+        }
+        let logger = LogSetup.bootstrap(level: self.logLevel, format: format)
         let definition: PipelineDefinition
         do {
             definition = try PipelineFileLoader.load(path: self.pipeline)
         } catch {
-            FileHandle.standardError.write(Data("faceexport: \(error)\n".utf8))
+            Self.say("faceexport: \(error)")
             throw ExitStatus.configuration
         }
-        let launcher = PipelineLauncher(
+        let stop = StopSignal()
+        let signals = SignalWatcher(stop: stop)
+        let onTerminal = isatty(STDERR_FILENO) == 1
+        let progress = Mutex<ProgressLine?>(nil)
+        var launcher = PipelineLauncher(
             definition: definition,
-            overrides: .init(endpoint: self.endpoint, groupsFile: self.groupsFile, outputDirectory: self.out),
-            logger: logger
+            overrides: .init(
+                endpoint: self.endpoint,
+                groupsFile: self.groupsFile,
+                outputDirectory: self.out,
+                shard: shard
+            ),
+            logger: logger,
+            stop: stop
         )
+        launcher.onStart = { run in progress.withLock { $0 = ProgressLine(run: run, enabled: onTerminal) } }
         let report: RunReport
         do {
             report = try await launcher.launch()
+        } catch let error as LaunchError {
+            Self.say("faceexport: \(error)")
+            throw error.exitCode
         } catch {
-            FileHandle.standardError.write(Data("faceexport: \(error)\n".utf8))
+            Self.say("faceexport: \(error)")
             throw ExitStatus.configuration
         }
-        FileHandle.standardError.write(Data(RunSummary(report: report, pipeline: definition.name).text.utf8))
+        progress.withLock { $0?.finish() }
+        Self.say(RunSummary(report: report, pipeline: definition.name).text)
+        if let path = self.metricsFile ?? definition.metricsFile {
+            do {
+                try MetricsFile(path: path, pipeline: definition.name).write(report)
+            } catch {
+                Self.say("faceexport: cannot write the metrics file \(path): \(error)")
+            }
+        }
+        if let signal = signals.received { throw ExitStatus.interrupted(by: signal) }
         switch report.outcome {
         case .complete: throw ExitStatus.complete
-        case .partial: throw ExitStatus.partial
+        case .partial:
+            throw definition.acceptsIncomplete && !self.failOnIncomplete ? ExitStatus.complete : ExitStatus.partial
         case .failed: throw ExitStatus.failed
         }
     }
+
+    private static func say(_ text: String) {
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+}
+
+/// SIGINT and SIGTERM: the first stops the run (no new requests, outputs discarded, exit 130/143);
+/// a second one exits at once.
+final class SignalWatcher: @unchecked Sendable {
+    // `sources` is filled in `init` and never changed after; `state` is behind its own lock.
+    private let state = Mutex<Int32?>(nil)
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(stop: StopSignal) {
+        let queue = DispatchQueue(label: "faceexport.signals")
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler { [unowned self] in self.handle(signalNumber, stop: stop) }
+            source.resume()
+            self.sources.append(source)
+        }
+    }
+
+    private func handle(_ signalNumber: Int32, stop: StopSignal) {
+        let first = self.state.withLock { received -> Bool in
+            defer { received = received ?? signalNumber }
+            return received == nil
+        }
+        guard first else { _exit(128 + signalNumber) }
+        let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
+        stop.raise("interrupted by \(name); the outputs of this run were discarded (a second signal exits at once)")
+    }
+
+    /// The first signal received, if any.
+    var received: Int32? { self.state.withLock { $0 } }
 }

@@ -71,7 +71,7 @@ struct CommandLineTests {
         #expect(rows.count == dataset.faceCount)
         #expect(Set(rows) == Set(expectedRows(dataset.groups)))
         #expect(
-            try FileManager.default.contentsOfDirectory(atPath: out).sorted() == [
+            try FileManager.default.contentsOfDirectory(atPath: out).filter { !$0.hasPrefix(".") }.sorted() == [
                 "_SUCCESS", "faces.ndjson.gz", "manifest.json",
             ]
         )
@@ -190,14 +190,14 @@ struct KillTests {
         """
     }
 
-    /// Every file under `folder`, with its contents, skipping hidden temporary files.
+    /// Every file under `folder`, with its contents, skipping hidden ones (temporary files, the run lock).
     static func snapshot(_ folder: String) throws -> [String: Data] {
         var files: [String: Data] = [:]
         let enumerator = FileManager.default.enumerator(atPath: folder)
         while let path = enumerator?.nextObject() as? String {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &isDirectory),
-                !isDirectory.boolValue, !(path as NSString).lastPathComponent.hasPrefix(".")
+                !isDirectory.boolValue, !path.split(separator: "/").contains(where: { $0.hasPrefix(".") })
             else { continue }
             files[path] = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + path))
         }

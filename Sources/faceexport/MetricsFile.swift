@@ -1,0 +1,74 @@
+import ExportPipeline
+import ExportSinks
+import Foundation
+
+/// The run's figures in Prometheus text format, for node_exporter's textfile collector.
+///
+/// Every value describes the last run of the pipeline (gauges); labels are the pipeline's name and
+/// fixed enumerations (status, outcome), so their number is bounded.
+/// `faceexport_last_success_timestamp_seconds` carries over from the previous file when a run fails.
+struct MetricsFile {
+    let path: String
+    let pipeline: String
+
+    func write(_ report: RunReport, now: Date = Date()) throws {
+        let pipeline = "pipeline=\(JSONLogHandler.quoted(self.pipeline))"
+        var lastSuccess = self.previousLastSuccess()
+        if report.outcome == .complete { lastSuccess = now.timeIntervalSince1970 }
+        var lines: [String] = []
+        func gauge(_ name: String, _ help: String, _ samples: [(labels: String, value: Double)]) {
+            lines.append("# HELP faceexport_\(name) \(help)")
+            lines.append("# TYPE faceexport_\(name) gauge")
+            for sample in samples {
+                let value =
+                    sample.value.rounded() == sample.value && abs(sample.value) < 1e15
+                    ? String(Int64(sample.value)) : String(sample.value)
+                lines.append(
+                    "faceexport_\(name){\(pipeline)\(sample.labels.isEmpty ? "" : "," + sample.labels)} \(value)"
+                )
+            }
+        }
+        gauge("faces_exported", "Faces the last run wrote.", [("", Double(report.faces))])
+        gauge("pages_exported", "Pages the last run received.", [("", Double(report.pages))])
+        gauge(
+            "requests",
+            "Calls the last run made, by outcome.",
+            ["ok", "retryable_error", "group_error", "run_error"].map {
+                ("outcome=\"\($0)\"", Double(report.attemptsByOutcome[$0, default: 0]))
+            }
+        )
+        gauge("retries", "Calls the last run retried.", [("", Double(report.retries))])
+        gauge("rate_limited_requests", "Calls the API throttled in the last run.", [("", Double(report.throttled))])
+        gauge(
+            "groups",
+            "Libraries of the last run, by status.",
+            [GroupStatus.complete, .countMismatch, .incomplete, .failed].map { status in
+                ("status=\"\(status.rawValue)\"", Double(report.groups.filter { $0.status == status }.count))
+            }
+        )
+        gauge("run_duration_seconds", "How long the last run took.", [("", (report.duration * 1000).rounded() / 1000)])
+        gauge(
+            "last_run_outcome",
+            "1 for the last run's outcome, 0 for the others.",
+            [RunOutcome.complete, .partial, .failed].map {
+                ("outcome=\"\($0.rawValue)\"", $0 == report.outcome ? 1 : 0)
+            }
+        )
+        gauge("last_run_timestamp_seconds", "When the last run ended.", [("", now.timeIntervalSince1970.rounded())])
+        if let lastSuccess {
+            gauge("last_success_timestamp_seconds", "When a run last completed.", [("", lastSuccess.rounded())])
+        }
+        try AtomicFileWriter.write(
+            Array((lines.joined(separator: "\n") + "\n").utf8),
+            to: self.path,
+            runID: report.runID,
+            mode: 0o644
+        )
+    }
+
+    private func previousLastSuccess() -> Double? {
+        guard let text = try? String(contentsOfFile: self.path, encoding: .utf8) else { return nil }
+        let line = text.split(separator: "\n").first { $0.hasPrefix("faceexport_last_success_timestamp_seconds{") }
+        return line?.split(separator: " ").last.flatMap { Double($0) }
+    }
+}

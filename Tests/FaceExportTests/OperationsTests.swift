@@ -1,0 +1,273 @@
+import ExportPipeline
+import FaceSearchSimulator
+import Foundation
+import Testing
+
+/// Running unattended: lock, signals, exit codes, JSON logs, metrics, shards, schedules.
+@Suite(.timeLimit(.minutes(3)))
+struct OperationsTests {
+    static func pipeline(
+        folder: String,
+        latency: Double = 0,
+        groups: Int = 12,
+        extra: String = "",
+        paths: String? = nil
+    ) -> String {
+        """
+        name: ops
+        endpoint: embedded
+        simulator:
+          groups: \(groups)
+          faces: 600
+          seed: 8
+          faults: {latency: \(latency)}
+        concurrency: 2
+        page_size: 100
+        rate_limit: {mode: fixed, requests_per_second: 1000, burst: 10}
+        output_dir: \(folder)/out
+        \(extra)
+        outputs:
+          - {format: ndjson, path: "\(paths ?? "faces.ndjson")"}
+        """
+    }
+
+    /// Starts `faceexport run` and returns once it has walked `libraries` libraries (its debug log says so).
+    static func startSlowRun(_ pipeline: String, libraries: Int = 2) async throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+        process.arguments = ["run", pipeline, "--log-level", "debug", "--log-format", "text"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        await runOffThePool {
+            var text = ""
+            while text.components(separatedBy: "library walked").count <= libraries {
+                let chunk = errors.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+        }
+        return process
+    }
+
+    static func wait(_ process: Process) async -> Int32 {
+        await runOffThePool {
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    @Test func aSecondRunOnTheSameOutputExitsWithTheLockCodeAndALockLeftByAKilledRunIsTakenOver() async throws {
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(folder: folder, latency: 0.05).write(
+            toFile: folder + "/slow.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        try Self.pipeline(folder: folder).write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        let first = try await Self.startSlowRun(folder + "/slow.yaml")
+        let second = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"])
+        #expect(second.status == 5, "\(second.stderr)")
+        #expect(second.stderr.contains("another run of this pipeline holds"))
+        #expect(second.stderr.contains("pid \(first.processIdentifier)"))
+        kill(first.processIdentifier, SIGKILL)
+        _ = await Self.wait(first)
+        let third = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"])
+        #expect(third.status == 0, "the dead run's lock is taken over: \(third.stderr)")
+    }
+
+    @Test func sigtermStopsTheRunWith143AndKeepsThePreviousOutputs() async throws {
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(folder: folder).write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        try Self.pipeline(folder: folder, latency: 0.05).write(
+            toFile: folder + "/slow.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        #expect(try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"]).status == 0)
+        let before = try KillTests.snapshot(folder + "/out")
+        let run = try await Self.startSlowRun(folder + "/slow.yaml")
+        kill(run.processIdentifier, SIGTERM)
+        #expect(await Self.wait(run) == 143)
+        #expect(try KillTests.snapshot(folder + "/out") == before)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder + "/out").filter {
+            $0.contains(".tmp-")
+        }
+        #expect(leftovers.isEmpty, "an interrupted run removes its temporary files: \(leftovers)")
+    }
+
+    @Test func logsOffATerminalAreJSONLinesWithTheRunIDAndNoSecret() async throws {
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+        let secretFile = try makeTemporaryDirectory() + "/secret"
+        let secret = "s3cr3t-" + UUID().uuidString
+        try secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
+        simulator.arguments = [
+            "simulate", "--port", "0", "--groups", "4", "--faces", "50", "--api-key", "ops-key", "--api-secret-file",
+            secretFile,
+        ]
+        let output = Pipe()
+        simulator.standardOutput = output
+        try simulator.run()
+        defer {
+            simulator.terminate()
+            simulator.waitUntilExit()
+        }
+        let banner = await runOffThePool { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
+        let url = try #require(banner.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(folder: folder).write(toFile: folder + "/p.yaml", atomically: true, encoding: .utf8)
+        let groups = folder + "/groups.txt"
+        try "grp-0000\ngrp-0001\nnot-there\n".write(toFile: groups, atomically: true, encoding: .utf8)
+        let result = try await CommandLineTests.faceexport(
+            ["run", folder + "/p.yaml", "--endpoint", url, "--groups-file", groups, "--log-level", "debug"],
+            environment: ["FACESEARCH_API_KEY": "ops-key", "FACESEARCH_API_SECRET": secret]
+        )
+        #expect(result.status == 2)
+        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count >= 3)
+        for line in lines {
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                "\(line)"
+            )
+            #expect(object["run_id"] is String, "every line names the run: \(line)")
+            #expect(object["level"] is String && object["message"] is String)
+        }
+        #expect(lines.contains { $0.contains("\"group\":\"not-there\"") })
+        #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
+        // The sign embeds the key, and the secret never leaves the process: neither is in any output file.
+        for file in try FileManager.default.subpathsOfDirectory(atPath: folder + "/out") {
+            let data = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/out/" + file))) ?? Data()
+            #expect(data.range(of: Data(secret.utf8)) == nil)
+        }
+    }
+
+    @Test func metricsFileIsPrometheusTextAndKeepsTheLastSuccessAcrossAFailedRun() async throws {
+        let folder = try makeTemporaryDirectory()
+        let metrics = folder + "/faceexport.prom"
+        try Self.pipeline(folder: folder, extra: "metrics_file: \(metrics)").write(
+            toFile: folder + "/p.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        #expect(try await CommandLineTests.faceexport(["run", folder + "/p.yaml"]).status == 0)
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        let dataset = DatasetGenerator(groups: 12, faces: 600, sizing: .mixed, seed: 8).make()
+        #expect(text.contains("faceexport_faces_exported{pipeline=\"ops\"} \(dataset.faceCount)\n"))
+        #expect(text.contains("faceexport_groups{pipeline=\"ops\",status=\"complete\"} 12\n"))
+        #expect(text.contains("faceexport_last_run_outcome{pipeline=\"ops\",outcome=\"complete\"} 1\n"))
+        #expect(text.contains("# TYPE faceexport_requests gauge\n"))
+        let success = try #require(
+            text.split(separator: "\n").first { $0.hasPrefix("faceexport_last_success_timestamp_seconds") }
+        )
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(
+                line.wholeMatch(of: /faceexport_[a-z_]+\{pipeline="ops"(,[a-z]+="[a-z_]+")?\} -?[0-9.e+]+/) != nil,
+                "\(line)"
+            )
+        }
+        // A run the API refuses (the deadline passes at once) keeps the last success's time.
+        try Self.pipeline(folder: folder, extra: "metrics_file: \(metrics)\ndeadline: 0.000001").write(
+            toFile: folder + "/late.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        #expect(try await CommandLineTests.faceexport(["run", folder + "/late.yaml"]).status == 3)
+        let after = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(after.contains("faceexport_last_run_outcome{pipeline=\"ops\",outcome=\"failed\"} 1\n"))
+        #expect(after.contains(String(success) + "\n"))
+    }
+
+    @Test func shardsTogetherExportExactlyTheLibrariesOfAnUnshardedRun() async throws {
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(folder: folder, groups: 20).write(
+            toFile: folder + "/all.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        try Self.pipeline(
+            folder: folder,
+            groups: 20,
+            extra: "manifest: manifest-{shard}.json",
+            paths: "faces-{shard}.ndjson"
+        )
+        .write(toFile: folder + "/sharded.yaml", atomically: true, encoding: .utf8)
+        #expect(try await CommandLineTests.faceexport(["run", folder + "/all.yaml"]).status == 0)
+        let all = try readNDJSON(folder + "/out/faces.ndjson")
+        var sharded: [OutputRow] = []
+        var manifests: [String] = []
+        for index in 0..<3 {
+            let result = try await CommandLineTests.faceexport([
+                "run", folder + "/sharded.yaml", "--shard", "\(index)/3",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            sharded += try readNDJSON(folder + "/out/faces-\(index)-of-3.ndjson")
+            manifests.append(folder + "/out/manifest-\(index)-of-3.json")
+        }
+        #expect(sharded.count == all.count)
+        #expect(Set(sharded) == Set(all))
+        let merged = try await CommandLineTests.faceexport(["merge-manifests"] + manifests)
+        #expect(merged.status == 0, "\(merged.stdout)\(merged.stderr)")
+        #expect(merged.stdout.contains("all 3 shards complete"))
+        let missing = try await CommandLineTests.faceexport(["merge-manifests"] + manifests.dropLast())
+        #expect(missing.status == 2)
+        #expect(missing.stdout.contains("missing shards [2]"))
+        // Without {shard} in the paths, shards would overwrite each other: refused.
+        let refused = try await CommandLineTests.faceexport(["run", folder + "/all.yaml", "--shard", "0/3"])
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("{shard}"))
+    }
+
+    @Test func shardMembershipIsStableAndCoversEveryLibraryOnce() throws {
+        let shards = (0..<4).map { Shard("\($0)/4")! }
+        for index in 0..<500 {
+            let id = DatasetGenerator.groupID(index)
+            #expect(shards.filter { $0.contains(account: "default", groupID: id) }.count == 1)
+        }
+        #expect(Shard("4/4") == nil && Shard("x") == nil && Shard("0/0") == nil)
+        // A fixed expectation: the hash must never change between versions, or shards would move.
+        #expect(
+            Shard("1/4")!.contains(account: "default", groupID: "grp-0000")
+                == (Shard.fnv1a64ForTests("default\u{0}grp-0000") % 4 == 1)
+        )
+    }
+
+    @Test func schedulesInSamplesAreValid() throws {
+        let folder = CommandLineTests.packageRoot + "/samples/schedules"
+        let script = """
+            import sys, yaml
+            for path in sys.argv[1:]:
+                for document in yaml.safe_load_all(open(path)):
+                    assert isinstance(document, dict) and document.get('kind') in ('CronJob', 'Job'), path
+            print('ok')
+            """
+        let yamls = [folder + "/kubernetes-cronjob.yaml", folder + "/kubernetes-indexed-job.yaml"]
+        #expect(String(decoding: try runProgram("/usr/bin/python3", ["-c", script] + yamls), as: UTF8.self) == "ok\n")
+        let indexed = try String(contentsOfFile: folder + "/kubernetes-indexed-job.yaml", encoding: .utf8)
+        #expect(indexed.contains("--shard \"${JOB_COMPLETION_INDEX}/4\""))
+        let cron = try String(contentsOfFile: folder + "/crontab", encoding: .utf8)
+        let entry = try #require(
+            cron.split(separator: "\n").first { !$0.hasPrefix("#") && $0.contains("faceexport run") }
+        )
+        #expect(entry.split(separator: " ", omittingEmptySubsequences: true).count > 6)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+    func systemdUnitsVerify() throws {
+        let source = CommandLineTests.packageRoot + "/samples/schedules"
+        let folder = try makeTemporaryDirectory()
+        for name in ["faceexport-nightly.service", "faceexport-nightly.timer"] {
+            // The binary is not installed here: point ExecStart at one that is, keep everything else.
+            let text = try String(contentsOfFile: source + "/" + name, encoding: .utf8)
+                .replacingOccurrences(of: "/usr/local/bin/faceexport", with: "/bin/true")
+            try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let output = try runProgram(
+            "/usr/bin/systemd-analyze",
+            ["verify", "--man=no", folder + "/faceexport-nightly.service", folder + "/faceexport-nightly.timer"]
+        )
+        #expect(String(decoding: output, as: UTF8.self).isEmpty)
+    }
+}
