@@ -72,6 +72,7 @@ let package = Package(
         .executableTarget(
             name: "faceexport",
             dependencies: [
+                "FaceExportCrypto",
                 "PipelineFile",
                 "ExportPipeline",
                 "FaceSearch",

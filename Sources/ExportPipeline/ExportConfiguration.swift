@@ -21,6 +21,15 @@ public struct ExportConfiguration: Sendable {
     public var deadline: Double?
     /// Export only the libraries of this shard; nil for all. Default nil.
     public var shard: Shard?
+    /// Where to journal progress page by page, so an interrupted run can be resumed; nil for no
+    /// journal. Default nil.
+    public var journalPath: String?
+    /// A digest of the settings that shape the outputs, recorded in the journal. Default empty.
+    public var fingerprint = ""
+    /// The run's `{date}`, recorded in the journal so a resumed run writes to the same places. Default empty.
+    public var runDate = ""
+    /// An interrupted run to continue (its run id must be ``runID``). Default nil.
+    public var resume: ResumeState?
 
     /// Creates a configuration with the defaults.
     public init(runID: String) {

@@ -88,9 +88,24 @@ public final class ExportRun: Sendable {
         let faces = BoundedQueue<FaceBatch>(capacity: self.configuration.queueCapacity)
         let records = BoundedQueue<RecordBatch>(capacity: self.configuration.queueCapacity)
 
+        if let path = self.configuration.journalPath {
+            do throws(SinkError) {
+                self.sinkStage.journal = try RunJournal(
+                    path: path,
+                    runID: self.configuration.runID,
+                    date: self.configuration.runDate,
+                    fingerprint: self.configuration.fingerprint,
+                    fresh: self.configuration.resume == nil
+                )
+                if let resume = self.configuration.resume { try self.sinkStage.resume(resume) }
+            } catch {
+                self.stop.raise("cannot resume the interrupted run: \(error)")
+            }
+        }
         let source = GroupSource(
             accounts: accounts,
             shard: self.configuration.shard,
+            resume: self.configuration.resume,
             selections: self.accounts.map(\.groups),
             ledger: self.ledger,
             retrier: retrier,
@@ -151,6 +166,11 @@ public final class ExportRun: Sendable {
             throttled: calls.throttled
         )
         report.shard = self.configuration.shard
+        if self.stop.isInterruption {
+            // Nothing is committed or removed: the journal and the temporary files wait for `--resume`.
+            report.outcome = .interrupted
+            return report
+        }
         let context = outcome == .failed ? nil : report.commitContext
         switch self.sinkStage.finish(commit: context) {
         case .success(let committed):
@@ -160,6 +180,7 @@ public final class ExportRun: Sendable {
             (groups, accountErrors) = self.ledger.reports(stopReason: failure)
             outcome = .failed
         }
+        self.sinkStage.journal?.remove()
         if outcome != .failed, let manifestPath = self.configuration.manifestPath {
             do throws(SinkError) {
                 try RunManifest(report: report).write(to: manifestPath, markSuccess: outcome == .complete)

@@ -6,6 +6,8 @@ import Logging
 struct GroupSource: Sendable {
     let accounts: [AccountContext]
     let shard: Shard?
+    /// An interrupted run's progress: finished libraries are not walked again.
+    let resume: ResumeState?
     let selections: [AccountJob.Groups]
     let ledger: RunLedger
     let retrier: CallRetrier
@@ -41,7 +43,21 @@ struct GroupSource: Sendable {
             }
             for groupID in groupIDs where self.shard?.contains(account: account.name, groupID: groupID) ?? true {
                 let key = self.ledger.schedule(account: account.name, groupID: groupID)
-                guard output.push(GroupTask(key: key, account: account, groupID: groupID)) else { return }
+                let previous = self.resume?.groups[account.name]?[groupID]
+                if let previous {
+                    self.ledger.restore(
+                        key,
+                        written: previous.written,
+                        requests: previous.requests,
+                        retries: previous.retries
+                    )
+                }
+                if let result = previous?.result {
+                    self.ledger.walkFinished(key, result)
+                    continue
+                }
+                let task = GroupTask(key: key, account: account, groupID: groupID, resumeFrom: previous?.position)
+                guard output.push(task) else { return }
             }
         }
     }

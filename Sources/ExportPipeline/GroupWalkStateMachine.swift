@@ -54,9 +54,38 @@ public struct GroupWalkStateMachine: Sendable {
         self.pageSize = pageSize
     }
 
+    /// Continues a walk an interrupted run journaled: ``start()`` then asks for the next page.
+    public init(pageSize: Int, resumingFrom position: WalkPosition) {
+        self.init(pageSize: pageSize)
+        self.resumePosition = position
+    }
+
+    private var resumePosition: WalkPosition?
+
+    /// Where the walk stands after the last page received, for the run's journal.
+    public var position: WalkPosition? {
+        guard case .walking(let expected, let start) = self.state else { return nil }
+        return WalkPosition(
+            expected: expected,
+            nextStart: start,
+            exported: self.exported,
+            pages: self.pages,
+            duplicatesDropped: self.duplicates,
+            lastPageTokens: self.previousPageTokens.sorted()
+        )
+    }
+
     /// Begins the walk.
     public mutating func start() -> Action {
         precondition(self.isIdle, "a walk starts once")
+        if let position = self.resumePosition {
+            self.exported = position.exported
+            self.pages = position.pages
+            self.duplicates = position.duplicatesDropped
+            self.previousPageTokens = Set(position.lastPageTokens)
+            self.state = .walking(expected: position.expected, start: position.nextStart)
+            return .fetchPage(start: position.nextStart)
+        }
         self.state = .sizing
         return .fetchSize
     }
@@ -141,7 +170,7 @@ public struct GroupWalkStateMachine: Sendable {
 }
 
 /// What the walk of one library found.
-public struct GroupWalkResult: Sendable, Equatable {
+public struct GroupWalkResult: Sendable, Equatable, Codable {
     /// How the walk ended.
     public var status: GroupStatus
     /// The count `get_size` announced, if it answered.
@@ -175,4 +204,20 @@ public struct GroupWalkResult: Sendable, Equatable {
         self.unreachable = unreachable
         self.error = error
     }
+}
+
+/// How far the walk of one library had got: enough to continue it after a crash.
+public struct WalkPosition: Sendable, Equatable, Codable {
+    /// The count `get_size` announced.
+    public var expected: Int
+    /// The `start` of the next `list` call.
+    public var nextStart: Int
+    /// Distinct faces handed on so far.
+    public var exported: Int
+    /// Non-empty pages so far.
+    public var pages: Int
+    /// Faces dropped as repeats so far.
+    public var duplicatesDropped: Int
+    /// The tokens of the last page, to drop its faces if the next page repeats them.
+    public var lastPageTokens: [String]
 }

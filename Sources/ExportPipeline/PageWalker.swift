@@ -27,7 +27,9 @@ struct PageWalker: Sendable {
     private func walk(_ task: GroupTask, output: BoundedQueue<FaceBatch>) {
         var logger = self.logger
         logger[metadataKey: "group"] = "\(task.groupID)"
-        var machine = GroupWalkStateMachine(pageSize: self.pageSize)
+        var machine =
+            task.resumeFrom.map { GroupWalkStateMachine(pageSize: self.pageSize, resumingFrom: $0) }
+            ?? GroupWalkStateMachine(pageSize: self.pageSize)
         var action = machine.start()
         let count: (Bool) -> Void = { self.ledger.requestMade(task.key, retry: $0) }
         while true {
@@ -53,24 +55,41 @@ struct PageWalker: Sendable {
                 case .stopped: return
                 }
             case .emitAndFetch(let faces, let start):
-                guard self.emit(faces, task: task, isLast: false, output: output) else { return }
+                guard self.emit(faces, task: task, position: machine.position, result: nil, output: output) else {
+                    return
+                }
                 action = .fetchPage(start: start)
             case .emitAndFinish(let faces, let result):
-                guard self.emit(faces, task: task, isLast: true, output: output) else { return }
                 self.finish(task, result, logger: logger)
+                guard self.emit(faces, task: task, position: nil, result: result, output: output) else { return }
                 return
             case .finish(let result):
-                guard self.emit([], task: task, isLast: true, output: output) else { return }
                 self.finish(task, result, logger: logger)
+                guard self.emit([], task: task, position: nil, result: result, output: output) else { return }
                 return
             }
         }
     }
 
-    private func emit(_ faces: [Face], task: GroupTask, isLast: Bool, output: BoundedQueue<FaceBatch>) -> Bool {
-        guard !faces.isEmpty || isLast else { return true }
+    /// Hands a page on; the last batch of a library (with its `result`) goes even when empty.
+    private func emit(
+        _ faces: [Face],
+        task: GroupTask,
+        position: WalkPosition?,
+        result: GroupWalkResult?,
+        output: BoundedQueue<FaceBatch>
+    ) -> Bool {
+        guard !faces.isEmpty || result != nil else { return true }
         let source = RecordSource(account: task.account.name, groupID: task.groupID)
-        return output.push(FaceBatch(key: task.key, source: source, faces: faces, isLast: isLast))
+        let batch = FaceBatch(
+            key: task.key,
+            source: source,
+            faces: faces,
+            isLast: result != nil,
+            position: position,
+            result: result
+        )
+        return output.push(batch)
     }
 
     private func finish(_ task: GroupTask, _ result: GroupWalkResult, logger: Logger) {

@@ -29,16 +29,28 @@ public final class StopSignal: @unchecked Sendable {
     // `reason` is read and written only while `condition` is locked.
     private let condition = NSCondition()
     private var reason: String?
+    private var interruption = false
 
     /// Creates a lowered signal.
     public init() {}
 
-    /// Raises the signal; the first reason is kept.
-    public func raise(_ reason: String) {
+    /// Raises the signal; the first reason is kept. An `interruption` (a signal from outside) keeps the
+    /// run's temporary files and journal so `--resume` can continue it.
+    public func raise(_ reason: String, interruption: Bool = false) {
         self.condition.lock()
-        if self.reason == nil { self.reason = reason }
+        if self.reason == nil {
+            self.reason = reason
+            self.interruption = interruption
+        }
         self.condition.broadcast()
         self.condition.unlock()
+    }
+
+    /// Whether the run was stopped from outside, to be resumed.
+    public var isInterruption: Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.interruption
     }
 
     /// Why the signal was raised, or nil while it is not.

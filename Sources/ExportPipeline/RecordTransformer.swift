@@ -18,7 +18,14 @@ struct RecordTransformer: Sendable {
                 addTimeUTC: Timestamp.formatRFC3339UTC(milliseconds: face.addTime)
             )
         }
-        return RecordBatch(key: batch.key, source: batch.source, records: records, isLast: batch.isLast)
+        return RecordBatch(
+            key: batch.key,
+            source: batch.source,
+            records: records,
+            isLast: batch.isLast,
+            position: batch.position,
+            result: batch.result
+        )
     }
 
     /// Transforms everything from `input` into `output`, then closes `output`.

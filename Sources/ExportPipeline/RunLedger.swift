@@ -37,6 +37,22 @@ final class RunLedger: Sendable {
         self.state.withLock { $0.accountErrors[account] = reason }
     }
 
+    /// Carries over what an interrupted run had done for this library.
+    func restore(_ key: GroupKey, written: Int, requests: Int, retries: Int) {
+        self.state.withLock {
+            $0.entries[key.index].written = written
+            $0.entries[key.index].requests = requests
+            $0.entries[key.index].retries = retries
+        }
+    }
+
+    /// Rows written, calls and retries of one library so far.
+    func counts(_ key: GroupKey) -> (written: Int, requests: Int, retries: Int) {
+        self.state.withLock {
+            ($0.entries[key.index].written, $0.entries[key.index].requests, $0.entries[key.index].retries)
+        }
+    }
+
     func requestMade(_ key: GroupKey, retry: Bool) {
         self.state.withLock {
             $0.entries[key.index].requests += 1

@@ -8,6 +8,8 @@ public enum RunOutcome: String, Sendable, Codable {
     case partial
     /// The run stopped (API refused it, outputs could not be written); previous outputs untouched.
     case failed
+    /// The run was stopped from outside (a signal); its journal and temporary files wait for `--resume`.
+    case interrupted
 }
 
 /// What happened to one library.

@@ -11,11 +11,18 @@ final class SinkStage: @unchecked Sendable {
     private let ledger: RunLedger
     private let stop: StopSignal
     private var failed = false
+    /// Set before `work` starts, when the run keeps a journal.
+    var journal: RunJournal?
 
     init(sinks: [any RecordSink], ledger: RunLedger, stop: StopSignal) {
         self.sinks = sinks
         self.ledger = ledger
         self.stop = stop
+    }
+
+    /// Reopens the files an interrupted run left.
+    func resume(_ state: ResumeState) throws(SinkError) {
+        for (sink, checkpoints) in zip(self.sinks, state.files) { try sink.resume(checkpoints) }
     }
 
     @available(*, noasync)
@@ -30,11 +37,33 @@ final class SinkStage: @unchecked Sendable {
                 if batch.isLast {
                     for sink in self.sinks { try sink.groupFinished(batch.source) }
                 }
+                try self.journal(batch)
             } catch {
                 self.failed = true
                 self.stop.raise("cannot write the outputs: \(error)")
             }
         }
+    }
+
+    /// Checkpoints every sink's file for this library and journals how far the library got.
+    private func journal(_ batch: RecordBatch) throws(SinkError) {
+        guard let journal = self.journal else { return }
+        var files: [FileCheckpoint?] = []
+        for sink in self.sinks { files.append(try sink.checkpoint(batch.source, finished: batch.isLast)) }
+        let counts = self.ledger.counts(batch.key)
+        try journal.append(
+            RunJournal.Line(
+                type: batch.isLast ? "end" : "page",
+                account: batch.source.account,
+                group_id: batch.source.groupID,
+                position: batch.position,
+                result: batch.result,
+                written: counts.written,
+                requests: counts.requests,
+                retries: counts.retries,
+                files: files
+            )
+        )
     }
 
     /// Commits every sink, or discards them all when `context` is nil or a commit fails.

@@ -6,6 +6,8 @@ struct GroupTask: Sendable {
     let key: GroupKey
     let account: AccountContext
     let groupID: String
+    /// Where an interrupted run left this library's walk, when resuming.
+    let resumeFrom: WalkPosition?
 }
 
 /// Faces of one page, handed from a walker to the transformer; the last batch of a library says so
@@ -15,6 +17,10 @@ struct FaceBatch: Sendable {
     let source: RecordSource
     let faces: [Face]
     let isLast: Bool
+    /// The walk's position after this page (for the journal), while the walk goes on.
+    let position: WalkPosition?
+    /// How the walk ended, on the last batch.
+    let result: GroupWalkResult?
 }
 
 /// Records of one page, handed from the transformer to the sinks.
@@ -23,4 +29,6 @@ struct RecordBatch: Sendable {
     let source: RecordSource
     let records: [ExportRecord]
     let isLast: Bool
+    let position: WalkPosition?
+    let result: GroupWalkResult?
 }

@@ -18,22 +18,46 @@ final class AtomicFile {
     private(set) var sha256 = ""
     private(set) var bytesWritten = 0
 
-    init(path: String, runID: String, mode: mode_t = 0o600) throws(SinkError) {
+    /// Creates the temporary file, or with `resumeAt` reopens the one an interrupted run left and
+    /// cuts it back to the last checkpoint.
+    init(path: String, runID: String, mode: mode_t = 0o600, resumeAt: Int? = nil) throws(SinkError) {
         self.finalPath = path
         self.temporaryPath = Self.temporaryPath(for: path, runID: runID)
         try Self.makeFolders(Self.folder(of: path))
-        let descriptor = open(self.temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw .io("create", path: self.temporaryPath, errno: errno) }
+        let flags = resumeAt == nil ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC : O_WRONLY | O_CLOEXEC
+        let descriptor = open(self.temporaryPath, flags, mode)
+        guard descriptor >= 0 else {
+            throw .io(resumeAt == nil ? "create" : "resume", path: self.temporaryPath, errno: errno)
+        }
         // open() applies the umask; the mode is a promise about personal data, so set it exactly.
         fchmod(descriptor, mode)
         self.descriptor = descriptor
+        if let offset = resumeAt {
+            guard ftruncate(descriptor, off_t(offset)) == 0, lseek(descriptor, 0, SEEK_END) == off_t(offset) else {
+                throw .io("cut back", path: self.temporaryPath, errno: errno)
+            }
+            try self.hashExistingBytes(offset)
+            self.bytesWritten = offset
+        }
     }
 
     deinit {
-        // A file dropped before it was finished is abandoned: remove its temporary name.
-        if self.descriptor >= 0 {
-            close(self.descriptor)
-            unlink(self.temporaryPath)
+        // Removing the temporary file is `discard()`'s decision: an interrupted run keeps it to resume.
+        if self.descriptor >= 0 { close(self.descriptor) }
+    }
+
+    /// Feeds the digest with the first `count` bytes already in the file.
+    private func hashExistingBytes(_ count: Int) throws(SinkError) {
+        let input = open(self.temporaryPath, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw .io("read", path: self.temporaryPath, errno: errno) }
+        defer { close(input) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var remaining = count
+        while remaining > 0 {
+            let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, min($0.count, remaining)) }
+            guard got > 0 else { throw .io("read", path: self.temporaryPath, errno: got < 0 ? errno : EIO) }
+            buffer.withUnsafeBytes { self.digest?.update(UnsafeRawBufferPointer(rebasing: $0.prefix(got))) }
+            remaining -= got
         }
     }
 

@@ -8,21 +8,29 @@ protocol ByteOutput: AnyObject {
     func write(_ bytes: ArraySlice<UInt8>) throws(SinkError)
     /// Writes whatever is buffered, ends the compressed stream, and syncs and closes the file.
     func finish() throws(SinkError)
+    /// Makes the bytes written so far a complete prefix that a resumed run can append to.
+    func checkpoint() throws(SinkError)
     /// The underlying file, for its name, size, digest and commit.
     var file: AtomicFile { get }
 }
 
 extension AtomicFile: ByteOutput {
     var file: AtomicFile { self }
+    func checkpoint() throws(SinkError) {}
 }
 
-/// Opens the output for `path`: gzip when it ends in `.gz`.
+/// Opens the output for `path`: gzip when it ends in `.gz`; with `resumeAt`, continues a file an
+/// interrupted run left.
 func makeByteOutput(
     path: String,
     runID: String,
     compressionLevel: Int32,
-    mode: UInt32
-) throws(SinkError) -> any ByteOutput {
-    let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode))
-    return path.hasSuffix(".gz") ? try GzipOutput(file: file, level: compressionLevel) : file
+    mode: UInt32,
+    resumeAt: Int? = nil
+)
+    throws(SinkError) -> any ByteOutput
+{
+    let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode), resumeAt: resumeAt)
+    return path.hasSuffix(".gz")
+        ? try GzipOutput(file: file, level: compressionLevel, continuing: (resumeAt ?? 0) > 0) : file
 }

@@ -6,10 +6,16 @@ final class GzipOutput: ByteOutput {
     private let stream: UnsafeMutablePointer<z_stream>
     private var output = [UInt8](repeating: 0, count: 1 << 16)
     private var finished = false
+    /// Whether the current gzip member has data not yet closed by a checkpoint.
+    private var memberOpen = false
+    /// Whether the file already holds a complete member (a checkpoint, or a resumed file).
+    private var hasMember: Bool
 
     /// Starts a stream at `level` (1 fastest … 9 smallest; zlib's default is 6).
-    init(file: AtomicFile, level: Int32) throws(SinkError) {
+    /// A gzip stream in front of `file`; `continuing` when the file already ends with complete members.
+    init(file: AtomicFile, level: Int32, continuing: Bool = false) throws(SinkError) {
         self.file = file
+        self.hasMember = continuing
         self.stream = .allocate(capacity: 1)
         self.stream.initialize(to: z_stream())
         // windowBits 15 + 16 asks zlib for a gzip header and trailer instead of a zlib wrapper.
@@ -36,14 +42,26 @@ final class GzipOutput: ByteOutput {
 
     func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
         guard !bytes.isEmpty else { return }
+        self.memberOpen = true
         try self.deflate(bytes, flush: Z_NO_FLUSH)
     }
 
+    /// Closes the current gzip member (RFC 1952 allows several in a file; readers concatenate them),
+    /// so the file up to here is complete and a resumed run can append the next member.
+    func checkpoint() throws(SinkError) {
+        guard self.memberOpen else { return }
+        try self.deflate([], flush: Z_FINISH)
+        guard deflateReset(self.stream) == Z_OK else { throw .compression("deflateReset failed") }
+        self.memberOpen = false
+        self.hasMember = true
+    }
+
     func finish() throws(SinkError) {
-        if !self.finished {
+        // An empty file still needs one (empty) member to be valid gzip.
+        if !self.finished && (self.memberOpen || !self.hasMember) {
             try self.deflate([], flush: Z_FINISH)
-            self.finished = true
         }
+        self.finished = true
         try self.file.finish()
     }
 

@@ -1,6 +1,9 @@
 /// One file of an output: NDJSON, CSV or SQLite.
 protocol FileWriter: AnyObject {
     func write(_ records: [ExportRecord]) throws(SinkError)
+    /// Makes what was written so far durable against a crash of this process; returns the file's
+    /// size (for text files) and rows, for the run's journal.
+    func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int)
     /// No more records come: sync the file (it is renamed at commit).
     func finish() throws(SinkError)
     func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary
@@ -63,7 +66,7 @@ public final class OutputSink: RecordSink {
     private let configuration: Configuration
     private let run: OutputPathTemplate.RunValues
     private var open: [PartitionKey: any FileWriter] = [:]
-    private var finished: [any FileWriter] = []
+    private var finished: [(key: PartitionKey, writer: any FileWriter)] = []
 
     /// Prepares the output; files are created as records arrive (or at commit, for an empty run).
     public init(configuration: Configuration, run: OutputPathTemplate.RunValues) {
@@ -76,11 +79,37 @@ public final class OutputSink: RecordSink {
     }
 
     public func groupFinished(_ source: RecordSource) throws(SinkError) {
-        guard self.configuration.path.isPerGroup else { return }
-        let writer = try self.writer(for: source)
+        guard self.configuration.path.isPerGroup, let writer = self.open[self.key(for: source)] else { return }
         try writer.finish()
         self.open[self.key(for: source)] = nil
-        self.finished.append(writer)
+        self.finished.append((self.key(for: source), writer))
+    }
+
+    public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? {
+        let key = self.key(for: source)
+        let done = finished ? self.finished.last(where: { $0.key == key })?.writer : nil
+        guard let writer = self.open[key] ?? done else { return nil }
+        let (bytes, rows) = try writer.checkpoint()
+        return FileCheckpoint(
+            account: key.account,
+            group: key.group,
+            bytes: bytes,
+            rows: rows,
+            finished: finished && key.group != nil
+        )
+    }
+
+    public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {
+        for checkpoint in checkpoints {
+            let key = PartitionKey(account: checkpoint.account, group: checkpoint.group)
+            let writer = try self.makeWriter(for: key, resume: checkpoint)
+            if checkpoint.finished {
+                try writer.finish()
+                self.finished.append((key, writer))
+            } else {
+                self.open[key] = writer
+            }
+        }
     }
 
     public func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary] {
@@ -91,7 +120,7 @@ public final class OutputSink: RecordSink {
             _ = try self.writer(for: RecordSource(account: "", groupID: ""))
         }
         let writers =
-            self.finished
+            self.finished.map(\.writer)
             + self.open.sorted {
                 ($0.key.account ?? "", $0.key.group ?? "") < ($1.key.account ?? "", $1.key.group ?? "")
             }.map(\.value)
@@ -110,7 +139,7 @@ public final class OutputSink: RecordSink {
     }
 
     public func discard() {
-        for writer in self.finished { writer.discard() }
+        for (_, writer) in self.finished { writer.discard() }
         for writer in self.open.values { writer.discard() }
         self.open = [:]
         self.finished = []
@@ -126,6 +155,12 @@ public final class OutputSink: RecordSink {
     private func writer(for source: RecordSource) throws(SinkError) -> any FileWriter {
         let key = self.key(for: source)
         if let writer = self.open[key] { return writer }
+        let writer = try self.makeWriter(for: key, resume: nil)
+        self.open[key] = writer
+        return writer
+    }
+
+    private func makeWriter(for key: PartitionKey, resume: FileCheckpoint?) throws(SinkError) -> any FileWriter {
         let path = self.configuration.path.resolve(self.run, account: key.account, group: key.group)
         let writer: any FileWriter
         switch self.configuration.format {
@@ -136,7 +171,8 @@ public final class OutputSink: RecordSink {
                 encoder: NDJSONEncoder(),
                 runID: self.run.runID,
                 compressionLevel: self.configuration.compressionLevel,
-                mode: self.configuration.fileMode
+                mode: self.configuration.fileMode,
+                resume: resume
             )
         case .csv:
             writer = try TextFileWriter(
@@ -145,17 +181,18 @@ public final class OutputSink: RecordSink {
                 encoder: CSVEncoder(escapeFormulas: self.configuration.escapeFormulas),
                 runID: self.run.runID,
                 compressionLevel: self.configuration.compressionLevel,
-                mode: self.configuration.fileMode
+                mode: self.configuration.fileMode,
+                resume: resume
             )
         case .sqlite:
             writer = try SQLiteWriter(
                 path: path,
                 runID: self.run.runID,
                 merge: self.configuration.sqliteMode == .merge,
-                mode: self.configuration.fileMode
+                mode: self.configuration.fileMode,
+                resume: resume
             )
         }
-        self.open[key] = writer
         return writer
     }
 }

@@ -28,10 +28,31 @@ public protocol RecordSink: AnyObject {
     func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary]
     /// Removes the temporary files; previous outputs stay as they were.
     func discard()
+    /// Makes the library's file durable so far and says how far it is, for the run's journal; nil
+    /// when the sink keeps no file for it yet. `finished` after ``groupFinished(_:)``.
+    func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint?
+    /// Reopens the files an interrupted run of the same run id left, as its journal describes them.
+    func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError)
 }
 
 extension RecordSink {
     public func groupFinished(_ source: RecordSource) throws(SinkError) {}
+    public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? { nil }
+    public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {}
+}
+
+/// How far one file of an output had got at a checkpoint: its partition, size and rows.
+public struct FileCheckpoint: Sendable, Hashable, Codable {
+    /// The account of a per-account file.
+    public var account: String?
+    /// The library of a per-library file.
+    public var group: String?
+    /// Bytes of a text file (SQLite: 0; its committed rows are the checkpoint).
+    public var bytes: Int
+    /// Rows written.
+    public var rows: Int
+    /// Whether the per-library file is complete.
+    public var finished: Bool
 }
 
 /// What a run tells its sinks when it commits: enough for a SQLite file's `groups` and `runs` tables.
@@ -127,7 +148,8 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
 
     private let code: Code
 
-    static func io(_ operation: String, path: String, errno: Int32) -> Self {
+    /// An I/O call failed with `errno`.
+    public static func io(_ operation: String, path: String, errno: Int32) -> Self {
         Self(code: .io(operation: operation, path: path, errno: errno))
     }
 

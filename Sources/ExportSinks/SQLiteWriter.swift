@@ -71,16 +71,24 @@ final class SQLiteWriter: FileWriter {
     private var rows = 0
     private var rowsInTransaction = 0
 
-    init(path: String, runID: String, merge: Bool, mode: UInt32) throws(SinkError) {
+    init(path: String, runID: String, merge: Bool, mode: UInt32, resume: FileCheckpoint? = nil) throws(SinkError) {
         self.finalPath = path
         self.temporaryPath = AtomicFile.temporaryPath(for: path, runID: runID)
         self.runID = runID
         self.fileMode = mode_t(mode)
         try AtomicFile.makeFolders(AtomicFile.folder(of: path))
-        Self.removeFiles(self.temporaryPath)
-        if merge && access(path, F_OK) == 0 {
+        if let resume {
+            // The interrupted run's database: what it committed at its last checkpoint is there; what it
+            // had not committed SQLite rolled back.
+            guard access(self.temporaryPath, F_OK) == 0 else {
+                throw .io("resume", path: self.temporaryPath, errno: ENOENT)
+            }
+            self.rows = resume.rows
+        } else if merge && access(path, F_OK) == 0 {
+            Self.removeFiles(self.temporaryPath)
             try Self.copy(path, to: self.temporaryPath, mode: self.fileMode)
         } else {
+            Self.removeFiles(self.temporaryPath)
             let descriptor = open(self.temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, self.fileMode)
             guard descriptor >= 0 else { throw .io("create", path: self.temporaryPath, errno: errno) }
             fchmod(descriptor, self.fileMode)
@@ -117,6 +125,13 @@ final class SQLiteWriter: FileWriter {
 
     /// A SQLite file stays open until the run commits: its `groups` and `runs` tables need the outcome.
     func finish() throws(SinkError) {}
+
+    /// Commits the rows so far: after a crash they are in the file, and the journal says so.
+    func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int) {
+        try self.database?.execute("COMMIT; BEGIN")
+        self.rowsInTransaction = 0
+        return (0, self.rows)
+    }
 
     func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary {
         guard let database = self.database else {

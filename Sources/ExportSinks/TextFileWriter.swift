@@ -15,17 +15,34 @@ final class TextFileWriter: FileWriter {
         encoder: any RecordEncoder,
         runID: String,
         compressionLevel: Int32,
-        mode: UInt32
+        mode: UInt32,
+        resume: FileCheckpoint? = nil
     )
         throws(SinkError)
     {
-        let output = try makeByteOutput(path: path, runID: runID, compressionLevel: compressionLevel, mode: mode)
+        let output = try makeByteOutput(
+            path: path,
+            runID: runID,
+            compressionLevel: compressionLevel,
+            mode: mode,
+            resumeAt: resume?.bytes
+        )
         self.output = output
         self.file = output.file
         self.format = format
         self.encoder = encoder
         self.buffer.reserveCapacity(Self.flushThreshold + 4096)
-        self.buffer.append(contentsOf: encoder.header)
+        if let resume {
+            self.rows = resume.rows
+        } else {
+            self.buffer.append(contentsOf: encoder.header)
+        }
+    }
+
+    func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int) {
+        try self.flush()
+        try self.output?.checkpoint()
+        return (self.file.bytesWritten, self.rows)
     }
 
     func write(_ records: [ExportRecord]) throws(SinkError) {

@@ -50,7 +50,7 @@ struct MetricsFile {
         gauge(
             "last_run_outcome",
             "1 for the last run's outcome, 0 for the others.",
-            [RunOutcome.complete, .partial, .failed].map {
+            [RunOutcome.complete, .partial, .failed, .interrupted].map {
                 ("outcome=\"\($0.rawValue)\"", $0 == report.outcome ? 1 : 0)
             }
         )

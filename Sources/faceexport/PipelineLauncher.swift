@@ -1,6 +1,7 @@
 import Dispatch
 import ExportPipeline
 import ExportSinks
+import FaceExportCrypto
 import FaceSearch
 import FaceSearchSimulator
 import Foundation
@@ -23,6 +24,8 @@ struct PipelineLauncher {
         var groupsFile: String?
         var outputDirectory: String?
         var shard: Shard?
+        /// Continue the run this pipeline's journal describes.
+        var resume = false
     }
 
     let definition: PipelineDefinition
@@ -98,18 +101,8 @@ struct PipelineLauncher {
         groups: AccountJob.Groups
     ) async throws -> RunReport {
         let now = Date()
-        let runID = Self.makeRunID(now)
-        var logger = self.logger
-        logger[metadataKey: "run_id"] = "\(runID)"
-        var transportConfiguration = URLSessionTransport.Configuration()
-        transportConfiguration.maximumConnectionsPerHost = self.definition.concurrency
-        transportConfiguration.requestTimeout = self.definition.requestTimeout
-        let client = FaceSearchClient(
-            endpoint: endpoint,
-            signer: RequestSigner(credentials: credentials),
-            transport: URLSessionTransport(configuration: transportConfiguration),
-            logger: logger
-        )
+        var runID = Self.makeRunID(now)
+        var runDate = Self.utcDate(now)
         let folder = self.overrides.outputDirectory ?? self.definition.outputDirectory
         let shard = self.overrides.shard
         if let shard {
@@ -123,19 +116,54 @@ struct PipelineLauncher {
             }
         }
         // Two runs of this pipeline (shard) on this output never overlap; the kernel frees the lock if we die.
+        let lockName = self.definition.name + (shard.map { "-shard-\($0)" } ?? "")
         let lock: RunLock
         do {
             lock = try RunLock(
                 folder: folder,
-                pipeline: self.definition.name + (shard.map { "-shard-\($0)" } ?? ""),
-                note: "pid \(getpid()) on \(ProcessInfo.processInfo.hostName), run \(runID)"
+                pipeline: lockName,
+                note:
+                    "pid \(getpid()) on \(ProcessInfo.processInfo.hostName), started \(Self.format(now, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"
             )
         } catch {
             throw LaunchError(description: error.description, exitCode: ExitStatus.lockHeld)
         }
         defer { lock.release() }
+        let journalPath = folder + "/.faceexport/" + SafeFileName.make(lockName) + ".journal"
+        let fingerprint = self.fingerprint(folder: folder, shard: shard, groups: groups)
+        let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
+        var resume: ResumeState?
+        if self.overrides.resume {
+            guard let previous else {
+                throw LaunchError(description: "nothing to resume: no interrupted run of '\(lockName)' in \(folder)")
+            }
+            guard previous.fingerprint == fingerprint else {
+                throw LaunchError(
+                    description:
+                        "cannot resume run \(previous.runID): the pipeline's outputs, groups, endpoint or output folder "
+                        + "changed since it was interrupted; run without --resume to start over"
+                )
+            }
+            runID = previous.runID
+            runDate = previous.date
+            resume = previous
+        } else if let previous {
+            // A new run replaces an interrupted one: its temporary files go.
+            Self.removeTemporaryFiles(of: previous.runID, under: folder)
+        }
+        var logger = self.logger
+        logger[metadataKey: "run_id"] = "\(runID)"
+        var transportConfiguration = URLSessionTransport.Configuration()
+        transportConfiguration.maximumConnectionsPerHost = self.definition.concurrency
+        transportConfiguration.requestTimeout = self.definition.requestTimeout
+        let client = FaceSearchClient(
+            endpoint: endpoint,
+            signer: RequestSigner(credentials: credentials),
+            transport: URLSessionTransport(configuration: transportConfiguration),
+            logger: logger
+        )
         let values = OutputPathTemplate.RunValues(
-            date: Self.utcDate(now),
+            date: runDate,
             runID: runID,
             pipeline: self.definition.name,
             shard: shard.map(\.description) ?? "all"
@@ -158,6 +186,10 @@ struct PipelineLauncher {
         configuration.retry = self.definition.retry
         configuration.deadline = self.definition.deadline
         configuration.shard = shard
+        configuration.journalPath = journalPath
+        configuration.fingerprint = fingerprint
+        configuration.runDate = runDate
+        configuration.resume = resume
         let run = ExportRun(
             configuration: configuration,
             accounts: [
@@ -177,6 +209,42 @@ struct PipelineLauncher {
         return await withCheckedContinuation { continuation in
             // The run blocks while it works; it gets its own thread, off the cooperative pool.
             DispatchQueue(label: "faceexport.run").async { continuation.resume(returning: run.run()) }
+        }
+    }
+
+    /// A digest of everything that decides what the outputs hold and where: a run may be resumed
+    /// only under the same.
+    private func fingerprint(folder: String, shard: Shard?, groups: AccountJob.Groups) -> String {
+        var parts = ["name=\(self.definition.name)", "folder=\(folder)", "shard=\(shard?.description ?? "all")"]
+        switch self.overrides.endpoint.map(PipelineDefinition.Endpoint.remote) ?? self.definition.endpoint {
+        case .remote(let root): parts.append("endpoint=\(root)")
+        case .embedded(let settings): parts.append("embedded=\(settings.groups),\(settings.faces),\(settings.seed)")
+        }
+        switch groups {
+        case .all: parts.append("groups=all")
+        case .list(let ids): parts.append("groups=" + ids.joined(separator: "\u{0}"))
+        }
+        for output in self.definition.outputs {
+            parts.append(
+                "output=\(output.format.rawValue)|\(output.path.text)|\(output.compressionLevel)|\(output.escapeFormulas)|"
+                    + "\(output.sqliteMode.rawValue)|\(output.fileMode)"
+            )
+        }
+        parts.append("manifest=\(self.definition.manifest.text)")
+        let digest = HMAC.sha256(key: [UInt8](), message: Array(parts.joined(separator: "\n").utf8))
+        return digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+            .joined()
+    }
+
+    /// Removes what an interrupted run left under `folder`: files named `*.tmp-<run id>` (and SQLite's companions).
+    private static func removeTemporaryFiles(of runID: String, under folder: String) {
+        let suffix = ".tmp-" + runID
+        guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return }
+        while let path = enumerator.nextObject() as? String {
+            let name = (path as NSString).lastPathComponent
+            if ["", "-wal", "-shm", "-journal"].contains(where: { name.hasSuffix(suffix + $0) }) {
+                try? FileManager.default.removeItem(atPath: folder + "/" + path)
+            }
         }
     }
 

@@ -40,6 +40,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Write Prometheus metrics to this file at the end; overrides the pipeline's metrics_file.")
     var metricsFile: String?
 
+    @Flag(help: "Continue the interrupted run of this pipeline (same run id) from its journal.")
+    var resume = false
+
     @Flag(help: "Exit 2 when the run is partial even if the pipeline says on_incomplete: accept.")
     var failOnIncomplete = false
 
@@ -83,7 +86,8 @@ struct RunCommand: AsyncParsableCommand {
                 endpoint: self.endpoint,
                 groupsFile: self.groupsFile,
                 outputDirectory: self.out,
-                shard: shard
+                shard: shard,
+                resume: self.resume
             ),
             logger: logger,
             stop: stop
@@ -114,6 +118,7 @@ struct RunCommand: AsyncParsableCommand {
         case .partial:
             throw definition.acceptsIncomplete && !self.failOnIncomplete ? ExitStatus.complete : ExitStatus.partial
         case .failed: throw ExitStatus.failed
+        case .interrupted: throw ExitStatus.interrupted(by: signals.received ?? SIGTERM)
         }
     }
 
@@ -147,7 +152,10 @@ final class SignalWatcher: @unchecked Sendable {
         }
         guard first else { _exit(128 + signalNumber) }
         let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
-        stop.raise("interrupted by \(name); the outputs of this run were discarded (a second signal exits at once)")
+        stop.raise(
+            "interrupted by \(name); no output was committed — continue with --resume (a second signal exits at once)",
+            interruption: true
+        )
     }
 
     /// The first signal received, if any.

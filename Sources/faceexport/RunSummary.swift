@@ -25,7 +25,12 @@ struct RunSummary {
         for file in report.files {
             lines.append("  output    \(file.path) (\(file.rows) rows, \(file.bytes) bytes)")
         }
-        if let failure = report.failure {
+        if report.outcome == .interrupted {
+            lines.append("  STOPPED   \(report.failure ?? "interrupted")")
+            lines.append(
+                "            previous outputs were left untouched; `faceexport run … --resume` continues this run"
+            )
+        } else if let failure = report.failure {
             lines.append("  FAILED    \(failure)")
             lines.append("            previous outputs were left untouched")
         }

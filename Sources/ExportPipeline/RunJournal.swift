@@ -1,0 +1,128 @@
+public import ExportSinks
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The run's progress, journaled page by page so an interrupted run can continue where it stopped.
+///
+/// One JSON object per line, appended after every sink has written (and checkpointed) a page:
+/// - `run`: the run id and the fingerprint of the settings that shape the outputs;
+/// - `page`: a library's walk position after the page, rows written, and each output's file checkpoint;
+/// - `end`: a library's walk result and final checkpoints.
+/// A torn last line (the process died while writing it) is ignored on reading.
+final class RunJournal {
+    struct Line: Codable {
+        var type: String
+        var run_id: String?
+        var date: String?
+        var fingerprint: String?
+        var account: String?
+        var group_id: String?
+        var position: WalkPosition?
+        var result: GroupWalkResult?
+        var written: Int?
+        var requests: Int?
+        var retries: Int?
+        /// One entry per output, in the pipeline's order; nil where the output has no file for it yet.
+        var files: [FileCheckpoint?]?
+    }
+
+    let path: String
+    private let descriptor: Int32
+
+    /// Opens the journal for appending; `fresh` starts it over with a `run` line.
+    init(path: String, runID: String, date: String, fingerprint: String, fresh: Bool) throws(SinkError) {
+        self.path = path
+        let flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (fresh ? O_TRUNC : 0)
+        let descriptor = open(path, flags, 0o600)
+        guard descriptor >= 0 else { throw .io("open the journal", path: path, errno: errno) }
+        self.descriptor = descriptor
+        if fresh { try self.append(Line(type: "run", run_id: runID, date: date, fingerprint: fingerprint)) }
+    }
+
+    deinit { close(self.descriptor) }
+
+    func append(_ line: Line) throws(SinkError) {
+        // Plain values cannot fail to encode.
+        var bytes = Array(try! JSONEncoder().encode(line))
+        bytes.append(0x0A)
+        let written = bytes.withUnsafeBytes { write(self.descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw .io("write the journal", path: self.path, errno: errno) }
+    }
+
+    /// Removes the journal: the run committed, or failed for good.
+    func remove() { unlink(self.path) }
+}
+
+/// What an interrupted run's journal says: where to continue.
+public struct ResumeState: Sendable {
+    /// The progress of one library.
+    public struct Group: Sendable {
+        /// Where its walk stood, if it was under way.
+        public var position: WalkPosition?
+        /// How it ended, if it did.
+        public var result: GroupWalkResult?
+        /// Rows written.
+        public var written: Int
+        /// Calls made and retried.
+        public var requests: Int
+        public var retries: Int
+    }
+
+    /// The interrupted run's id; the resumed run keeps it (its temporary files carry it).
+    public let runID: String
+    /// The interrupted run's `{date}`; the resumed run keeps it, so its files land in the same places.
+    public let date: String
+    /// The fingerprint of the settings the interrupted run used.
+    public let fingerprint: String
+    /// Libraries by account and id.
+    public let groups: [String: [String: Group]]
+    /// Per output (pipeline order), the last checkpoint of each of its files.
+    public let files: [[FileCheckpoint]]
+
+    /// Reads the journal at `path`; nil when there is none or it has no `run` line.
+    public static func read(path: String, outputs: Int) -> ResumeState? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        var runID: String?
+        var date = ""
+        var fingerprint = ""
+        var groups: [String: [String: Group]] = [:]
+        var files: [[String: FileCheckpoint]] = Array(repeating: [:], count: outputs)
+        let decoder = JSONDecoder()
+        for line in data.split(separator: 0x0A) {
+            guard let entry = try? decoder.decode(RunJournal.Line.self, from: Data(line)) else { continue }
+            switch entry.type {
+            case "run":
+                runID = entry.run_id
+                date = entry.date ?? ""
+                fingerprint = entry.fingerprint ?? ""
+            case "page", "end":
+                guard let account = entry.account, let groupID = entry.group_id else { continue }
+                var group =
+                    groups[account]?[groupID] ?? Group(position: nil, result: nil, written: 0, requests: 0, retries: 0)
+                if let position = entry.position { group.position = position }
+                if let result = entry.result { group.result = result }
+                group.written = entry.written ?? group.written
+                group.requests = entry.requests ?? group.requests
+                group.retries = entry.retries ?? group.retries
+                groups[account, default: [:]][groupID] = group
+                for (index, checkpoint) in (entry.files ?? []).enumerated() where index < outputs {
+                    guard let checkpoint else { continue }
+                    files[index]["\(checkpoint.account ?? "")\u{0}\(checkpoint.group ?? "")"] = checkpoint
+                }
+            default:
+                continue
+            }
+        }
+        guard let runID else { return nil }
+        return ResumeState(
+            runID: runID,
+            date: date,
+            fingerprint: fingerprint,
+            groups: groups,
+            files: files.map { Array($0.values) }
+        )
+    }
+}
