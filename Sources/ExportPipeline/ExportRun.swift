@@ -145,7 +145,7 @@ public final class ExportRun: Sendable {
     /// the report.
     private func conclude(started: Double, startedAt: String) -> RunReport {
         var failure = self.stop.raisedReason
-        var (groups, accountErrors) = self.ledger.reports(stopReason: failure)
+        let (groups, accountErrors) = self.ledger.reports(stopReason: failure)
         var outcome: RunOutcome =
             failure != nil
             ? .failed : groups.allSatisfy({ $0.status == .complete }) && accountErrors.isEmpty ? .complete : .partial
@@ -173,23 +173,37 @@ public final class ExportRun: Sendable {
         }
         let context = outcome == .failed ? nil : report.commitContext
         switch self.sinkStage.finish(commit: context) {
-        case .success(let committed):
-            report.files = committed
-        case .failure(let error):
-            failure = "cannot commit the outputs: \(error)"
-            (groups, accountErrors) = self.ledger.reports(stopReason: failure)
-            outcome = .failed
-        }
-        self.sinkStage.journal?.remove()
-        if outcome != .failed, let manifestPath = self.configuration.manifestPath {
+        case .success(let prepared) where outcome != .failed:
+            report.files = prepared.map(\.summary)
+            var plan = CommitPlan(
+                runID: report.runID,
+                outcome: outcome.rawValue,
+                files: prepared,
+                manifestPath: nil,
+                manifest: nil,
+                successFolders: []
+            )
+            if let manifestPath = self.configuration.manifestPath {
+                let manifest = RunManifest(report: report)
+                plan.manifestPath = manifestPath
+                plan.manifest = manifest.encoded
+                if outcome == .complete { plan.successFolders = manifest.successFolders(manifestPath: manifestPath) }
+            }
             do throws(SinkError) {
-                try RunManifest(report: report).write(to: manifestPath, markSuccess: outcome == .complete)
+                // Journaled first: a crash among the renames is finished by the next run.
+                try self.sinkStage.journal?.append(RunJournal.Line(type: "commit", commit: plan))
+                try plan.execute()
             } catch {
-                // The data files are in place; only their description is missing. Say so, loudly.
-                failure = "the outputs were committed but the manifest could not be written: \(error)"
+                failure = "the outputs could not all be put in place: \(error); the next run finishes the commit"
                 outcome = .failed
             }
+        case .success:
+            break  // A failed run's files were discarded.
+        case .failure(let error):
+            failure = "cannot commit the outputs: \(error)"
+            outcome = .failed
         }
+        if failure == nil || outcome == .failed && report.files.isEmpty { self.sinkStage.journal?.remove() }
         report.outcome = outcome
         report.failure = failure
         if outcome == .failed { report.files = [] }

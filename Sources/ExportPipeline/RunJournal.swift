@@ -27,6 +27,8 @@ final class RunJournal {
         var retries: Int?
         /// One entry per output, in the pipeline's order; nil where the output has no file for it yet.
         var files: [FileCheckpoint?]?
+        /// The commit about to be carried out (`type` `commit`).
+        var commit: CommitPlan?
     }
 
     let path: String

@@ -1,4 +1,4 @@
-import ExportSinks
+public import ExportSinks
 import Foundation
 
 /// `manifest.json`: what a committed run wrote and how complete each library is, for the people and
@@ -78,24 +78,82 @@ struct RunManifest: Encodable {
         self.files = report.files
     }
 
-    /// Writes the manifest atomically, then `_SUCCESS` beside it and beside every file if asked.
-    func write(to path: String, markSuccess: Bool) throws(SinkError) {
+    /// The manifest as written: pretty, sorted JSON.
+    var encoded: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Encoding plain strings and numbers cannot fail.
-        let data = try! encoder.encode(self)
-        try AtomicFileWriter.write(Array(data) + [0x0A], to: path, runID: self.run_id)
-        guard markSuccess else { return }
-        var folders = [Self.folder(of: path)]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    /// The folders that get `_SUCCESS`: the manifest's and every file's.
+    func successFolders(manifestPath: String) -> [String] {
+        var folders = [Self.folder(of: manifestPath)]
         for file in self.files where !folders.contains(Self.folder(of: file.path)) {
             folders.append(Self.folder(of: file.path))
         }
-        for folder in folders {
-            try AtomicFileWriter.write([], to: folder + "/_SUCCESS", runID: self.run_id)
-        }
+        return folders
     }
 
     private static func folder(of path: String) -> String {
         (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+    }
+}
+
+/// The last step of a run, journaled before it starts so a crash in the middle can be finished:
+/// rename every prepared file into place, then write the manifest and the `_SUCCESS` markers.
+public struct CommitPlan: Sendable, Codable {
+    /// The run's id.
+    public var runID: String
+    /// `complete` or `partial`.
+    public var outcome: String
+    /// The files to rename into place.
+    public var files: [PreparedFile]
+    /// Where the manifest goes, if the run writes one.
+    public var manifestPath: String?
+    /// The manifest's text.
+    public var manifest: String?
+    /// Folders that get `_SUCCESS` (a complete run's only).
+    public var successFolders: [String]
+
+    /// Creates a plan.
+    public init(
+        runID: String,
+        outcome: String,
+        files: [PreparedFile],
+        manifestPath: String?,
+        manifest: String?,
+        successFolders: [String]
+    ) {
+        self.runID = runID
+        self.outcome = outcome
+        self.files = files
+        self.manifestPath = manifestPath
+        self.manifest = manifest
+        self.successFolders = successFolders
+    }
+
+    /// Carries the plan out; safe to repeat after a crash (installed files are skipped).
+    public func execute() throws(SinkError) {
+        for file in self.files { try file.install() }
+        if let path = self.manifestPath, let manifest = self.manifest {
+            try AtomicFileWriter.write(Array(manifest.utf8), to: path, runID: self.runID)
+        }
+        for folder in self.successFolders {
+            try AtomicFileWriter.write([], to: folder + "/_SUCCESS", runID: self.runID)
+        }
+    }
+
+    /// Finishes the commit a killed run had begun, as its journal at `journalPath` describes, and
+    /// removes the journal; nil when the journal holds no commit.
+    public static func finishInterrupted(journalPath: String) throws(SinkError) -> CommitPlan? {
+        guard let data = FileManager.default.contents(atPath: journalPath) else { return nil }
+        let plan = data.split(separator: 0x0A).reversed().lazy.compactMap {
+            try? JSONDecoder().decode(RunJournal.Line.self, from: Data($0)).commit
+        }.first
+        guard let plan else { return nil }
+        try plan.execute()
+        unlink(journalPath)
+        return plan
     }
 }

@@ -1,4 +1,5 @@
 import ExportSinks
+import Foundation
 import Logging
 
 /// The last stage: writes every page to every sink, on one serial queue, and acknowledges it.
@@ -66,17 +67,19 @@ final class SinkStage: @unchecked Sendable {
         )
     }
 
-    /// Commits every sink, or discards them all when `context` is nil or a commit fails.
-    func finish(commit context: CommitContext?) -> Result<[SinkSummary], SinkError> {
+    /// Prepares every sink's files for the commit, or discards them all when `context` is nil or
+    /// one cannot be prepared.
+    func finish(commit context: CommitContext?) -> Result<[PreparedFile], SinkError> {
         guard let context, !self.failed else {
             for sink in self.sinks { sink.discard() }
             return .success([])
         }
-        var summaries: [SinkSummary] = []
+        var summaries: [PreparedFile] = []
         for (index, sink) in self.sinks.enumerated() {
             do throws(SinkError) {
-                summaries.append(contentsOf: try sink.commit(context))
+                summaries.append(contentsOf: try sink.prepareCommit(context))
             } catch {
+                for file in summaries { unlink(file.temporaryPath) }
                 for later in self.sinks[(index + 1)...] { later.discard() }
                 return .failure(error)
             }

@@ -6,7 +6,7 @@ protocol FileWriter: AnyObject {
     func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int)
     /// No more records come: sync the file (it is renamed at commit).
     func finish() throws(SinkError)
-    func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> PreparedFile
     func discard()
 }
 
@@ -112,7 +112,7 @@ public final class OutputSink: RecordSink {
         }
     }
 
-    public func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary] {
+    public func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile] {
         if self.open.isEmpty && self.finished.isEmpty && !self.configuration.path.isPerGroup
             && !self.configuration.path.isPerAccount
         {
@@ -124,10 +124,10 @@ public final class OutputSink: RecordSink {
             + self.open.sorted {
                 ($0.key.account ?? "", $0.key.group ?? "") < ($1.key.account ?? "", $1.key.group ?? "")
             }.map(\.value)
-        var summaries: [SinkSummary] = []
+        var summaries: [PreparedFile] = []
         for (index, writer) in writers.enumerated() {
             do throws(SinkError) {
-                summaries.append(try writer.commit(context))
+                summaries.append(try writer.prepareCommit(context))
             } catch {
                 for later in writers[(index + 1)...] { later.discard() }
                 throw error

@@ -24,8 +24,9 @@ public protocol RecordSink: AnyObject {
     func write(_ records: [ExportRecord], from source: RecordSource) throws(SinkError)
     /// The library's walk is over: a sink with a file per library may finish that file now.
     func groupFinished(_ source: RecordSource) throws(SinkError)
-    /// Finishes, syncs and renames every file into place; returns what was committed.
-    func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary]
+    /// Finishes and syncs every file under its temporary name, ready to be renamed into place;
+    /// returns them with what they hold. Renaming is the run's last step (``PreparedFile/install()``).
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile]
     /// Removes the temporary files; previous outputs stay as they were.
     func discard()
     /// Makes the library's file durable so far and says how far it is, for the run's journal; nil
@@ -36,6 +37,13 @@ public protocol RecordSink: AnyObject {
 }
 
 extension RecordSink {
+    /// Prepares every file and renames it into place at once: for a sink used on its own.
+    public func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary] {
+        let prepared = try self.prepareCommit(context)
+        for file in prepared { try file.install() }
+        return prepared.map(\.summary)
+    }
+
     public func groupFinished(_ source: RecordSource) throws(SinkError) {}
     public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? { nil }
     public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {}
@@ -168,5 +176,21 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
         case .sqlite(let operation, let path, let message):
             "SQLite could not \(operation) \(path): \(message)"
         }
+    }
+}
+
+/// A finished, synced file under its temporary name, waiting to be renamed into place.
+public struct PreparedFile: Sendable, Codable {
+    /// The temporary name.
+    public var temporaryPath: String
+    /// The file once in place.
+    public var summary: SinkSummary
+
+    /// Renames the file into place (atomically) and syncs its folder; a file already in place (its
+    /// temporary name gone, its final name there) counts as installed, so a crash-interrupted
+    /// install can simply be repeated.
+    public func install() throws(SinkError) {
+        if access(self.temporaryPath, F_OK) != 0 && access(self.summary.path, F_OK) == 0 { return }
+        try AtomicFile.rename(self.temporaryPath, to: self.summary.path)
     }
 }

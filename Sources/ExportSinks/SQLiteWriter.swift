@@ -133,7 +133,7 @@ final class SQLiteWriter: FileWriter {
         return (0, self.rows)
     }
 
-    func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary {
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> PreparedFile {
         guard let database = self.database else {
             throw .sqlite("commit", path: self.finalPath, message: "the file was discarded")
         }
@@ -192,8 +192,8 @@ final class SQLiteWriter: FileWriter {
         database.close()
         self.database = nil
         let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath)
-        try AtomicFile.rename(self.temporaryPath, to: self.finalPath)
-        return SinkSummary(path: self.finalPath, format: "sqlite", rows: self.rows, bytes: bytes, sha256: sha256)
+        let summary = SinkSummary(path: self.finalPath, format: "sqlite", rows: self.rows, bytes: bytes, sha256: sha256)
+        return PreparedFile(temporaryPath: self.temporaryPath, summary: summary)
     }
 
     func discard() {

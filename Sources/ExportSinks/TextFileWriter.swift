@@ -62,16 +62,16 @@ final class TextFileWriter: FileWriter {
         self.buffer = []
     }
 
-    func commit(_ context: CommitContext) throws(SinkError) -> SinkSummary {
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> PreparedFile {
         try self.finish()
-        try self.file.commit()
-        return SinkSummary(
+        let summary = SinkSummary(
             path: self.file.finalPath,
             format: self.format,
             rows: self.rows,
             bytes: self.file.bytesWritten,
             sha256: self.file.sha256
         )
+        return PreparedFile(temporaryPath: self.file.temporaryPath, summary: summary)
     }
 
     func discard() {

@@ -130,6 +130,27 @@ struct PipelineLauncher {
         }
         defer { lock.release() }
         let journalPath = folder + "/.faceexport/" + SafeFileName.make(lockName) + ".journal"
+        // A run killed while renaming its files into place left its commit in the journal: finish it first.
+        do {
+            if let plan = try CommitPlan.finishInterrupted(journalPath: journalPath) {
+                let message =
+                    "run \(plan.runID) was interrupted while putting its outputs in place; that is now finished (\(plan.outcome))"
+                self.logger.warning("\(message)")
+                if self.overrides.resume {
+                    throw LaunchError(
+                        description: message,
+                        exitCode: plan.outcome == "complete" ? ExitStatus.complete : ExitStatus.partial
+                    )
+                }
+            }
+        } catch let error as LaunchError {
+            throw error
+        } catch {
+            throw LaunchError(
+                description: "cannot finish the interrupted commit: \(error)",
+                exitCode: ExitStatus.failed
+            )
+        }
         let fingerprint = self.fingerprint(folder: folder, shard: shard, groups: groups)
         let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
         var resume: ResumeState?

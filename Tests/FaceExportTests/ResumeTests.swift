@@ -1,4 +1,5 @@
 import ExportPipeline
+import ExportSinks
 import FaceSearchSimulator
 import Foundation
 import Testing
@@ -131,5 +132,48 @@ struct ResumeTests {
         let fresh = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"])
         #expect(fresh.status == 0, "\(fresh.stderr)")
         try Self.verifyOutputs(folder)
+    }
+}
+
+/// A run killed among the renames of its commit: the next run finishes the commit from the journal.
+struct InterruptedCommitTests {
+    @Test func aCommitCutShortIsFinishedFromTheJournal() throws {
+        let folder = try makeTemporaryDirectory()
+        let run = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "r9", pipeline: "p")
+        let sinks = [
+            OutputSink(
+                configuration: .init(format: .ndjson, path: try OutputPathTemplate(folder + "/a.ndjson")),
+                run: run
+            ),
+            OutputSink(configuration: .init(format: .csv, path: try OutputPathTemplate(folder + "/b.csv")), run: run),
+        ]
+        for sink in sinks { try sink.write(SinkTests.records(), from: RecordSource(account: "a", groupID: "g0")) }
+        let prepared = try sinks.flatMap { try $0.prepareCommit(SinkTests.context(runID: "r9")) }
+        let plan = CommitPlan(
+            runID: "r9",
+            outcome: "complete",
+            files: prepared,
+            manifestPath: folder + "/manifest.json",
+            manifest: "{}\n",
+            successFolders: [folder]
+        )
+        let journal = folder + "/p.journal"
+        let line =
+            #"{"type":"run","run_id":"r9"}"# + "\n" + #"{"type":"commit","commit":"#
+            + String(decoding: try JSONEncoder().encode(plan), as: UTF8.self) + "}\n"
+        try line.write(toFile: journal, atomically: true, encoding: .utf8)
+        // The crash: only the first file made it into place.
+        try prepared[0].install()
+        #expect(!FileManager.default.fileExists(atPath: folder + "/b.csv"))
+
+        let finished = try CommitPlan.finishInterrupted(journalPath: journal)
+        #expect(finished?.runID == "r9")
+        #expect(try readNDJSON(folder + "/a.ndjson").count == SinkTests.records().count)
+        #expect(try String(contentsOfFile: folder + "/b.csv", encoding: .utf8).hasPrefix("group_id,"))
+        #expect(try String(contentsOfFile: folder + "/manifest.json", encoding: .utf8) == "{}\n")
+        #expect(FileManager.default.fileExists(atPath: folder + "/_SUCCESS"))
+        #expect(!FileManager.default.fileExists(atPath: journal))
+        #expect(try CommitPlan.finishInterrupted(journalPath: journal) == nil, "nothing left to finish")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".tmp-") }.isEmpty)
     }
 }
