@@ -172,6 +172,9 @@ public final class ExportRun: Sendable {
             return report
         }
         let context = outcome == .failed ? nil : report.commitContext
+        if context != nil {
+            self.logger.debug("committing the outputs", metadata: ["files": "\(self.configuration.pipeline)"])
+        }
         switch self.sinkStage.finish(commit: context) {
         case .success(let prepared) where outcome != .failed:
             report.files = prepared.map(\.summary)

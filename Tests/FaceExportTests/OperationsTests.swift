@@ -31,8 +31,12 @@ struct OperationsTests {
         """
     }
 
-    /// Starts `faceexport run` and returns once it has walked `libraries` libraries (its debug log says so).
-    static func startSlowRun(_ pipeline: String, libraries: Int = 2) async throws -> Process {
+    /// Starts `faceexport run` and returns once its debug log has said `marker` `count` times.
+    static func startSlowRun(
+        _ pipeline: String,
+        libraries: Int = 2,
+        marker: String = "library walked"
+    ) async throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
         let words = pipeline.split(separator: " ").map(String.init)
@@ -43,7 +47,7 @@ struct OperationsTests {
         try process.run()
         await runOffThePool {
             var text = ""
-            while text.components(separatedBy: "library walked").count <= libraries {
+            while text.components(separatedBy: marker).count <= libraries {
                 let chunk = errors.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
                 text += String(decoding: chunk, as: UTF8.self)

@@ -95,6 +95,23 @@ struct ResumeTests {
         try Self.verifyOutputs(folder)
     }
 
+    @Test func sigkillDuringTheCommitThenResumeFinishesIt() async throws {
+        let folder = try Self.prepare()
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: 1,
+            marker: "committing the outputs"
+        )
+        kill(run.processIdentifier, SIGKILL)
+        _ = await OperationsTests.wait(run)
+        // Wherever the kill landed (preparing the files, or among the renames), a resumed run ends with
+        // every output complete; if the commit had already finished, there is nothing to resume.
+        let resumed = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml", "--resume"])
+        #expect([0, 4].contains(resumed.status), "\(resumed.stderr)")
+        if resumed.status == 4 { #expect(resumed.stderr.contains("nothing to resume")) }
+        try Self.verifyOutputs(folder)
+    }
+
     @Test func sigtermKeepsAConsistentJournalAndResumeCompletes() async throws {
         let folder = try Self.prepare()
         let run = try await OperationsTests.startSlowRun(folder + "/slow.yaml", libraries: 3)
