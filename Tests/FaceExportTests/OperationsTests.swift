@@ -13,22 +13,16 @@ struct OperationsTests {
         extra: String = "",
         paths: String? = nil
     ) -> String {
-        """
-        name: ops
-        endpoint: embedded
-        simulator:
-          groups: \(groups)
-          faces: 600
-          seed: 8
-          faults: {latency: \(latency)}
-        concurrency: 2
-        page_size: 100
-        rate_limit: {mode: fixed, requests_per_second: 1000, burst: 10}
-        output_dir: \(folder)/out
-        \(extra)
-        outputs:
-          - {format: ndjson, path: "\(paths ?? "faces.ndjson")"}
-        """
+        embeddedPipeline(
+            name: "ops",
+            folder: folder,
+            groups: groups,
+            faces: 600,
+            seed: 8,
+            latency: latency,
+            extra: extra,
+            outputs: ["{format: ndjson, path: \"\(paths ?? "faces.ndjson")\"}"]
+        )
     }
 
     /// Starts `faceexport run` and returns once its debug log has said `marker` `count` times.

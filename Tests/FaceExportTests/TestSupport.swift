@@ -171,3 +171,32 @@ func runOffThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T 
         DispatchQueue(label: "test.blocking").async { continuation.resume(returning: work()) }
     }
 }
+
+/// A pipeline file on the embedded simulator, for tests that run the binary.
+func embeddedPipeline(
+    name: String,
+    folder: String,
+    groups: Int,
+    faces: Int,
+    seed: Int,
+    latency: Double = 0,
+    extra: String = "",
+    outputs: [String]
+) -> String {
+    """
+    name: \(name)
+    endpoint: embedded
+    simulator:
+      groups: \(groups)
+      faces: \(faces)
+      seed: \(seed)
+      faults: {latency: \(latency)}
+    concurrency: 2
+    page_size: 100
+    rate_limit: {mode: fixed, requests_per_second: 1000, burst: 10}
+    output_dir: \(folder)/out
+    \(extra)
+    outputs:
+    \(outputs.map { "  - " + $0 }.joined(separator: "\n"))
+    """
+}
