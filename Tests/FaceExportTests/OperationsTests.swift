@@ -134,6 +134,7 @@ struct OperationsTests {
         }
         #expect(lines.contains { $0.contains("\"group\":\"not-there\"") })
         #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
+        #expect(!result.stderr.contains("ops-key") && !result.stdout.contains("ops-key"), "nor the API key")
         // The sign embeds the key, and the secret never leaves the process: neither is in any output file.
         for file in try FileManager.default.subpathsOfDirectory(atPath: folder + "/out") {
             let data = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/out/" + file))) ?? Data()
