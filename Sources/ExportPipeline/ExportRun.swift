@@ -99,7 +99,8 @@ public final class ExportRun: Sendable {
                 )
                 if let resume = self.configuration.resume { try self.sinkStage.resume(resume) }
             } catch {
-                self.stop.raise("cannot resume the interrupted run: \(error)")
+                let what = self.configuration.resume == nil ? "keep the run's journal" : "resume the interrupted run"
+                self.stop.raise("cannot \(what): \(error)")
             }
         }
         let source = GroupSource(
