@@ -19,6 +19,7 @@ struct GroupSource: Sendable {
         defer { output.close() }
         for (account, selection) in zip(self.accounts, self.selections) {
             let groupIDs: [String]
+            var discovered: [String: GroupInfo] = [:]
             switch selection {
             case .list(let ids):
                 groupIDs = ids
@@ -30,6 +31,7 @@ struct GroupSource: Sendable {
                 ) {
                 case .success(let infos):
                     groupIDs = infos.map(\.groupID)
+                    for info in infos { discovered[info.groupID] = info }
                     self.logger.debug(
                         "discovered libraries",
                         metadata: ["account": "\(account.name)", "count": "\(infos.count)"]
@@ -42,7 +44,7 @@ struct GroupSource: Sendable {
                 }
             }
             for groupID in groupIDs where self.shard?.contains(account: account.name, groupID: groupID) ?? true {
-                let key = self.ledger.schedule(account: account.name, groupID: groupID)
+                let key = self.ledger.schedule(account: account.name, groupID: groupID, info: discovered[groupID])
                 let previous = self.resume?.groups[account.name]?[groupID]
                 if let previous {
                     self.ledger.restore(

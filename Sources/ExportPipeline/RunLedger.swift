@@ -1,3 +1,4 @@
+import FaceSearch
 import Synchronization
 
 /// A library scheduled for export, identified by its position in the schedule.
@@ -10,6 +11,7 @@ final class RunLedger: Sendable {
     private struct Entry {
         var account: String
         var groupID: String
+        var info: GroupInfo?
         var walk: GroupWalkResult?
         var written = 0
         var requests = 0
@@ -26,9 +28,9 @@ final class RunLedger: Sendable {
     private let state = Mutex(State())
 
     /// Adds a library to the schedule.
-    func schedule(account: String, groupID: String) -> GroupKey {
+    func schedule(account: String, groupID: String, info: GroupInfo? = nil) -> GroupKey {
         self.state.withLock { state in
-            state.entries.append(Entry(account: account, groupID: groupID))
+            state.entries.append(Entry(account: account, groupID: groupID, info: info))
             return GroupKey(index: state.entries.count - 1)
         }
     }
@@ -123,7 +125,8 @@ final class RunLedger: Sendable {
                     retries: entry.retries,
                     duplicatesDropped: walk.duplicatesDropped,
                     unreachable: walk.unreachable,
-                    error: error
+                    error: error,
+                    info: entry.info
                 )
             }
             return (groups, state.accountErrors)

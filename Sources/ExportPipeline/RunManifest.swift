@@ -1,4 +1,5 @@
 public import ExportSinks
+import FaceSearch
 import Foundation
 
 /// `manifest.json`: what a committed run wrote and how complete each library is, for the people and
@@ -18,6 +19,10 @@ struct RunManifest: Encodable {
         let duplicates_dropped: Int
         let unreachable: Int?
         let error: String?
+        /// What `group_list` said of the library, when the run discovered it.
+        let group_name: String?
+        let group_data: String?
+        let group_add_time: String?
     }
 
     struct Totals: Encodable {
@@ -72,7 +77,10 @@ struct RunManifest: Encodable {
                 retries: $0.retries,
                 duplicates_dropped: $0.duplicatesDropped,
                 unreachable: $0.unreachable,
-                error: $0.error
+                error: $0.error,
+                group_name: $0.info?.groupName,
+                group_data: $0.info?.groupData,
+                group_add_time: $0.info?.addTime.map(Timestamp.formatRFC3339UTC(milliseconds:))
             )
         }
         self.files = report.files

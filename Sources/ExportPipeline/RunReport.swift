@@ -1,4 +1,5 @@
 public import ExportSinks
+public import FaceSearch
 
 /// How a run ended overall.
 public enum RunOutcome: String, Sendable, Codable {
@@ -36,6 +37,8 @@ public struct GroupReport: Sendable {
     public var unreachable: Int?
     /// Why it failed or is incomplete.
     public var error: String?
+    /// What `group_list` said of the library, when it was discovered.
+    public var info: GroupInfo?
 }
 
 /// Everything a run did: the single place its outcome is decided from.
@@ -93,7 +96,10 @@ public struct RunReport: Sendable {
                     status: $0.status.rawValue,
                     expected: $0.expected,
                     exported: $0.exported,
-                    error: $0.error
+                    error: $0.error,
+                    groupName: $0.info?.groupName,
+                    groupData: $0.info?.groupData,
+                    groupAddTime: $0.info?.addTime
                 )
             },
             pages: self.pages,

@@ -79,15 +79,32 @@ public struct CommitContext: Sendable {
         public var exported: Int
         /// Why it is not complete.
         public var error: String?
+        /// The library's name, data and creation time (Unix ms), when `group_list` described it.
+        public var groupName: String?
+        public var groupData: String?
+        public var groupAddTime: Int64?
 
         /// Creates a library's entry.
-        public init(account: String, groupID: String, status: String, expected: Int?, exported: Int, error: String?) {
+        public init(
+            account: String,
+            groupID: String,
+            status: String,
+            expected: Int?,
+            exported: Int,
+            error: String?,
+            groupName: String? = nil,
+            groupData: String? = nil,
+            groupAddTime: Int64? = nil
+        ) {
             self.account = account
             self.groupID = groupID
             self.status = status
             self.expected = expected
             self.exported = exported
             self.error = error
+            self.groupName = groupName
+            self.groupData = groupData
+            self.groupAddTime = groupAddTime
         }
     }
 

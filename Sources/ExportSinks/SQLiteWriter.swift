@@ -37,6 +37,9 @@ final class SQLiteWriter: FileWriter {
             exported INTEGER NOT NULL,
             error TEXT,
             run_id TEXT NOT NULL,
+            group_name TEXT,
+            group_data TEXT,
+            group_add_time INTEGER,
             PRIMARY KEY (account, group_id)
         );
         CREATE TABLE IF NOT EXISTS runs (
@@ -139,9 +142,12 @@ final class SQLiteWriter: FileWriter {
         }
         let group = try database.prepare(
             """
-            INSERT INTO groups (account, group_id, status, expected, exported, error, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            INSERT INTO groups (account, group_id, status, expected, exported, error, run_id, group_name, group_data, group_add_time)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
             ON CONFLICT (account, group_id) DO UPDATE SET status = excluded.status, expected = excluded.expected,
-                exported = excluded.exported, error = excluded.error, run_id = excluded.run_id
+                exported = excluded.exported, error = excluded.error, run_id = excluded.run_id,
+                group_name = coalesce(excluded.group_name, group_name), group_data = coalesce(excluded.group_data, group_data),
+                group_add_time = coalesce(excluded.group_add_time, group_add_time)
             """
         )
         let deleted = try database.prepare(
@@ -155,6 +161,9 @@ final class SQLiteWriter: FileWriter {
             group.bind(entry.exported, at: 5)
             group.bind(entry.error, at: 6)
             group.bind(context.runID, at: 7)
+            group.bind(entry.groupName, at: 8)
+            group.bind(entry.groupData, at: 9)
+            group.bind(entry.groupAddTime.map(Int.init), at: 10)
             try group.step()
             group.reset()
             // Only a library walked completely proves that an unseen face is gone.

@@ -6,8 +6,18 @@ import Synchronization
 public final class FaceSearchAPI: Sendable {
     private let configuration: SimulatorConfiguration
     private let verifier: SignatureVerifier
-    private let groups: Mutex<[String: SimulatedGroup]>
-    private let groupOrder: [String]
+    /// Each API key's libraries: an account sees only its own.
+    private let libraries: [String: Library]
+
+    private struct Library: Sendable {
+        var groups: [String: SimulatedGroup]
+        var order: [String]
+
+        init(_ dataset: Dataset) {
+            self.groups = Dictionary(dataset.groups.map { ($0.groupID, $0) }, uniquingKeysWith: { first, _ in first })
+            self.order = dataset.groups.map(\.groupID)
+        }
+    }
     private let statistics = Mutex(SimulatorStatistics())
     private let admission = Mutex(Admission())
     private let faultDraws: Mutex<SplitMix64>
@@ -21,18 +31,26 @@ public final class FaceSearchAPI: Sendable {
         var totalInFlight = 0
     }
 
-    /// Creates the API over `dataset`; `wallClock` gives Unix seconds (injectable for tests).
-    public init(
+    /// Creates the API where every accepted key sees `dataset`; `wallClock` gives Unix seconds.
+    public convenience init(
         configuration: SimulatorConfiguration,
         dataset: Dataset,
         wallClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
+        let datasets = Dictionary(uniqueKeysWithValues: configuration.credentials.keys.map { ($0, dataset) })
+        self.init(configuration: configuration, datasets: datasets, wallClock: wallClock)
+    }
+
+    /// Creates the API where each key sees its own dataset (an account's libraries); a key without a
+    /// dataset sees none.
+    public init(
+        configuration: SimulatorConfiguration,
+        datasets: [String: Dataset],
+        wallClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) {
         self.configuration = configuration
         self.verifier = SignatureVerifier(secrets: configuration.credentials)
-        self.groups = Mutex(
-            Dictionary(dataset.groups.map { ($0.groupID, $0) }, uniquingKeysWith: { first, _ in first })
-        )
-        self.groupOrder = dataset.groups.map(\.groupID)
+        self.libraries = datasets.mapValues(Library.init)
         self.faultDraws = Mutex(SplitMix64(seed: configuration.faults.seed))
         self.wallClock = wallClock
     }
@@ -94,7 +112,7 @@ public final class FaceSearchAPI: Sendable {
         if self.draw(faults.slowRate, fault: "slow") { delay += faults.slowDelay }
         if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
         if self.draw(faults.errorRate, fault: "internal_error") { return answer.failure(500, "INTERNAL_ERROR") }
-        var response = self.authenticated(call: call, fields: fields, answer: answer)
+        var response = self.authenticated(call: call, key: key, fields: fields, answer: answer)
         if self.draw(faults.resetRate, fault: "reset") {
             response.connectionFault = .reset
         } else if self.draw(faults.truncateRate, fault: "truncate") {
@@ -172,10 +190,12 @@ public final class FaceSearchAPI: Sendable {
     }
 
     /// The answer of an authenticated, admitted call.
-    private func authenticated(call: String, fields: [String: String], answer: Answer) -> SimulatedResponse {
-        if call == "group_list" { return self.groupList(answer) }
+    private func authenticated(call: String, key: String, fields: [String: String], answer: Answer) -> SimulatedResponse
+    {
+        let library = self.libraries[key] ?? Library(Dataset(groups: []))
+        if call == "group_list" { return self.groupList(library, answer) }
         guard let groupID = fields["group_id"] else { return answer.failure(400, "MISSING_ARGUMENTS: group_id") }
-        guard let group = self.groups.withLock({ $0[groupID] }) else { return answer.failure(400, "INVALID_GROUP_ID") }
+        guard let group = library.groups[groupID] else { return answer.failure(400, "INVALID_GROUP_ID") }
         switch call {
         case "get_size":
             return answer.json(
@@ -237,8 +257,8 @@ public final class FaceSearchAPI: Sendable {
         )
     }
 
-    private func groupList(_ answer: Answer) -> SimulatedResponse {
-        let infos = self.groups.withLock { groups in self.groupOrder.compactMap { groups[$0].map(Self.info) } }
+    private func groupList(_ library: Library, _ answer: Answer) -> SimulatedResponse {
+        let infos = library.order.compactMap { library.groups[$0].map(Self.info) }
         return answer.json(Wire.GroupList(request_id: answer.requestID, time_used: answer.timeUsed, group_infos: infos))
     }
 

@@ -22,13 +22,23 @@ public final class FaceSearchSimulator: Sendable {
     private let logger: Logger
 
     /// Creates a simulator serving `dataset`.
-    public init(
+    public convenience init(
         configuration: SimulatorConfiguration,
         dataset: Dataset,
         logger: Logger = Logger(label: "faceexport.simulator")
     ) {
+        let datasets = Dictionary(uniqueKeysWithValues: configuration.credentials.keys.map { ($0, dataset) })
+        self.init(configuration: configuration, datasets: datasets, logger: logger)
+    }
+
+    /// Creates a simulator where each API key sees its own libraries.
+    public init(
+        configuration: SimulatorConfiguration,
+        datasets: [String: Dataset],
+        logger: Logger = Logger(label: "faceexport.simulator")
+    ) {
         self.configuration = configuration
-        self.api = FaceSearchAPI(configuration: configuration, dataset: dataset)
+        self.api = FaceSearchAPI(configuration: configuration, datasets: datasets)
         var quiet = logger
         if quiet.logLevel < .warning { quiet.logLevel = .warning }
         self.logger = quiet

@@ -63,6 +63,23 @@ public struct PipelineDefinition: Sendable {
     /// One output: a format and a path template under ``PipelineDefinition/outputDirectory``.
     public typealias Output = OutputSink.Configuration
 
+    /// One API account of a pipeline with several; what it leaves out comes from the top level.
+    public struct Account: Sendable, Hashable {
+        /// A short name for reports, logs, `{account}` and the SQLite `groups` table.
+        public var name: String
+        /// The account's service root, if not the pipeline's.
+        public var endpoint: String?
+        /// Where the account's key and secret come from, if not the pipeline's.
+        public var credentials: Credentials?
+        /// The account's libraries, if not the pipeline's.
+        public var groups: Groups?
+        /// The account's pacing, if not the pipeline's.
+        public var rateLimit: RateLimitConfiguration?
+
+        /// Creates an account that takes everything from the top level.
+        public init(name: String) { self.name = name }
+    }
+
     /// The pipeline's name, for reports.
     public var name: String
     /// The API.
@@ -71,6 +88,9 @@ public struct PipelineDefinition: Sendable {
     public var credentials = Credentials()
     /// The libraries.
     public var groups: Groups = .all
+    /// The accounts, for a pipeline with several (an account holds at most 10 libraries); empty for
+    /// one account, named `default`, described by the top-level keys.
+    public var accounts: [Account] = []
     /// Libraries walked at once. Default 4.
     public var concurrency = 4
     /// `limit` per `list` call, 1 to 1000. Default 1000.

@@ -121,6 +121,7 @@ private struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
+            "accounts",
             "metrics_file",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
@@ -163,6 +164,7 @@ private struct DefinitionReader {
                 throw self.fail(node, "output_dir", "may not hold '{' or '}'; put placeholders in the output paths")
             }
         }
+        if let node = entries["accounts"] { definition.accounts = try self.accounts(node) }
         if let node = entries["on_incomplete"] {
             let text = try self.string(node, "on_incomplete")
             guard ["fail", "accept"].contains(text) else {
@@ -378,6 +380,44 @@ private struct DefinitionReader {
             configuration.maxInFlight = try self.integer(node, "rate_limit.max_in_flight", in: 1...10_000)
         }
         return configuration
+    }
+
+    func accounts(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Account] {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            throw self.fail(node, "accounts", "expected a list of accounts, e.g. '- {name: sgp-1, credentials: {...}}'")
+        }
+        var accounts: [PipelineDefinition.Account] = []
+        for (index, item) in sequence.enumerated() {
+            let key = "accounts[\(index)]"
+            let entries = try self.mapping(
+                item,
+                key,
+                allowed: ["name", "endpoint", "credentials", "groups", "groups_file", "rate_limit"]
+            )
+            guard let nameNode = entries["name"] else {
+                throw self.fail(item, "\(key).name", "missing: the account's name")
+            }
+            var account = PipelineDefinition.Account(name: try self.string(nameNode, "\(key).name"))
+            guard !accounts.contains(where: { $0.name == account.name }) else {
+                throw self.fail(nameNode, "\(key).name", "another account is already named '\(account.name)'")
+            }
+            if let node = entries["endpoint"] {
+                let text = try self.string(node, "\(key).endpoint")
+                guard text != "embedded" else {
+                    throw self.fail(node, "\(key).endpoint", "'embedded' is set once, as the pipeline's endpoint")
+                }
+                account.endpoint = text
+            }
+            if let node = entries["credentials"] { account.credentials = try self.credentials(node) }
+            if entries["groups"] != nil, let fileNode = entries["groups_file"] {
+                throw self.fail(fileNode, "\(key).groups_file", "give either groups or groups_file, not both")
+            }
+            if let node = entries["groups"] { account.groups = try self.groups(node) }
+            if let node = entries["groups_file"] { account.groups = .file(try self.string(node, "\(key).groups_file")) }
+            if let node = entries["rate_limit"] { account.rateLimit = try self.rateLimit(node) }
+            accounts.append(account)
+        }
+        return accounts
     }
 
     func template(_ node: Node, _ key: String) throws(PipelineFileError) -> OutputPathTemplate {

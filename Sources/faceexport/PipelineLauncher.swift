@@ -39,67 +39,120 @@ struct PipelineLauncher {
     /// Checks what can be checked without calling the API; returns notes worth showing.
     static func check(_ definition: PipelineDefinition) throws -> [String] {
         var notes: [String] = []
-        if case .remote(let root) = definition.endpoint {
-            do { _ = try FaceSearchEndpoint(root) } catch { throw LaunchError(description: "endpoint: \(error)") }
-            if (try? Self.credentials(definition.credentials)) == nil {
-                notes.append("credentials are not available in this environment; a run needs them")
+        let accounts = definition.accounts.isEmpty ? [PipelineDefinition.Account(name: "default")] : definition.accounts
+        for account in accounts {
+            if case .remote(let root) = account.endpoint.map(PipelineDefinition.Endpoint.remote) ?? definition.endpoint
+            {
+                do { _ = try FaceSearchEndpoint(root) } catch { throw LaunchError(description: "endpoint: \(error)") }
+                if (try? Self.credentials(account.credentials ?? definition.credentials)) == nil {
+                    notes.append(
+                        "account '\(account.name)': credentials are not available in this environment; a run needs them"
+                    )
+                }
             }
+            if case .file(let path) = account.groups ?? definition.groups { _ = try GroupsFile.load(path: path) }
         }
-        if case .file(let path) = definition.groups { _ = try GroupsFile.load(path: path) }
         return notes
     }
 
-    func launch() async throws -> RunReport {
-        var endpoint = self.definition.endpoint
-        if let override = self.overrides.endpoint { endpoint = .remote(override) }
-        var groups = self.definition.groups
-        if let file = self.overrides.groupsFile { groups = .file(file) }
-        let selection: AccountJob.Groups
-        switch groups {
-        case .all: selection = .all
-        case .list(let ids): selection = .list(ids)
-        case .file(let path): selection = .list(try GroupsFile.load(path: path))
-        }
+    /// One account ready to run: where, with which key, which libraries, how fast.
+    struct ResolvedAccount {
+        let name: String
+        /// nil for the embedded simulator, whose port is known only once it runs.
+        var endpoint: FaceSearchEndpoint?
+        var credentials: FaceSearchCredentials
+        let groups: AccountJob.Groups
+        let rateLimit: RateLimitConfiguration
+        /// What the fingerprint says of the account.
+        let description: String
+    }
 
-        switch endpoint {
-        case .remote(let root):
-            let endpoint: FaceSearchEndpoint
-            do { endpoint = try FaceSearchEndpoint(root) } catch { throw LaunchError(description: "\(error)") }
-            return try await self.export(
-                endpoint: endpoint,
-                credentials: try Self.credentials(self.definition.credentials),
-                groups: selection
-            )
-        case .embedded(let settings):
-            let credentials = FaceSearchCredentials(
-                apiKey: "embedded-" + Self.randomHex(8),
-                apiSecret: Self.randomHex(24)
-            )
-            var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
-            configuration.startCap = settings.strictStartCap ? .strict(1000) : .lax
-            configuration.addTimeStyle = settings.addTimeStyle
-            configuration.sendsNext = settings.sendsNext
-            configuration.faults = settings.faults
-            configuration.clockOffset = settings.clockOffset
-            let dataset = DatasetGenerator(
+    func launch() async throws -> RunReport {
+        var accounts = try self.resolveAccounts()
+        guard accounts.contains(where: { $0.endpoint == nil }), case .embedded(let settings) = self.definition.endpoint
+        else {
+            return try await self.export(accounts)
+        }
+        // The embedded simulator serves every account that uses it, each with its own key and libraries.
+        var credentials: [String: String] = [:]
+        var datasets: [String: Dataset] = [:]
+        for (index, account) in accounts.enumerated() where account.endpoint == nil {
+            credentials[account.credentials.apiKey] = account.credentials.apiSecret
+            datasets[account.credentials.apiKey] = DatasetGenerator(
                 groups: settings.groups,
                 faces: settings.faces,
                 sizing: .mixed,
-                seed: settings.seed
+                seed: settings.seed + UInt64(index)
             ).make()
-            let simulator = FaceSearchSimulator(configuration: configuration, dataset: dataset, logger: self.logger)
-            return try await simulator.withRunning { port in
-                let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
-                return try await self.export(endpoint: endpoint, credentials: credentials, groups: selection)
-            }
+        }
+        var configuration = SimulatorConfiguration(credentials: credentials)
+        configuration.startCap = settings.strictStartCap ? .strict(1000) : .lax
+        configuration.addTimeStyle = settings.addTimeStyle
+        configuration.sendsNext = settings.sendsNext
+        configuration.faults = settings.faults
+        configuration.clockOffset = settings.clockOffset
+        let simulator = FaceSearchSimulator(configuration: configuration, datasets: datasets, logger: self.logger)
+        return try await simulator.withRunning { port in
+            let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
+            for index in accounts.indices where accounts[index].endpoint == nil { accounts[index].endpoint = endpoint }
+            return try await self.export(accounts)
         }
     }
 
-    private func export(
-        endpoint: FaceSearchEndpoint,
-        credentials: FaceSearchCredentials,
-        groups: AccountJob.Groups
-    ) async throws -> RunReport {
+    /// The pipeline's accounts with the top-level settings filled in and the flags applied.
+    private func resolveAccounts() throws -> [ResolvedAccount] {
+        let specs =
+            self.definition.accounts.isEmpty ? [PipelineDefinition.Account(name: "default")] : self.definition.accounts
+        if self.overrides.groupsFile != nil && specs.count > 1 {
+            throw LaunchError(
+                description: "--groups-file names the libraries of one account; this pipeline has \(specs.count)"
+            )
+        }
+        return try specs.enumerated().map { index, spec in
+            let choice =
+                self.overrides.endpoint.map(PipelineDefinition.Endpoint.remote)
+                ?? spec.endpoint.map(PipelineDefinition.Endpoint.remote) ?? self.definition.endpoint
+            let groups =
+                self.overrides.groupsFile.map(PipelineDefinition.Groups.file) ?? spec.groups ?? self.definition.groups
+            let selection: AccountJob.Groups
+            switch groups {
+            case .all: selection = .all
+            case .list(let ids): selection = .list(ids)
+            case .file(let path): selection = .list(try GroupsFile.load(path: path))
+            }
+            let endpoint: FaceSearchEndpoint?
+            let credentials: FaceSearchCredentials
+            let place: String
+            switch choice {
+            case .remote(let root):
+                do { endpoint = try FaceSearchEndpoint(root) } catch { throw LaunchError(description: "\(error)") }
+                credentials = try Self.credentials(spec.credentials ?? self.definition.credentials)
+                place = root
+            case .embedded(let settings):
+                endpoint = nil
+                credentials = FaceSearchCredentials(
+                    apiKey: "embedded-\(index)-" + Self.randomHex(6),
+                    apiSecret: Self.randomHex(24)
+                )
+                place = "embedded \(settings.groups),\(settings.faces),\(settings.seed + UInt64(index))"
+            }
+            let groupsText: String
+            switch selection {
+            case .all: groupsText = "all"
+            case .list(let ids): groupsText = ids.joined(separator: ",")
+            }
+            return ResolvedAccount(
+                name: spec.name,
+                endpoint: endpoint,
+                credentials: credentials,
+                groups: selection,
+                rateLimit: spec.rateLimit ?? self.definition.rateLimit,
+                description: "\(spec.name)|\(place)|\(groupsText)"
+            )
+        }
+    }
+
+    private func export(_ accounts: [ResolvedAccount]) async throws -> RunReport {
         let now = Date()
         var runID = Self.makeRunID(now)
         var runDate = Self.utcDate(now)
@@ -151,7 +204,7 @@ struct PipelineLauncher {
                 exitCode: ExitStatus.failed
             )
         }
-        let fingerprint = self.fingerprint(folder: folder, shard: shard, groups: groups)
+        let fingerprint = self.fingerprint(folder: folder, shard: shard, accounts: accounts)
         let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
         var resume: ResumeState?
         if self.overrides.resume {
@@ -177,12 +230,23 @@ struct PipelineLauncher {
         var transportConfiguration = URLSessionTransport.Configuration()
         transportConfiguration.maximumConnectionsPerHost = self.definition.concurrency
         transportConfiguration.requestTimeout = self.definition.requestTimeout
-        let client = FaceSearchClient(
-            endpoint: endpoint,
-            signer: RequestSigner(credentials: credentials),
-            transport: URLSessionTransport(configuration: transportConfiguration),
-            logger: logger
-        )
+        let jobs = accounts.map { account in
+            var accountLogger = logger
+            accountLogger[metadataKey: "account"] = "\(account.name)"
+            let client = FaceSearchClient(
+                endpoint: account.endpoint!,
+                signer: RequestSigner(credentials: account.credentials),
+                transport: URLSessionTransport(configuration: transportConfiguration),
+                logger: accountLogger
+            )
+            return AccountJob(
+                name: account.name,
+                client: client,
+                groups: account.groups,
+                rateLimit: Self.share(of: account.rateLimit, shards: shard?.count ?? 1),
+                retryBudget: self.definition.retryBudget
+            )
+        }
         let values = OutputPathTemplate.RunValues(
             date: runDate,
             runID: runID,
@@ -213,15 +277,7 @@ struct PipelineLauncher {
         configuration.resume = resume
         let run = ExportRun(
             configuration: configuration,
-            accounts: [
-                AccountJob(
-                    name: "default",
-                    client: client,
-                    groups: groups,
-                    rateLimit: Self.share(of: self.definition.rateLimit, shards: shard?.count ?? 1),
-                    retryBudget: self.definition.retryBudget
-                )
-            ],
+            accounts: jobs,
             sinks: sinks,
             stop: self.stop,
             logger: logger
@@ -235,16 +291,9 @@ struct PipelineLauncher {
 
     /// A digest of everything that decides what the outputs hold and where: a run may be resumed
     /// only under the same.
-    private func fingerprint(folder: String, shard: Shard?, groups: AccountJob.Groups) -> String {
+    private func fingerprint(folder: String, shard: Shard?, accounts: [ResolvedAccount]) -> String {
         var parts = ["name=\(self.definition.name)", "folder=\(folder)", "shard=\(shard?.description ?? "all")"]
-        switch self.overrides.endpoint.map(PipelineDefinition.Endpoint.remote) ?? self.definition.endpoint {
-        case .remote(let root): parts.append("endpoint=\(root)")
-        case .embedded(let settings): parts.append("embedded=\(settings.groups),\(settings.faces),\(settings.seed)")
-        }
-        switch groups {
-        case .all: parts.append("groups=all")
-        case .list(let ids): parts.append("groups=" + ids.joined(separator: "\u{0}"))
-        }
+        parts += accounts.map { "account=\($0.description)" }
         for output in self.definition.outputs {
             parts.append(
                 "output=\(output.format.rawValue)|\(output.path.text)|\(output.compressionLevel)|\(output.escapeFormulas)|"
