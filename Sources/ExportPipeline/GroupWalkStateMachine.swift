@@ -4,9 +4,9 @@ public import FaceSearch
 public enum GroupStatus: String, Sendable, Codable {
     /// Every face the library held was exported, and the count matches `get_size`.
     case complete
-    /// The walk ended but the exported count differs from `get_size`: the library changed, or the
-    /// server paged inconsistently. Reported, never passed off as complete.
-    case countMismatch = "count_mismatch"
+    /// The library changed while it was walked: `get_size` differed before and after, or the faces
+    /// exported do not add up to it. Reported, never passed off as complete.
+    case changedDuringExport = "changed_during_export"
     /// The server refused to page further (`start` cap): faces past that point are missing.
     case incomplete
     /// The library could not be exported.
@@ -16,9 +16,10 @@ public enum GroupStatus: String, Sendable, Codable {
 /// The walk of one library through `get_size` and `list`, as events in and actions out.
 ///
 /// The walker feeds it the answers of its calls (after retries) and performs the actions it returns:
-/// fetch the size, fetch a page, hand faces on, finish. It starts at 1, computes the next start from
-/// what it received (or the server's `next`), drops faces repeated across a page boundary, and stops
-/// at an empty page or once it has passed the size `get_size` announced.
+/// fetch the size, fetch a page, hand faces on, fetch the size again, finish. It starts at 1, computes
+/// the next start from what it received (or the server's `next`), drops faces repeated across a page
+/// boundary, stops at an empty page or once it has passed the size `get_size` announced, and then
+/// asks `get_size` again: the library is complete only if both sizes and the faces exported agree.
 public struct GroupWalkStateMachine: Sendable {
     /// What the walker does next.
     public enum Action: Sendable, Equatable {
@@ -28,8 +29,10 @@ public struct GroupWalkStateMachine: Sendable {
         case fetchPage(start: Int)
         /// Hand these faces on, then call `list` from `start`.
         case emitAndFetch([Face], start: Int)
-        /// Hand these faces on, then finish.
-        case emitAndFinish([Face], GroupWalkResult)
+        /// Hand these faces on, then call `get_size` again to confirm the walk.
+        case emitAndConfirmSize([Face])
+        /// Call `get_size` again to confirm the walk.
+        case confirmSize
         /// Finish without faces to hand on.
         case finish(GroupWalkResult)
     }
@@ -38,6 +41,7 @@ public struct GroupWalkStateMachine: Sendable {
         case idle
         case sizing
         case walking(expected: Int, start: Int)
+        case confirming(expected: Int, next: Int)
         case finished
     }
 
@@ -64,7 +68,14 @@ public struct GroupWalkStateMachine: Sendable {
 
     /// Where the walk stands after the last page received, for the run's journal.
     public var position: WalkPosition? {
-        guard case .walking(let expected, let start) = self.state else { return nil }
+        let expected: Int
+        let start: Int
+        switch self.state {
+        case .walking(let walkingExpected, let walkingStart), .confirming(let walkingExpected, let walkingStart):
+            (expected, start) = (walkingExpected, walkingStart)
+        default:
+            return nil
+        }
         return WalkPosition(
             expected: expected,
             nextStart: start,
@@ -97,8 +108,27 @@ public struct GroupWalkStateMachine: Sendable {
         return .fetchPage(start: 1)
     }
 
+    /// The second `get_size`, after the walk, answered.
+    public mutating func confirmedSizeReceived(_ count: Int) -> Action {
+        guard case .confirming(let expected, _) = self.state else { preconditionFailure("size received out of order") }
+        self.state = .finished
+        var result = self.result(
+            status: count == expected && self.exported == expected ? .complete : .changedDuringExport,
+            expected: expected
+        )
+        result.expectedAfter = count
+        return .finish(result)
+    }
+
     /// A call failed for good (after the walker's retries).
     public mutating func callFailed(_ error: FaceSearchError) -> Action {
+        if case .confirming(let expected, _) = self.state {
+            // The walk itself is done: judge it by the first size, and say the second is unknown.
+            self.state = .finished
+            var result = self.result(status: self.exported == expected ? .complete : .changedDuringExport, expected: expected)
+            result.error = "the size could not be confirmed after the walk: \(error)"
+            return .finish(result)
+        }
         var result = self.result(status: .failed, expected: self.expected)
         result.error = error.description
         if case .walking(let expected, let start) = self.state, error.isStartOutOfRange, start > 1 {
@@ -116,8 +146,8 @@ public struct GroupWalkStateMachine: Sendable {
             preconditionFailure("page received out of order")
         }
         if page.faces.isEmpty {
-            self.state = .finished
-            return .finish(self.reconciled(expected: expected))
+            self.state = .confirming(expected: expected, next: start)
+            return .confirmSize
         }
         self.pages += 1
         var fresh: [Face] = []
@@ -137,8 +167,8 @@ public struct GroupWalkStateMachine: Sendable {
         // A server's `next` is used only if it moves forward; anything else would loop or skip.
         let next = page.next.flatMap { $0 > start ? $0 : nil } ?? computedNext
         if next - 1 >= expected {
-            self.state = .finished
-            return .emitAndFinish(fresh, self.reconciled(expected: expected))
+            self.state = .confirming(expected: expected, next: next)
+            return .emitAndConfirmSize(fresh)
         }
         self.state = .walking(expected: expected, start: next)
         return .emitAndFetch(fresh, start: next)
@@ -152,10 +182,6 @@ public struct GroupWalkStateMachine: Sendable {
     private var expected: Int? {
         if case .walking(let expected, _) = self.state { return expected }
         return nil
-    }
-
-    private func reconciled(expected: Int) -> GroupWalkResult {
-        self.result(status: self.exported == expected ? .complete : .countMismatch, expected: expected)
     }
 
     private func result(status: GroupStatus, expected: Int?) -> GroupWalkResult {
@@ -175,6 +201,8 @@ public struct GroupWalkResult: Sendable, Equatable, Codable {
     public var status: GroupStatus
     /// The count `get_size` announced, if it answered.
     public var expected: Int?
+    /// The count `get_size` announced after the walk, if it was asked and answered.
+    public var expectedAfter: Int?
     /// Distinct faces handed on.
     public var exported: Int
     /// Non-empty pages received.

@@ -34,13 +34,15 @@ struct PageWalker: Sendable {
         let count: (Bool) -> Void = { self.ledger.requestMade(task.key, retry: $0) }
         while true {
             switch action {
-            case .fetchSize:
+            case .fetchSize, .confirmSize:
+                let confirming = action == .confirmSize
                 switch self.retrier.perform(
                     { () throws(FaceSearchError) in try task.account.client.groupSize(groupID: task.groupID) },
                     account: task.account,
                     counted: count
                 ) {
-                case .success(let size): action = machine.sizeReceived(size)
+                case .success(let size):
+                    action = confirming ? machine.confirmedSizeReceived(size) : machine.sizeReceived(size)
                 case .failure(let error): action = machine.callFailed(error)
                 case .stopped: return
                 }
@@ -59,10 +61,11 @@ struct PageWalker: Sendable {
                     return
                 }
                 action = .fetchPage(start: start)
-            case .emitAndFinish(let faces, let result):
-                self.finish(task, result, logger: logger)
-                guard self.emit(faces, task: task, position: nil, result: result, output: output) else { return }
-                return
+            case .emitAndConfirmSize(let faces):
+                guard self.emit(faces, task: task, position: machine.position, result: nil, output: output) else {
+                    return
+                }
+                action = .confirmSize
             case .finish(let result):
                 self.finish(task, result, logger: logger)
                 guard self.emit([], task: task, position: nil, result: result, output: output) else { return }

@@ -119,6 +119,7 @@ final class RunLedger: Sendable {
                     groupID: entry.groupID,
                     status: status,
                     expected: walk.expected,
+                    expectedAfter: walk.expectedAfter,
                     exported: entry.written,
                     pages: walk.pages,
                     requests: entry.requests,

@@ -12,6 +12,7 @@ struct RunManifest: Encodable {
         let file_name: String
         let status: String
         let expected: Int?
+        let expected_after: Int?
         let exported: Int
         let pages: Int
         let requests: Int
@@ -71,6 +72,7 @@ struct RunManifest: Encodable {
                 file_name: SafeFileName.make($0.groupID),
                 status: $0.status.rawValue,
                 expected: $0.expected,
+                expected_after: $0.expectedAfter,
                 exported: $0.exported,
                 pages: $0.pages,
                 requests: $0.requests,

@@ -21,8 +21,10 @@ public struct GroupReport: Sendable {
     public var groupID: String
     /// How its walk ended.
     public var status: GroupStatus
-    /// The count `get_size` announced.
+    /// The count `get_size` announced before the walk.
     public var expected: Int?
+    /// The count `get_size` announced after the walk.
+    public var expectedAfter: Int?
     /// Faces written to the outputs.
     public var exported: Int
     /// Non-empty pages received.

@@ -71,7 +71,7 @@ public struct CommitContext: Sendable {
         public var account: String
         /// The library's id.
         public var groupID: String
-        /// `complete`, `count_mismatch`, `incomplete` or `failed`.
+        /// `complete`, `changed_during_export`, `incomplete` or `failed`.
         public var status: String
         /// The count `get_size` announced.
         public var expected: Int?

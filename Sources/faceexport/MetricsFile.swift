@@ -42,7 +42,7 @@ struct MetricsFile {
         gauge(
             "groups",
             "Libraries of the last run, by status.",
-            [GroupStatus.complete, .countMismatch, .incomplete, .failed].map { status in
+            [GroupStatus.complete, .changedDuringExport, .incomplete, .failed].map { status in
                 ("status=\"\(status.rawValue)\"", Double(report.groups.filter { $0.status == status }.count))
             }
         )

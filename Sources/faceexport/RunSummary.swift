@@ -14,7 +14,7 @@ struct RunSummary {
             "faceexport: pipeline '\(self.pipeline)', run \(report.runID): \(report.outcome.rawValue.uppercased())"
         )
         let byStatus = Dictionary(grouping: report.groups, by: \.status)
-        let counts = [GroupStatus.complete, .countMismatch, .incomplete, .failed].map {
+        let counts = [GroupStatus.complete, .changedDuringExport, .incomplete, .failed].map {
             "\(byStatus[$0]?.count ?? 0) \($0.rawValue.replacingOccurrences(of: "_", with: " "))"
         }
         lines.append("  groups    \(report.groups.count): \(counts.joined(separator: ", "))")

@@ -11,19 +11,36 @@ struct GroupWalkStateMachineTests {
         FacePage(faces: self.faces(range), next: next, requestID: nil)
     }
 
-    @Test func walksFromOneAndStopsAtTheAnnouncedSize() {
+    private func result(
+        _ status: GroupStatus,
+        expected: Int,
+        after: Int?,
+        exported: Int,
+        pages: Int,
+        duplicates: Int = 0
+    ) -> GroupWalkResult {
+        var result = GroupWalkResult(
+            status: status,
+            expected: expected,
+            exported: exported,
+            pages: pages,
+            duplicatesDropped: duplicates
+        )
+        result.expectedAfter = after
+        return result
+    }
+
+    @Test func walksFromOneStopsAtTheAnnouncedSizeAndConfirmsIt() {
         var machine = GroupWalkStateMachine(pageSize: 100)
         #expect(machine.start() == .fetchSize)
         #expect(machine.sizeReceived(250) == .fetchPage(start: 1))
         #expect(machine.pageReceived(self.page(0..<100)) == .emitAndFetch(self.faces(0..<100), start: 101))
         #expect(machine.pageReceived(self.page(100..<200)) == .emitAndFetch(self.faces(100..<200), start: 201))
-        let last = machine.pageReceived(self.page(200..<250))
+        #expect(machine.pageReceived(self.page(200..<250)) == .emitAndConfirmSize(self.faces(200..<250)))
+        #expect(machine.position?.nextStart == 251, "a resumed walk would not fetch the last page again")
         #expect(
-            last
-                == .emitAndFinish(
-                    self.faces(200..<250),
-                    GroupWalkResult(status: .complete, expected: 250, exported: 250, pages: 3, duplicatesDropped: 0)
-                )
+            machine.confirmedSizeReceived(250)
+                == .finish(self.result(.complete, expected: 250, after: 250, exported: 250, pages: 3))
         )
     }
 
@@ -34,27 +51,48 @@ struct GroupWalkStateMachineTests {
         // The server answered 60 of the 100 asked for: the next start follows what was received.
         #expect(machine.pageReceived(self.page(0..<60)) == .emitAndFetch(self.faces(0..<60), start: 61))
         #expect(machine.pageReceived(self.page(60..<120)) == .emitAndFetch(self.faces(60..<120), start: 121))
+        #expect(machine.pageReceived(self.page(0..<0)) == .confirmSize)
+        // The size held, but 30 faces never came: something moved under the walk.
         #expect(
-            machine.pageReceived(self.page(0..<0))
-                == .finish(
-                    GroupWalkResult(
-                        status: .countMismatch,
-                        expected: 150,
-                        exported: 120,
-                        pages: 2,
-                        duplicatesDropped: 0
-                    )
-                )
+            machine.confirmedSizeReceived(150)
+                == .finish(self.result(.changedDuringExport, expected: 150, after: 150, exported: 120, pages: 2))
         )
+    }
+
+    @Test func aLibraryThatGrewDuringTheWalkIsNotComplete() {
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        _ = machine.start()
+        _ = machine.sizeReceived(100)
+        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndConfirmSize(self.faces(0..<100)))
+        #expect(
+            machine.confirmedSizeReceived(104)
+                == .finish(self.result(.changedDuringExport, expected: 100, after: 104, exported: 100, pages: 1))
+        )
+    }
+
+    @Test func anUnconfirmedSizeJudgesTheWalkByTheFirstOne() {
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        _ = machine.start()
+        _ = machine.sizeReceived(100)
+        _ = machine.pageReceived(self.page(0..<100))
+        let action = machine.callFailed(.timeout(call: "get_size"))
+        guard case .finish(let result) = action else {
+            Issue.record("expected finish, got \(action)")
+            return
+        }
+        #expect(result.status == .complete)
+        #expect(result.expectedAfter == nil)
+        #expect(result.error?.contains("could not be confirmed") == true)
     }
 
     @Test func emptyLibraryIsCompleteAfterOneEmptyPage() {
         var machine = GroupWalkStateMachine(pageSize: 1000)
         _ = machine.start()
         #expect(machine.sizeReceived(0) == .fetchPage(start: 1))
+        #expect(machine.pageReceived(self.page(0..<0)) == .confirmSize)
         #expect(
-            machine.pageReceived(self.page(0..<0))
-                == .finish(GroupWalkResult(status: .complete, expected: 0, exported: 0, pages: 0, duplicatesDropped: 0))
+            machine.confirmedSizeReceived(0)
+                == .finish(self.result(.complete, expected: 0, after: 0, exported: 0, pages: 0))
         )
     }
 
@@ -73,10 +111,14 @@ struct GroupWalkStateMachineTests {
         _ = machine.sizeReceived(20)
         _ = machine.pageReceived(self.page(0..<10))
         // An insertion shifted the offsets by one: face 9 comes again. The walk has passed the
-        // announced size, so it ends, and 19 distinct faces against 20 announced do not reconcile.
-        let action = machine.pageReceived(self.page(9..<19))
-        let result = GroupWalkResult(status: .countMismatch, expected: 20, exported: 19, pages: 2, duplicatesDropped: 1)
-        #expect(action == .emitAndFinish(self.faces(10..<19), result))
+        // announced size; 19 distinct faces against 20 announced do not reconcile.
+        #expect(machine.pageReceived(self.page(9..<19)) == .emitAndConfirmSize(self.faces(10..<19)))
+        #expect(
+            machine.confirmedSizeReceived(20)
+                == .finish(
+                    self.result(.changedDuringExport, expected: 20, after: 20, exported: 19, pages: 2, duplicates: 1)
+                )
+        )
     }
 
     @Test func startCapMakesTheLibraryIncompleteWithTheUnreachableCount() {
