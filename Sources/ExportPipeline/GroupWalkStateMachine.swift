@@ -125,7 +125,10 @@ public struct GroupWalkStateMachine: Sendable {
         if case .confirming(let expected, _) = self.state {
             // The walk itself is done: judge it by the first size, and say the second is unknown.
             self.state = .finished
-            var result = self.result(status: self.exported == expected ? .complete : .changedDuringExport, expected: expected)
+            var result = self.result(
+                status: self.exported == expected ? .complete : .changedDuringExport,
+                expected: expected
+            )
             result.error = "the size could not be confirmed after the walk: \(error)"
             return .finish(result)
         }
