@@ -45,7 +45,13 @@ public struct GroupWalkStateMachine: Sendable {
         case finished
     }
 
+    /// The largest `start` the vendor documents; a strict server refuses more.
+    public static let documentedStartCap = 1000
+
     private var state: State = .idle
+    /// Where the last page received started, and whether the walk already retried at the cap.
+    private var lastPageStart = 0
+    private var triedStartCap = false
     private let pageSize: Int
     private var exported = 0
     private var pages = 0
@@ -132,6 +138,15 @@ public struct GroupWalkStateMachine: Sendable {
             result.error = "the size could not be confirmed after the walk: \(error)"
             return .finish(result)
         }
+        if case .walking(let expected, let start) = self.state, error.isStartOutOfRange, !self.triedStartCap,
+            start > Self.documentedStartCap, self.lastPageStart < Self.documentedStartCap
+        {
+            // A strict server: one more page from the documented cap reaches up to cap + limit - 1;
+            // the faces it repeats from the last page are dropped as duplicates.
+            self.triedStartCap = true
+            self.state = .walking(expected: expected, start: Self.documentedStartCap)
+            return .fetchPage(start: Self.documentedStartCap)
+        }
         var result = self.result(status: .failed, expected: self.expected)
         result.error = error.description
         if case .walking(let expected, let start) = self.state, error.isStartOutOfRange, start > 1 {
@@ -153,6 +168,7 @@ public struct GroupWalkStateMachine: Sendable {
             return .confirmSize
         }
         self.pages += 1
+        self.lastPageStart = start
         var fresh: [Face] = []
         fresh.reserveCapacity(page.faces.count)
         var pageTokens = Set<String>(minimumCapacity: page.faces.count)

@@ -121,19 +121,24 @@ struct GroupWalkStateMachineTests {
         )
     }
 
-    @Test func startCapMakesTheLibraryIncompleteWithTheUnreachableCount() {
+    @Test func aStrictStartCapIsMetWithOnePageFromTheCapThenIncomplete() {
         var machine = GroupWalkStateMachine(pageSize: 1000)
         _ = machine.start()
         _ = machine.sizeReceived(2500)
         _ = machine.pageReceived(self.page(0..<1000))
-        let action = machine.callFailed(.api(status: 400, error: "BAD_ARGUMENTS: start", requestID: nil, call: "list"))
+        let refused = FaceSearchError.api(status: 400, error: "BAD_ARGUMENTS: start", requestID: nil, call: "list")
+        // start=1001 refused: one more page from the cap, 1000, reaches position 1999.
+        #expect(machine.callFailed(refused) == .fetchPage(start: 1000))
+        #expect(machine.pageReceived(self.page(999..<1999)) == .emitAndFetch(self.faces(1000..<1999), start: 2000))
+        let action = machine.callFailed(refused)
         guard case .finish(let result) = action else {
             Issue.record("expected finish, got \(action)")
             return
         }
         #expect(result.status == .incomplete)
-        #expect(result.exported == 1000)
-        #expect(result.unreachable == 1500)
+        #expect(result.exported == 1999)
+        #expect(result.duplicatesDropped == 1)
+        #expect(result.unreachable == 501)
     }
 
     @Test func failureBeforeAnyPageFailsTheLibrary() {
