@@ -20,6 +20,13 @@ public enum GroupStatus: String, Sendable, Codable {
 /// the next start from what it received (or the server's `next`), drops faces repeated across a page
 /// boundary, stops at an empty page or once it has passed the size `get_size` announced, and then
 /// asks `get_size` again: the library is complete only if both sizes and the faces exported agree.
+///
+/// Offsets move when faces are deleted during the walk: every page after the first is asked from one
+/// position *before* the first face not yet seen, so its first face must be one the last page held.
+/// When it is not, faces were deleted before the offset and the walk steps back (1, 2, 4, … positions,
+/// at most a page) until it finds the last page again, so no face that stayed is skipped. Faces added
+/// during the walk come after all others (the API sorts by creation time) and are picked up or not,
+/// as the walk's end falls; the second `get_size` says the library changed either way.
 public struct GroupWalkStateMachine: Sendable {
     /// What the walker does next.
     public enum Action: Sendable, Equatable {
@@ -40,6 +47,7 @@ public struct GroupWalkStateMachine: Sendable {
     private enum State: Sendable {
         case idle
         case sizing
+        /// `start` is where the page asked for begins; `next` is the first position no page has covered.
         case walking(expected: Int, start: Int)
         case confirming(expected: Int, next: Int)
         case finished
@@ -57,6 +65,10 @@ public struct GroupWalkStateMachine: Sendable {
     private var pages = 0
     private var duplicates = 0
     private var previousPageTokens: Set<String> = []
+    /// The first position no page has covered yet.
+    private var next = 1
+    /// Steps back taken to find the last page again after deletions shifted the offsets.
+    private var realignments = 0
 
     /// Creates the walk of one library with pages of `pageSize` faces.
     public init(pageSize: Int) {
@@ -77,8 +89,8 @@ public struct GroupWalkStateMachine: Sendable {
         let expected: Int
         let start: Int
         switch self.state {
-        case .walking(let walkingExpected, let walkingStart), .confirming(let walkingExpected, let walkingStart):
-            (expected, start) = (walkingExpected, walkingStart)
+        case .walking(let walkingExpected, _), .confirming(let walkingExpected, _):
+            (expected, start) = (walkingExpected, self.next)
         default:
             return nil
         }
@@ -100,8 +112,10 @@ public struct GroupWalkStateMachine: Sendable {
             self.pages = position.pages
             self.duplicates = position.duplicatesDropped
             self.previousPageTokens = Set(position.lastPageTokens)
-            self.state = .walking(expected: position.expected, start: position.nextStart)
-            return .fetchPage(start: position.nextStart)
+            self.next = position.nextStart
+            let request = self.overlappingStart
+            self.state = .walking(expected: position.expected, start: request)
+            return .fetchPage(start: request)
         }
         self.state = .sizing
         return .fetchSize
@@ -139,7 +153,8 @@ public struct GroupWalkStateMachine: Sendable {
             return .finish(result)
         }
         if case .walking(let expected, let start) = self.state, error.isStartOutOfRange, !self.triedStartCap,
-            start > Self.documentedStartCap, self.lastPageStart < Self.documentedStartCap
+            start > Self.documentedStartCap, self.lastPageStart < Self.documentedStartCap,
+            Self.documentedStartCap < self.next
         {
             // A strict server: one more page from the documented cap reaches up to cap + limit - 1;
             // the faces it repeats from the last page are dropped as duplicates.
@@ -149,10 +164,10 @@ public struct GroupWalkStateMachine: Sendable {
         }
         var result = self.result(status: .failed, expected: self.expected)
         result.error = error.description
-        if case .walking(let expected, let start) = self.state, error.isStartOutOfRange, start > 1 {
+        if case .walking(let expected, _) = self.state, error.isStartOutOfRange, self.next > 1 {
             // The server caps `start`: what lies beyond is unreachable, not failed.
             result.status = .incomplete
-            result.unreachable = max(0, expected - (start - 1))
+            result.unreachable = max(0, expected - (self.next - 1))
         }
         self.state = .finished
         return .finish(result)
@@ -164,34 +179,59 @@ public struct GroupWalkStateMachine: Sendable {
             preconditionFailure("page received out of order")
         }
         if page.faces.isEmpty {
-            self.state = .confirming(expected: expected, next: start)
+            self.state = .confirming(expected: expected, next: self.next)
             return .confirmSize
+        }
+        if start < self.next, !self.previousPageTokens.isEmpty, let first = page.faces.first,
+            !self.previousPageTokens.contains(first.faceToken)
+        {
+            // The page should have begun inside the last one: faces before it were deleted and the
+            // offsets moved left. Step back until the last page shows again.
+            let back = min(self.pageSize, max(2, 2 * (self.next - start)))
+            let earlier = max(1, self.next - back)
+            if earlier < start {
+                self.realignments += 1
+                self.state = .walking(expected: expected, start: earlier)
+                return .fetchPage(start: earlier)
+            }
         }
         self.pages += 1
         self.lastPageStart = start
         var fresh: [Face] = []
         fresh.reserveCapacity(page.faces.count)
         var pageTokens = Set<String>(minimumCapacity: page.faces.count)
+        var seenBefore = 0
         for face in page.faces {
-            if self.previousPageTokens.contains(face.faceToken) || !pageTokens.insert(face.faceToken).inserted {
-                self.duplicates += 1
+            guard pageTokens.insert(face.faceToken).inserted else {
+                self.duplicates += 1  // twice in one page
+                continue
+            }
+            if self.previousPageTokens.contains(face.faceToken) {
+                seenBefore += 1
             } else {
                 fresh.append(face)
             }
         }
+        // The positions before `next` were asked for again on purpose; more old faces than that are repeats.
+        self.duplicates += max(0, seenBefore - max(0, self.next - start))
         self.previousPageTokens = pageTokens
         self.exported += fresh.count
 
         let computedNext = start + page.faces.count
         // A server's `next` is used only if it moves forward; anything else would loop or skip.
-        let next = page.next.flatMap { $0 > start ? $0 : nil } ?? computedNext
-        if next - 1 >= expected {
-            self.state = .confirming(expected: expected, next: next)
-            return .emitAndConfirmSize(fresh)
+        self.next = max(self.next, page.next.flatMap { $0 > start ? $0 : nil } ?? computedNext)
+        if fresh.isEmpty || self.next - 1 >= expected {
+            // A page of faces already seen is the end as surely as an empty one.
+            self.state = .confirming(expected: expected, next: self.next)
+            return fresh.isEmpty ? .confirmSize : .emitAndConfirmSize(fresh)
         }
-        self.state = .walking(expected: expected, start: next)
-        return .emitAndFetch(fresh, start: next)
+        let request = self.overlappingStart
+        self.state = .walking(expected: expected, start: request)
+        return .emitAndFetch(fresh, start: request)
     }
+
+    /// Where the next page is asked from: one position before the first face not yet seen.
+    private var overlappingStart: Int { max(1, self.next - 1) }
 
     private var isIdle: Bool {
         if case .idle = self.state { return true }

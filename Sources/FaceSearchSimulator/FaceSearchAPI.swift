@@ -7,7 +7,7 @@ public final class FaceSearchAPI: Sendable {
     private let configuration: SimulatorConfiguration
     private let verifier: SignatureVerifier
     /// Each API key's libraries: an account sees only its own.
-    private let libraries: [String: Library]
+    private let libraries: Mutex<[String: Library]>
 
     private struct Library: Sendable {
         var groups: [String: SimulatedGroup]
@@ -50,7 +50,7 @@ public final class FaceSearchAPI: Sendable {
     ) {
         self.configuration = configuration
         self.verifier = SignatureVerifier(secrets: configuration.credentials)
-        self.libraries = datasets.mapValues(Library.init)
+        self.libraries = Mutex(datasets.mapValues(Library.init))
         self.faultDraws = Mutex(SplitMix64(seed: configuration.faults.seed))
         self.wallClock = wallClock
     }
@@ -192,10 +192,14 @@ public final class FaceSearchAPI: Sendable {
     /// The answer of an authenticated, admitted call.
     private func authenticated(call: String, key: String, fields: [String: String], answer: Answer) -> SimulatedResponse
     {
-        let library = self.libraries[key] ?? Library(Dataset(groups: []))
-        if call == "group_list" { return self.groupList(library, answer) }
+        if call == "group_list" {
+            return self.groupList(self.libraries.withLock { $0[key] } ?? Library(Dataset(groups: [])), answer)
+        }
         guard let groupID = fields["group_id"] else { return answer.failure(400, "MISSING_ARGUMENTS: group_id") }
-        guard let group = library.groups[groupID] else { return answer.failure(400, "INVALID_GROUP_ID") }
+        if call == "list" { self.mutate(key: key, groupID: groupID, start: fields["start"].flatMap { Int($0) } ?? 1) }
+        guard let group = self.libraries.withLock({ $0[key]?.groups[groupID] }) else {
+            return answer.failure(400, "INVALID_GROUP_ID")
+        }
         switch call {
         case "get_size":
             return answer.json(
@@ -227,6 +231,45 @@ public final class FaceSearchAPI: Sendable {
         default:
             return self.list(group, fields: fields, answer: answer)
         }
+    }
+
+    /// With the planned probability, changes the library as a user editing it during an export would:
+    /// deletes a face before the page asked for (shifting the offsets) or adds one (at the end).
+    private func mutate(key: String, groupID: String, start: Int) {
+        let rate = self.configuration.mutationRate
+        guard rate > 0, self.unitDraw() < rate else { return }
+        let deleting = start > 1 && self.unitDraw() < 0.5
+        let pick = self.unitDraw()
+        let token =
+            String(self.faultDraws.withLock { $0.next() }, radix: 16)
+            + String(self.faultDraws.withLock { $0.next() }, radix: 16)
+        let mutation: SimulatedMutation? = self.libraries.withLock { libraries in
+            guard var group = libraries[key]?.groups[groupID] else { return nil }
+            let mutation: SimulatedMutation
+            if deleting {
+                let position = min(Int(pick * Double(start - 1)), group.faces.count - 1)
+                guard position >= 0 else { return nil }
+                mutation = SimulatedMutation(
+                    groupID: groupID,
+                    faceToken: group.faces.remove(at: position).faceToken,
+                    kind: .deleted
+                )
+            } else {
+                let last = group.faces.last?.addTime ?? group.addTime
+                group.faces.append(
+                    SimulatedFace(
+                        faceToken: token,
+                        userID: "added",
+                        userData: "added during the export",
+                        addTime: last + 1000
+                    )
+                )
+                mutation = SimulatedMutation(groupID: groupID, faceToken: token, kind: .added)
+            }
+            libraries[key]?.groups[groupID] = group
+            return mutation
+        }
+        if let mutation { self.statistics.withLock { $0.mutations.append(mutation) } }
     }
 
     private func list(_ group: SimulatedGroup, fields: [String: String], answer: Answer) -> SimulatedResponse {
@@ -326,6 +369,8 @@ public struct SimulatorStatistics: Sendable, Codable {
     public var peakInFlight = 0
     /// TCP connections accepted.
     public var connectionsAccepted = 0
+    /// Changes made to libraries during exports (``SimulatorConfiguration/mutationRate``).
+    public var mutations: [SimulatedMutation] = []
     /// When each admitted call arrived, in monotonic seconds (only with ``SimulatorConfiguration/recordsTimeline``).
     public var acceptedTimes: [Double] = []
 
@@ -343,4 +388,19 @@ public struct SimulatorStatistics: Sendable, Codable {
         }
         return best
     }
+}
+
+/// One change the simulator made to a library while it was being exported.
+public struct SimulatedMutation: Sendable, Hashable, Codable {
+    /// What happened to the face.
+    public enum Kind: String, Sendable, Codable {
+        case added, deleted
+    }
+
+    /// The library.
+    public var groupID: String
+    /// The face added or deleted.
+    public var faceToken: String
+    /// Added or deleted.
+    public var kind: Kind
 }

@@ -37,6 +37,9 @@ public struct SimulatorConfiguration: Sendable {
     public var maxBodyBytes = 1 << 20
     /// Faults to inject. Default none.
     public var faults = FaultPlan()
+    /// The share of `list` calls before which the library changes: half delete a face before the page
+    /// asked for, half add one at the end. Recorded in ``SimulatorStatistics/mutations``. Default 0.
+    public var mutationRate = 0.0
     /// Whether to keep the time of every accepted call, for ``SimulatorStatistics/busiestSecond``. Default false.
     public var recordsTimeline = false
 

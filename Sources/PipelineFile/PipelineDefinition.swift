@@ -26,6 +26,8 @@ public struct PipelineDefinition: Sendable {
         public var addTimeStyle = SimulatorConfiguration.AddTimeStyle.number
         /// Whether `list` answers carry `next`. Default false.
         public var sendsNext = false
+        /// Share of `list` calls before which the library changes. Default 0.
+        public var mutationRate = 0.0
         /// Faults to inject. Default none.
         public var faults = FaultPlan()
         /// Seconds the server's clock runs ahead. Default 0.

@@ -194,7 +194,9 @@ private struct DefinitionReader {
         let entries = try self.mapping(
             node,
             "simulator",
-            allowed: ["groups", "faces", "seed", "strict_start_cap", "add_time", "send_next", "faults"]
+            allowed: [
+                "groups", "faces", "seed", "strict_start_cap", "add_time", "send_next", "faults", "mutation_rate",
+            ]
         )
         var simulator = PipelineDefinition.EmbeddedSimulator()
         if let node = entries["groups"] {
@@ -217,6 +219,12 @@ private struct DefinitionReader {
             simulator.addTimeStyle = style
         }
         if let node = entries["send_next"] { simulator.sendsNext = try self.boolean(node, "simulator.send_next") }
+        if let node = entries["mutation_rate"] {
+            guard case .scalar = node, let rate = node.float ?? node.int.map(Double.init), (0...1).contains(rate) else {
+                throw self.fail(node, "simulator.mutation_rate", "expected a share between 0 and 1")
+            }
+            simulator.mutationRate = rate
+        }
         if let node = entries["faults"] { (simulator.faults, simulator.clockOffset) = try self.faults(node) }
         return simulator
     }

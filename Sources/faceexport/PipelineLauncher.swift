@@ -89,6 +89,7 @@ struct PipelineLauncher {
         configuration.startCap = settings.strictStartCap ? .strict(1000) : .lax
         configuration.addTimeStyle = settings.addTimeStyle
         configuration.sendsNext = settings.sendsNext
+        configuration.mutationRate = settings.mutationRate
         configuration.faults = settings.faults
         configuration.clockOffset = settings.clockOffset
         let simulator = FaceSearchSimulator(configuration: configuration, datasets: datasets, logger: self.logger)

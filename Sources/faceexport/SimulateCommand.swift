@@ -37,6 +37,11 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Send a 'next' field in list answers.")
     var sendNext = false
 
+    @Option(
+        help: "Share of list calls before which the library changes (a face deleted before the page, or one added)."
+    )
+    var mutationRate = 0.0
+
     @OptionGroup(title: "Faults")
     var faults: FaultOptions
 
@@ -71,6 +76,10 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.startCap = self.strictStartCap ? .strict(1000) : .lax
         configuration.addTimeStyle = style
         configuration.sendsNext = self.sendNext
+        guard (0...1).contains(self.mutationRate) else {
+            throw ValidationError("--mutation-rate must lie between 0 and 1")
+        }
+        configuration.mutationRate = self.mutationRate
         configuration.recordsTimeline = self.recordTimeline
         configuration.faults = try self.faults.plan()
         configuration.clockOffset = self.faults.clockOffset

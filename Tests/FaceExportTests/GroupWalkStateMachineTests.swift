@@ -30,13 +30,14 @@ struct GroupWalkStateMachineTests {
         return result
     }
 
-    @Test func walksFromOneStopsAtTheAnnouncedSizeAndConfirmsIt() {
+    @Test func walksFromOneWithAnOverlapStopsAtTheAnnouncedSizeAndConfirmsIt() {
         var machine = GroupWalkStateMachine(pageSize: 100)
         #expect(machine.start() == .fetchSize)
         #expect(machine.sizeReceived(250) == .fetchPage(start: 1))
-        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndFetch(self.faces(0..<100), start: 101))
-        #expect(machine.pageReceived(self.page(100..<200)) == .emitAndFetch(self.faces(100..<200), start: 201))
-        #expect(machine.pageReceived(self.page(200..<250)) == .emitAndConfirmSize(self.faces(200..<250)))
+        // Every later page is asked from one position back, so it begins with the last face seen.
+        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndFetch(self.faces(0..<100), start: 100))
+        #expect(machine.pageReceived(self.page(99..<199)) == .emitAndFetch(self.faces(100..<199), start: 199))
+        #expect(machine.pageReceived(self.page(198..<250)) == .emitAndConfirmSize(self.faces(199..<250)))
         #expect(machine.position?.nextStart == 251, "a resumed walk would not fetch the last page again")
         #expect(
             machine.confirmedSizeReceived(250)
@@ -49,8 +50,8 @@ struct GroupWalkStateMachineTests {
         _ = machine.start()
         _ = machine.sizeReceived(150)
         // The server answered 60 of the 100 asked for: the next start follows what was received.
-        #expect(machine.pageReceived(self.page(0..<60)) == .emitAndFetch(self.faces(0..<60), start: 61))
-        #expect(machine.pageReceived(self.page(60..<120)) == .emitAndFetch(self.faces(60..<120), start: 121))
+        #expect(machine.pageReceived(self.page(0..<60)) == .emitAndFetch(self.faces(0..<60), start: 60))
+        #expect(machine.pageReceived(self.page(59..<120)) == .emitAndFetch(self.faces(60..<120), start: 120))
         #expect(machine.pageReceived(self.page(0..<0)) == .confirmSize)
         // The size held, but 30 faces never came: something moved under the walk.
         #expect(
@@ -100,36 +101,42 @@ struct GroupWalkStateMachineTests {
         var machine = GroupWalkStateMachine(pageSize: 10)
         _ = machine.start()
         _ = machine.sizeReceived(40)
-        #expect(machine.pageReceived(self.page(0..<10, next: 11)) == .emitAndFetch(self.faces(0..<10), start: 11))
-        // A `next` pointing backwards would loop forever; the computed start wins.
-        #expect(machine.pageReceived(self.page(10..<20, next: 3)) == .emitAndFetch(self.faces(10..<20), start: 21))
+        #expect(machine.pageReceived(self.page(0..<10, next: 11)) == .emitAndFetch(self.faces(0..<10), start: 10))
+        // A `next` pointing backwards would loop forever; the computed position wins.
+        #expect(machine.pageReceived(self.page(9..<19, next: 3)) == .emitAndFetch(self.faces(10..<19), start: 19))
     }
 
-    @Test func facesRepeatedAcrossAPageBoundaryAreDroppedAndCounted() {
+    @Test func deletionsBeforeTheOffsetAreFoundByStepsBackAndNoFaceIsSkipped() {
+        var machine = GroupWalkStateMachine(pageSize: 10)
+        _ = machine.start()
+        _ = machine.sizeReceived(30)
+        #expect(machine.pageReceived(self.page(0..<10)) == .emitAndFetch(self.faces(0..<10), start: 10))
+        // Faces 3 and 4 were deleted: position 10 now holds face 11, face 10 slid to position 9.
+        #expect(machine.pageReceived(self.page(11..<21)) == .fetchPage(start: 9))
+        #expect(machine.pageReceived(self.page(10..<20)) == .fetchPage(start: 7))
+        // From position 7 the page begins with faces 8 and 9, seen already: face 10 is not skipped.
+        #expect(machine.pageReceived(self.page(8..<18)) == .emitAndFetch(self.faces(10..<18), start: 16))
+        #expect(machine.position?.duplicatesDropped == 0)
+    }
+
+    @Test func facesRepeatedInAPageAreDroppedAndCounted() {
         var machine = GroupWalkStateMachine(pageSize: 10)
         _ = machine.start()
         _ = machine.sizeReceived(20)
         _ = machine.pageReceived(self.page(0..<10))
-        // An insertion shifted the offsets by one: face 9 comes again. The walk has passed the
-        // announced size; 19 distinct faces against 20 announced do not reconcile.
-        #expect(machine.pageReceived(self.page(9..<19)) == .emitAndConfirmSize(self.faces(10..<19)))
-        #expect(
-            machine.confirmedSizeReceived(20)
-                == .finish(
-                    self.result(.changedDuringExport, expected: 20, after: 20, exported: 19, pages: 2, duplicates: 1)
-                )
-        )
+        let repeated = FacePage(faces: self.faces(9..<12) + self.faces(11..<12) + self.faces(12..<18))
+        #expect(machine.pageReceived(repeated) == .emitAndFetch(self.faces(10..<18), start: 19))
+        #expect(machine.position?.duplicatesDropped == 1)
     }
 
-    @Test func aStrictStartCapIsMetWithOnePageFromTheCapThenIncomplete() {
+    @Test func aStrictStartCapMakesTheRestIncompleteWithTheUnreachableCount() {
         var machine = GroupWalkStateMachine(pageSize: 1000)
         _ = machine.start()
         _ = machine.sizeReceived(2500)
-        _ = machine.pageReceived(self.page(0..<1000))
+        // The overlap asks for start=1000, which a strict server still allows: positions up to 1999.
+        #expect(machine.pageReceived(self.page(0..<1000)) == .emitAndFetch(self.faces(0..<1000), start: 1000))
+        #expect(machine.pageReceived(self.page(999..<1999)) == .emitAndFetch(self.faces(1000..<1999), start: 1999))
         let refused = FaceSearchError.api(status: 400, error: "BAD_ARGUMENTS: start", requestID: nil, call: "list")
-        // start=1001 refused: one more page from the cap, 1000, reaches position 1999.
-        #expect(machine.callFailed(refused) == .fetchPage(start: 1000))
-        #expect(machine.pageReceived(self.page(999..<1999)) == .emitAndFetch(self.faces(1000..<1999), start: 2000))
         let action = machine.callFailed(refused)
         guard case .finish(let result) = action else {
             Issue.record("expected finish, got \(action)")
@@ -137,8 +144,37 @@ struct GroupWalkStateMachineTests {
         }
         #expect(result.status == .incomplete)
         #expect(result.exported == 1999)
-        #expect(result.duplicatesDropped == 1)
         #expect(result.unreachable == 501)
+    }
+
+    @Test func withSmallPagesAStrictCapGetsOneMorePageFromTheCap() {
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        _ = machine.start()
+        _ = machine.sizeReceived(1200)
+        let refused = FaceSearchError.api(status: 400, error: "BAD_ARGUMENTS: start", requestID: nil, call: "list")
+        var requests = [1]
+        var action = machine.pageReceived(self.page(0..<100))
+        var outcome: GroupWalkResult?
+        walk: while true {
+            switch action {
+            case .emitAndFetch(_, let start), .fetchPage(let start):
+                requests.append(start)
+                // A strict server: position p holds face p - 1 up to start 1000, and refuses beyond.
+                action =
+                    start > 1000
+                    ? machine.callFailed(refused) : machine.pageReceived(self.page((start - 1)..<min(start + 99, 1200)))
+            case .finish(let result):
+                outcome = result
+                break walk
+            default:
+                Issue.record("unexpected \(action)")
+                break walk
+            }
+        }
+        #expect(requests.suffix(3) == [1090, 1000, 1099], "refused at 1090, one more page from the cap, refused again")
+        #expect(outcome?.status == .incomplete)
+        #expect(outcome?.exported == 1099)
+        #expect(outcome?.unreachable == 101)
     }
 
     @Test func failureBeforeAnyPageFailsTheLibrary() {
