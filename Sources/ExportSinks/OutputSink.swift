@@ -6,7 +6,7 @@ protocol FileWriter: AnyObject {
     func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int)
     /// No more records come: sync the file (it is renamed at commit).
     func finish() throws(SinkError)
-    func prepareCommit(_ context: CommitContext) throws(SinkError) -> PreparedFile
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile]
     func discard()
 }
 
@@ -48,6 +48,9 @@ public final class OutputSink: RecordSink {
         public var escapeFormulas = false
         /// SQLite only. Default `replace`.
         public var sqliteMode = SQLiteMode.replace
+        /// SQLite in `merge` mode only: a file for the faces this run added, removed or modified since
+        /// the file's previous run. Default none.
+        public var changesPath: OutputPathTemplate?
         /// Permissions of created files. Default 0600: exports hold personal data.
         public var fileMode: UInt32 = 0o600
 
@@ -127,7 +130,7 @@ public final class OutputSink: RecordSink {
         var summaries: [PreparedFile] = []
         for (index, writer) in writers.enumerated() {
             do throws(SinkError) {
-                summaries.append(try writer.prepareCommit(context))
+                summaries.append(contentsOf: try writer.prepareCommit(context))
             } catch {
                 for later in writers[(index + 1)...] { later.discard() }
                 throw error
@@ -190,6 +193,7 @@ public final class OutputSink: RecordSink {
                 runID: self.run.runID,
                 merge: self.configuration.sqliteMode == .merge,
                 mode: self.configuration.fileMode,
+                changesPath: self.configuration.changesPath?.resolve(self.run, account: nil, group: nil),
                 resume: resume
             )
         }

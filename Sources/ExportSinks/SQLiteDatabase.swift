@@ -106,6 +106,8 @@ final class SQLiteDatabase {
             sqlite3_reset(self.statement)
         }
 
+        func int64(at column: Int32) -> Int64 { sqlite3_column_int64(self.statement, column) }
+
         func text(at column: Int32) -> String? {
             guard let text = sqlite3_column_text(self.statement, column) else { return nil }
             return String(cString: text)

@@ -27,6 +27,8 @@ final class SQLiteWriter: FileWriter {
             first_seen_run TEXT NOT NULL,
             last_seen_run TEXT NOT NULL,
             deleted_run TEXT,
+            change TEXT,
+            change_run TEXT,
             PRIMARY KEY (group_id, face_token)
         );
         CREATE TABLE IF NOT EXISTS groups (
@@ -55,10 +57,21 @@ final class SQLiteWriter: FileWriter {
         );
         """
 
+    /// New faces are `added` by this run; a face seen again after a deletion is `added` again; one
+    /// whose `user_id` or `user_data` differ is `modified`; otherwise its last change stays.
     private static let upsert = """
-        INSERT INTO faces (group_id, face_token, user_id, user_data, add_time, add_time_utc, first_seen_run, last_seen_run)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+        INSERT INTO faces (group_id, face_token, user_id, user_data, add_time, add_time_utc, first_seen_run, last_seen_run,
+            change, change_run)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 'added', ?7)
         ON CONFLICT (group_id, face_token) DO UPDATE SET
+            change = CASE
+                WHEN faces.deleted_run IS NOT NULL THEN 'added'
+                WHEN faces.user_id IS NOT excluded.user_id OR faces.user_data IS NOT excluded.user_data THEN 'modified'
+                ELSE faces.change END,
+            change_run = CASE
+                WHEN faces.deleted_run IS NOT NULL OR faces.user_id IS NOT excluded.user_id
+                    OR faces.user_data IS NOT excluded.user_data THEN excluded.last_seen_run
+                ELSE faces.change_run END,
             user_id = excluded.user_id, user_data = excluded.user_data, add_time = excluded.add_time,
             add_time_utc = excluded.add_time_utc, last_seen_run = excluded.last_seen_run, deleted_run = NULL
         """
@@ -69,12 +82,22 @@ final class SQLiteWriter: FileWriter {
     private let temporaryPath: String
     private let runID: String
     private let fileMode: mode_t
+    private let changesPath: String?
     private var database: SQLiteDatabase?
     private var insert: SQLiteDatabase.Statement?
     private var rows = 0
     private var rowsInTransaction = 0
 
-    init(path: String, runID: String, merge: Bool, mode: UInt32, resume: FileCheckpoint? = nil) throws(SinkError) {
+    /// - Parameter changesPath: where to write the faces this run added, removed or modified (merge mode).
+    init(
+        path: String,
+        runID: String,
+        merge: Bool,
+        mode: UInt32,
+        changesPath: String? = nil,
+        resume: FileCheckpoint? = nil
+    ) throws(SinkError) {
+        self.changesPath = changesPath
         self.finalPath = path
         self.temporaryPath = AtomicFile.temporaryPath(for: path, runID: runID)
         self.runID = runID
@@ -136,7 +159,7 @@ final class SQLiteWriter: FileWriter {
         return (0, self.rows)
     }
 
-    func prepareCommit(_ context: CommitContext) throws(SinkError) -> PreparedFile {
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile] {
         guard let database = self.database else {
             throw .sqlite("commit", path: self.finalPath, message: "the file was discarded")
         }
@@ -151,7 +174,10 @@ final class SQLiteWriter: FileWriter {
             """
         )
         let deleted = try database.prepare(
-            "UPDATE faces SET deleted_run = ?1 WHERE group_id = ?2 AND last_seen_run <> ?1 AND deleted_run IS NULL"
+            """
+            UPDATE faces SET deleted_run = ?1, change = 'removed', change_run = ?1
+            WHERE group_id = ?2 AND last_seen_run <> ?1 AND deleted_run IS NULL
+            """
         )
         for entry in context.groups {
             group.bind(entry.account, at: 1)
@@ -192,6 +218,31 @@ final class SQLiteWriter: FileWriter {
         try run.step()
         self.insert = nil
         try database.execute("COMMIT")
+        var prepared: [PreparedFile] = []
+        if let changesPath = self.changesPath {
+            let changes = try database.prepare(
+                """
+                SELECT group_id, face_token, user_id, user_data, add_time, add_time_utc, change FROM faces
+                WHERE change_run = ?1 ORDER BY group_id, add_time, face_token
+                """
+            )
+            changes.bind(context.runID, at: 1)
+            var rows: [(record: ExportRecord, change: String)] = []
+            while try changes.step() {
+                let record = ExportRecord(
+                    groupID: changes.text(at: 0) ?? "",
+                    faceToken: changes.text(at: 1) ?? "",
+                    userID: changes.text(at: 2) ?? "",
+                    userData: changes.text(at: 3) ?? "",
+                    addTime: changes.int64(at: 4),
+                    addTimeUTC: changes.text(at: 5) ?? ""
+                )
+                rows.append((record, changes.text(at: 6) ?? ""))
+            }
+            prepared.append(
+                try ChangesFile.write(rows, path: changesPath, runID: self.runID, mode: UInt32(self.fileMode))
+            )
+        }
         try database.execute("CREATE INDEX IF NOT EXISTS faces_user_id ON faces (user_id)")
         try database.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
         let integrity = try database.scalarText("PRAGMA integrity_check")
@@ -202,7 +253,7 @@ final class SQLiteWriter: FileWriter {
         self.database = nil
         let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath)
         let summary = SinkSummary(path: self.finalPath, format: "sqlite", rows: self.rows, bytes: bytes, sha256: sha256)
-        return PreparedFile(temporaryPath: self.temporaryPath, summary: summary)
+        return [PreparedFile(temporaryPath: self.temporaryPath, summary: summary)] + prepared
     }
 
     func discard() {

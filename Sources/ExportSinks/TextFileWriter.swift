@@ -62,7 +62,7 @@ final class TextFileWriter: FileWriter {
         self.buffer = []
     }
 
-    func prepareCommit(_ context: CommitContext) throws(SinkError) -> PreparedFile {
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile] {
         try self.finish()
         let summary = SinkSummary(
             path: self.file.finalPath,
@@ -71,7 +71,7 @@ final class TextFileWriter: FileWriter {
             bytes: self.file.bytesWritten,
             sha256: self.file.sha256
         )
-        return PreparedFile(temporaryPath: self.file.temporaryPath, summary: summary)
+        return [PreparedFile(temporaryPath: self.file.temporaryPath, summary: summary)]
     }
 
     func discard() {

@@ -448,7 +448,9 @@ private struct DefinitionReader {
         var outputs: [PipelineDefinition.Output] = []
         for (index, item) in sequence.enumerated() {
             let key = "outputs[\(index)]"
-            let allowed: Set<String> = ["format", "path", "compression_level", "escape_formulas", "mode", "file_mode"]
+            let allowed: Set<String> = [
+                "format", "path", "compression_level", "escape_formulas", "mode", "file_mode", "changes",
+            ]
             let entries = try self.mapping(item, key, allowed: allowed)
             guard let formatNode = entries["format"] else {
                 throw self.fail(item, "\(key).format", "missing: one of \(formats.joined(separator: ", "))")
@@ -493,6 +495,23 @@ private struct DefinitionReader {
                     throw self.fail(node, "\(key).mode", "'\(text)' is not one of replace, merge")
                 }
                 output.sqliteMode = mode
+            }
+            if let node = entries["changes"] {
+                guard format == .sqlite, output.sqliteMode == .merge else {
+                    throw self.fail(
+                        node,
+                        "\(key).changes",
+                        "only for a sqlite output with mode: merge (it remembers the previous run)"
+                    )
+                }
+                output.changesPath = try self.template(node, "\(key).changes")
+                guard !(output.changesPath!.isPerGroup || output.changesPath!.isPerAccount) else {
+                    throw self.fail(
+                        node,
+                        "\(key).changes",
+                        "one changes file per run: {group} and {account} are not allowed"
+                    )
+                }
             }
             if let node = entries["file_mode"] {
                 let text = try self.string(node, "\(key).file_mode")

@@ -258,6 +258,7 @@ struct PipelineLauncher {
         for output in self.definition.outputs {
             var configuration = output
             configuration.path = try Self.underFolder(folder, output.path)
+            configuration.changesPath = try output.changesPath.map { try Self.underFolder(folder, $0) }
             sinks.append(OutputSink(configuration: configuration, run: values))
         }
         var configuration = ExportConfiguration(runID: runID)
@@ -298,7 +299,7 @@ struct PipelineLauncher {
         for output in self.definition.outputs {
             parts.append(
                 "output=\(output.format.rawValue)|\(output.path.text)|\(output.compressionLevel)|\(output.escapeFormulas)|"
-                    + "\(output.sqliteMode.rawValue)|\(output.fileMode)"
+                    + "\(output.sqliteMode.rawValue)|\(output.fileMode)|\(output.changesPath?.text ?? "")"
             )
         }
         parts.append("manifest=\(self.definition.manifest.text)")

@@ -1,4 +1,5 @@
 import ExportPipeline
+import ExportSinks
 import FaceSearchSimulator
 import Foundation
 import Testing
@@ -36,5 +37,98 @@ struct DriftTests {
                 #expect(group.status == .complete, "\(group.groupID) did not change but is \(group.status)")
             }
         }
+    }
+}
+
+/// The `changes` file of a SQLite output in merge mode, across successive runs.
+struct ChangeTrackingTests {
+    static func changes(_ path: String) throws -> [String: String] {
+        let data = try runProgram("/bin/gzip", ["-dc", path])
+        var changes: [String: String] = [:]
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+            changes[try #require(object["face_token"] as? String)] = object["change"] as? String
+        }
+        return changes
+    }
+
+    @Test func threeRunsWithEditsBetweenListExactlyTheAddedRemovedAndModifiedFaces() async throws {
+        var dataset = DatasetGenerator(groups: 2, faces: 30, sizing: .exact, seed: 61).make()
+        let folder = try makeTemporaryDirectory()
+        func run(_ dataset: Dataset, _ name: String) async throws -> [String: String] {
+            var state = OutputSink.Configuration(
+                format: .sqlite,
+                path: try OutputPathTemplate(folder + "/state.sqlite")
+            )
+            state.sqliteMode = .merge
+            state.changesPath = try OutputPathTemplate(folder + "/changes-\(name).ndjson.gz")
+            let result = try await exportFromSimulator(
+                dataset: dataset,
+                outputPath: folder + "/faces.ndjson",
+                extraOutputs: [state]
+            )
+            #expect(result.report.outcome == .complete)
+            return try Self.changes(folder + "/changes-\(name).ndjson.gz")
+        }
+        let first = try await run(dataset, "1")
+        #expect(first.count == 60 && first.values.allSatisfy { $0 == "added" })
+
+        let removed = dataset.groups[0].faces.remove(at: 7)
+        let added = SimulatedFace(
+            faceToken: "0000added0000",
+            userID: "new",
+            userData: "new face",
+            addTime: 1_900_000_000_000
+        )
+        dataset.groups[0].faces.append(added)
+        dataset.groups[1].faces[3].userData += " (edited)"
+        let edited = dataset.groups[1].faces[3].faceToken
+        #expect(
+            try await run(dataset, "2") == [removed.faceToken: "removed", added.faceToken: "added", edited: "modified"]
+        )
+
+        dataset.groups[0].faces[dataset.groups[0].faces.count - 1].userID = "renamed"
+        let gone = dataset.groups[1].faces.remove(at: 3)
+        var back = removed
+        back.addTime = 1_900_000_001_000
+        dataset.groups[0].faces.append(back)
+        #expect(
+            try await run(dataset, "3") == [
+                added.faceToken: "modified", gone.faceToken: "removed", removed.faceToken: "added",
+            ]
+        )
+    }
+}
+
+/// The documented `start` cap, against a strict and a lax server.
+struct StartCapTests {
+    static var dataset: Dataset {
+        var dataset = DatasetGenerator(groups: 3, faces: 2500, sizing: .exact, seed: 71).make()
+        dataset.groups.append(
+            contentsOf: DatasetGenerator(groups: 1, faces: 300, sizing: .exact, seed: 72).make().groups.map {
+                var group = $0
+                group.groupID = "small"
+                return group
+            }
+        )
+        return dataset
+    }
+
+    @Test func librariesOf2500AreIncompleteOnAStrictServerAndCompleteOnALaxOne() async throws {
+        let strict = try await exportFromSimulator(dataset: Self.dataset, simulator: { $0.startCap = .strict(1000) })
+        #expect(strict.report.outcome == .partial, "exit code 2 unless the pipeline accepts incomplete libraries")
+        for group in strict.report.groups {
+            if group.groupID == "small" {
+                #expect(group.status == .complete)
+            } else {
+                #expect(group.status == .incomplete)
+                #expect(group.exported == 1999)
+                #expect(group.unreachable == 501)
+            }
+        }
+        #expect(Set(strict.rows).count == strict.rows.count)
+        let lax = try await exportFromSimulator(dataset: Self.dataset, simulator: { $0.startCap = .lax })
+        #expect(lax.report.outcome == .complete)
+        #expect(Set(lax.rows) == Set(expectedRows(Self.dataset.groups)))
     }
 }
