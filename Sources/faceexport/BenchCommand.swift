@@ -15,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
             Scenarios: ratelimit (the simulator admits 20 calls/s; the exporter is paced at a fixed 98% of it), \
             ratelimit-adaptive (the same limit, unknown to the exporter, which starts at 5 calls/s), \
             sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
-            run one per invocation for a clean peak-memory figure).
+            run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
+            no latency, no limit, pages of 1,000, exported into NDJSON.gz, CSV.gz and SQLite in turn: CPU per million).
             """
     )
 
@@ -34,6 +35,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Records a sink scenario writes.")
     var records = 1_000_000
 
+    @Option(help: "Libraries of 1,000 faces the cpu scenario exports.")
+    var cpuGroups = 1000
+
     func run() async throws {
         var results: [BenchResult] = []
         for scenario in self.scenarios {
@@ -48,6 +52,8 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(try self.sinkAlone(.csv, file: "faces.csv.gz"))
             case "sink-sqlite":
                 results.append(try self.sinkAlone(.sqlite, file: "faces.sqlite"))
+            case "cpu":
+                results.append(contentsOf: try await self.cpu())
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
@@ -94,6 +100,38 @@ struct BenchCommand: AsyncParsableCommand {
             result.figures["share_rejected"] = Double(statistics.rejections) / Double(max(1, statistics.requests))
         }
         return result
+    }
+
+    /// The exporter's own CPU per million faces against a simulator that neither waits nor limits.
+    private func cpu() async throws -> [BenchResult] {
+        let simulator = try SimulatorProcess(arguments: [
+            "--groups", String(self.cpuGroups), "--faces", "1000", "--exact-sizes",
+        ])
+        defer { simulator.stop() }
+        var results: [BenchResult] = []
+        for (format, file) in [
+            (OutputSink.Format.ndjson, "faces.ndjson.gz"), (.csv, "faces.csv.gz"), (.sqlite, "faces.sqlite"),
+        ] {
+            let before = try await simulator.statistics()
+            let measured = try await self.export(
+                from: simulator,
+                rateLimit: .unlimited,
+                pageSize: 1000,
+                concurrency: 4,
+                format: format,
+                file: file
+            )
+            let after = try await simulator.statistics()
+            var statistics = after
+            statistics.requests -= before.requests
+            statistics.rejections -= before.rejections
+            var result = BenchResult(scenario: "cpu-\(format.rawValue)", measured: measured, statistics: statistics)
+            result.figures["cpu_seconds_per_million_faces"] = measured.cpuSeconds / Double(max(1, measured.faces)) * 1e6
+            result.figures["faces_per_second"] = Double(measured.faces) / measured.wallSeconds
+            results.append(result)
+            FileHandle.standardError.write(Data(result.line.utf8))
+        }
+        return results
     }
 
     /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
@@ -171,7 +209,9 @@ struct BenchCommand: AsyncParsableCommand {
         from simulator: SimulatorProcess,
         rateLimit: RateLimitConfiguration,
         pageSize: Int,
-        concurrency: Int
+        concurrency: Int,
+        format: OutputSink.Format = .ndjson,
+        file: String = "faces.ndjson.gz"
     ) async throws -> BenchResult.Measured {
         let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -190,7 +230,7 @@ struct BenchCommand: AsyncParsableCommand {
         configuration.pageSize = pageSize
         configuration.concurrency = concurrency
         let sink = OutputSink(
-            configuration: .init(format: .ndjson, path: try OutputPathTemplate(folder + "/faces.ndjson.gz")),
+            configuration: .init(format: format, path: try OutputPathTemplate(folder + "/" + file)),
             run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench")
         )
         let run = ExportRun(
