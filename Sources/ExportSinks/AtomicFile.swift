@@ -48,17 +48,37 @@ final class AtomicFile {
 
     /// Feeds the digest with the first `count` bytes already in the file.
     private func hashExistingBytes(_ count: Int) throws(SinkError) {
-        let input = open(self.temporaryPath, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw .io("read", path: self.temporaryPath, errno: errno) }
+        let read = try Self.readChunks(of: self.temporaryPath, upTo: count) { self.digest?.update($0) }
+        guard read == count else { throw .io("read", path: self.temporaryPath, errno: EIO) }
+    }
+
+    /// Reads the file at `path` (up to `limit` bytes) in chunks of 1 MiB, handing each to `body`;
+    /// returns how many bytes it read.
+    static func readChunks(
+        of path: String,
+        upTo limit: Int = .max,
+        _ body: (UnsafeRawBufferPointer) -> Void
+    )
+        throws(SinkError) -> Int
+    {
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw .io("read", path: path, errno: errno) }
         defer { close(input) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var remaining = count
-        while remaining > 0 {
-            let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, min($0.count, remaining)) }
-            guard got > 0 else { throw .io("read", path: self.temporaryPath, errno: got < 0 ? errno : EIO) }
-            buffer.withUnsafeBytes { self.digest?.update(UnsafeRawBufferPointer(rebasing: $0.prefix(got))) }
-            remaining -= got
+        var total = 0
+        while total < limit {
+            let count = buffer.withUnsafeMutableBytes {
+                Glibc.read(input, $0.baseAddress, min($0.count, limit - total))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io("read", path: path, errno: errno)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            total += count
         }
+        return total
     }
 
     /// `.<name>.tmp-<run id>` beside `path`.

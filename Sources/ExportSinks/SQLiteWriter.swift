@@ -302,18 +302,7 @@ final class SQLiteWriter: FileWriter {
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw .io("sync", path: path, errno: errno) }
         var digest = SHA256Digest()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var total = 0
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .io("read", path: path, errno: errno)
-            }
-            if count == 0 { break }
-            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
-            total += count
-        }
+        let total = try AtomicFile.readChunks(of: path) { digest.update($0) }
         return (total, digest.hexDigest())
     }
 }

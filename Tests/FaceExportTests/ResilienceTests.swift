@@ -134,7 +134,9 @@ struct ResilienceTests {
             dataset: dataset,
             simulator: { $0.faults.errorRate = 1 },
             groups: .list(dataset.groups.map(\.groupID)),
-            pipeline: { $0.retry = RetryPolicy(maxAttempts: 10, baseDelay: 0.001, maxDelay: 0.01) }
+            pipeline: { $0.retry = RetryPolicy(maxAttempts: 10, baseDelay: 0.001, maxDelay: 0.01) },
+            // No reset here, so no stall: a long timeout keeps a loaded machine from turning 500s into timeouts.
+            requestTimeout: 30
         )
         #expect(result.report.outcome == .partial)
         #expect(result.report.groups.allSatisfy { $0.status == .failed })

@@ -122,7 +122,8 @@ func exportFromSimulator(
     clock: any PipelineClock = ManualClock(),
     outputPath: String? = nil,
     extraOutputs: [OutputSink.Configuration] = [],
-    manifestPath: String? = nil
+    manifestPath: String? = nil,
+    requestTimeout: Double = 2
 ) async throws -> ExportResult {
     let credentials = FaceSearchCredentials(apiKey: "test-key", apiSecret: "test-secret")
     var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
@@ -137,7 +138,7 @@ func exportFromSimulator(
     var transport = URLSessionTransport.Configuration()
     // A reset on a reused connection stalls URLSession until the timeout (see the README's transport
     // notes); a short timeout keeps fault tests quick.
-    transport.requestTimeout = 2
+    transport.requestTimeout = requestTimeout
     transport.maximumConnectionsPerHost = exportConfiguration.concurrency
     let report = try await simulator.withRunning { port in
         let signer = RequestSigner(
