@@ -39,7 +39,4 @@ final class AccountRateLimiter: Sendable {
         }
         self.slots.signal()
     }
-
-    /// The rate in force now, for reports.
-    var currentRate: Double { self.state.withLock { $0.rate(at: self.clock.now()) } }
 }

@@ -174,7 +174,7 @@ public final class ExportRun: Sendable {
         }
         let context = outcome == .failed ? nil : report.commitContext
         if context != nil {
-            self.logger.debug("committing the outputs", metadata: ["files": "\(self.configuration.pipeline)"])
+            self.logger.debug("committing the outputs")
         }
         switch self.sinkStage.finish(commit: context) {
         case .success(let prepared) where outcome != .failed:

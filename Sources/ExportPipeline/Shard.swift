@@ -24,9 +24,6 @@ public struct Shard: Sendable, Hashable, CustomStringConvertible {
     /// `K-of-N`, as used in file names.
     public var description: String { "\(self.index)-of-\(self.count)" }
 
-    /// The hash behind ``contains(account:groupID:)``, for tests that pin it down.
-    public static func fnv1a64ForTests(_ text: String) -> UInt64 { Self.fnv1a64(text) }
-
     /// FNV-1a, 64 bits: stable across runs, machines and Swift versions (unlike `Hasher`).
     static func fnv1a64(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325

@@ -268,31 +268,23 @@ final class SQLiteWriter: FileWriter {
     }
 
     private static func copy(_ source: String, to destination: String, mode: mode_t) throws(SinkError) {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw .io("open", path: source, errno: errno) }
-        defer { close(input) }
         let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard output >= 0 else { throw .io("create", path: destination, errno: errno) }
         defer { close(output) }
         fchmod(output, mode)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .io("read", path: source, errno: errno)
-            }
-            if count == 0 { return }
+        var failure: Int32?
+        _ = try AtomicFile.readChunks(of: source) { chunk in
             var offset = 0
-            while offset < count {
-                let written = buffer.withUnsafeBytes { Glibc.write(output, $0.baseAddress! + offset, count - offset) }
+            while failure == nil && offset < chunk.count {
+                let written = Glibc.write(output, chunk.baseAddress! + offset, chunk.count - offset)
                 if written < 0 {
-                    if errno == EINTR { continue }
-                    throw .io("write", path: destination, errno: errno)
+                    if errno != EINTR { failure = errno }
+                } else {
+                    offset += written
                 }
-                offset += written
             }
         }
+        if let failure { throw .io("write", path: destination, errno: failure) }
     }
 
     /// Syncs the file and returns its size and SHA-256.

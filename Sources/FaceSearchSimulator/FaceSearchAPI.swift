@@ -73,8 +73,8 @@ public final class FaceSearchAPI: Sendable {
         let now = self.wallClock() + self.configuration.clockOffset
         let answer = Answer(requestID: "\(now),\(UUID().uuidString.lowercased())", started: started)
         let response = await self.answer(call: call, fields: fields, now: now, answer: answer)
-        if response.status != 200 {
-            self.statistics.withLock { $0.errorsByCode[Self.code(of: response), default: 0] += 1 }
+        if let code = response.errorCode {
+            self.statistics.withLock { $0.errorsByCode[code, default: 0] += 1 }
         }
         return response
     }
@@ -315,14 +315,6 @@ public final class FaceSearchAPI: Sendable {
         )
     }
 
-    private static func code(of response: SimulatedResponse) -> String {
-        struct ErrorOnly: Decodable { let error: String }
-        guard let error = try? JSONDecoder().decode(ErrorOnly.self, from: response.body).error else {
-            return String(response.status)
-        }
-        return String(error.split(separator: ":").first ?? Substring(error))
-    }
-
     /// The request id and timing shared by one call's answer.
     private struct Answer {
         let requestID: String
@@ -346,6 +338,7 @@ public final class FaceSearchAPI: Sendable {
             )
             var response = self.json(wire)
             response.status = status
+            response.errorCode = String(error.split(separator: ":").first ?? Substring(error))
             return response
         }
     }

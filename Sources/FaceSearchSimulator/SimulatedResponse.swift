@@ -12,6 +12,8 @@ public struct SimulatedResponse: Sendable {
     public var connectionFault: ConnectionFault?
     /// Seconds to send as `Retry-After`, if any.
     public var retryAfter: Int?
+    /// The API error code of an error answer (the text before `:`), for the simulator's counters.
+    var errorCode: String?
 
     /// Faults only the connection can show.
     public enum ConnectionFault: String, Sendable {

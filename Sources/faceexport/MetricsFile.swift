@@ -12,7 +12,7 @@ struct MetricsFile {
     let pipeline: String
 
     func write(_ report: RunReport, now: Date = Date()) throws {
-        let pipeline = "pipeline=\(JSONLogHandler.quoted(self.pipeline))"
+        let pipeline = "pipeline=\(Self.labelValue(self.pipeline))"
         var lastSuccess = self.previousLastSuccess()
         if report.outcome == .complete { lastSuccess = now.timeIntervalSince1970 }
         var lines: [String] = []
@@ -64,6 +64,13 @@ struct MetricsFile {
             runID: report.runID,
             mode: 0o644
         )
+    }
+
+    /// A label value in the text format: quoted, with backslash, quote and newline escaped.
+    private static func labelValue(_ text: String) -> String {
+        "\""
+            + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 
     private func previousLastSuccess() -> Double? {

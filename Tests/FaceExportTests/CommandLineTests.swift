@@ -51,6 +51,28 @@ struct CommandLineTests {
         }
     }
 
+    /// Starts `faceexport simulate --port 0 …` and returns it with its banner (address, key, secret).
+    static func startSimulator(_ arguments: [String]) async throws -> (Process, String) {
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: Self.binary)
+        simulator.arguments = ["simulate", "--port", "0"] + arguments
+        let output = Pipe()
+        simulator.standardOutput = output
+        try simulator.run()
+        let banner = await runOffThePool { () -> String in
+            var text = ""
+            // The banner is the address line, the key and (unless given as a file) the secret.
+            let lines = arguments.contains("--api-secret-file") ? 3 : 4
+            while text.components(separatedBy: "\n").count < lines {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return text
+        }
+        return (simulator, banner)
+    }
+
     @Test func theDemoPipelineExportsEveryFaceOfTheEmbeddedSimulator() async throws {
         let out = try makeTemporaryDirectory()
         let result = try await Self.faceexport(["run", "pipelines/demo.yaml", "--out", out])
@@ -113,24 +135,10 @@ struct CommandLineTests {
     }
 
     @Test func aSimulatorProcessServesRunsWithItsCredentials() async throws {
-        let simulator = Process()
-        simulator.executableURL = URL(fileURLWithPath: Self.binary)
-        simulator.arguments = ["simulate", "--port", "0", "--groups", "8", "--faces", "300", "--seed", "4"]
-        let output = Pipe()
-        simulator.standardOutput = output
-        try simulator.run()
+        let (simulator, banner) = try await Self.startSimulator(["--groups", "8", "--faces", "300", "--seed", "4"])
         defer {
             simulator.terminate()
             simulator.waitUntilExit()
-        }
-        let banner = await runOffThePool { () -> String in
-            var text = ""
-            while text.components(separatedBy: "\n").count < 4 {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            return text
         }
         let lines = banner.split(separator: "\n").map(String.init)
         let url = try #require(lines.first?.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))

@@ -1,7 +1,8 @@
-import ExportPipeline
 import FaceSearchSimulator
 import Foundation
 import Testing
+
+@testable import ExportPipeline
 
 /// Running unattended: lock, signals, exit codes, JSON logs, metrics, shards, schedules.
 @Suite(.timeLimit(.minutes(3)))
@@ -95,23 +96,16 @@ struct OperationsTests {
     }
 
     @Test func logsOffATerminalAreJSONLinesWithTheRunIDAndNoSecret() async throws {
-        let simulator = Process()
-        simulator.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
         let secretFile = try makeTemporaryDirectory() + "/secret"
         let secret = "s3cr3t-" + UUID().uuidString
         try secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
-        simulator.arguments = [
-            "simulate", "--port", "0", "--groups", "4", "--faces", "50", "--api-key", "ops-key", "--api-secret-file",
-            secretFile,
-        ]
-        let output = Pipe()
-        simulator.standardOutput = output
-        try simulator.run()
+        let (simulator, banner) = try await CommandLineTests.startSimulator([
+            "--groups", "4", "--faces", "50", "--api-key", "ops-key", "--api-secret-file", secretFile,
+        ])
         defer {
             simulator.terminate()
             simulator.waitUntilExit()
         }
-        let banner = await runOffThePool { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
         let url = try #require(banner.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
         let folder = try makeTemporaryDirectory()
         try Self.pipeline(folder: folder).write(toFile: folder + "/p.yaml", atomically: true, encoding: .utf8)
@@ -228,7 +222,7 @@ struct OperationsTests {
         // A fixed expectation: the hash must never change between versions, or shards would move.
         #expect(
             Shard("1/4")!.contains(account: "default", groupID: "grp-0000")
-                == (Shard.fnv1a64ForTests("default\u{0}grp-0000") % 4 == 1)
+                == (Shard.fnv1a64("default\u{0}grp-0000") % 4 == 1)
         )
     }
 
