@@ -30,6 +30,11 @@ public struct ExportConfiguration: Sendable {
     public var runDate = ""
     /// An interrupted run to continue (its run id must be ``runID``). Default nil.
     public var resume: ResumeState?
+    /// When the run started, Unix ms, recorded in the journal so a resumed run keeps it. Default 0.
+    public var startedAt: Int64 = 0
+    /// What the transformer stage makes of every face; the sinks must be built for its schema.
+    /// Default ``RecordTransform/standard``.
+    public var transform = RecordTransform.standard
 
     /// Creates a configuration with the defaults.
     public init(runID: String) {

@@ -94,6 +94,7 @@ public final class ExportRun: Sendable {
                     path: path,
                     runID: self.configuration.runID,
                     date: self.configuration.runDate,
+                    startedAt: self.configuration.startedAt,
                     fingerprint: self.configuration.fingerprint,
                     fresh: self.configuration.resume == nil
                 )
@@ -129,7 +130,7 @@ public final class ExportRun: Sendable {
         }
         walkers.notify(queue: DispatchQueue(label: "faceexport.walkers-done")) { faces.close() }
 
-        let transformer = RecordTransformer()
+        let transformer = RecordTransformer(transform: self.configuration.transform)
         DispatchQueue(label: "faceexport.transformer").async { transformer.work(input: faces, output: records) }
 
         let sinkStage = self.sinkStage
@@ -167,6 +168,8 @@ public final class ExportRun: Sendable {
             throttled: calls.throttled
         )
         report.shard = self.configuration.shard
+        report.schema = self.configuration.transform.schema
+        report.transformDigest = self.configuration.transform.digest
         if self.stop.isInterruption {
             // Nothing is committed or removed: the journal and the temporary files wait for `--resume`.
             report.outcome = .interrupted

@@ -50,6 +50,7 @@ struct GroupSource: Sendable {
                     self.ledger.restore(
                         key,
                         written: previous.written,
+                        filtered: previous.filtered,
                         requests: previous.requests,
                         retries: previous.retries
                     )

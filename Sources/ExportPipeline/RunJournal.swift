@@ -18,11 +18,14 @@ final class RunJournal {
         var run_id: String?
         var date: String?
         var fingerprint: String?
+        /// When the run started, Unix ms: resumed runs keep `exported_at` and relative filter windows.
+        var started_at: Int64?
         var account: String?
         var group_id: String?
         var position: WalkPosition?
         var result: GroupWalkResult?
         var written: Int?
+        var filtered: Int?
         var requests: Int?
         var retries: Int?
         /// One entry per output, in the pipeline's order; nil where the output has no file for it yet.
@@ -35,13 +38,24 @@ final class RunJournal {
     private let descriptor: Int32
 
     /// Opens the journal for appending; `fresh` starts it over with a `run` line.
-    init(path: String, runID: String, date: String, fingerprint: String, fresh: Bool) throws(SinkError) {
+    init(
+        path: String,
+        runID: String,
+        date: String,
+        startedAt: Int64,
+        fingerprint: String,
+        fresh: Bool
+    ) throws(SinkError) {
         self.path = path
         let flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (fresh ? O_TRUNC : 0)
         let descriptor = open(path, flags, 0o600)
         guard descriptor >= 0 else { throw .io("open the journal", path: path, errno: errno) }
         self.descriptor = descriptor
-        if fresh { try self.append(Line(type: "run", run_id: runID, date: date, fingerprint: fingerprint)) }
+        if fresh {
+            try self.append(
+                Line(type: "run", run_id: runID, date: date, fingerprint: fingerprint, started_at: startedAt)
+            )
+        }
     }
 
     deinit { close(self.descriptor) }
@@ -68,6 +82,8 @@ public struct ResumeState: Sendable {
         public var result: GroupWalkResult?
         /// Rows written.
         public var written: Int
+        /// Faces the transform's filter left out.
+        public var filtered: Int
         /// Calls made and retried.
         public var requests: Int
         public var retries: Int
@@ -79,6 +95,8 @@ public struct ResumeState: Sendable {
     public let date: String
     /// The fingerprint of the settings the interrupted run used.
     public let fingerprint: String
+    /// When the interrupted run started, Unix ms; the resumed run keeps it for its records.
+    public let startedAt: Int64
     /// Libraries by account and id.
     public let groups: [String: [String: Group]]
     /// Per output (pipeline order), the last checkpoint of each of its files.
@@ -90,6 +108,7 @@ public struct ResumeState: Sendable {
         var runID: String?
         var date = ""
         var fingerprint = ""
+        var startedAt: Int64 = 0
         var groups: [String: [String: Group]] = [:]
         var files: [[String: FileCheckpoint]] = Array(repeating: [:], count: outputs)
         let decoder = JSONDecoder()
@@ -100,13 +119,16 @@ public struct ResumeState: Sendable {
                 runID = entry.run_id
                 date = entry.date ?? ""
                 fingerprint = entry.fingerprint ?? ""
+                startedAt = entry.started_at ?? 0
             case "page", "end":
                 guard let account = entry.account, let groupID = entry.group_id else { continue }
                 var group =
-                    groups[account]?[groupID] ?? Group(position: nil, result: nil, written: 0, requests: 0, retries: 0)
+                    groups[account]?[groupID]
+                    ?? Group(position: nil, result: nil, written: 0, filtered: 0, requests: 0, retries: 0)
                 if let position = entry.position { group.position = position }
                 if let result = entry.result { group.result = result }
                 group.written = entry.written ?? group.written
+                group.filtered = entry.filtered ?? group.filtered
                 group.requests = entry.requests ?? group.requests
                 group.retries = entry.retries ?? group.retries
                 groups[account, default: [:]][groupID] = group
@@ -123,6 +145,7 @@ public struct ResumeState: Sendable {
             runID: runID,
             date: date,
             fingerprint: fingerprint,
+            startedAt: startedAt,
             groups: groups,
             files: files.map { Array($0.values) }
         )

@@ -14,6 +14,7 @@ final class RunLedger: Sendable {
         var info: GroupInfo?
         var walk: GroupWalkResult?
         var written = 0
+        var filtered = 0
         var requests = 0
         var retries = 0
     }
@@ -40,18 +41,20 @@ final class RunLedger: Sendable {
     }
 
     /// Carries over what an interrupted run had done for this library.
-    func restore(_ key: GroupKey, written: Int, requests: Int, retries: Int) {
+    func restore(_ key: GroupKey, written: Int, filtered: Int, requests: Int, retries: Int) {
         self.state.withLock {
             $0.entries[key.index].written = written
+            $0.entries[key.index].filtered = filtered
             $0.entries[key.index].requests = requests
             $0.entries[key.index].retries = retries
         }
     }
 
-    /// Rows written, calls and retries of one library so far.
-    func counts(_ key: GroupKey) -> (written: Int, requests: Int, retries: Int) {
+    /// Rows written, faces filtered out, calls and retries of one library so far.
+    func counts(_ key: GroupKey) -> (written: Int, filtered: Int, requests: Int, retries: Int) {
         self.state.withLock {
-            ($0.entries[key.index].written, $0.entries[key.index].requests, $0.entries[key.index].retries)
+            let entry = $0.entries[key.index]
+            return (entry.written, entry.filtered, entry.requests, entry.retries)
         }
     }
 
@@ -90,9 +93,12 @@ final class RunLedger: Sendable {
         self.state.withLock { $0.entries[key.index].walk = result }
     }
 
-    /// The sinks wrote `rows` records of this library.
-    func written(_ key: GroupKey, rows: Int) {
-        self.state.withLock { $0.entries[key.index].written += rows }
+    /// The sinks wrote `rows` records of this library, and the transform's filter left out `filtered` faces.
+    func written(_ key: GroupKey, rows: Int, filtered: Int) {
+        self.state.withLock {
+            $0.entries[key.index].written += rows
+            $0.entries[key.index].filtered += filtered
+        }
     }
 
     func reports(stopReason: String?) -> (groups: [GroupReport], accountErrors: [String: String]) {
@@ -110,9 +116,9 @@ final class RunLedger: Sendable {
                     )
                 var status = walk.status
                 var error = walk.error
-                if status != .failed && entry.written != walk.exported {
+                if status != .failed && entry.written + entry.filtered != walk.exported {
                     status = .failed
-                    error = "walked \(walk.exported) faces but wrote \(entry.written)"
+                    error = "walked \(walk.exported) faces but wrote \(entry.written) and filtered \(entry.filtered)"
                 }
                 return GroupReport(
                     account: entry.account,
@@ -121,6 +127,7 @@ final class RunLedger: Sendable {
                     expected: walk.expected,
                     expectedAfter: walk.expectedAfter,
                     exported: entry.written,
+                    filtered: entry.filtered,
                     pages: walk.pages,
                     requests: entry.requests,
                     retries: entry.retries,

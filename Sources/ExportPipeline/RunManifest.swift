@@ -14,6 +14,8 @@ struct RunManifest: Encodable {
         let expected: Int?
         let expected_after: Int?
         let exported: Int
+        /// Faces the transform's filter left out.
+        let filtered: Int
         let pages: Int
         let requests: Int
         let retries: Int
@@ -28,6 +30,7 @@ struct RunManifest: Encodable {
 
     struct Totals: Encodable {
         let faces: Int
+        let filtered: Int
         let pages: Int
         let requests: Int
         let retries: Int
@@ -49,6 +52,10 @@ struct RunManifest: Encodable {
     let account_errors: [String: String]
     let groups: [Group]
     let files: [SinkSummary]
+    /// The records' columns, in order, with their types and sources.
+    let schema: [RecordSchema.Column]
+    /// SHA-256 of the `transform:` section, to tell which transform made the files.
+    let transform_sha256: String
 
     init(report: RunReport) {
         self.run_id = report.runID
@@ -60,6 +67,7 @@ struct RunManifest: Encodable {
         self.outcome = report.outcome.rawValue
         self.totals = Totals(
             faces: report.faces,
+            filtered: report.filtered,
             pages: report.pages,
             requests: report.requests,
             retries: report.retries
@@ -74,6 +82,7 @@ struct RunManifest: Encodable {
                 expected: $0.expected,
                 expected_after: $0.expectedAfter,
                 exported: $0.exported,
+                filtered: $0.filtered,
                 pages: $0.pages,
                 requests: $0.requests,
                 retries: $0.retries,
@@ -86,6 +95,8 @@ struct RunManifest: Encodable {
             )
         }
         self.files = report.files
+        self.schema = report.schema.columns
+        self.transform_sha256 = report.transformDigest
     }
 
     /// The manifest as written: pretty, sorted JSON.

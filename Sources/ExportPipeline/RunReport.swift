@@ -27,6 +27,8 @@ public struct GroupReport: Sendable {
     public var expectedAfter: Int?
     /// Faces written to the outputs.
     public var exported: Int
+    /// Faces the transform's filter left out.
+    public var filtered: Int
     /// Non-empty pages received.
     public var pages: Int
     /// Calls made for this library, retries included.
@@ -71,9 +73,15 @@ public struct RunReport: Sendable {
     public var attemptsByOutcome: [String: Int] = [:]
     /// Attempts the API throttled (`CONCURRENCY_LIMIT_EXCEEDED`, 429).
     public var throttled = 0
+    /// The columns of the records.
+    public var schema = RecordSchema.standard
+    /// SHA-256 of the pipeline's `transform:` section (see ``RecordTransform/digest``).
+    public var transformDigest = RecordTransform.standard.digest
 
     /// Faces written.
     public var faces: Int { self.groups.reduce(0) { $0 + $1.exported } }
+    /// Faces the transform's filter left out.
+    public var filtered: Int { self.groups.reduce(0) { $0 + $1.filtered } }
     /// Non-empty pages received.
     public var pages: Int { self.groups.reduce(0) { $0 + $1.pages } }
     /// Calls made, retries included.

@@ -33,8 +33,8 @@ final class SinkStage: @unchecked Sendable {
             do throws(SinkError) {
                 if !batch.records.isEmpty {
                     for sink in self.sinks { try sink.write(batch.records, from: batch.source) }
-                    self.ledger.written(batch.key, rows: batch.records.count)
                 }
+                self.ledger.written(batch.key, rows: batch.records.count, filtered: batch.filtered)
                 if batch.isLast {
                     for sink in self.sinks { try sink.groupFinished(batch.source) }
                 }
@@ -60,6 +60,7 @@ final class SinkStage: @unchecked Sendable {
                 position: batch.position,
                 result: batch.result,
                 written: counts.written,
+                filtered: counts.filtered,
                 requests: counts.requests,
                 retries: counts.retries,
                 files: files

@@ -27,7 +27,9 @@ struct FaceBatch: Sendable {
 struct RecordBatch: Sendable {
     let key: GroupKey
     let source: RecordSource
-    let records: [ExportRecord]
+    let records: RecordRows
+    /// Faces of the page the transform's filter left out.
+    let filtered: Int
     let isLast: Bool
     let position: WalkPosition?
     let result: GroupWalkResult?

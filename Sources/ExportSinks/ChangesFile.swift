@@ -1,23 +1,22 @@
 /// The `changes` file of a SQLite output in `merge` mode: the faces this run added, removed or
-/// modified, with the export's columns and a last column `change` (`added`, `removed`, `modified`).
+/// modified, with the export's columns and a last column `change` (`added`, `removed`, `modified`):
+/// `schema` and `rows` include that column.
 /// NDJSON or CSV by the path's ending; gzip with `.gz`.
 enum ChangesFile {
     static func write(
-        _ rows: [(record: ExportRecord, change: String)],
+        _ rows: RecordRows,
+        schema: RecordSchema,
         path: String,
         runID: String,
         mode: UInt32
     ) throws(SinkError) -> PreparedFile {
         let csv = path.hasSuffix(".csv") || path.hasSuffix(".csv.gz")
         let output = try makeByteOutput(path: path, runID: runID, compressionLevel: 6, mode: mode)
-        var buffer: [UInt8] =
-            csv ? Array((ExportColumns.names + ["change"]).joined(separator: ",").utf8) + [0x0D, 0x0A] : []
-        let encoder: any RecordEncoder = csv ? CSVEncoder(escapeFormulas: false) : NDJSONEncoder()
-        for (record, change) in rows {
-            encoder.encode(record, into: &buffer)
-            // A CSV record ends with CRLF, a JSON line with `}` and LF: put the column before those two bytes.
-            buffer.removeLast(2)
-            buffer.append(contentsOf: csv ? Array(",\(change)\r\n".utf8) : Array(",\"change\":\"\(change)\"}\n".utf8))
+        let encoder: any RecordEncoder =
+            csv ? CSVEncoder(schema: schema, escapeFormulas: false) : NDJSONEncoder(schema: schema)
+        var buffer = encoder.header
+        for index in 0..<rows.count {
+            encoder.encode(rows[row: index], into: &buffer)
             if buffer.count >= 1 << 16 {
                 try output.write(buffer[...])
                 buffer.removeAll(keepingCapacity: true)

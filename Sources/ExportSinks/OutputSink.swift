@@ -1,6 +1,6 @@
 /// One file of an output: NDJSON, CSV or SQLite.
 protocol FileWriter: AnyObject {
-    func write(_ records: [ExportRecord]) throws(SinkError)
+    func write(_ records: RecordRows) throws(SinkError)
     /// Makes what was written so far durable against a crash of this process; returns the file's
     /// size (for text files) and rows, for the run's journal.
     func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int)
@@ -61,6 +61,10 @@ public final class OutputSink: RecordSink {
         }
     }
 
+    /// Columns a SQLite output's `faces` table keeps after the export's own, to track sightings and
+    /// changes: a transform may not name a column so.
+    public static let sqliteBookkeepingColumns = SQLiteWriter.bookkeepingColumns
+
     private struct PartitionKey: Hashable {
         var account: String?
         var group: String?
@@ -68,16 +72,19 @@ public final class OutputSink: RecordSink {
 
     private let configuration: Configuration
     private let run: OutputPathTemplate.RunValues
+    private let schema: RecordSchema
     private var open: [PartitionKey: any FileWriter] = [:]
     private var finished: [(key: PartitionKey, writer: any FileWriter)] = []
 
-    /// Prepares the output; files are created as records arrive (or at commit, for an empty run).
-    public init(configuration: Configuration, run: OutputPathTemplate.RunValues) {
+    /// Prepares the output for records of `schema`; files are created as records arrive (or at
+    /// commit, for an empty run).
+    public init(configuration: Configuration, run: OutputPathTemplate.RunValues, schema: RecordSchema = .standard) {
         self.configuration = configuration
         self.run = run
+        self.schema = schema
     }
 
-    public func write(_ records: [ExportRecord], from source: RecordSource) throws(SinkError) {
+    public func write(_ records: RecordRows, from source: RecordSource) throws(SinkError) {
         try self.writer(for: source).write(records)
     }
 
@@ -171,7 +178,7 @@ public final class OutputSink: RecordSink {
             writer = try TextFileWriter(
                 path: path,
                 format: "ndjson",
-                encoder: NDJSONEncoder(),
+                encoder: NDJSONEncoder(schema: self.schema),
                 runID: self.run.runID,
                 compressionLevel: self.configuration.compressionLevel,
                 mode: self.configuration.fileMode,
@@ -181,7 +188,7 @@ public final class OutputSink: RecordSink {
             writer = try TextFileWriter(
                 path: path,
                 format: "csv",
-                encoder: CSVEncoder(escapeFormulas: self.configuration.escapeFormulas),
+                encoder: CSVEncoder(schema: self.schema, escapeFormulas: self.configuration.escapeFormulas),
                 runID: self.run.runID,
                 compressionLevel: self.configuration.compressionLevel,
                 mode: self.configuration.fileMode,
@@ -190,6 +197,7 @@ public final class OutputSink: RecordSink {
         case .sqlite:
             writer = try SQLiteWriter(
                 path: path,
+                schema: self.schema,
                 runID: self.run.runID,
                 merge: self.configuration.sqliteMode == .merge,
                 mode: self.configuration.fileMode,

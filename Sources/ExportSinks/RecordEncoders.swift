@@ -2,37 +2,46 @@
 protocol RecordEncoder: Sendable {
     /// The bytes at the start of every file (a CSV header), if any.
     var header: [UInt8] { get }
-    /// Appends one record, its terminator included.
-    func encode(_ record: ExportRecord, into output: inout [UInt8])
+    /// Appends one record (its values in schema order), its terminator included.
+    func encode(_ row: ArraySlice<FieldValue>, into output: inout [UInt8])
 }
 
-/// The columns every format writes, in order.
-public enum ExportColumns {
-    /// `group_id, face_token, user_id, user_data, add_time, add_time_utc`.
-    public static let names = ["group_id", "face_token", "user_id", "user_data", "add_time", "add_time_utc"]
-}
-
-/// Newline-delimited JSON, one object per face.
+/// Newline-delimited JSON, one object per face, keys in schema order.
 ///
 /// Strings are escaped per RFC 8259 (quote, backslash and control characters) and otherwise kept as
-/// their UTF-8 bytes, so every reader decodes them to exactly what the API sent.
-struct NDJSONEncoder: RecordEncoder {
+/// their UTF-8 bytes, so every reader decodes them to exactly what the API sent; integers are bare.
+public struct NDJSONEncoder: RecordEncoder {
+    /// `{"name":`, then `,"name":` for every later column: written before each value.
+    private let keyPrefixes: [[UInt8]]
+
+    /// An encoder for records of `schema`.
+    public init(schema: RecordSchema) {
+        self.keyPrefixes = schema.columns.enumerated().map { index, column in
+            var prefix: [UInt8] = [index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ",")]
+            Self.appendString(column.name, to: &prefix)
+            prefix.append(UInt8(ascii: ":"))
+            return prefix
+        }
+    }
+
     var header: [UInt8] { [] }
 
-    func encode(_ record: ExportRecord, into line: inout [UInt8]) {
-        line.append(contentsOf: #"{"group_id":"#.utf8)
-        Self.appendString(record.groupID, to: &line)
-        line.append(contentsOf: #","face_token":"#.utf8)
-        Self.appendString(record.faceToken, to: &line)
-        line.append(contentsOf: #","user_id":"#.utf8)
-        Self.appendString(record.userID, to: &line)
-        line.append(contentsOf: #","user_data":"#.utf8)
-        Self.appendString(record.userData, to: &line)
-        line.append(contentsOf: #","add_time":"#.utf8)
-        line.append(contentsOf: String(record.addTime).utf8)
-        line.append(contentsOf: #","add_time_utc":"#.utf8)
-        Self.appendString(record.addTimeUTC, to: &line)
+    func encode(_ row: ArraySlice<FieldValue>, into line: inout [UInt8]) {
+        for (prefix, value) in zip(self.keyPrefixes, row) {
+            line.append(contentsOf: prefix)
+            switch value {
+            case .text(let text): Self.appendString(text, to: &line)
+            case .integer(let number): line.append(contentsOf: String(number).utf8)
+            }
+        }
         line.append(contentsOf: "}\n".utf8)
+    }
+
+    /// One record as a line of JSON, newline included.
+    public func line(_ row: ArraySlice<FieldValue>) -> String {
+        var bytes: [UInt8] = []
+        self.encode(row, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -74,21 +83,23 @@ struct NDJSONEncoder: RecordEncoder {
 /// so a spreadsheet shows it instead of evaluating it; the data is then no longer byte-exact.
 struct CSVEncoder: RecordEncoder {
     var escapeFormulas: Bool
+    let header: [UInt8]
 
-    var header: [UInt8] { Array((ExportColumns.names.joined(separator: ",") + "\r\n").utf8) }
+    init(schema: RecordSchema, escapeFormulas: Bool) {
+        self.escapeFormulas = escapeFormulas
+        self.header = Array((schema.names.joined(separator: ",") + "\r\n").utf8)
+    }
 
-    func encode(_ record: ExportRecord, into line: inout [UInt8]) {
-        self.appendField(record.groupID, to: &line)
-        line.append(UInt8(ascii: ","))
-        self.appendField(record.faceToken, to: &line)
-        line.append(UInt8(ascii: ","))
-        self.appendField(record.userID, to: &line)
-        line.append(UInt8(ascii: ","))
-        self.appendField(record.userData, to: &line)
-        line.append(UInt8(ascii: ","))
-        line.append(contentsOf: String(record.addTime).utf8)
-        line.append(UInt8(ascii: ","))
-        self.appendField(record.addTimeUTC, to: &line)
+    func encode(_ row: ArraySlice<FieldValue>, into line: inout [UInt8]) {
+        var first = true
+        for value in row {
+            if !first { line.append(UInt8(ascii: ",")) }
+            first = false
+            switch value {
+            case .text(let text): self.appendField(text, to: &line)
+            case .integer(let number): line.append(contentsOf: String(number).utf8)
+            }
+        }
         line.append(contentsOf: [0x0D, 0x0A])
     }
 

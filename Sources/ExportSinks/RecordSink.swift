@@ -21,7 +21,7 @@ public struct RecordSource: Sendable, Hashable {
 /// - Important: A sink is used from one serial queue at a time; it is not thread-safe.
 public protocol RecordSink: AnyObject {
     /// Appends the records of one page; they become visible only at ``commit(_:)``.
-    func write(_ records: [ExportRecord], from source: RecordSource) throws(SinkError)
+    func write(_ records: RecordRows, from source: RecordSource) throws(SinkError)
     /// The library's walk is over: a sink with a file per library may finish that file now.
     func groupFinished(_ source: RecordSource) throws(SinkError)
     /// Finishes and syncs every file under its temporary name, ready to be renamed into place;

@@ -15,22 +15,11 @@ import Glibc
 /// `user_id` index is built, the WAL is checkpointed, the journal switched back to `DELETE` (one
 /// self-contained file), `PRAGMA integrity_check` must say `ok`, and the file is synced and renamed.
 final class SQLiteWriter: FileWriter {
-    /// The tables, as documented in the README.
-    static let schema = """
-        CREATE TABLE IF NOT EXISTS faces (
-            group_id TEXT NOT NULL,
-            face_token TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            user_data TEXT NOT NULL,
-            add_time INTEGER NOT NULL,
-            add_time_utc TEXT NOT NULL,
-            first_seen_run TEXT NOT NULL,
-            last_seen_run TEXT NOT NULL,
-            deleted_run TEXT,
-            change TEXT,
-            change_run TEXT,
-            PRIMARY KEY (group_id, face_token)
-        );
+    /// Columns every `faces` table has after the export's own: they track sightings and changes.
+    static let bookkeepingColumns = ["first_seen_run", "last_seen_run", "deleted_run", "change", "change_run"]
+
+    /// The `groups` and `runs` tables, as documented in the README.
+    private static let runTables = """
         CREATE TABLE IF NOT EXISTS groups (
             account TEXT NOT NULL,
             group_id TEXT NOT NULL,
@@ -57,24 +46,58 @@ final class SQLiteWriter: FileWriter {
         );
         """
 
-    /// New faces are `added` by this run; a face seen again after a deletion is `added` again; one
-    /// whose `user_id` or `user_data` differ is `modified`; otherwise its last change stays.
-    private static let upsert = """
-        INSERT INTO faces (group_id, face_token, user_id, user_data, add_time, add_time_utc, first_seen_run, last_seen_run,
-            change, change_run)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 'added', ?7)
-        ON CONFLICT (group_id, face_token) DO UPDATE SET
-            change = CASE
-                WHEN faces.deleted_run IS NOT NULL THEN 'added'
-                WHEN faces.user_id IS NOT excluded.user_id OR faces.user_data IS NOT excluded.user_data THEN 'modified'
-                ELSE faces.change END,
-            change_run = CASE
-                WHEN faces.deleted_run IS NOT NULL OR faces.user_id IS NOT excluded.user_id
-                    OR faces.user_data IS NOT excluded.user_data THEN excluded.last_seen_run
-                ELSE faces.change_run END,
-            user_id = excluded.user_id, user_data = excluded.user_data, add_time = excluded.add_time,
-            add_time_utc = excluded.add_time_utc, last_seen_run = excluded.last_seen_run, deleted_run = NULL
-        """
+    /// The `faces` table for `schema`: its columns in order, then the bookkeeping columns; the primary
+    /// key is the library and token columns when the schema has both.
+    static func facesTable(_ schema: RecordSchema) -> String {
+        var lines = schema.columns.map { "    \(quoted($0.name)) \($0.type == .integer ? "INTEGER" : "TEXT") NOT NULL" }
+        lines += [
+            "    first_seen_run TEXT NOT NULL", "    last_seen_run TEXT NOT NULL", "    deleted_run TEXT",
+            "    change TEXT", "    change_run TEXT",
+        ]
+        if let key = Self.keyColumns(schema) { lines.append("    PRIMARY KEY (\(key.group), \(key.token))") }
+        return "CREATE TABLE IF NOT EXISTS faces (\n" + lines.joined(separator: ",\n") + "\n);"
+    }
+
+    /// The library and token columns (quoted), when the schema keeps both.
+    static func keyColumns(_ schema: RecordSchema) -> (group: String, token: String)? {
+        guard let group = schema.index(of: .groupID), let token = schema.index(of: .faceToken) else { return nil }
+        return (quoted(schema.columns[group].name), quoted(schema.columns[token].name))
+    }
+
+    /// A column name as an SQL identifier: transforms may name columns `order` or `group`.
+    static func quoted(_ name: String) -> String { "\"\(name)\"" }
+
+    /// Inserts a face; with a key, upserts it. New faces are `added` by this run; a face seen again
+    /// after a deletion is `added` again; one whose columns describing the face differ is
+    /// `modified`; otherwise its last change stays.
+    static func upsert(_ schema: RecordSchema) -> String {
+        let names = schema.names.map(quoted)
+        let run = "?\(names.count + 1)"
+        var sql = """
+            INSERT INTO faces (\(names.joined(separator: ", ")), first_seen_run, last_seen_run, change, change_run)
+            VALUES (\((1...names.count).map { "?\($0)" }.joined(separator: ", ")), \(run), \(run), 'added', \(run))
+            """
+        guard let key = Self.keyColumns(schema) else { return sql }
+        let others = schema.columns.filter { quoted($0.name) != key.group && quoted($0.name) != key.token }
+        let compared = others.filter(\.origin.describesFace).map {
+            "faces.\(quoted($0.name)) IS NOT excluded.\(quoted($0.name))"
+        }
+        let modified = compared.isEmpty ? "0" : compared.joined(separator: " OR ")
+        let assignments = others.map { "\(quoted($0.name)) = excluded.\(quoted($0.name))" }
+        sql += """
+
+            ON CONFLICT (\(key.group), \(key.token)) DO UPDATE SET
+                change = CASE
+                    WHEN faces.deleted_run IS NOT NULL THEN 'added'
+                    WHEN \(modified) THEN 'modified'
+                    ELSE faces.change END,
+                change_run = CASE
+                    WHEN faces.deleted_run IS NOT NULL OR \(modified) THEN excluded.last_seen_run
+                    ELSE faces.change_run END,
+                \((assignments + ["last_seen_run = excluded.last_seen_run", "deleted_run = NULL"]).joined(separator: ", "))
+            """
+        return sql
+    }
 
     private static let rowsPerTransaction = 50_000
 
@@ -83,6 +106,7 @@ final class SQLiteWriter: FileWriter {
     private let runID: String
     private let fileMode: mode_t
     private let changesPath: String?
+    private let schema: RecordSchema
     private var database: SQLiteDatabase?
     private var insert: SQLiteDatabase.Statement?
     private var rows = 0
@@ -91,6 +115,7 @@ final class SQLiteWriter: FileWriter {
     /// - Parameter changesPath: where to write the faces this run added, removed or modified (merge mode).
     init(
         path: String,
+        schema: RecordSchema,
         runID: String,
         merge: Bool,
         mode: UInt32,
@@ -98,6 +123,7 @@ final class SQLiteWriter: FileWriter {
         resume: FileCheckpoint? = nil
     ) throws(SinkError) {
         self.changesPath = changesPath
+        self.schema = schema
         self.finalPath = path
         self.temporaryPath = AtomicFile.temporaryPath(for: path, runID: runID)
         self.runID = runID
@@ -122,22 +148,24 @@ final class SQLiteWriter: FileWriter {
         }
         let database = try SQLiteDatabase(path: self.temporaryPath)
         try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000;")
-        try database.execute(Self.schema)
-        self.insert = try database.prepare(Self.upsert)
+        try database.execute(Self.facesTable(schema) + Self.runTables)
+        try Self.checkColumns(of: database, against: schema, path: path)
+        self.insert = try database.prepare(Self.upsert(schema))
         self.database = database
         try database.execute("BEGIN")
     }
 
-    func write(_ records: [ExportRecord]) throws(SinkError) {
+    func write(_ records: RecordRows) throws(SinkError) {
         guard let insert = self.insert, let database = self.database else { return }
-        for record in records {
-            insert.bind(record.groupID, at: 1)
-            insert.bind(record.faceToken, at: 2)
-            insert.bind(record.userID, at: 3)
-            insert.bind(record.userData, at: 4)
-            insert.bind(record.addTime, at: 5)
-            insert.bind(record.addTimeUTC, at: 6)
-            insert.bind(self.runID, at: 7)
+        let runParameter = Int32(records.width + 1)
+        for index in 0..<records.count {
+            for (offset, value) in records[row: index].enumerated() {
+                switch value {
+                case .text(let text): insert.bind(text, at: Int32(offset + 1))
+                case .integer(let number): insert.bind(number, at: Int32(offset + 1))
+                }
+            }
+            insert.bind(self.runID, at: runParameter)
             try insert.step()
             insert.reset()
         }
@@ -173,12 +201,15 @@ final class SQLiteWriter: FileWriter {
                 group_add_time = coalesce(excluded.group_add_time, group_add_time)
             """
         )
-        let deleted = try database.prepare(
-            """
-            UPDATE faces SET deleted_run = ?1, change = 'removed', change_run = ?1
-            WHERE group_id = ?2 AND last_seen_run <> ?1 AND deleted_run IS NULL
-            """
-        )
+        // Without a library column (only in replace mode) no previous face can be missing.
+        let deleted = try Self.keyColumns(self.schema).map { key throws(SinkError) in
+            try database.prepare(
+                """
+                UPDATE faces SET deleted_run = ?1, change = 'removed', change_run = ?1
+                WHERE \(key.group) = ?2 AND last_seen_run <> ?1 AND deleted_run IS NULL
+                """
+            )
+        }
         for entry in context.groups {
             group.bind(entry.account, at: 1)
             group.bind(entry.groupID, at: 2)
@@ -193,7 +224,7 @@ final class SQLiteWriter: FileWriter {
             try group.step()
             group.reset()
             // Only a library walked completely proves that an unseen face is gone.
-            if entry.status == "complete" {
+            if entry.status == "complete", let deleted {
                 deleted.bind(context.runID, at: 1)
                 deleted.bind(entry.groupID, at: 2)
                 try deleted.step()
@@ -220,30 +251,13 @@ final class SQLiteWriter: FileWriter {
         try database.execute("COMMIT")
         var prepared: [PreparedFile] = []
         if let changesPath = self.changesPath {
-            let changes = try database.prepare(
-                """
-                SELECT group_id, face_token, user_id, user_data, add_time, add_time_utc, change FROM faces
-                WHERE change_run = ?1 ORDER BY group_id, add_time, face_token
-                """
-            )
-            changes.bind(context.runID, at: 1)
-            var rows: [(record: ExportRecord, change: String)] = []
-            while try changes.step() {
-                let record = ExportRecord(
-                    groupID: changes.text(at: 0) ?? "",
-                    faceToken: changes.text(at: 1) ?? "",
-                    userID: changes.text(at: 2) ?? "",
-                    userData: changes.text(at: 3) ?? "",
-                    addTime: changes.int64(at: 4),
-                    addTimeUTC: changes.text(at: 5) ?? ""
-                )
-                rows.append((record, changes.text(at: 6) ?? ""))
-            }
-            prepared.append(
-                try ChangesFile.write(rows, path: changesPath, runID: self.runID, mode: UInt32(self.fileMode))
+            prepared.append(try self.writeChanges(of: context.runID, from: database, to: changesPath))
+        }
+        if let userID = self.schema.index(of: .userID) {
+            try database.execute(
+                "CREATE INDEX IF NOT EXISTS faces_user_id ON faces (\(Self.quoted(self.schema.columns[userID].name)))"
             )
         }
-        try database.execute("CREATE INDEX IF NOT EXISTS faces_user_id ON faces (user_id)")
         try database.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
         let integrity = try database.scalarText("PRAGMA integrity_check")
         guard integrity == "ok" else {
@@ -254,6 +268,59 @@ final class SQLiteWriter: FileWriter {
         let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath)
         let summary = SinkSummary(path: self.finalPath, format: "sqlite", rows: self.rows, bytes: bytes, sha256: sha256)
         return [PreparedFile(temporaryPath: self.temporaryPath, summary: summary)] + prepared
+    }
+
+    /// Writes the faces this run added, removed or modified, by library, time and token.
+    private func writeChanges(
+        of runID: String,
+        from database: SQLiteDatabase,
+        to path: String
+    ) throws(SinkError) -> PreparedFile {
+        let names = self.schema.names.map(Self.quoted)
+        let order = [RecordSchema.Origin.groupID, .addTime, .faceToken].compactMap { origin in
+            self.schema.index(of: origin).map { names[$0] }
+        }
+        let changes = try database.prepare(
+            """
+            SELECT \((names + ["change"]).joined(separator: ", ")) FROM faces
+            WHERE change_run = ?1 ORDER BY \((order.isEmpty ? ["rowid"] : order).joined(separator: ", "))
+            """
+        )
+        changes.bind(runID, at: 1)
+        var schema = self.schema
+        schema.columns.append(RecordSchema.Column(name: "change", type: .text, origin: .constant))
+        var rows = RecordRows(width: schema.columns.count)
+        while try changes.step() {
+            for (index, column) in schema.columns.enumerated() {
+                switch column.type {
+                case .text: rows.append(.text(changes.text(at: Int32(index)) ?? ""))
+                case .integer: rows.append(.integer(changes.int64(at: Int32(index))))
+                }
+            }
+        }
+        return try ChangesFile.write(rows, schema: schema, path: path, runID: self.runID, mode: UInt32(self.fileMode))
+    }
+
+    /// A merged file must have been written with the same columns: a changed `transform:` section
+    /// needs a new file (or `replace` mode), not a silently different table.
+    private static func checkColumns(
+        of database: SQLiteDatabase,
+        against schema: RecordSchema,
+        path: String
+    ) throws(SinkError) {
+        let info = try database.prepare("SELECT name FROM pragma_table_info('faces') ORDER BY cid")
+        var found: [String] = []
+        while try info.step() { found.append(info.text(at: 0) ?? "") }
+        let wanted = schema.names + Self.bookkeepingColumns
+        guard found == wanted else {
+            throw .sqlite(
+                "merge into",
+                path: path,
+                message:
+                    "its faces table has the columns (\(found.joined(separator: ", "))) but this pipeline writes "
+                    + "(\(wanted.joined(separator: ", "))); write to a new file or use mode: replace"
+            )
+        }
     }
 
     func discard() {

@@ -45,9 +45,9 @@ final class TextFileWriter: FileWriter {
         return (self.file.bytesWritten, self.rows)
     }
 
-    func write(_ records: [ExportRecord]) throws(SinkError) {
-        for record in records {
-            self.encoder.encode(record, into: &self.buffer)
+    func write(_ records: RecordRows) throws(SinkError) {
+        for index in 0..<records.count {
+            self.encoder.encode(records[row: index], into: &self.buffer)
             if self.buffer.count >= Self.flushThreshold { try self.flush() }
         }
         self.rows += records.count

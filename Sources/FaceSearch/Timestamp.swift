@@ -81,6 +81,21 @@ public enum Timestamp {
         return text
     }
 
+    /// The calendar day of Unix milliseconds in a zone `offsetSeconds` east of UTC, as `YYYY-MM-DD`.
+    public static func formatDate(milliseconds: Int64, offsetSeconds: Int64) -> String {
+        let (seconds, _) = Self.floorDivide(milliseconds, 1000)
+        let (days, _) = Self.floorDivide(seconds + offsetSeconds, 86_400)
+        let (year, month, day) = Self.civilFromDays(days)
+        var text = ""
+        text.reserveCapacity(10)
+        Self.append(year, width: 4, to: &text)
+        text += "-"
+        Self.append(month, width: 2, to: &text)
+        text += "-"
+        Self.append(day, width: 2, to: &text)
+        return text
+    }
+
     private static func append(_ value: Int64, width: Int, to text: inout String) {
         let digits = String(value)
         if digits.count < width { text += String(repeating: "0", count: width - digits.count) }

@@ -119,4 +119,8 @@ public struct PipelineDefinition: Sendable {
     /// Where the run's manifest goes, under ``outputDirectory``; may use `{date}`, `{run_id}`,
     /// `{pipeline}`. Default `manifest.json`.
     public var manifest = try! OutputPathTemplate("manifest.json")
+    /// What the transformer stage makes of every face. Default: the standard columns.
+    public var transform = TransformConfiguration()
+    /// The line of `transform.hash_key`, for errors found when the key is read.
+    public var hashKeyLine: Int?
 }

@@ -57,7 +57,7 @@ public enum PipelineFileLoader {
 }
 
 /// Walks the YAML tree with the key path at hand, so every error can say where it is.
-private struct DefinitionReader {
+struct DefinitionReader {
     let file: String
 
     func fail(_ node: Node?, _ key: String?, _ message: String) -> PipelineFileError {
@@ -121,8 +121,7 @@ private struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
-            "accounts",
-            "metrics_file",
+            "accounts", "metrics_file", "transform",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -187,6 +186,9 @@ private struct DefinitionReader {
             throw self.fail(root, "outputs", "missing: list at least one output")
         }
         definition.outputs = try self.outputs(outputsNode)
+        if let node = entries["transform"] {
+            try self.transform(node, into: &definition, outputs: outputsNode)
+        }
         return definition
     }
 

@@ -146,30 +146,35 @@ struct BenchCommand: AsyncParsableCommand {
         // ten pages, so the figures are the sink's, not the generator's.
         var random = SplitMix64(seed: 7)
         let strings = DatasetGenerator.hardStrings
-        let pages: [[ExportRecord]] = (0..<10).map { pageIndex in
-            (0..<1000).map { index in
+        let pages: [RecordRows] = (0..<10).map { pageIndex in
+            var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: 1000)
+            for index in 0..<1000 {
                 let time = 1_767_225_600_000 + Int64(pageIndex * 1000 + index) * 1000
-                return ExportRecord(
-                    groupID: "",
-                    faceToken: String(random.next(), radix: 16) + String(random.next(), radix: 16),
-                    userID: "u-\(random.next() % 10_000_000)",
-                    userData: strings[Int(random.next() % UInt64(strings.count))],
-                    addTime: time,
-                    addTimeUTC: Timestamp.formatRFC3339UTC(milliseconds: time)
-                )
+                rows.append(row: [
+                    .text(""),
+                    .text(String(random.next(), radix: 16) + String(random.next(), radix: 16)),
+                    .text("u-\(random.next() % 10_000_000)"),
+                    .text(strings[Int(random.next() % UInt64(strings.count))]),
+                    .integer(time),
+                    .text(Timestamp.formatRFC3339UTC(milliseconds: time)),
+                ])
             }
+            return rows
         }
         let before = ResourceUsage.now()
         let started = Date()
         var written = 0
-        var page: [ExportRecord] = []
         while written < self.records {
             let group = "grp-\(written / 10_000)"
-            page = pages[(written / 1000) % pages.count]
-            for index in page.indices { page[index].groupID = group }
-            if written + page.count > self.records { page.removeLast(written + page.count - self.records) }
+            let template = pages[(written / 1000) % pages.count]
+            let count = min(template.count, self.records - written)
+            var page = RecordRows(width: template.width, capacity: count)
+            for index in 0..<count {
+                page.append(.text(group))
+                for value in template[row: index].dropFirst() { page.append(value) }
+            }
             try sink.write(page, from: RecordSource(account: "bench", groupID: group))
-            written += page.count
+            written += count
         }
         let context = CommitContext(
             runID: "bench",

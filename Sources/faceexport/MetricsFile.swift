@@ -29,6 +29,7 @@ struct MetricsFile {
             }
         }
         gauge("faces_exported", "Faces the last run wrote.", [("", Double(report.faces))])
+        gauge("faces_filtered", "Faces the last run's transform filter left out.", [("", Double(report.filtered))])
         gauge("pages_exported", "Pages the last run received.", [("", Double(report.pages))])
         gauge(
             "requests",

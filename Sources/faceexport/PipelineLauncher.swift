@@ -29,6 +29,8 @@ struct PipelineLauncher {
     }
 
     let definition: PipelineDefinition
+    /// The pipeline file's path, for errors that point into it.
+    let file: String
     let overrides: Overrides
     let logger: Logger
     /// Raised by the signal handlers; the run stops issuing requests and discards its outputs.
@@ -37,7 +39,7 @@ struct PipelineLauncher {
     var onStart: (ExportRun) -> Void = { _ in }
 
     /// Checks what can be checked without calling the API; returns notes worth showing.
-    static func check(_ definition: PipelineDefinition) throws -> [String] {
+    static func check(_ definition: PipelineDefinition, file: String) throws -> [String] {
         var notes: [String] = []
         let accounts = definition.accounts.isEmpty ? [PipelineDefinition.Account(name: "default")] : definition.accounts
         for account in accounts {
@@ -52,7 +54,45 @@ struct PipelineLauncher {
             }
             if case .file(let path) = account.groups ?? definition.groups { _ = try GroupsFile.load(path: path) }
         }
+        if let source = definition.transform.hashKey {
+            // Validation runs where the job runs: a key that cannot be read there fails the run too.
+            let key = try Self.hashKey(source, definition: definition, file: file)
+            guard key.count >= RecordTransform.minimumKeyLength else {
+                throw PipelineFileError(
+                    file: file,
+                    line: definition.hashKeyLine,
+                    key: "transform.hash_key",
+                    message:
+                        "the key has \(key.count) bytes; use at least \(RecordTransform.minimumKeyLength) random bytes"
+                )
+            }
+        }
         return notes
+    }
+
+    /// The pseudonymisation key from its environment variable or file; errors name the pipeline's line.
+    static func hashKey(
+        _ source: TransformConfiguration.KeySource,
+        definition: PipelineDefinition,
+        file: String
+    ) throws -> [UInt8] {
+        func fail(_ message: String) -> PipelineFileError {
+            PipelineFileError(file: file, line: definition.hashKeyLine, key: "transform.hash_key", message: message)
+        }
+        switch source {
+        case .environment(let variable):
+            guard let text = ProcessInfo.processInfo.environment[variable], !text.isEmpty else {
+                throw fail("the environment variable \(variable) is not set (it holds the hash key)")
+            }
+            return Array(text.utf8)
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw fail("cannot read the key file \(path)")
+            }
+            let key = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            guard !key.isEmpty else { throw fail("the key file \(path) is empty") }
+            return key
+        }
     }
 
     /// One account ready to run: where, with which key, which libraries, how fast.
@@ -68,10 +108,95 @@ struct PipelineLauncher {
     }
 
     func launch() async throws -> RunReport {
+        try await self.withAccounts { accounts in try await self.export(accounts) }
+    }
+
+    /// `run --dry-run`: the output schema and the first `count` transformed records of the first
+    /// library, as text; nothing is written, locked or journaled.
+    func preview(count: Int) async throws -> String {
+        try await self.withAccounts { accounts in
+            let hashKey = try self.definition.transform.hashKey.map { source in
+                try Self.hashKey(source, definition: self.definition, file: self.file)
+            }
+            let transform: RecordTransform
+            do {
+                transform = try RecordTransform(
+                    configuration: self.definition.transform,
+                    hashKey: hashKey,
+                    run: RecordTransform.RunValues(
+                        runID: "dry-run",
+                        startedAt: Int64((Date().timeIntervalSince1970 * 1000).rounded())
+                    )
+                )
+            } catch {
+                throw LaunchError(description: "\(self.file): \(error)")
+            }
+            var lines = [
+                "schema (\(transform.schema.columns.count) columns, transform \(transform.digest.prefix(12))):"
+            ]
+            let width = transform.schema.columns.map(\.name.count).max() ?? 0
+            for column in transform.schema.columns {
+                let name = column.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                lines.append(
+                    "  \(name)  \(column.type.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  from \(column.origin.rawValue)"
+                )
+            }
+            guard let account = accounts.first, let endpoint = account.endpoint else {
+                return lines.joined(separator: "\n")
+            }
+            let client = FaceSearchClient(
+                endpoint: endpoint,
+                signer: RequestSigner(credentials: account.credentials),
+                transport: URLSessionTransport(configuration: .init()),
+                logger: self.logger
+            )
+            let sample = try await Self.offThePool { () throws -> (String, [Face])? in
+                let groupIDs: [String]
+                switch account.groups {
+                case .list(let ids): groupIDs = ids
+                case .all: groupIDs = try client.listGroups().map(\.groupID)
+                }
+                // The first library with faces (the API counts `start` from 1), among the first few.
+                for groupID in groupIDs.prefix(10) {
+                    let page = try client.listFaces(groupID: groupID, start: 1, limit: min(1000, max(count, 100)))
+                    if !page.faces.isEmpty { return (groupID, page.faces) }
+                }
+                return nil
+            }
+            guard let (groupID, faces) = sample else {
+                lines.append("no face to sample in the first libraries of account '\(account.name)'")
+                return lines.joined(separator: "\n")
+            }
+            var rows = RecordRows(width: transform.schema.columns.count)
+            let source = RecordSource(account: account.name, groupID: groupID)
+            var filtered = 0
+            for face in faces where rows.count < count {
+                if !transform.append(face, from: source, to: &rows) { filtered += 1 }
+            }
+            let filterNote = filtered > 0 ? ", \(filtered) left out by the filter" : ""
+            lines.append(
+                "records (first \(rows.count) of library '\(groupID)', account '\(account.name)'\(filterNote)):"
+            )
+            let encoder = NDJSONEncoder(schema: transform.schema)
+            for index in 0..<rows.count { lines.append(String(encoder.line(rows[row: index]).dropLast())) }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// Runs a blocking call on its own thread, off the cooperative pool.
+    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue(label: "faceexport.preview").async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Resolves the accounts and runs `body` with them, inside a running embedded simulator when
+    /// the pipeline uses one.
+    private func withAccounts<T: Sendable>(_ body: ([ResolvedAccount]) async throws -> T) async throws -> T {
         var accounts = try self.resolveAccounts()
         guard accounts.contains(where: { $0.endpoint == nil }), case .embedded(let settings) = self.definition.endpoint
         else {
-            return try await self.export(accounts)
+            return try await body(accounts)
         }
         // The embedded simulator serves every account that uses it, each with its own key and libraries.
         var credentials: [String: String] = [:]
@@ -96,7 +221,7 @@ struct PipelineLauncher {
         return try await simulator.withRunning { port in
             let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
             for index in accounts.indices where accounts[index].endpoint == nil { accounts[index].endpoint = endpoint }
-            return try await self.export(accounts)
+            return try await body(accounts)
         }
     }
 
@@ -157,6 +282,7 @@ struct PipelineLauncher {
         let now = Date()
         var runID = Self.makeRunID(now)
         var runDate = Self.utcDate(now)
+        var startedAt = Int64((now.timeIntervalSince1970 * 1000).rounded())
         let folder = self.overrides.outputDirectory ?? self.definition.outputDirectory
         let shard = self.overrides.shard
         if let shard {
@@ -205,7 +331,10 @@ struct PipelineLauncher {
                 exitCode: ExitStatus.failed
             )
         }
-        let fingerprint = self.fingerprint(folder: folder, shard: shard, accounts: accounts)
+        let hashKey = try self.definition.transform.hashKey.map { source in
+            try Self.hashKey(source, definition: self.definition, file: self.file)
+        }
+        let fingerprint = self.fingerprint(folder: folder, shard: shard, accounts: accounts, hashKey: hashKey)
         let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
         var resume: ResumeState?
         if self.overrides.resume {
@@ -221,6 +350,7 @@ struct PipelineLauncher {
             }
             runID = previous.runID
             runDate = previous.date
+            if previous.startedAt > 0 { startedAt = previous.startedAt }
             resume = previous
         } else if let previous {
             // A new run replaces an interrupted one: its temporary files go.
@@ -248,6 +378,16 @@ struct PipelineLauncher {
                 retryBudget: self.definition.retryBudget
             )
         }
+        let transform: RecordTransform
+        do {
+            transform = try RecordTransform(
+                configuration: self.definition.transform,
+                hashKey: hashKey,
+                run: RecordTransform.RunValues(runID: runID, startedAt: startedAt)
+            )
+        } catch {
+            throw LaunchError(description: "\(self.file): \(error)")
+        }
         let values = OutputPathTemplate.RunValues(
             date: runDate,
             runID: runID,
@@ -259,7 +399,7 @@ struct PipelineLauncher {
             var configuration = output
             configuration.path = try Self.underFolder(folder, output.path)
             configuration.changesPath = try output.changesPath.map { try Self.underFolder(folder, $0) }
-            sinks.append(OutputSink(configuration: configuration, run: values))
+            sinks.append(OutputSink(configuration: configuration, run: values, schema: transform.schema))
         }
         var configuration = ExportConfiguration(runID: runID)
         configuration.pipeline = self.definition.name
@@ -277,6 +417,8 @@ struct PipelineLauncher {
         configuration.fingerprint = fingerprint
         configuration.runDate = runDate
         configuration.resume = resume
+        configuration.startedAt = startedAt
+        configuration.transform = transform
         let run = ExportRun(
             configuration: configuration,
             accounts: jobs,
@@ -293,7 +435,7 @@ struct PipelineLauncher {
 
     /// A digest of everything that decides what the outputs hold and where: a run may be resumed
     /// only under the same.
-    private func fingerprint(folder: String, shard: Shard?, accounts: [ResolvedAccount]) -> String {
+    private func fingerprint(folder: String, shard: Shard?, accounts: [ResolvedAccount], hashKey: [UInt8]?) -> String {
         var parts = ["name=\(self.definition.name)", "folder=\(folder)", "shard=\(shard?.description ?? "all")"]
         parts += accounts.map { "account=\($0.description)" }
         for output in self.definition.outputs {
@@ -303,9 +445,16 @@ struct PipelineLauncher {
             )
         }
         parts.append("manifest=\(self.definition.manifest.text)")
-        let digest = HMAC.sha256(key: [UInt8](), message: Array(parts.joined(separator: "\n").utf8))
-        return digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
-            .joined()
+        parts.append("transform=\(self.definition.transform.digest)")
+        if let hashKey {
+            // A resumed run must hash with the same key; the journal keeps only this one-way check of it.
+            parts.append("key=\(Self.hex(HMAC.sha256(key: hashKey, message: Array("faceexport key check".utf8))))")
+        }
+        return Self.hex(HMAC.sha256(key: [UInt8](), message: Array(parts.joined(separator: "\n").utf8)))
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
     /// Removes what an interrupted run left under `folder`: files named `*.tmp-<run id>` (and SQLite's companions).

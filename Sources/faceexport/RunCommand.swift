@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import ExportPipeline
+import FaceSearch
 import Foundation
 import Logging
 import PipelineFile
@@ -43,6 +44,15 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Continue the interrupted run of this pipeline (same run id) from its journal.")
     var resume = false
 
+    @Flag(
+        help:
+            "Print the output schema and the first transformed records of the first library; write nothing."
+    )
+    var dryRun = false
+
+    @Option(help: "Records --dry-run prints.")
+    var dryRunRecords = 5
+
     @Flag(help: "Exit 2 when the run is partial even if the pipeline says on_incomplete: accept.")
     var failOnIncomplete = false
 
@@ -82,6 +92,7 @@ struct RunCommand: AsyncParsableCommand {
         let progress = Mutex<ProgressLine?>(nil)
         var launcher = PipelineLauncher(
             definition: definition,
+            file: self.pipeline,
             overrides: .init(
                 endpoint: self.endpoint,
                 groupsFile: self.groupsFile,
@@ -92,6 +103,21 @@ struct RunCommand: AsyncParsableCommand {
             logger: logger,
             stop: stop
         )
+        if self.dryRun {
+            do {
+                print(try await launcher.preview(count: max(1, self.dryRunRecords)))
+            } catch let error as LaunchError {
+                Self.say("faceexport: \(error)")
+                throw error.exitCode
+            } catch let error as FaceSearchError {
+                Self.say("faceexport: \(error)")
+                throw ExitStatus.failed
+            } catch {
+                Self.say("faceexport: \(error)")
+                throw ExitStatus.configuration
+            }
+            return
+        }
         launcher.onStart = { run in progress.withLock { $0 = ProgressLine(run: run, enabled: onTerminal) } }
         let report: RunReport
         do {

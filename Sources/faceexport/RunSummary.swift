@@ -18,7 +18,8 @@ struct RunSummary {
             "\(byStatus[$0]?.count ?? 0) \($0.rawValue.replacingOccurrences(of: "_", with: " "))"
         }
         lines.append("  groups    \(report.groups.count): \(counts.joined(separator: ", "))")
-        lines.append("  faces     \(report.faces) in \(report.pages) pages")
+        let filtered = report.filtered > 0 ? " (\(report.filtered) more left out by the transform's filter)" : ""
+        lines.append("  faces     \(report.faces) in \(report.pages) pages\(filtered)")
         lines.append("  requests  \(report.requests), retries \(report.retries)")
         let rate = report.duration > 0 ? Int(Double(report.faces) / report.duration) : 0
         lines.append("  time      \(String(format: "%.2f", report.duration)) s, \(rate) faces/s")

@@ -15,7 +15,7 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         do {
             let definition = try PipelineFileLoader.load(path: self.pipeline)
-            let notes = try PipelineLauncher.check(definition)
+            let notes = try PipelineLauncher.check(definition, file: self.pipeline)
             for note in notes { print("note: \(note)") }
             print("\(self.pipeline): ok (pipeline '\(definition.name)', \(definition.outputs.count) output(s))")
         } catch {

@@ -21,56 +21,61 @@ struct AccountTests {
         )
         let simulator = FaceSearchSimulator(configuration: configuration, datasets: ["key-a": first, "key-b": second])
         let folder = try makeTemporaryDirectory()
-        let report = try await simulator.withRunning { port in
-            let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
-            let clients = keys.map {
-                FaceSearchClient(
-                    endpoint: endpoint,
-                    signer: RequestSigner(credentials: $0),
-                    transport: URLSessionTransport()
-                )
-            }
-            // An account sees only its own libraries.
-            let foreign = await runOffThePool { () -> String? in
-                do throws(FaceSearchError) {
-                    _ = try clients[0].groupSize(groupID: "other-0")
-                    return nil
-                } catch {
-                    return error.apiCode
+        let report = try await withExportSlot {
+            try await simulator.withRunning { port in
+                let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
+                let clients = keys.map {
+                    FaceSearchClient(
+                        endpoint: endpoint,
+                        signer: RequestSigner(credentials: $0),
+                        transport: URLSessionTransport()
+                    )
                 }
-            }
-            #expect(foreign == "INVALID_GROUP_ID")
-            var configuration = ExportConfiguration(runID: "accounts")
-            configuration.pageSize = 50
-            configuration.manifestPath = folder + "/manifest.json"
-            let values = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "accounts", pipeline: "accounts")
-            let run = ExportRun(
-                configuration: configuration,
-                accounts: [
-                    AccountJob(name: "sgp-a", client: clients[0], groups: .all, rateLimit: .fixed(500, burst: 5)),
-                    AccountJob(
-                        name: "sgp-b",
-                        client: clients[1],
-                        groups: .all,
-                        rateLimit: .fixed(200, burst: 2, maxInFlight: 1)
-                    ),
-                ],
-                sinks: [
-                    OutputSink(
-                        configuration: .init(
-                            format: .ndjson,
-                            path: try OutputPathTemplate(folder + "/{account}.ndjson")
+                // An account sees only its own libraries.
+                let foreign = await runOffThePool { () -> String? in
+                    do throws(FaceSearchError) {
+                        _ = try clients[0].groupSize(groupID: "other-0")
+                        return nil
+                    } catch {
+                        return error.apiCode
+                    }
+                }
+                #expect(foreign == "INVALID_GROUP_ID")
+                var configuration = ExportConfiguration(runID: "accounts")
+                configuration.pageSize = 50
+                configuration.manifestPath = folder + "/manifest.json"
+                let values = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "accounts", pipeline: "accounts")
+                let run = ExportRun(
+                    configuration: configuration,
+                    accounts: [
+                        AccountJob(name: "sgp-a", client: clients[0], groups: .all, rateLimit: .fixed(500, burst: 5)),
+                        AccountJob(
+                            name: "sgp-b",
+                            client: clients[1],
+                            groups: .all,
+                            rateLimit: .fixed(200, burst: 2, maxInFlight: 1)
                         ),
-                        run: values
-                    ),
-                    OutputSink(
-                        configuration: .init(format: .sqlite, path: try OutputPathTemplate(folder + "/faces.sqlite")),
-                        run: values
-                    ),
-                ],
-                clock: ManualClock()
-            )
-            return await runOffThePool { run.run() }
+                    ],
+                    sinks: [
+                        OutputSink(
+                            configuration: .init(
+                                format: .ndjson,
+                                path: try OutputPathTemplate(folder + "/{account}.ndjson")
+                            ),
+                            run: values
+                        ),
+                        OutputSink(
+                            configuration: .init(
+                                format: .sqlite,
+                                path: try OutputPathTemplate(folder + "/faces.sqlite")
+                            ),
+                            run: values
+                        ),
+                    ],
+                    clock: ManualClock()
+                )
+                return await runOffThePool { run.run() }
+            }
         }
         #expect(report.outcome == .complete)
         #expect(Set(report.groups.map(\.account)) == ["sgp-a", "sgp-b"])

@@ -60,7 +60,7 @@ struct OperationsTests {
 
     @Test func aSecondRunOnTheSameOutputExitsWithTheLockCodeAndALockLeftByAKilledRunIsTakenOver() async throws {
         let folder = try makeTemporaryDirectory()
-        try Self.pipeline(folder: folder, latency: 0.05).write(
+        try Self.pipeline(folder: folder, latency: 0.05, groups: 60).write(
             toFile: folder + "/slow.yaml",
             atomically: true,
             encoding: .utf8
@@ -80,7 +80,7 @@ struct OperationsTests {
     @Test func sigtermStopsTheRunWith143AndKeepsThePreviousOutputsAndTheJournal() async throws {
         let folder = try makeTemporaryDirectory()
         try Self.pipeline(folder: folder).write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
-        try Self.pipeline(folder: folder, latency: 0.05).write(
+        try Self.pipeline(folder: folder, latency: 0.05, groups: 60).write(
             toFile: folder + "/slow.yaml",
             atomically: true,
             encoding: .utf8

@@ -8,9 +8,9 @@ struct SinkTests {
     static let run = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "r1", pipeline: "nightly")
 
     /// Every hard string of the generator, in `user_id` and `user_data`.
-    static func records(group: String = "g0") -> [ExportRecord] {
+    static func records(group: String = "g0") -> [StandardRecord] {
         DatasetGenerator.hardStrings.enumerated().map { index, text in
-            ExportRecord(
+            StandardRecord(
                 groupID: group,
                 faceToken: "token-\(group)-\(index)",
                 userID: text,
@@ -91,7 +91,7 @@ struct SinkTests {
             try JSONSerialization.jsonObject(with: try runProgram("/usr/bin/python3", ["-c", script, path]))
             as? [[String]]
         let rows = try #require(parsed)
-        #expect(rows.first == ExportColumns.names)
+        #expect(rows.first == RecordSchema.standard.names)
         #expect(rows.count == records.count + 1)
         for (row, record) in zip(rows.dropFirst(), records) {
             #expect(Array(row[2].utf8) == Array(record.userID.utf8))
@@ -102,7 +102,7 @@ struct SinkTests {
 
     @Test func csvEscapesFormulasOnlyWhenAsked() throws {
         let folder = try makeTemporaryDirectory()
-        let record = ExportRecord(
+        let record = StandardRecord(
             groupID: "g",
             faceToken: "t",
             userID: "=SUM(A1)",

@@ -1,0 +1,227 @@
+public import ExportSinks
+import FaceExportCrypto
+public import FaceSearch
+import Foundation
+
+/// A checked `transform:` section, ready to turn faces into rows: the output schema and the work per face.
+///
+/// ```swift
+/// let transform = try RecordTransform(configuration: section, hashKey: key, run: .init(runID: id, startedAt: ms))
+/// var rows = RecordRows(width: transform.schema.columns.count)
+/// for face in page { transform.append(face, from: source, to: &rows) }
+/// ```
+public struct RecordTransform: Sendable {
+    /// What the run contributes to the records: its id and start.
+    public struct RunValues: Sendable {
+        /// The run's id (`run_id`).
+        public var runID: String
+        /// When the run started, Unix ms: `exported_at`, and the reference of relative filter windows.
+        public var startedAt: Int64
+
+        /// Creates the values.
+        public init(runID: String, startedAt: Int64) {
+            self.runID = runID
+            self.startedAt = startedAt
+        }
+    }
+
+    private enum Value: Sendable {
+        case groupID, faceToken, userID, userData, addTime, addTimeUTC, addDate
+        case text(String)
+        case account
+    }
+
+    private enum Change: Sendable {
+        case none, hash, redact
+        case truncate(Int)
+    }
+
+    /// The columns the records get.
+    public let schema: RecordSchema
+    /// SHA-256 (hex) of the configuration: the manifest's `transform_sha256`.
+    public let digest: String
+    private let columns: [(value: Value, change: Change)]
+    private let hashKey: [UInt8]
+    private let encoding: TransformConfiguration.HashEncoding
+    private let redactMarker: String
+    private let since: Int64?
+    private let until: Int64?
+    private let userIDPattern: UserIDPattern?
+    private let timeZone: TimeZone?
+
+    /// The transform of a pipeline without a `transform:` section: ``ExportSinks/RecordSchema/standard``.
+    public static let standard = try! RecordTransform(
+        configuration: TransformConfiguration(),
+        hashKey: nil,
+        run: RunValues(runID: "", startedAt: 0)
+    )
+
+    /// Checks the configuration and prepares it.
+    ///
+    /// - Parameter hashKey: the HMAC key, required when the configuration hashes a column.
+    public init(
+        configuration: TransformConfiguration,
+        hashKey: [UInt8]?,
+        run: RunValues
+    ) throws(TransformError) {
+        let problems = configuration.problems()
+        guard problems.isEmpty else { throw TransformError(problems: problems) }
+        if !configuration.hash.isEmpty {
+            guard let hashKey else {
+                throw TransformError(problems: [.init(key: "transform.hash_key", message: "no key")])
+            }
+            guard hashKey.count >= Self.minimumKeyLength else {
+                throw TransformError(problems: [
+                    .init(
+                        key: "transform.hash_key",
+                        message:
+                            "the key has \(hashKey.count) bytes; use at least \(Self.minimumKeyLength) random bytes, or the "
+                            + "hashed identifiers can be guessed back"
+                    )
+                ])
+            }
+        }
+        self.hashKey = hashKey ?? []
+        self.encoding = configuration.hashEncoding
+        self.redactMarker = configuration.redactMarker
+        let available = Dictionary(
+            configuration.availableColumns.map { ($0.name, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        var schema = RecordSchema(columns: [])
+        var columns: [(Value, Change)] = []
+        for name in configuration.outputSourceNames {
+            let column = available[name]!
+            schema.columns.append(
+                RecordSchema.Column(name: configuration.rename[name] ?? name, type: column.type, origin: column.origin)
+            )
+            let value: Value =
+                switch column.origin {
+                case .groupID: .groupID
+                case .faceToken: .faceToken
+                case .userID: .userID
+                case .userData: .userData
+                case .addTime: .addTime
+                case .addTimeUTC: .addTimeUTC
+                case .addDate: .addDate
+                case .runID: .text(run.runID)
+                case .exportedAt: .text(Timestamp.formatRFC3339UTC(milliseconds: run.startedAt))
+                case .account: .account
+                case .constant: .text(configuration.constants.first { $0.name == name }!.value)
+                }
+            let change: Change =
+                if configuration.hash.contains(name) {
+                    .hash
+                } else if configuration.redact.contains(name) {
+                    .redact
+                } else if let length = configuration.truncate[name] {
+                    .truncate(length)
+                } else {
+                    .none
+                }
+            columns.append((value, change))
+        }
+        self.schema = schema
+        self.columns = columns
+        self.since = configuration.filter.since.map { Self.instant($0, run: run) }
+        self.until = configuration.filter.until.map { Self.instant($0, run: run) }
+        self.userIDPattern = configuration.filter.userIDPattern.map { try! UserIDPattern($0) }
+        self.timeZone = configuration.addDateTimeZone.flatMap(TimeZone.init(identifier:))
+        self.digest = configuration.digest
+    }
+
+    /// Keys shorter than this are refused: HMAC of a phone number under a short key is guessable.
+    public static let minimumKeyLength = 16
+
+    /// Appends the face's row, or nothing when the filter leaves it out; returns whether it was kept.
+    @discardableResult
+    public func append(_ face: Face, from source: RecordSource, to rows: inout RecordRows) -> Bool {
+        if let since = self.since, face.addTime < since { return false }
+        if let until = self.until, face.addTime >= until { return false }
+        if let pattern = self.userIDPattern, !pattern.matches(face.userID) { return false }
+        for (value, change) in self.columns {
+            let field: FieldValue =
+                switch value {
+                case .groupID: .text(source.groupID)
+                case .faceToken: .text(face.faceToken)
+                case .userID: .text(face.userID)
+                case .userData: .text(face.userData)
+                case .addTime: .integer(face.addTime)
+                case .addTimeUTC: .text(Timestamp.formatRFC3339UTC(milliseconds: face.addTime))
+                case .addDate: .text(self.date(of: face.addTime))
+                case .text(let text): .text(text)
+                case .account: .text(source.account)
+                }
+            switch (change, field) {
+            case (.none, _), (_, .integer): rows.append(field)
+            case (.hash, .text(let text)): rows.append(.text(self.hash(text)))
+            case (.redact, .text): rows.append(.text(self.redactMarker))
+            case (.truncate(let length), .text(let text)):
+                rows.append(.text(String(String.UnicodeScalarView(text.unicodeScalars.prefix(length)))))
+            }
+        }
+        return true
+    }
+
+    /// HMAC-SHA256 of the value's UTF-8 bytes under the key, in the configured encoding.
+    func hash(_ text: String) -> String {
+        let mac = HMAC.sha256(key: self.hashKey, message: Array(text.utf8))
+        switch self.encoding {
+        case .hex:
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: mac.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
+        case .base64url:
+            return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+    }
+
+    private func date(of milliseconds: Int64) -> String {
+        let offset = self.timeZone?.secondsFromGMT(for: Date(timeIntervalSince1970: Double(milliseconds) / 1000)) ?? 0
+        return Timestamp.formatDate(milliseconds: milliseconds, offsetSeconds: Int64(offset))
+    }
+
+    private static func instant(_ bound: TransformConfiguration.TimeBound, run: RunValues) -> Int64 {
+        switch bound {
+        case .absolute(let milliseconds): milliseconds
+        case .relative(let seconds): run.startedAt - Int64((seconds * 1000).rounded())
+        }
+    }
+}
+
+extension TransformConfiguration {
+    /// SHA-256 (hex) of the configuration as sorted JSON: the same section gives the same digest
+    /// whatever its layout or comments in the file. The key's source is in it, never the key.
+    public var digest: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Plain values cannot fail to encode.
+        let bytes = try! encoder.encode(self)
+        var digest = SHA256Digest()
+        bytes.withUnsafeBytes { digest.update($0) }
+        return digest.hexDigest()
+    }
+}
+
+/// A compiled `filter.user_id` pattern.
+///
+/// `Regex` holds an immutable compiled program; it is only read after `init`.
+private struct UserIDPattern: @unchecked Sendable {
+    private let regex: Regex<AnyRegexOutput>
+
+    init(_ pattern: String) throws {
+        self.regex = try Regex(pattern)
+    }
+
+    func matches(_ text: String) -> Bool {
+        (try? self.regex.firstMatch(in: text)) != nil
+    }
+}
+
+/// A `transform:` section that cannot run, with every problem found.
+public struct TransformError: Error, Sendable, CustomStringConvertible {
+    /// The problems, each at its key.
+    public let problems: [TransformProblem]
+
+    public var description: String { self.problems.map(\.description).joined(separator: "; ") }
+}

@@ -1,0 +1,34 @@
+import ExportSinks
+
+/// The third stage: turns the API's faces into the rows the sinks write, through the pipeline's
+/// ``RecordTransform``, and counts the faces its filter leaves out.
+struct RecordTransformer: Sendable {
+    let transform: RecordTransform
+
+    /// The rows of one page.
+    func transform(_ batch: FaceBatch) -> RecordBatch {
+        var rows = RecordRows(width: self.transform.schema.columns.count, capacity: batch.faces.count)
+        var filtered = 0
+        for face in batch.faces where !self.transform.append(face, from: batch.source, to: &rows) {
+            filtered += 1
+        }
+        return RecordBatch(
+            key: batch.key,
+            source: batch.source,
+            records: rows,
+            filtered: filtered,
+            isLast: batch.isLast,
+            position: batch.position,
+            result: batch.result
+        )
+    }
+
+    /// Transforms everything from `input` into `output`, then closes `output`.
+    @available(*, noasync)
+    func work(input: BoundedQueue<FaceBatch>, output: BoundedQueue<RecordBatch>) {
+        defer { output.close() }
+        while let batch = input.pop() {
+            guard output.push(self.transform(batch)) else { return }
+        }
+    }
+}
