@@ -344,7 +344,8 @@ struct PipelineLauncher {
             guard previous.fingerprint == fingerprint else {
                 throw LaunchError(
                     description:
-                        "cannot resume run \(previous.runID): the pipeline's outputs, groups, endpoint or output folder "
+                        "cannot resume run \(previous.runID): the pipeline's outputs, groups, endpoint, transform, hash key or "
+                        + "output folder "
                         + "changed since it was interrupted; run without --resume to start over"
                 )
             }
