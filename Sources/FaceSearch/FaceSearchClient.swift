@@ -39,14 +39,15 @@ public final class FaceSearchClient: Sendable {
     @available(*, noasync, message: "blocks the calling thread")
     public func listFaces(groupID: String, start: Int, limit: Int) throws(FaceSearchError) -> FacePage {
         let fields = [("group_id", groupID), ("start", String(start)), ("limit", String(limit))]
-        let body: ListBody = try self.call("list", fields: fields, groupID: groupID)
-        return FacePage(body)
+        return try self.call("list", fields: fields, groupID: groupID, decode: Self.decodeList)
     }
 
     /// The number of faces the library holds now.
     @available(*, noasync, message: "blocks the calling thread")
     public func groupSize(groupID: String) throws(FaceSearchError) -> Int {
-        let body: SizeBody = try self.call("get_size", fields: [("group_id", groupID)], groupID: groupID)
+        let body: SizeBody = try self.call("get_size", fields: [("group_id", groupID)], groupID: groupID) {
+            (result) throws(FaceSearchError) in try Self.decode(result, call: "get_size")
+        }
         guard let count = body.face_count.value, count >= 0 else {
             throw .malformedResponse(
                 status: 200,
@@ -61,15 +62,18 @@ public final class FaceSearchClient: Sendable {
     /// Every library of the account.
     @available(*, noasync, message: "blocks the calling thread")
     public func listGroups() throws(FaceSearchError) -> [GroupInfo] {
-        let body: GroupListBody = try self.call("group_list", fields: [], groupID: nil)
+        let body: GroupListBody = try self.call("group_list", fields: [], groupID: nil) {
+            (result) throws(FaceSearchError) in try Self.decode(result, call: "group_list")
+        }
         return body.group_infos.map(GroupInfo.init)
     }
 
-    private func call<Body: Decodable>(
+    private func call<Answer>(
         _ call: String,
         fields: [(String, String)],
-        groupID: String?
-    ) throws(FaceSearchError) -> Body {
+        groupID: String?,
+        decode: (Result<TransportResponse, TransportFailure>) throws(FaceSearchError) -> Answer
+    ) throws(FaceSearchError) -> Answer {
         var form = MultipartFormBody()
         form.append(name: "sign", value: self.signer.makeSignature())
         form.append(name: "sign_version", value: "hmac_sha1")
@@ -82,7 +86,7 @@ public final class FaceSearchClient: Sendable {
 
         let result = self.sendAndWait(request)
         do {
-            return try Self.decode(result, call: call)
+            return try decode(result)
         } catch {
             var metadata: Logger.Metadata = ["call": "\(call)", "error": "\(error)"]
             if let groupID { metadata["group"] = "\(groupID)" }
@@ -101,6 +105,30 @@ public final class FaceSearchClient: Sendable {
         }
         done.wait()
         return outcome.withLock { $0! }
+    }
+
+    /// A `list` answer: the one-pass decoder for the common shape, `JSONDecoder` for the rest.
+    static func decodeList(_ result: Result<TransportResponse, TransportFailure>) throws(FaceSearchError) -> FacePage {
+        if case .success(let response) = result, response.status == 200 {
+            let answer = response.body.withUnsafeBytes { ListPageDecoder.decode($0) }
+            switch answer {
+            case .page(let page)?:
+                return page
+            case .error(let message, let requestID)?:
+                var error = FaceSearchError.api(
+                    status: response.status,
+                    error: message,
+                    requestID: requestID,
+                    call: "list"
+                )
+                error.retryAfter = RetryAfter.seconds(response.retryAfter)
+                throw error
+            case nil:
+                break
+            }
+        }
+        let body: ListBody = try Self.decode(result, call: "list")
+        return FacePage(body)
     }
 
     /// Turns an exchange into the decoded body or the error it stands for.

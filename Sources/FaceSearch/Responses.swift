@@ -21,7 +21,7 @@ public struct Face: Sendable, Hashable {
 }
 
 /// One answer of `list`.
-public struct FacePage: Sendable {
+public struct FacePage: Sendable, Hashable {
     /// The faces, in creation order.
     public var faces: [Face]
     /// The `next` start the server offered, if it sent one (the documents mention it, never show it).

@@ -23,7 +23,8 @@ struct ResilienceTests {
                 $0.pageSize = 100
                 $0.concurrency = 6
                 $0.retry = RetryPolicy(maxAttempts: 8, baseDelay: 0.01, maxDelay: 0.1)
-            }
+            },
+            requestTimeout: 2
         )
         #expect(result.report.outcome == .complete, "\(result.report.unfinishedGroups)")
         #expect(Set(result.rows).count == result.rows.count)

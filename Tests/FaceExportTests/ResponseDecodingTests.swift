@@ -1,15 +1,13 @@
+import FaceSearchSimulator
 import Foundation
 import Testing
 
 @testable import FaceSearch
 
 struct ResponseDecodingTests {
+    /// Through the client's `list` decoding: the one-pass decoder, `JSONDecoder` where it declines.
     private func page(_ json: String, status: Int = 200) throws(FaceSearchError) -> FacePage {
-        let body: ListBody = try FaceSearchClient.decode(
-            .success(TransportResponse(status: status, body: Data(json.utf8))),
-            call: "list"
-        )
-        return FacePage(body)
+        try FaceSearchClient.decodeList(.success(TransportResponse(status: status, body: Data(json.utf8))))
     }
 
     private func failure(_ body: String, status: Int) -> FaceSearchError? {
@@ -162,5 +160,90 @@ struct TimestampTests {
             let date = formatter.date(from: text)
             #expect(date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == millis)
         }
+    }
+
+    // MARK: - The one-pass `list` decoder against JSONDecoder
+
+    /// The one-pass decoder's answer, and JSONDecoder's for the same bytes.
+    private func bothDecoders(_ json: Data) -> (fast: ListPageDecoder.Answer?, reference: FacePage?) {
+        let fast = json.withUnsafeBytes { ListPageDecoder.decode($0) }
+        let reference = (try? JSONDecoder().decode(ListBody.self, from: json)).map(FacePage.init)
+        return (fast, reference)
+    }
+
+    @Test(arguments: ["number", "string", "unsorted"])
+    func theOnePassDecoderAgreesWithJSONDecoderOnGeneratedPages(style: String) throws {
+        let dataset = DatasetGenerator(groups: 6, faces: 1200, sizing: .mixed, seed: 99).make()
+        for group in dataset.groups {
+            let faces: [[String: Any]] = group.faces.map {
+                [
+                    "face_token": $0.faceToken, "user_id": $0.userID, "user_data": $0.userData,
+                    "add_time": style == "string" ? String($0.addTime) as Any : $0.addTime as Any,
+                ]
+            }
+            let object: [String: Any] = ["request_id": "1769742249,b0513d34", "time_used": 7, "face_tokens": faces]
+            let json = try JSONSerialization.data(
+                withJSONObject: object,
+                options: style == "unsorted" ? [] : [.sortedKeys]
+            )
+            let (fast, reference) = self.bothDecoders(json)
+            let expected = FacePage(
+                faces: group.faces.map {
+                    Face(faceToken: $0.faceToken, userID: $0.userID, userData: $0.userData, addTime: $0.addTime)
+                },
+                requestID: "1769742249,b0513d34"
+            )
+            #expect(reference == expected)
+            #expect(fast == .page(expected), "the common shape takes the fast path, byte for byte")
+        }
+    }
+
+    @Test func theOnePassDecoderTakesEscapesNullsAndUnknownKeys() throws {
+        let json = #"""
+             { "cost" : {"a":[1,2.5e3,{"b":null}],"c":"\"}"} , "face_tokens" : [ {"extra":[true,false],
+              "face_token":"t\/1","user_id":null,"user_data":"\u00e9\ud83d\ude00\n\t\\\"\u0000","add_time":" 42 "},
+              {"face_token":"t2","add_time":-5,"user_id":"x"} ], "next":" 7 ", "request_id":"r" }
+            """#
+        let (fast, reference) = self.bothDecoders(Data(json.utf8))
+        let expected = FacePage(
+            faces: [
+                Face(faceToken: "t/1", userID: "", userData: "é😀\n\t\\\"\u{0}", addTime: 42),
+                Face(faceToken: "t2", userID: "x", userData: "", addTime: -5),
+            ],
+            next: 7,
+            requestID: "r"
+        )
+        #expect(reference == expected)
+        #expect(fast == .page(expected))
+        let error = Data(#"{"error_code":1,"error":"INVALID_GROUP_ID","request_id":"q"}"#.utf8)
+        #expect(error.withUnsafeBytes { ListPageDecoder.decode($0) } == .error("INVALID_GROUP_ID", requestID: "q"))
+    }
+
+    /// Whatever the one-pass decoder does not handle, it hands back: JSONDecoder then decides.
+    @Test(arguments: [
+        #"{"face_tokens":[{"face_token":"a","add_time":1769739690208.0}]}"#,
+        #"{"face_tokens":[{"face_token":"a","add_time":"2026-01-30T02:21:30.208Z"}]}"#,
+        #"{"face_tokens":[{"face_token":"a","add_time":1e3}]}"#,
+        #"{"face_tokens":[{"face_token":"a","add_time":99999999999999999999}]}"#,
+        #"{"face_tokens":[{"face_token":"a","user_id":"\ud800","add_time":1}]}"#,
+        #"{"face_tokens":[{"face_token":"a","user_id":7,"add_time":1}]}"#,
+        #"{"face_tokens":[{"user_id":"u","add_time":1}]}"#,
+        #"{"face_tokens":[{"face_token":"a"}]}"#,
+        #"{"face_tokens":[{"face_token":"a","add_time":1}]"#,
+        #"{"face_tokens":[{"face_token":"a","add_time":1}]} x"#,
+        #"{"request_id":"r"}"#,
+        #"{"face_tokens":[],"next":"later"}"#,
+        "",
+        "<html>502</html>",
+    ])
+    func theOnePassDecoderDeclinesWhatItDoesNotHandle(json: String) {
+        #expect(Data(json.utf8).withUnsafeBytes { ListPageDecoder.decode($0) } == nil)
+    }
+
+    @Test func invalidUTF8IsDeclined() {
+        var bytes = Array(#"{"face_tokens":[{"face_token":"a","user_data":"x"#.utf8)
+        bytes += [0xC3, 0x28]
+        bytes += Array(#"","add_time":1}]}"#.utf8)
+        #expect(Data(bytes).withUnsafeBytes { ListPageDecoder.decode($0) } == nil)
     }
 }

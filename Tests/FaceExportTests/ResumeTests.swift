@@ -27,7 +27,8 @@ struct ResumeTests {
 
     static func prepare() throws -> String {
         let folder = try makeTemporaryDirectory()
-        try Self.pipeline(folder: folder, latency: 0.03).write(
+        // Slow enough that on a loaded machine a signal sent after a few libraries lands mid-run.
+        try Self.pipeline(folder: folder, latency: 0.1).write(
             toFile: folder + "/slow.yaml",
             atomically: true,
             encoding: .utf8

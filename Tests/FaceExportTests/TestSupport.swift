@@ -164,7 +164,7 @@ func exportFromSimulator(
     outputPath: String? = nil,
     extraOutputs: [OutputSink.Configuration] = [],
     manifestPath: String? = nil,
-    requestTimeout: Double = 2
+    requestTimeout: Double = 10
 ) async throws -> ExportResult {
     try await withExportSlot {
         try await exportFromSimulatorNow(
@@ -208,7 +208,8 @@ private func exportFromSimulatorNow(
     let finalConfiguration = exportConfiguration
     var transport = URLSessionTransport.Configuration()
     // A reset on a reused connection stalls URLSession until the timeout (see the README's transport
-    // notes); a short timeout keeps fault tests quick.
+    // notes): the reset test passes a short one. Others keep room for a loaded machine, where every
+    // URLSession of the test process shares one serial work queue.
     transport.requestTimeout = requestTimeout
     transport.maximumConnectionsPerHost = exportConfiguration.concurrency
     let report = try await simulator.withRunning { port in
