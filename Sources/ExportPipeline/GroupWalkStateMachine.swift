@@ -100,7 +100,8 @@ public struct GroupWalkStateMachine: Sendable {
             exported: self.exported,
             pages: self.pages,
             duplicatesDropped: self.duplicates,
-            lastPageTokens: self.previousPageTokens.sorted()
+            // In no particular order: sorting a page of tokens for every journal line costs more than it tells.
+            lastPageTokens: Array(self.previousPageTokens)
         )
     }
 

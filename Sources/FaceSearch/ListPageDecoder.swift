@@ -196,17 +196,19 @@ enum ListPageDecoder {
             guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else { return nil }
             let start = self.index + 1
             var position = start
+            var ascii = true
             while position < self.bytes.count {
                 let byte = self.bytes[position]
                 if byte == UInt8(ascii: "\"") {
                     self.index = position + 1
-                    return String(
-                        validating: UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]),
-                        as: UTF8.self
-                    )
+                    let text = UnsafeRawBufferPointer(rebasing: self.bytes[start..<position])
+                        .assumingMemoryBound(to: UInt8.self)
+                    // Pure ASCII (tokens, most ids) needs no validation.
+                    return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
                 }
                 if byte == UInt8(ascii: "\\") { return self.escapedString(from: start) }
                 guard byte >= 0x20 else { return nil }
+                ascii = ascii && byte < 0x80
                 position += 1
             }
             return nil

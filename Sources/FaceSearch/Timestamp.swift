@@ -58,27 +58,46 @@ public enum Timestamp {
     }
 
     /// Formats Unix milliseconds as RFC 3339 UTC with milliseconds, e.g. `2026-01-30T02:21:30.208Z`.
+    ///
+    /// Written digit by digit into one 24-byte string: it runs once per exported face.
     public static func formatRFC3339UTC(milliseconds: Int64) -> String {
         let (seconds, millis) = Self.floorDivide(milliseconds, 1000)
         let (days, secondOfDay) = Self.floorDivide(seconds, 86_400)
         let (year, month, day) = Self.civilFromDays(days)
-        var text = ""
-        text.reserveCapacity(24)
-        Self.append(year, width: 4, to: &text)
-        text += "-"
-        Self.append(month, width: 2, to: &text)
-        text += "-"
-        Self.append(day, width: 2, to: &text)
-        text += "T"
-        Self.append(secondOfDay / 3600, width: 2, to: &text)
-        text += ":"
-        Self.append(secondOfDay / 60 % 60, width: 2, to: &text)
-        text += ":"
-        Self.append(secondOfDay % 60, width: 2, to: &text)
-        text += "."
-        Self.append(millis, width: 3, to: &text)
-        text += "Z"
-        return text
+        guard (0...9999).contains(year) else {
+            // Outside four-digit years (never a real add_time): the general path.
+            return Self.formatDate(milliseconds: milliseconds, offsetSeconds: 0) + "T"
+                + Self.twoDigits(secondOfDay / 3600) + ":" + Self.twoDigits(secondOfDay / 60 % 60) + ":"
+                + Self.twoDigits(secondOfDay % 60) + "." + String(String(millis + 1000).dropFirst()) + "Z"
+        }
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func put(_ value: Int64, _ width: Int, at offset: Int) {
+                var value = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[index] = UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0")
+                    value /= 10
+                }
+            }
+            put(year, 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(month, 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(day, 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(secondOfDay / 3600, 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(secondOfDay / 60 % 60, 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(secondOfDay % 60, 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(millis, 3, at: 20)
+            buffer[23] = UInt8(ascii: "Z")
+            return 24
+        }
+    }
+
+    private static func twoDigits(_ value: Int64) -> String {
+        value < 10 ? "0\(value)" : "\(value)"
     }
 
     /// The calendar day of Unix milliseconds in a zone `offsetSeconds` east of UTC, as `YYYY-MM-DD`.

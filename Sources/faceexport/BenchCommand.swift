@@ -16,7 +16,11 @@ struct BenchCommand: AsyncParsableCommand {
             ratelimit-adaptive (the same limit, unknown to the exporter, which starts at 5 calls/s), \
             sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
             run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
-            no latency, no limit, pages of 1,000, exported into NDJSON.gz, CSV.gz and SQLite in turn: CPU per million).
+            no latency, no limit, pages of 1,000, exported into --cpu-formats in turn: CPU per million; \
+            ndjson-uncompressed shows what gzip costs), scale (1,000 and --scale-groups libraries of 1,000 faces, \
+            and one library of 1,000,000: CPU per face and peak memory must not grow), latency (200 ms ± 50 ms per \
+            call, 64 libraries at once: calls per second against 64 / 0.2 s), biggroup (one library of 200,000 \
+            faces, 100 ms per call: wall time against pages / concurrency × latency).
             """
     )
 
@@ -38,6 +42,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Libraries of 1,000 faces the cpu scenario exports.")
     var cpuGroups = 1000
 
+    @Option(
+        help:
+            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, ndjson-uncompressed)."
+    )
+    var cpuFormats = "ndjson,csv,sqlite"
+
+    @Option(help: "Libraries of 1,000 faces of the scale scenario's large run.")
+    var scaleGroups = 4000
+
     func run() async throws {
         var results: [BenchResult] = []
         for scenario in self.scenarios {
@@ -54,6 +67,12 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(try self.sinkAlone(.sqlite, file: "faces.sqlite"))
             case "cpu":
                 results.append(contentsOf: try await self.cpu())
+            case "scale":
+                results.append(contentsOf: try await self.scale())
+            case "latency":
+                results.append(try await self.latency())
+            case "biggroup":
+                results.append(try await self.bigGroup())
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
@@ -109,9 +128,17 @@ struct BenchCommand: AsyncParsableCommand {
         ])
         defer { simulator.stop() }
         var results: [BenchResult] = []
-        for (format, file) in [
-            (OutputSink.Format.ndjson, "faces.ndjson.gz"), (.csv, "faces.csv.gz"), (.sqlite, "faces.sqlite"),
-        ] {
+        let outputs: [String: (OutputSink.Format, String)] = [
+            "ndjson": (.ndjson, "faces.ndjson.gz"), "csv": (.csv, "faces.csv.gz"), "sqlite": (.sqlite, "faces.sqlite"),
+            "ndjson-uncompressed": (.ndjson, "faces.ndjson"),
+        ]
+        let formats = try self.cpuFormats.split(separator: ",").map { name in
+            guard let output = outputs[String(name)] else {
+                throw ValidationError("--cpu-formats: unknown format '\(name)'")
+            }
+            return (String(name), output)
+        }
+        for (name, (format, file)) in formats {
             let before = try await simulator.statistics()
             let measured = try await self.export(
                 from: simulator,
@@ -125,13 +152,81 @@ struct BenchCommand: AsyncParsableCommand {
             var statistics = after
             statistics.requests -= before.requests
             statistics.rejections -= before.rejections
-            var result = BenchResult(scenario: "cpu-\(format.rawValue)", measured: measured, statistics: statistics)
+            statistics.connectionsAccepted -= before.connectionsAccepted
+            var result = BenchResult(scenario: "cpu-\(name)", measured: measured, statistics: statistics)
             result.figures["cpu_seconds_per_million_faces"] = measured.cpuSeconds / Double(max(1, measured.faces)) * 1e6
             result.figures["faces_per_second"] = Double(measured.faces) / measured.wallSeconds
             results.append(result)
             FileHandle.standardError.write(Data(result.line.utf8))
         }
         return results
+    }
+
+    /// CPU per face and peak memory at 1M faces, at `--scale-groups` × 1,000, and in one library of 1M.
+    private func scale() async throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        for (name, groups, faces) in [
+            ("scale-1000x1000", 1000, 1000), ("scale-\(self.scaleGroups)x1000", self.scaleGroups, 1000),
+            ("scale-1x1000000", 1, 1_000_000),
+        ] {
+            let simulator = try SimulatorProcess(arguments: [
+                "--groups", String(groups), "--faces", String(faces), "--exact-sizes",
+            ])
+            defer { simulator.stop() }
+            let measured = try await self.export(from: simulator, rateLimit: .unlimited, pageSize: 1000, concurrency: 4)
+            var result = BenchResult(scenario: name, measured: measured, statistics: try await simulator.statistics())
+            result.figures["cpu_seconds_per_million_faces"] = measured.cpuSeconds / Double(max(1, measured.faces)) * 1e6
+            results.append(result)
+            FileHandle.standardError.write(Data(result.line.utf8))
+        }
+        let base = results[0].figures["cpu_seconds_per_million_faces"] ?? 0
+        for index in results.indices.dropFirst() where base > 0 {
+            results[index].figures["cpu_per_face_vs_1m"] =
+                (results[index].figures["cpu_seconds_per_million_faces"] ?? 0) / base
+        }
+        return results
+    }
+
+    /// 200 ms ± 50 ms per call and 64 libraries at once: calls per second against 64 / 0.2 s.
+    private func latency() async throws -> BenchResult {
+        let concurrency = 64
+        let simulator = try SimulatorProcess(arguments: [
+            "--groups", "640", "--faces", "1000", "--exact-sizes", "--latency", "0.2", "--latency-jitter", "0.05",
+        ])
+        defer { simulator.stop() }
+        let measured = try await self.export(
+            from: simulator,
+            rateLimit: .unlimited,
+            pageSize: 1000,
+            concurrency: concurrency
+        )
+        var result = BenchResult(scenario: "latency", measured: measured, statistics: try await simulator.statistics())
+        let ideal = Double(concurrency) / 0.2
+        let achieved = Double(result.requests) / measured.wallSeconds
+        result.figures["calls_per_second"] = achieved
+        result.figures["ideal_calls_per_second"] = ideal
+        result.figures["share_of_ideal"] = achieved / ideal
+        return result
+    }
+
+    /// One library of 200,000 faces at 100 ms per call: wall time against pages / concurrency × latency.
+    private func bigGroup() async throws -> BenchResult {
+        let concurrency = 8
+        let simulator = try SimulatorProcess(arguments: [
+            "--groups", "1", "--faces", "200000", "--exact-sizes", "--latency", "0.1",
+        ])
+        defer { simulator.stop() }
+        let measured = try await self.export(
+            from: simulator,
+            rateLimit: .unlimited,
+            pageSize: 1000,
+            concurrency: concurrency
+        )
+        var result = BenchResult(scenario: "biggroup", measured: measured, statistics: try await simulator.statistics())
+        let ideal = 200.0 / Double(concurrency) * 0.1
+        result.figures["ideal_wall_seconds"] = ideal
+        result.figures["wall_vs_ideal"] = measured.wallSeconds / ideal
+        return result
     }
 
     /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
