@@ -13,6 +13,9 @@ public struct ExportConfiguration: Sendable {
     public var concurrency: Int = 4
     /// Faces asked for per `list` call (`limit`), 1 to 1000. Default 1000.
     public var pageSize: Int = 1000
+    /// Pages of large libraries (more than two pages) fetched ahead in parallel, across the run;
+    /// 0 walks every library one page at a time. Default nil: ``concurrency``.
+    public var prefetchWidth: Int?
     /// Pages held between two stages before the earlier one waits. Default 16.
     public var queueCapacity: Int = 16
     /// Retries of failed calls. Default ``RetryPolicy/init()``.

@@ -120,7 +120,8 @@ public final class ExportRun: Sendable {
             ledger: self.ledger,
             retrier: retrier,
             stop: self.stop,
-            logger: self.logger
+            logger: self.logger,
+            prefetch: PrefetchAllowance(width: self.configuration.prefetchWidth ?? self.configuration.concurrency)
         )
         let walkers = DispatchGroup()
         for index in 0..<self.configuration.concurrency {

@@ -12,6 +12,8 @@ struct PageWalker: Sendable {
     let retrier: CallRetrier
     let stop: StopSignal
     let logger: Logger
+    /// Prefetch calls the run may have in flight for large libraries (see ``PagePrefetcher``).
+    let prefetch: PrefetchAllowance
 
     /// One worker's loop: walk libraries from `input` until it is drained.
     @available(*, noasync)
@@ -31,7 +33,11 @@ struct PageWalker: Sendable {
             task.resumeFrom.map { GroupWalkStateMachine(pageSize: self.pageSize, resumingFrom: $0) }
             ?? GroupWalkStateMachine(pageSize: self.pageSize)
         var action = machine.start()
-        let count: (Bool) -> Void = { self.ledger.requestMade(task.key, retry: $0) }
+        let count: @Sendable (Bool) -> Void = { self.ledger.requestMade(task.key, retry: $0) }
+        // Known from `get_size` (or the journal); a library of more than two pages gets a prefetcher.
+        var expected = task.resumeFrom?.expected
+        var prefetcher: PagePrefetcher?
+        defer { prefetcher?.close() }
         while true {
             switch action {
             case .fetchSize, .confirmSize:
@@ -42,17 +48,24 @@ struct PageWalker: Sendable {
                     counted: count
                 ) {
                 case .success(let size):
+                    if !confirming { expected = size }
                     action = confirming ? machine.confirmedSizeReceived(size) : machine.sizeReceived(size)
                 case .failure(let error): action = machine.callFailed(error)
                 case .stopped: return
                 }
             case .fetchPage(let start):
-                let limit = self.pageSize
-                let call = { () throws(FaceSearchError) in
-                    try task.account.client.listFaces(groupID: task.groupID, start: start, limit: limit)
+                if prefetcher == nil, let expected, expected > 2 * self.pageSize, self.prefetch.width > 0 {
+                    prefetcher = self.makePrefetcher(task, expected: expected, count: count)
                 }
-                switch self.retrier.perform(call, account: task.account, counted: count) {
-                case .success(let page): action = machine.pageReceived(page)
+                if let page = prefetcher?.take(start: start) {
+                    prefetcher?.advance(servedStart: start)
+                    action = machine.pageReceived(page)
+                    continue
+                }
+                switch self.retrier.perform(self.listCall(task, start: start), account: task.account, counted: count) {
+                case .success(let page):
+                    prefetcher?.advance(servedStart: start)
+                    action = machine.pageReceived(page)
                 case .failure(let error): action = machine.callFailed(error)
                 case .stopped: return
                 }
@@ -71,6 +84,31 @@ struct PageWalker: Sendable {
                 guard self.emit([], task: task, position: nil, result: result, output: output) else { return }
                 return
             }
+        }
+    }
+
+    private func listCall(_ task: GroupTask, start: Int) -> () throws(FaceSearchError) -> FacePage {
+        let limit = self.pageSize
+        return { () throws(FaceSearchError) in
+            try task.account.client.listFaces(groupID: task.groupID, start: start, limit: limit)
+        }
+    }
+
+    private func makePrefetcher(
+        _ task: GroupTask,
+        expected: Int,
+        count: @escaping @Sendable (Bool) -> Void
+    ) -> PagePrefetcher {
+        PagePrefetcher(pageSize: self.pageSize, expected: expected, allowance: self.prefetch) { start in
+            // A failed prefetch is only a missed shortcut: the walk makes the call itself.
+            if case .success(let page) = self.retrier.perform(
+                self.listCall(task, start: start),
+                account: task.account,
+                counted: count
+            ) {
+                return page
+            }
+            return nil
         }
     }
 

@@ -132,3 +132,70 @@ struct StartCapTests {
         #expect(Set(lax.rows) == Set(expectedRows(Self.dataset.groups)))
     }
 }
+
+/// Large libraries: their pages are fetched ahead in parallel, and the walk still decides.
+@Suite(.timeLimit(.minutes(3)))
+struct PrefetchTests {
+    @Test func aLargeLibraryIsFetchedSeveralPagesAtOnceAndEveryFaceArrivesOnce() async throws {
+        let dataset = DatasetGenerator(groups: 1, faces: 12_000, sizing: .exact, seed: 71).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: { $0.faults.latency = 0.01 },
+            pipeline: {
+                $0.pageSize = 500
+                $0.concurrency = 4
+            }
+        )
+        #expect(result.report.outcome == .complete)
+        #expect(result.rows.count == 12_000)
+        #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
+        // One library, yet several of its calls were in flight together.
+        #expect(result.statistics.peakInFlight > 1)
+        // Without edits no prefetched page is wasted: the pages, and get_size before and after.
+        let group = result.report.groups[0]
+        #expect(group.requests <= group.pages + 3, "\(group.requests) calls for \(group.pages) pages")
+    }
+
+    @Test func withoutPrefetchOneLibraryIsOneCallAtATime() async throws {
+        let dataset = DatasetGenerator(groups: 1, faces: 3000, sizing: .exact, seed: 72).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: { $0.faults.latency = 0.005 },
+            pipeline: {
+                $0.pageSize = 500
+                $0.concurrency = 4
+                $0.prefetchWidth = 0
+            }
+        )
+        #expect(result.report.outcome == .complete)
+        #expect(result.rows.count == 3000)
+        #expect(result.statistics.peakInFlight == 1)
+    }
+
+    /// Edits while pages are fetched ahead: a prefetched page the edits made stale is caught by the
+    /// walk's overlap check like one it fetched itself.
+    @Test func editsDuringPrefetchLoseNoFaceThatStayedAndRepeatNone() async throws {
+        let dataset = DatasetGenerator(groups: 3, faces: 4000, sizing: .exact, seed: 73).make()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: {
+                $0.mutationRate = 0.1
+                $0.faults.seed = 74
+                $0.faults.latency = 0.002
+            },
+            pipeline: {
+                $0.pageSize = 200
+                $0.concurrency = 3
+            }
+        )
+        let mutations = result.statistics.mutations
+        #expect(mutations.contains { $0.kind == .deleted } && mutations.contains { $0.kind == .added })
+        let deleted = Set(mutations.filter { $0.kind == .deleted }.map(\.faceToken))
+        let exported = result.rows.map(\.faceToken)
+        #expect(Set(exported).count == exported.count, "no face twice")
+        let stayed = dataset.groups.flatMap(\.faces).map(\.faceToken).filter { !deleted.contains($0) }
+        let missing = Set(stayed).subtracting(exported)
+        #expect(missing.isEmpty, "faces present throughout the run are all exported; missing \(missing.count)")
+        #expect(result.statistics.peakInFlight > 1)
+    }
+}

@@ -1,0 +1,135 @@
+import Dispatch
+import FaceSearch
+import Synchronization
+
+/// Fetches the pages a library's walk will probably ask for next, several at once, so a large
+/// library is not walked one round trip at a time.
+///
+/// The walk's ``GroupWalkStateMachine`` stays the only authority: a prefetched page is used only
+/// when the machine asks for exactly its `start`, and the machine checks every page against the one
+/// before (the one-position overlap) as it would a page it fetched itself, stepping back when the
+/// library's edits made a prefetched page start too late. So a prefetched page can at worst cost a
+/// call, never a face. Starts above 1000 are prefetched only once the walk itself has been served
+/// one (a strict server refuses them; the machine handles that on its own).
+///
+/// The run shares one ``PrefetchAllowance``: at most that many prefetch calls are in flight across
+/// all libraries, each holding a Dispatch thread while it waits.
+final class PagePrefetcher: Sendable {
+    private enum Slot {
+        case inFlight
+        /// The answer, nil if the call failed (the walk then makes it itself).
+        case done(FacePage?)
+    }
+
+    private struct State {
+        /// Pages requested, by start.
+        var pages: [Int: Slot] = [:]
+        var inFlight = 0
+        var provenLax = false
+        var closed = false
+    }
+
+    private let pageSize: Int
+    private let expected: Int
+    private let allowance: PrefetchAllowance
+    private let fetch: @Sendable (Int) -> FacePage?
+    private let state = Mutex(State())
+    private let changed = DispatchSemaphore(value: 0)
+
+    /// - Parameters:
+    ///   - expected: the library's size from `get_size`; no start beyond it is prefetched.
+    ///   - fetch: one call for the page at a start, retried as the walk's own calls are; nil on failure.
+    init(pageSize: Int, expected: Int, allowance: PrefetchAllowance, fetch: @escaping @Sendable (Int) -> FacePage?) {
+        self.pageSize = pageSize
+        self.expected = expected
+        self.allowance = allowance
+        self.fetch = fetch
+    }
+
+    /// The page at `start` if it was prefetched (waiting for it if it is still on its way), else nil.
+    func take(start: Int) -> FacePage? {
+        while true {
+            let found: FacePage?? = self.state.withLock { state in
+                switch state.pages[start] {
+                case nil: return .some(nil)
+                case .inFlight: return nil
+                case .done(let page):
+                    state.pages[start] = nil
+                    return .some(page)
+                }
+            }
+            if let found { return found }
+            self.changed.wait()
+        }
+    }
+
+    /// The machine was served the page at `start` (fetched or prefetched): drop older pages and
+    /// prefetch the starts the walk will probably ask for next, as far as the allowance lets.
+    func advance(servedStart start: Int) {
+        let step = max(1, self.pageSize - 1)
+        var starts: [Int] = []
+        self.state.withLock { state in
+            if start > 1000 { state.provenLax = true }
+            state.pages = state.pages.filter {
+                if case .inFlight = $0.value { return true }
+                return $0.key > start
+            }
+            var next = start + step
+            while next <= self.expected && state.inFlight < self.allowance.width {
+                if next > 1000 && !state.provenLax { break }
+                if state.pages[next] == nil {
+                    guard self.allowance.take() else { break }
+                    state.pages[next] = .inFlight
+                    state.inFlight += 1
+                    starts.append(next)
+                }
+                next += step
+            }
+        }
+        for start in starts {
+            // A serial queue per call gets a thread at once; blocking calls on one concurrent queue wait
+            // for libdispatch to grow its pool, about one thread a second.
+            DispatchQueue(label: "faceexport.prefetch").async {
+                let page = self.fetch(start)
+                self.allowance.give()
+                self.state.withLock { state in
+                    state.inFlight -= 1
+                    if !state.closed { state.pages[start] = .done(page) }
+                }
+                self.changed.signal()
+            }
+        }
+    }
+
+    /// Waits for the calls in flight; the walk is over.
+    func close() {
+        while true {
+            let busy = self.state.withLock { state in
+                state.closed = true
+                state.pages = [:]
+                return state.inFlight > 0
+            }
+            guard busy else { return }
+            self.changed.wait()
+        }
+    }
+}
+
+/// How many prefetch calls a run may have in flight at once, across its libraries.
+final class PrefetchAllowance: Sendable {
+    let width: Int
+    private let used = Mutex(0)
+
+    init(width: Int) { self.width = width }
+
+    /// Takes one call's worth, if any is left.
+    func take() -> Bool {
+        self.used.withLock { used in
+            guard used < self.width else { return false }
+            used += 1
+            return true
+        }
+    }
+
+    func give() { self.used.withLock { $0 -= 1 } }
+}
