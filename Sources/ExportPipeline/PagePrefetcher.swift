@@ -75,7 +75,9 @@ final class PagePrefetcher: Sendable {
                 return $0.key > start
             }
             var next = start + step
-            while next <= self.expected && state.inFlight < self.allowance.width {
+            // Pages held or on their way stay within the allowance's width: memory stays flat when the
+            // sinks are slower than the API.
+            while next <= self.expected && state.pages.count < self.allowance.width {
                 if next > 1000 && !state.provenLax { break }
                 if state.pages[next] == nil {
                     guard self.allowance.take() else { break }
