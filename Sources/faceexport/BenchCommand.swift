@@ -189,20 +189,13 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// 200 ms ± 50 ms per call and 64 libraries at once: calls per second against 64 / 0.2 s.
     private func latency() async throws -> BenchResult {
-        let concurrency = 64
-        let simulator = try SimulatorProcess(arguments: [
-            "--groups", "640", "--faces", "1000", "--exact-sizes", "--latency", "0.2", "--latency-jitter", "0.05",
-        ])
-        defer { simulator.stop() }
-        let measured = try await self.export(
-            from: simulator,
-            rateLimit: .unlimited,
-            pageSize: 1000,
-            concurrency: concurrency
+        var result = try await self.exportWithLatency(
+            "latency",
+            simulator: ["--groups", "640", "--faces", "1000", "--latency", "0.2", "--latency-jitter", "0.05"],
+            concurrency: 64
         )
-        var result = BenchResult(scenario: "latency", measured: measured, statistics: try await simulator.statistics())
-        let ideal = Double(concurrency) / 0.2
-        let achieved = Double(result.requests) / measured.wallSeconds
+        let ideal = 64 / 0.2
+        let achieved = Double(result.requests) / result.measured.wallSeconds
         result.figures["calls_per_second"] = achieved
         result.figures["ideal_calls_per_second"] = ideal
         result.figures["share_of_ideal"] = achieved / ideal
@@ -211,10 +204,24 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// One library of 200,000 faces at 100 ms per call: wall time against pages / concurrency × latency.
     private func bigGroup() async throws -> BenchResult {
-        let concurrency = 8
-        let simulator = try SimulatorProcess(arguments: [
-            "--groups", "1", "--faces", "200000", "--exact-sizes", "--latency", "0.1",
-        ])
+        var result = try await self.exportWithLatency(
+            "biggroup",
+            simulator: ["--groups", "1", "--faces", "200000", "--latency", "0.1"],
+            concurrency: 8
+        )
+        let ideal = 200 / 8 * 0.1
+        result.figures["ideal_wall_seconds"] = ideal
+        result.figures["wall_vs_ideal"] = result.measured.wallSeconds / ideal
+        return result
+    }
+
+    /// An unpaced export, pages of 1,000, from a simulator of libraries of one size started with `arguments`.
+    private func exportWithLatency(
+        _ scenario: String,
+        simulator arguments: [String],
+        concurrency: Int
+    ) async throws -> BenchResult {
+        let simulator = try SimulatorProcess(arguments: arguments + ["--exact-sizes"])
         defer { simulator.stop() }
         let measured = try await self.export(
             from: simulator,
@@ -222,11 +229,7 @@ struct BenchCommand: AsyncParsableCommand {
             pageSize: 1000,
             concurrency: concurrency
         )
-        var result = BenchResult(scenario: "biggroup", measured: measured, statistics: try await simulator.statistics())
-        let ideal = 200.0 / Double(concurrency) * 0.1
-        result.figures["ideal_wall_seconds"] = ideal
-        result.figures["wall_vs_ideal"] = measured.wallSeconds / ideal
-        return result
+        return BenchResult(scenario: scenario, measured: measured, statistics: try await simulator.statistics())
     }
 
     /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.

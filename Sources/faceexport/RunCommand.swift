@@ -104,31 +104,13 @@ struct RunCommand: AsyncParsableCommand {
             stop: stop
         )
         if self.dryRun {
-            do {
-                print(try await launcher.preview(count: max(1, self.dryRunRecords)))
-            } catch let error as LaunchError {
-                Self.say("faceexport: \(error)")
-                throw error.exitCode
-            } catch let error as FaceSearchError {
-                Self.say("faceexport: \(error)")
-                throw ExitStatus.failed
-            } catch {
-                Self.say("faceexport: \(error)")
-                throw ExitStatus.configuration
-            }
+            let launcher = launcher
+            print(try await Self.exitingOnError { try await launcher.preview(count: max(1, self.dryRunRecords)) })
             return
         }
         launcher.onStart = { run in progress.withLock { $0 = ProgressLine(run: run, enabled: onTerminal) } }
-        let report: RunReport
-        do {
-            report = try await launcher.launch()
-        } catch let error as LaunchError {
-            Self.say("faceexport: \(error)")
-            throw error.exitCode
-        } catch {
-            Self.say("faceexport: \(error)")
-            throw ExitStatus.configuration
-        }
+        let starting = launcher
+        let report = try await Self.exitingOnError { try await starting.launch() }
         progress.withLock { $0?.finish() }
         Self.say(RunSummary(report: report, pipeline: definition.name).text)
         if let path = self.metricsFile ?? definition.metricsFile {
@@ -145,6 +127,23 @@ struct RunCommand: AsyncParsableCommand {
             throw definition.acceptsIncomplete && !self.failOnIncomplete ? ExitStatus.complete : ExitStatus.partial
         case .failed: throw ExitStatus.failed
         case .interrupted: throw ExitStatus.interrupted(by: signals.received ?? SIGTERM)
+        }
+    }
+
+    /// Runs `body`; an error it throws is said on standard error and becomes its exit code: the
+    /// launcher's own, 3 for an API call that failed, 4 for anything else (nothing was exported).
+    private static func exitingOnError<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as LaunchError {
+            Self.say("faceexport: \(error)")
+            throw error.exitCode
+        } catch let error as FaceSearchError {
+            Self.say("faceexport: \(error)")
+            throw ExitStatus.failed
+        } catch {
+            Self.say("faceexport: \(error)")
+            throw ExitStatus.configuration
         }
     }
 
