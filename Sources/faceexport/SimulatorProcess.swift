@@ -67,4 +67,11 @@ struct ResourceUsage {
         let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
         return Self(cpuSeconds: user + system, peakResidentBytes: usage.ru_maxrss * 1024)
     }
+
+    /// CPU seconds the calling thread has used: what a synchronous call on it costs, alone.
+    static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
 }
