@@ -111,80 +111,21 @@ struct PipelineLauncher {
         try await self.withAccounts { accounts in try await self.export(accounts) }
     }
 
-    /// `run --dry-run`: the output schema and the first `count` transformed records of the first
-    /// library, as text; nothing is written, locked or journaled.
-    func preview(count: Int) async throws -> String {
-        try await self.withAccounts { accounts in
-            let hashKey = try self.definition.transform.hashKey.map { source in
-                try Self.hashKey(source, definition: self.definition, file: self.file)
-            }
-            let transform: RecordTransform
-            do {
-                transform = try RecordTransform(
-                    configuration: self.definition.transform,
-                    hashKey: hashKey,
-                    run: RecordTransform.RunValues(
-                        runID: "dry-run",
-                        startedAt: Int64((Date().timeIntervalSince1970 * 1000).rounded())
-                    )
-                )
-            } catch {
-                throw LaunchError(description: "\(self.file): \(error)")
-            }
-            var lines = [
-                "schema (\(transform.schema.columns.count) columns, transform \(transform.digest.prefix(12))):"
-            ]
-            let width = transform.schema.columns.map(\.name.count).max() ?? 0
-            for column in transform.schema.columns {
-                let name = column.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                lines.append(
-                    "  \(name)  \(column.type.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  from \(column.origin.rawValue)"
-                )
-            }
-            guard let account = accounts.first, let endpoint = account.endpoint else {
-                return lines.joined(separator: "\n")
-            }
-            let client = FaceSearchClient(
-                endpoint: endpoint,
-                signer: RequestSigner(credentials: account.credentials),
-                transport: URLSessionTransport(configuration: .init()),
-                logger: self.logger
+    /// The pipeline's transform with the run's values; `hashKey` as read by ``hashKey(_:definition:file:)``.
+    func makeTransform(hashKey: [UInt8]?, runID: String, startedAt: Int64) throws -> RecordTransform {
+        do {
+            return try RecordTransform(
+                configuration: self.definition.transform,
+                hashKey: hashKey,
+                run: RecordTransform.RunValues(runID: runID, startedAt: startedAt)
             )
-            let sample = try await Self.offThePool { () throws -> (String, [Face])? in
-                let groupIDs: [String]
-                switch account.groups {
-                case .list(let ids): groupIDs = ids
-                case .all: groupIDs = try client.listGroups().map(\.groupID)
-                }
-                // The first library with faces (the API counts `start` from 1), among the first few.
-                for groupID in groupIDs.prefix(10) {
-                    let page = try client.listFaces(groupID: groupID, start: 1, limit: min(1000, max(count, 100)))
-                    if !page.faces.isEmpty { return (groupID, page.faces) }
-                }
-                return nil
-            }
-            guard let (groupID, faces) = sample else {
-                lines.append("no face to sample in the first libraries of account '\(account.name)'")
-                return lines.joined(separator: "\n")
-            }
-            var rows = RecordRows(width: transform.schema.columns.count)
-            let source = RecordSource(account: account.name, groupID: groupID)
-            var filtered = 0
-            for face in faces where rows.count < count {
-                if !transform.append(face, from: source, to: &rows) { filtered += 1 }
-            }
-            let filterNote = filtered > 0 ? ", \(filtered) left out by the filter" : ""
-            lines.append(
-                "records (first \(rows.count) of library '\(groupID)', account '\(account.name)'\(filterNote)):"
-            )
-            let encoder = NDJSONEncoder(schema: transform.schema)
-            for index in 0..<rows.count { lines.append(String(encoder.line(rows[row: index]).dropLast())) }
-            return lines.joined(separator: "\n")
+        } catch {
+            throw LaunchError(description: "\(self.file): \(error)")
         }
     }
 
     /// Runs a blocking call on its own thread, off the cooperative pool.
-    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue(label: "faceexport.preview").async { continuation.resume(with: Result { try body() }) }
         }
@@ -192,7 +133,7 @@ struct PipelineLauncher {
 
     /// Resolves the accounts and runs `body` with them, inside a running embedded simulator when
     /// the pipeline uses one.
-    private func withAccounts<T: Sendable>(_ body: ([ResolvedAccount]) async throws -> T) async throws -> T {
+    func withAccounts<T: Sendable>(_ body: ([ResolvedAccount]) async throws -> T) async throws -> T {
         var accounts = try self.resolveAccounts()
         guard accounts.contains(where: { $0.endpoint == nil }), case .embedded(let settings) = self.definition.endpoint
         else {
@@ -379,16 +320,7 @@ struct PipelineLauncher {
                 retryBudget: self.definition.retryBudget
             )
         }
-        let transform: RecordTransform
-        do {
-            transform = try RecordTransform(
-                configuration: self.definition.transform,
-                hashKey: hashKey,
-                run: RecordTransform.RunValues(runID: runID, startedAt: startedAt)
-            )
-        } catch {
-            throw LaunchError(description: "\(self.file): \(error)")
-        }
+        let transform = try self.makeTransform(hashKey: hashKey, runID: runID, startedAt: startedAt)
         let values = OutputPathTemplate.RunValues(
             date: runDate,
             runID: runID,
