@@ -132,6 +132,31 @@ struct TransformCommandLineTests {
         #expect(fine.status == 0, "\(fine.stderr)")
     }
 
+    @Test func aDryRunPrintsTheSchemaAndRecordsAndWritesNothing() async throws {
+        let folder = try makeTemporaryDirectory()
+        let yaml = Self.pipeline(
+            folder: folder,
+            transform: "select: [face_token, user_id, add_time]\nrename: {face_token: face_id}\nadd_time: ms",
+            outputs: ["{format: sqlite, path: faces.db}", "{format: csv, path: faces.csv.gz}"],
+            groups: ["grp-0002", "grp-0003"]
+        )
+        try yaml.write(toFile: folder + "/p.yaml", atomically: true, encoding: .utf8)
+        let result = try await CommandLineTests.faceexport([
+            "run", "--dry-run", "--dry-run-records", "3", folder + "/p.yaml",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("schema (3 columns, transform ") == true, "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("  face_id ") && $0.hasSuffix("from face_token") })
+        #expect(lines.contains { $0.contains("add_time") && $0.contains("integer") })
+        let records = lines.filter { $0.hasPrefix("{") }
+        #expect(records.count == 3)
+        #expect(records.allSatisfy { $0.hasPrefix(#"{"face_id":""#) && $0.contains(#","add_time":"#) })
+        #expect(lines.contains("records (first 3 of library 'grp-0002', account 'default'):"))
+        // Nothing written, not even the lock or the journal's folder.
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+    }
+
     @Test func aMergedFileRefusesADifferentSchemaAndStaysAsItWas() async throws {
         let folder = try makeTemporaryDirectory()
         let outputs = ["{format: sqlite, path: faces.db, mode: merge}"]
