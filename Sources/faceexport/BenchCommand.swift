@@ -191,7 +191,10 @@ struct BenchCommand: AsyncParsableCommand {
     private func latency() async throws -> BenchResult {
         var result = try await self.exportWithLatency(
             "latency",
-            simulator: ["--groups", "640", "--faces", "1000", "--latency", "0.2", "--latency-jitter", "0.05"],
+            simulator: [
+                "--groups", "640", "--faces", "1000", "--latency", "0.2", "--latency-jitter", "0.05",
+                "--record-timeline",
+            ],
             concurrency: 64
         )
         let ideal = 64 / 0.2
@@ -199,6 +202,12 @@ struct BenchCommand: AsyncParsableCommand {
         result.figures["calls_per_second"] = achieved
         result.figures["ideal_calls_per_second"] = ideal
         result.figures["share_of_ideal"] = achieved / ideal
+        // In full flow, without the first and the last second (group_list, connections, the tail).
+        if let first = result.acceptedTimes.first, let last = result.acceptedTimes.last, last - first > 3 {
+            let steady = result.acceptedTimes.filter { $0 >= first + 1 && $0 < last - 1 }.count
+            result.figures["share_of_ideal_steady"] = Double(steady) / (last - first - 2) / ideal
+        }
+        result.acceptedTimes = []
         return result
     }
 
@@ -229,7 +238,10 @@ struct BenchCommand: AsyncParsableCommand {
             pageSize: 1000,
             concurrency: concurrency
         )
-        return BenchResult(scenario: scenario, measured: measured, statistics: try await simulator.statistics())
+        let statistics = try await simulator.statistics()
+        var result = BenchResult(scenario: scenario, measured: measured, statistics: statistics)
+        result.acceptedTimes = statistics.acceptedTimes.sorted()
+        return result
     }
 
     /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
@@ -384,6 +396,12 @@ struct BenchResult: Codable {
     var rejections: Int
     var connections: Int
     var figures: [String: Double] = [:]
+    /// When the simulator admitted each call, for scenarios that look at the flow (not written out).
+    var acceptedTimes: [Double] = []
+
+    private enum CodingKeys: String, CodingKey {
+        case scenario, measured, requests, rejections, connections, figures
+    }
 
     init(scenario: String, measured: Measured, statistics: SimulatorStatistics) {
         self.scenario = scenario
