@@ -20,13 +20,16 @@ struct CallRetrier: Sendable {
         case stopped
     }
 
-    let policy: RetryPolicy
+    private(set) var policy: RetryPolicy
     let clock: any PipelineClock
     let stop: StopSignal
     /// Clock reading after which no call starts (the run's deadline), if any.
     let deadline: Double?
     let ledger: RunLedger
     let logger: Logger
+    /// Whether a call whose every attempt met an expired signature stops the run (the clocks
+    /// disagree). Not for single attempts made on the side. Default true.
+    var judgesClock = true
 
     /// - Parameter counted: told of every attempt, and whether it is a retry.
     @available(*, noasync)
@@ -83,7 +86,7 @@ struct CallRetrier: Sendable {
                 expiredInARow = 0
             }
             guard attempt < self.policy.maxAttempts else {
-                if expiredInARow == attempt {
+                if expiredInARow == attempt && self.judgesClock {
                     // Every fresh signature expired at once: the clocks disagree, and no call can succeed.
                     self.stop.raise(Self.explain(error))
                 }
@@ -106,6 +109,16 @@ struct CallRetrier: Sendable {
                 self.clock.sleep(seconds: delay, unless: self.stop)
             }
         }
+    }
+
+    /// The same, making each call once: for calls whose failure costs nothing but a shortcut.
+    var once: CallRetrier {
+        var policy = self.policy
+        policy.maxAttempts = 1
+        var retrier = self
+        retrier.policy = policy
+        retrier.judgesClock = false
+        return retrier
     }
 
     private static func explain(_ error: FaceSearchError) -> String {

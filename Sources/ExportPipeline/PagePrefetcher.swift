@@ -10,7 +10,9 @@ import Synchronization
 /// before (the one-position overlap) as it would a page it fetched itself, stepping back when the
 /// library's edits made a prefetched page start too late. So a prefetched page can at worst cost a
 /// call, never a face. Starts above 1000 are prefetched only once the walk itself has been served
-/// one (a strict server refuses them; the machine handles that on its own).
+/// one (a strict server refuses them; the machine handles that on its own). A prefetch call is made
+/// once, without retries, and the first that fails ends prefetching for the library: an API that is
+/// throttling or failing gets no more calls than a walk one page at a time would make.
 ///
 /// The run shares one ``PrefetchAllowance``: at most that many prefetch calls are in flight across
 /// all libraries, each holding a Dispatch thread while it waits.
@@ -27,6 +29,8 @@ final class PagePrefetcher: Sendable {
         var inFlight = 0
         var provenLax = false
         var closed = false
+        /// A prefetch failed: the API is refusing or failing, so the walk goes on one page at a time.
+        var failed = false
     }
 
     private let pageSize: Int
@@ -70,6 +74,7 @@ final class PagePrefetcher: Sendable {
         var starts: [Int] = []
         self.state.withLock { state in
             if start > 1000 { state.provenLax = true }
+            guard !state.failed else { return }
             state.pages = state.pages.filter {
                 if case .inFlight = $0.value { return true }
                 return $0.key > start
@@ -97,6 +102,7 @@ final class PagePrefetcher: Sendable {
                 self.state.withLock { state in
                     state.inFlight -= 1
                     if !state.closed { state.pages[start] = .done(page) }
+                    if page == nil { state.failed = true }
                 }
                 self.changed.signal()
             }

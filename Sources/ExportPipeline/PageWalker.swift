@@ -101,7 +101,7 @@ struct PageWalker: Sendable {
     ) -> PagePrefetcher {
         PagePrefetcher(pageSize: self.pageSize, expected: expected, allowance: self.prefetch) { start in
             // A failed prefetch is only a missed shortcut: the walk makes the call itself.
-            if case .success(let page) = self.retrier.perform(
+            if case .success(let page) = self.retrier.once.perform(
                 self.listCall(task, start: start),
                 account: task.account,
                 counted: count
