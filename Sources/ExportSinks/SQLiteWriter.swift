@@ -78,7 +78,7 @@ final class SQLiteWriter: FileWriter {
             VALUES (\((1...names.count).map { "?\($0)" }.joined(separator: ", ")), \(run), \(run), 'added', \(run))
             """
         guard let key = Self.keyColumns(schema) else { return sql }
-        let others = schema.columns.filter { quoted($0.name) != key.group && quoted($0.name) != key.token }
+        let others = schema.columns.filter { $0.origin != .groupID && $0.origin != .faceToken }
         let compared = others.filter(\.origin.describesFace).map {
             "faces.\(quoted($0.name)) IS NOT excluded.\(quoted($0.name))"
         }
@@ -251,7 +251,7 @@ final class SQLiteWriter: FileWriter {
         try database.execute("COMMIT")
         var prepared: [PreparedFile] = []
         if let changesPath = self.changesPath {
-            prepared.append(try self.writeChanges(of: context.runID, from: database, to: changesPath))
+            prepared.append(contentsOf: try self.writeChanges(of: context, from: database, to: changesPath))
         }
         if let userID = self.schema.index(of: .userID) {
             try database.execute(
@@ -271,11 +271,13 @@ final class SQLiteWriter: FileWriter {
     }
 
     /// Writes the faces this run added, removed or modified, by library, time and token.
+    /// NDJSON or CSV by the path's ending (gzip with `.gz`): the export's columns and a last column
+    /// `change` (`added`, `removed`, `modified`), streamed from the table a page at a time.
     private func writeChanges(
-        of runID: String,
+        of context: CommitContext,
         from database: SQLiteDatabase,
         to path: String
-    ) throws(SinkError) -> PreparedFile {
+    ) throws(SinkError) -> [PreparedFile] {
         let names = self.schema.names.map(Self.quoted)
         let order = [RecordSchema.Origin.groupID, .addTime, .faceToken].compactMap { origin in
             self.schema.index(of: origin).map { names[$0] }
@@ -286,10 +288,19 @@ final class SQLiteWriter: FileWriter {
             WHERE change_run = ?1 ORDER BY \((order.isEmpty ? ["rowid"] : order).joined(separator: ", "))
             """
         )
-        changes.bind(runID, at: 1)
+        changes.bind(context.runID, at: 1)
         var schema = self.schema
         schema.columns.append(RecordSchema.Column(name: "change", type: .text, origin: .constant))
-        var rows = RecordRows(width: schema.columns.count)
+        let csv = path.hasSuffix(".csv") || path.hasSuffix(".csv.gz")
+        let file = try TextFileWriter(
+            path: path,
+            format: csv ? "csv" : "ndjson",
+            encoder: csv ? CSVEncoder(schema: schema, escapeFormulas: false) : NDJSONEncoder(schema: schema),
+            runID: self.runID,
+            compressionLevel: 6,
+            mode: UInt32(self.fileMode)
+        )
+        var rows = RecordRows(width: schema.columns.count, capacity: 1000)
         while try changes.step() {
             for (index, column) in schema.columns.enumerated() {
                 switch column.type {
@@ -297,8 +308,13 @@ final class SQLiteWriter: FileWriter {
                 case .integer: rows.append(.integer(changes.int64(at: Int32(index))))
                 }
             }
+            if rows.count == 1000 {
+                try file.write(rows)
+                rows = RecordRows(width: schema.columns.count, capacity: 1000)
+            }
         }
-        return try ChangesFile.write(rows, schema: schema, path: path, runID: self.runID, mode: UInt32(self.fileMode))
+        if !rows.isEmpty { try file.write(rows) }
+        return try file.prepareCommit(context)
     }
 
     /// A merged file must have been written with the same columns: a changed `transform:` section

@@ -67,12 +67,21 @@ public struct SHA256Digest: ~Copyable {
         var output = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         EVP_DigestFinal_ex(self.context, &output, &length)
-        let digits = Array("0123456789abcdef".utf8)
+        return Hex.encode(output)
+    }
+}
+
+/// Lower-case hexadecimal text of bytes: digests, pseudonyms, fingerprints, random ids.
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    /// Two lower-case hex digits per byte.
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
         var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in output {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(Self.digits[Int(byte >> 4)])
+            text.append(Self.digits[Int(byte & 0xF)])
         }
         return String(decoding: text, as: UTF8.self)
     }

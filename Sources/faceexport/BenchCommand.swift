@@ -154,7 +154,7 @@ struct BenchCommand: AsyncParsableCommand {
             statistics.rejections -= before.rejections
             statistics.connectionsAccepted -= before.connectionsAccepted
             var result = BenchResult(scenario: "cpu-\(name)", measured: measured, statistics: statistics)
-            result.figures["cpu_seconds_per_million_faces"] = measured.cpuSeconds / Double(max(1, measured.faces)) * 1e6
+            result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
             result.figures["faces_per_second"] = Double(measured.faces) / measured.wallSeconds
             results.append(result)
             FileHandle.standardError.write(Data(result.line.utf8))
@@ -169,13 +169,12 @@ struct BenchCommand: AsyncParsableCommand {
             ("scale-1000x1000", 1000, 1000), ("scale-\(self.scaleGroups)x1000", self.scaleGroups, 1000),
             ("scale-1x1000000", 1, 1_000_000),
         ] {
-            let simulator = try SimulatorProcess(arguments: [
-                "--groups", String(groups), "--faces", String(faces), "--exact-sizes",
-            ])
-            defer { simulator.stop() }
-            let measured = try await self.export(from: simulator, rateLimit: .unlimited, pageSize: 1000, concurrency: 4)
-            var result = BenchResult(scenario: name, measured: measured, statistics: try await simulator.statistics())
-            result.figures["cpu_seconds_per_million_faces"] = measured.cpuSeconds / Double(max(1, measured.faces)) * 1e6
+            var (result, _) = try await self.exportFromItsOwnSimulator(
+                name,
+                simulator: ["--groups", String(groups), "--faces", String(faces)],
+                concurrency: 4
+            )
+            result.figures["cpu_seconds_per_million_faces"] = result.measured.cpuSecondsPerMillionFaces
             results.append(result)
             FileHandle.standardError.write(Data(result.line.utf8))
         }
@@ -189,7 +188,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// 200 ms ± 50 ms per call and 64 libraries at once: calls per second against 64 / 0.2 s.
     private func latency() async throws -> BenchResult {
-        var result = try await self.exportWithLatency(
+        var (result, statistics) = try await self.exportFromItsOwnSimulator(
             "latency",
             simulator: [
                 "--groups", "640", "--faces", "1000", "--latency", "0.2", "--latency-jitter", "0.05",
@@ -203,17 +202,17 @@ struct BenchCommand: AsyncParsableCommand {
         result.figures["ideal_calls_per_second"] = ideal
         result.figures["share_of_ideal"] = achieved / ideal
         // In full flow, without the first and the last second (group_list, connections, the tail).
-        if let first = result.acceptedTimes.first, let last = result.acceptedTimes.last, last - first > 3 {
-            let steady = result.acceptedTimes.filter { $0 >= first + 1 && $0 < last - 1 }.count
+        let times = statistics.acceptedTimes.sorted()
+        if let first = times.first, let last = times.last, last - first > 3 {
+            let steady = times.filter { $0 >= first + 1 && $0 < last - 1 }.count
             result.figures["share_of_ideal_steady"] = Double(steady) / (last - first - 2) / ideal
         }
-        result.acceptedTimes = []
         return result
     }
 
     /// One library of 200,000 faces at 100 ms per call: wall time against pages / concurrency × latency.
     private func bigGroup() async throws -> BenchResult {
-        var result = try await self.exportWithLatency(
+        var (result, _) = try await self.exportFromItsOwnSimulator(
             "biggroup",
             simulator: ["--groups", "1", "--faces", "200000", "--latency", "0.1"],
             concurrency: 8
@@ -224,12 +223,13 @@ struct BenchCommand: AsyncParsableCommand {
         return result
     }
 
-    /// An unpaced export, pages of 1,000, from a simulator of libraries of one size started with `arguments`.
-    private func exportWithLatency(
+    /// An unpaced export, pages of 1,000, from a simulator of libraries of one size started with
+    /// `arguments` for it alone; the simulator's statistics too.
+    private func exportFromItsOwnSimulator(
         _ scenario: String,
         simulator arguments: [String],
         concurrency: Int
-    ) async throws -> BenchResult {
+    ) async throws -> (BenchResult, SimulatorStatistics) {
         let simulator = try SimulatorProcess(arguments: arguments + ["--exact-sizes"])
         defer { simulator.stop() }
         let measured = try await self.export(
@@ -239,9 +239,7 @@ struct BenchCommand: AsyncParsableCommand {
             concurrency: concurrency
         )
         let statistics = try await simulator.statistics()
-        var result = BenchResult(scenario: scenario, measured: measured, statistics: statistics)
-        result.acceptedTimes = statistics.acceptedTimes.sorted()
-        return result
+        return (BenchResult(scenario: scenario, measured: measured, statistics: statistics), statistics)
     }
 
     /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
@@ -365,9 +363,7 @@ struct BenchCommand: AsyncParsableCommand {
         )
         let before = ResourceUsage.now()
         let started = Date()
-        let report = await withCheckedContinuation { continuation in
-            DispatchQueue(label: "faceexport.bench.run").async { continuation.resume(returning: run.run()) }
-        }
+        let report = try await PipelineLauncher.offThePool { run.run() }
         let wall = Date().timeIntervalSince(started)
         let after = ResourceUsage.now()
         return BenchResult.Measured(
@@ -388,6 +384,8 @@ struct BenchResult: Codable {
         var wallSeconds: Double
         var cpuSeconds: Double
         var peakResidentMB: Double
+
+        var cpuSecondsPerMillionFaces: Double { self.cpuSeconds / Double(max(1, self.faces)) * 1e6 }
     }
 
     var scenario: String
@@ -396,12 +394,6 @@ struct BenchResult: Codable {
     var rejections: Int
     var connections: Int
     var figures: [String: Double] = [:]
-    /// When the simulator admitted each call, for scenarios that look at the flow (not written out).
-    var acceptedTimes: [Double] = []
-
-    private enum CodingKeys: String, CodingKey {
-        case scenario, measured, requests, rejections, connections, figures
-    }
 
     init(scenario: String, measured: Measured, statistics: SimulatorStatistics) {
         self.scenario = scenario

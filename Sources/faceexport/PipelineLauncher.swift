@@ -127,7 +127,7 @@ struct PipelineLauncher {
     /// Runs a blocking call on its own thread, off the cooperative pool.
     static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue(label: "faceexport.preview").async { continuation.resume(with: Result { try body() }) }
+            DispatchQueue(label: "faceexport.blocking").async { continuation.resume(with: Result { try body() }) }
         }
     }
 
@@ -360,10 +360,8 @@ struct PipelineLauncher {
             logger: logger
         )
         self.onStart(run)
-        return await withCheckedContinuation { continuation in
-            // The run blocks while it works; it gets its own thread, off the cooperative pool.
-            DispatchQueue(label: "faceexport.run").async { continuation.resume(returning: run.run()) }
-        }
+        // The run blocks while it works; it gets its own thread, off the cooperative pool.
+        return try await Self.offThePool { run.run() }
     }
 
     /// A digest of everything that decides what the outputs hold and where: a run may be resumed
@@ -381,13 +379,9 @@ struct PipelineLauncher {
         parts.append("transform=\(self.definition.transform.digest)")
         if let hashKey {
             // A resumed run must hash with the same key; the journal keeps only this one-way check of it.
-            parts.append("key=\(Self.hex(HMAC.sha256(key: hashKey, message: Array("faceexport key check".utf8))))")
+            parts.append("key=\(Hex.encode(HMAC.sha256(key: hashKey, message: Array("faceexport key check".utf8))))")
         }
-        return Self.hex(HMAC.sha256(key: [UInt8](), message: Array(parts.joined(separator: "\n").utf8)))
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return Hex.encode(HMAC.sha256(key: [UInt8](), message: Array(parts.joined(separator: "\n").utf8)))
     }
 
     /// Removes what an interrupted run left under `folder`: files named `*.tmp-<run id>` (and SQLite's companions).
@@ -470,9 +464,6 @@ struct PipelineLauncher {
     }
 
     static func randomHex(_ bytes: Int) -> String {
-        (0..<bytes).map { _ in
-            let byte = UInt8.random(in: 0...255)
-            return String(byte >> 4, radix: 16) + String(byte & 0xF, radix: 16)
-        }.joined()
+        Hex.encode((0..<bytes).map { _ in UInt8.random(in: 0...255) })
     }
 }

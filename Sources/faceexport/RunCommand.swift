@@ -104,13 +104,15 @@ struct RunCommand: AsyncParsableCommand {
             stop: stop
         )
         if self.dryRun {
-            let launcher = launcher
-            print(try await Self.exitingOnError { try await launcher.preview(count: max(1, self.dryRunRecords)) })
+            print(
+                try await Self.exitingOnError { [launcher] in
+                    try await launcher.preview(count: max(1, self.dryRunRecords))
+                }
+            )
             return
         }
         launcher.onStart = { run in progress.withLock { $0 = ProgressLine(run: run, enabled: onTerminal) } }
-        let starting = launcher
-        let report = try await Self.exitingOnError { try await starting.launch() }
+        let report = try await Self.exitingOnError { [launcher] in try await launcher.launch() }
         progress.withLock { $0?.finish() }
         Self.say(RunSummary(report: report, pipeline: definition.name).text)
         if let path = self.metricsFile ?? definition.metricsFile {

@@ -168,8 +168,7 @@ public struct RecordTransform: Sendable {
         let mac = HMAC.sha256(key: self.hashKey, message: Array(text.utf8))
         switch self.encoding {
         case .hex:
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: mac.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
+            return Hex.encode(mac)
         case .base64url:
             return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-")
                 .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
