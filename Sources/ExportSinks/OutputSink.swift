@@ -36,6 +36,15 @@ public final class OutputSink: RecordSink {
         case merge
     }
 
+    /// How thoroughly a SQLite output is checked before it is committed.
+    public enum SQLiteCheck: String, Sendable, Hashable {
+        /// `PRAGMA quick_check`: every page, record and constraint, in time linear in the file's size.
+        case quick
+        /// `PRAGMA integrity_check`: also that every index entry matches its row; on 1M faces it costs
+        /// about as much as loading them.
+        case full
+    }
+
     /// How the output is written.
     public struct Configuration: Sendable {
         /// The format.
@@ -48,6 +57,8 @@ public final class OutputSink: RecordSink {
         public var escapeFormulas = false
         /// SQLite only. Default `replace`.
         public var sqliteMode = SQLiteMode.replace
+        /// SQLite only: the check that must say `ok` before the file is committed. Default `quick`.
+        public var sqliteCheck = SQLiteCheck.quick
         /// SQLite in `merge` mode only: a file for the faces this run added, removed or modified since
         /// the file's previous run. Default none.
         public var changesPath: OutputPathTemplate?
@@ -200,6 +211,7 @@ public final class OutputSink: RecordSink {
                 schema: self.schema,
                 runID: self.run.runID,
                 merge: self.configuration.sqliteMode == .merge,
+                check: self.configuration.sqliteCheck,
                 mode: self.configuration.fileMode,
                 changesPath: self.configuration.changesPath?.resolve(self.run, account: nil, group: nil),
                 resume: resume

@@ -6,6 +6,22 @@ protocol RecordEncoder: Sendable {
     func encode(_ row: ArraySlice<FieldValue>, into output: inout [UInt8])
 }
 
+/// Appends `number` in decimal ASCII, as `String(number)` spells it, without making a `String`.
+func appendDecimal(_ number: Int64, to output: inout [UInt8]) {
+    if number < 0 { output.append(UInt8(ascii: "-")) }
+    var magnitude = number.magnitude
+    // 20 digits hold any UInt64; written from the end, then copied in order.
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+        var start = 20
+        repeat {
+            start -= 1
+            digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start..<20]))
+    }
+}
+
 /// Newline-delimited JSON, one object per face, keys in schema order.
 ///
 /// Strings are escaped per RFC 8259 (quote, backslash and control characters) and otherwise kept as
@@ -31,10 +47,11 @@ public struct NDJSONEncoder: RecordEncoder {
             line.append(contentsOf: prefix)
             switch value {
             case .text(let text): Self.appendString(text, to: &line)
-            case .integer(let number): line.append(contentsOf: String(number).utf8)
+            case .integer(let number): appendDecimal(number, to: &line)
             }
         }
-        line.append(contentsOf: "}\n".utf8)
+        line.append(UInt8(ascii: "}"))
+        line.append(UInt8(ascii: "\n"))
     }
 
     /// One record as a line of JSON, newline included.
@@ -97,10 +114,11 @@ struct CSVEncoder: RecordEncoder {
             first = false
             switch value {
             case .text(let text): self.appendField(text, to: &line)
-            case .integer(let number): line.append(contentsOf: String(number).utf8)
+            case .integer(let number): appendDecimal(number, to: &line)
             }
         }
-        line.append(contentsOf: [0x0D, 0x0A])
+        line.append(0x0D)
+        line.append(0x0A)
     }
 
     private func appendField(_ value: String, to output: inout [UInt8]) {

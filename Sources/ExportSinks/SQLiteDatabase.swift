@@ -5,7 +5,13 @@ final class SQLiteDatabase {
     let path: String
     private var handle: OpaquePointer?
 
+    /// SQLite's process-wide settings, made once before the first connection opens: memory statistics
+    /// off, which spares a global mutex on every allocation (a seventh of the load's time). Nothing in
+    /// faceexport reads them. When SQLite was already initialised the call is refused and changes nothing.
+    private static let processSettings: Void = { _ = sqlite3_config_memstatus(0) }()
+
     init(path: String) throws(SinkError) {
+        _ = Self.processSettings
         self.path = path
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX

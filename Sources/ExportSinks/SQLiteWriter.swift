@@ -13,7 +13,8 @@ import Glibc
 ///
 /// The load runs in WAL mode with prepared statements in batched transactions; at commit the
 /// `user_id` index is built, the WAL is checkpointed, the journal switched back to `DELETE` (one
-/// self-contained file), `PRAGMA integrity_check` must say `ok`, and the file is synced and renamed.
+/// self-contained file), `PRAGMA quick_check` (or `integrity_check`) must say `ok`, and the file is
+/// synced and renamed.
 final class SQLiteWriter: FileWriter {
     /// Columns every `faces` table has after the export's own: they track sightings and changes.
     static let bookkeepingColumns = ["first_seen_run", "last_seen_run", "deleted_run", "change", "change_run"]
@@ -107,6 +108,7 @@ final class SQLiteWriter: FileWriter {
     private let fileMode: mode_t
     private let changesPath: String?
     private let schema: RecordSchema
+    private let check: OutputSink.SQLiteCheck
     private var database: SQLiteDatabase?
     private var insert: SQLiteDatabase.Statement?
     private var rows = 0
@@ -118,12 +120,14 @@ final class SQLiteWriter: FileWriter {
         schema: RecordSchema,
         runID: String,
         merge: Bool,
+        check: OutputSink.SQLiteCheck = .quick,
         mode: UInt32,
         changesPath: String? = nil,
         resume: FileCheckpoint? = nil
     ) throws(SinkError) {
         self.changesPath = changesPath
         self.schema = schema
+        self.check = check
         self.finalPath = path
         self.temporaryPath = AtomicFile.temporaryPath(for: path, runID: runID)
         self.runID = runID
@@ -147,7 +151,11 @@ final class SQLiteWriter: FileWriter {
             close(descriptor)
         }
         let database = try SQLiteDatabase(path: self.temporaryPath)
-        try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000;")
+        // 16 KiB pages (for a new file; a copied one keeps its own) take a tenth less time to load than
+        // the default 4 KiB; a 4 MiB cache loads as fast as 16 MiB: the b-tree's hot pages are few.
+        try database.execute(
+            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -4000;"
+        )
         try database.execute(Self.facesTable(schema) + Self.runTables)
         try Self.checkColumns(of: database, against: schema, path: path)
         self.insert = try database.prepare(Self.upsert(schema))
@@ -259,9 +267,10 @@ final class SQLiteWriter: FileWriter {
             )
         }
         try database.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
-        let integrity = try database.scalarText("PRAGMA integrity_check")
+        let pragma = self.check == .full ? "integrity_check" : "quick_check"
+        let integrity = try database.scalarText("PRAGMA \(pragma)")
         guard integrity == "ok" else {
-            throw .sqlite("check", path: self.temporaryPath, message: "integrity_check: \(integrity ?? "no answer")")
+            throw .sqlite("check", path: self.temporaryPath, message: "\(pragma): \(integrity ?? "no answer")")
         }
         database.close()
         self.database = nil

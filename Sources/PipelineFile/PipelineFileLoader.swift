@@ -451,7 +451,8 @@ struct DefinitionReader {
         for (index, item) in sequence.enumerated() {
             let key = "outputs[\(index)]"
             let allowed: Set<String> = [
-                "format", "path", "compression_level", "escape_formulas", "mode", "file_mode", "changes",
+                "format", "path", "compression_level", "escape_formulas", "mode", "integrity_check", "file_mode",
+                "changes",
             ]
             let entries = try self.mapping(item, key, allowed: allowed)
             guard let formatNode = entries["format"] else {
@@ -497,6 +498,14 @@ struct DefinitionReader {
                     throw self.fail(node, "\(key).mode", "'\(text)' is not one of replace, merge")
                 }
                 output.sqliteMode = mode
+            }
+            if let node = entries["integrity_check"] {
+                guard format == .sqlite else { throw self.fail(node, "\(key).integrity_check", "only for sqlite") }
+                let text = try self.string(node, "\(key).integrity_check")
+                guard let check = OutputSink.SQLiteCheck(rawValue: text) else {
+                    throw self.fail(node, "\(key).integrity_check", "'\(text)' is not one of quick, full")
+                }
+                output.sqliteCheck = check
             }
             if let node = entries["changes"] {
                 guard format == .sqlite, output.sqliteMode == .merge else {

@@ -51,6 +51,8 @@ struct PipelineFileTests {
             (head + "  - {format: sqlite, path: \"{group}.db\"}\n", 4, "outputs[0].path"),
             (head + "  - {format: csv, path: \"{day}/f.csv\"}\n", 4, "outputs[0].path"),
             (head + "  - {format: csv, path: f.csv, file_mode: rw}\n", 4, "outputs[0].file_mode"),
+            (head + "  - {format: csv, path: f.csv, integrity_check: full}\n", 4, "outputs[0].integrity_check"),
+            (head + "  - {format: sqlite, path: f.db, integrity_check: thorough}\n", 4, "outputs[0].integrity_check"),
         ]
         for (yaml, line, key) in cases {
             let error = try #require(self.error(yaml), "expected an error for \(yaml)")

@@ -121,6 +121,37 @@ struct SinkTests {
         }
     }
 
+    /// `quick_check` (the default) checks pages, records and constraints; an index whose entries no
+    /// longer match their rows takes `integrity_check: full` to find, and then nothing is committed.
+    @Test func sqliteFullCheckFindsAnIndexThatDisagreesWithItsRowsAndCommitsNothing() throws {
+        let path = try makeTemporaryDirectory() + "/faces.sqlite"
+        let first = try Self.sink(.sqlite, path) { $0.sqliteMode = .merge }
+        try first.write(Self.records(), from: RecordSource(account: "a", groupID: "g0"))
+        _ = try first.commit(Self.context())
+        // The index is declared on another column than its entries hold: every old row disagrees with it.
+        _ = try runProgram(
+            "/usr/bin/sqlite3",
+            [
+                path,
+                "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
+                    + "'CREATE INDEX faces_user_id ON faces (user_data)' WHERE name = 'faces_user_id';",
+            ]
+        )
+        let damaged = try Data(contentsOf: URL(fileURLWithPath: path))
+        let full = try Self.sink(.sqlite, path, runID: "r2") {
+            $0.sqliteMode = .merge
+            $0.sqliteCheck = .full
+        }
+        try full.write(Self.records(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
+        let error = #expect(throws: SinkError.self) { try full.commit(Self.context(runID: "r2")) }
+        #expect(error?.description.contains("integrity_check") == true, "\(String(describing: error))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == damaged)
+        // The default check reads every page and record, not every index entry: it lets this file through.
+        let quick = try Self.sink(.sqlite, path, runID: "r3") { $0.sqliteMode = .merge }
+        try quick.write(Self.records(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
+        #expect(try quick.commit(Self.context(runID: "r3")).first?.rows == Self.records().count)
+    }
+
     @Test func sqliteHasTheSchemaAndTheSQLiteToolReadsIt() throws {
         let path = try makeTemporaryDirectory() + "/faces.sqlite"
         let sink = try Self.sink(.sqlite, path)
