@@ -27,7 +27,11 @@ final class PagePrefetcher: Sendable {
         /// Pages requested, by start.
         var pages: [Int: Slot] = [:]
         var inFlight = 0
+        /// The start after which pages are fetched: the last one the walk was served.
+        var after: Int?
         var provenLax = false
+        /// A start above 1000 was asked for before the server had served one: the probe of whether it does.
+        var probing = false
         var closed = false
         /// A prefetch failed: the API is refusing or failing, so the walk goes on one page at a time.
         var failed = false
@@ -39,6 +43,11 @@ final class PagePrefetcher: Sendable {
     private let fetch: @Sendable (Int) -> FacePage?
     private let state = Mutex(State())
     private let changed = DispatchSemaphore(value: 0)
+
+    /// Pages held or on their way, at most: twice the calls in flight, so a call that answers while the
+    /// walk is still busy with an earlier page is followed by the next at once. Memory stays flat
+    /// when the sinks are slower than the API.
+    private var window: Int { 2 * self.allowance.width }
 
     /// - Parameters:
     ///   - expected: the library's size from `get_size`; no start beyond it is prefetched.
@@ -59,6 +68,8 @@ final class PagePrefetcher: Sendable {
                 case .inFlight: return nil
                 case .done(let page):
                     state.pages[start] = nil
+                    // Served: a call that answers meanwhile must not fetch it again.
+                    state.after = max(state.after ?? start, start)
                     return .some(page)
                 }
             }
@@ -67,44 +78,78 @@ final class PagePrefetcher: Sendable {
         }
     }
 
+    /// The walk is about to ask for its first page at `start`: fetch it together with the ones after.
+    func begin(at start: Int) {
+        let starts = self.state.withLock { state in
+            state.after = start - self.step
+            return self.schedule(&state)
+        }
+        self.launch(starts)
+    }
+
     /// The machine was served the page at `start` (fetched or prefetched): drop older pages and
     /// prefetch the starts the walk will probably ask for next, as far as the allowance lets.
     func advance(servedStart start: Int) {
-        let step = max(1, self.pageSize - 1)
-        var starts: [Int] = []
-        self.state.withLock { state in
+        let starts = self.state.withLock { state in
             if start > 1000 { state.provenLax = true }
-            guard !state.failed else { return }
+            state.after = start
             state.pages = state.pages.filter {
                 if case .inFlight = $0.value { return true }
                 return $0.key > start
             }
-            var next = start + step
-            // Pages held or on their way stay within the allowance's width: memory stays flat when the
-            // sinks are slower than the API.
-            while next <= self.expected && state.pages.count < self.allowance.width {
-                if next > 1000 && !state.provenLax { break }
-                if state.pages[next] == nil {
-                    guard self.allowance.take() else { break }
-                    state.pages[next] = .inFlight
-                    state.inFlight += 1
-                    starts.append(next)
-                }
-                next += step
-            }
+            return self.schedule(&state)
         }
+        self.launch(starts)
+    }
+
+    /// How far apart the starts of consecutive pages are: one face of overlap.
+    private var step: Int { max(1, self.pageSize - 1) }
+
+    /// Marks the next starts in flight, as far as the window and the allowance let; returns them.
+    private func schedule(_ state: inout State) -> [Int] {
+        guard !state.failed, !state.closed, let after = state.after else { return [] }
+        var starts: [Int] = []
+        var next = after + self.step
+        while next <= self.expected && state.pages.count < self.window {
+            if next > 1000 && !state.provenLax {
+                // One start above 1000 goes out with the first pages: a lax server's answer opens the rest
+                // a round trip sooner; a strict server refuses it, which ends prefetching for the library
+                // (a strict server serves no page beyond it to fetch ahead anyway).
+                guard !state.probing else { break }
+                state.probing = true
+            }
+            if state.pages[next] == nil {
+                guard self.allowance.take() else { break }
+                state.pages[next] = .inFlight
+                state.inFlight += 1
+                starts.append(next)
+            }
+            next += self.step
+        }
+        return starts
+    }
+
+    private func launch(_ starts: [Int]) {
         for start in starts {
             // A serial queue per call gets a thread at once; blocking calls on one concurrent queue wait
             // for libdispatch to grow its pool, about one thread a second.
             DispatchQueue(label: "faceexport.prefetch").async {
                 let page = self.fetch(start)
                 self.allowance.give()
-                self.state.withLock { state in
+                let more = self.state.withLock { state in
                     state.inFlight -= 1
-                    if !state.closed { state.pages[start] = .done(page) }
+                    // A page the walk has gone past is of no more use.
+                    if !state.closed && start > state.after ?? start - 1 {
+                        state.pages[start] = .done(page)
+                    } else {
+                        state.pages[start] = nil
+                    }
                     if page == nil { state.failed = true }
+                    if page != nil && start > 1000 { state.provenLax = true }
+                    return self.schedule(&state)
                 }
                 self.changed.signal()
+                self.launch(more)
             }
         }
     }

@@ -56,6 +56,7 @@ struct PageWalker: Sendable {
             case .fetchPage(let start):
                 if prefetcher == nil, let expected, expected > 2 * self.pageSize, self.prefetch.width > 0 {
                     prefetcher = self.makePrefetcher(task, expected: expected, count: count)
+                    prefetcher?.begin(at: start)
                 }
                 if let page = prefetcher?.take(start: start) {
                     prefetcher?.advance(servedStart: start)

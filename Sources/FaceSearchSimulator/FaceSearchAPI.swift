@@ -107,17 +107,25 @@ public final class FaceSearchAPI: Sendable {
             return response
         }
         defer { self.release(key) }
+        // The latency is the server's time to answer, its own work included: the answer is made at
+        // once and sent when the latency has passed (at once, if making it took longer).
+        let arrived = ContinuousClock.now
         var delay = faults.latency
         if faults.latencyJitter > 0 { delay += (self.unitDraw() * 2 - 1) * faults.latencyJitter }
         if self.draw(faults.slowRate, fault: "slow") { delay += faults.slowDelay }
-        if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
-        if self.draw(faults.errorRate, fault: "internal_error") { return answer.failure(500, "INTERNAL_ERROR") }
-        var response = self.authenticated(call: call, key: key, fields: fields, answer: answer)
-        if self.draw(faults.resetRate, fault: "reset") {
-            response.connectionFault = .reset
-        } else if self.draw(faults.truncateRate, fault: "truncate") {
-            response.connectionFault = .truncate
+        var response: SimulatedResponse
+        if self.draw(faults.errorRate, fault: "internal_error") {
+            response = answer.failure(500, "INTERNAL_ERROR")
+        } else {
+            response = self.authenticated(call: call, key: key, fields: fields, answer: answer)
+            if self.draw(faults.resetRate, fault: "reset") {
+                response.connectionFault = .reset
+            } else if self.draw(faults.truncateRate, fault: "truncate") {
+                response.connectionFault = .truncate
+            }
         }
+        let remaining = arrived + .seconds(delay) - ContinuousClock.now
+        if remaining > .zero { try? await Task.sleep(for: remaining) }
         return response
     }
 

@@ -31,29 +31,74 @@ struct PagePrefetcherTests {
         return (prefetcher, fetched)
     }
 
-    @Test func itAsksForTheStartsTheWalkWillWantAndHoldsNoMoreThanItsWidth() {
-        let (prefetcher, fetched) = self.prefetcher(pageSize: 10, expected: 1000, width: 3)
-        // Served the page at 1 (positions 1–10), the walk next asks from 10, then 19, 28…
+    @Test func itAsksForTheStartsTheWalkWillWantAndHoldsNoMoreThanTwiceItsWidth() {
+        let fetched = Calls()
+        let inFlight = Mutex((now: 0, most: 0))
+        let prefetcher = PagePrefetcher(pageSize: 10, expected: 1000, allowance: PrefetchAllowance(width: 3)) {
+            start in
+            inFlight.withLock { $0 = (now: $0.now + 1, most: max($0.most, $0.now + 1)) }
+            fetched.record(start)
+            inFlight.withLock { $0.now -= 1 }
+            return FacePage(faces: [])
+        }
+        // Served the page at 1 (positions 1–10), the walk next asks from 10, then 19, 28…: calls go on
+        // as others answer, until six pages are held, however fast the API answers.
         prefetcher.advance(servedStart: 1)
         #expect(prefetcher.take(start: 10) != nil)
-        // 19 and 28 are still held: one more start fits, however fast the API answers.
-        prefetcher.advance(servedStart: 10)
         prefetcher.close()
-        #expect(fetched.sorted == [10, 19, 28, 37])
+        let starts = fetched.sorted
+        #expect(starts == Array(stride(from: 10, through: 10 + 9 * (starts.count - 1), by: 9)))
+        #expect((3...7).contains(starts.count), "\(starts)")
+        #expect(inFlight.withLock { $0.most } <= 3)
         // A start it never fetched is the walk's to fetch.
         #expect(prefetcher.take(start: 500) == nil)
     }
 
-    @Test func startsAbove1000WaitUntilTheServerHasAnsweredOne() {
-        let (prefetcher, fetched) = self.prefetcher(pageSize: 1000, expected: 5000, width: 3)
-        prefetcher.advance(servedStart: 1)
-        #expect(prefetcher.take(start: 1000) != nil)
-        #expect(fetched.sorted == [1000], "1999 could be refused by a strict server")
-        prefetcher.advance(servedStart: 1000)
-        #expect(fetched.sorted == [1000])
-        // The walk itself was served 1999: the server is lax.
-        prefetcher.advance(servedStart: 1999)
+    @Test func theFirstPageIsFetchedWithTheOnesAfterIt() {
+        let (prefetcher, fetched) = self.prefetcher(pageSize: 10, expected: 1000, width: 2)
+        prefetcher.begin(at: 1)
+        #expect(prefetcher.take(start: 1) != nil)
         prefetcher.close()
-        #expect(fetched.sorted == [1000, 2998, 3997, 4996])
+        let starts = fetched.sorted
+        #expect(starts.starts(with: [1, 10]), "\(starts)")
+        #expect(starts == Array(stride(from: 1, through: 1 + 9 * (starts.count - 1), by: 9)))
+    }
+
+    @Test func oneStartAbove1000IsAskedForBeforeTheServerHasServedOne() {
+        let fetched = Calls()
+        let probeAnswered = Mutex(false)
+        let early = Mutex<[Int]>([])
+        let prefetcher = PagePrefetcher(pageSize: 1000, expected: 9000, allowance: PrefetchAllowance(width: 3)) {
+            start in
+            fetched.record(start)
+            if start > 1999 && !probeAnswered.withLock({ $0 }) { early.withLock { $0.append(start) } }
+            if start == 1999 { probeAnswered.withLock { $0 = true } }
+            return FacePage(faces: [])
+        }
+        prefetcher.begin(at: 1)
+        // 1, 1000 and the probe 1999 go out together; 2998 and on wait for the probe's answer.
+        #expect(prefetcher.take(start: 1) != nil)
+        #expect(prefetcher.take(start: 1000) != nil)
+        #expect(prefetcher.take(start: 1999) != nil)
+        prefetcher.advance(servedStart: 1999)
+        #expect(prefetcher.take(start: 2998) != nil)
+        prefetcher.close()
+        #expect(fetched.sorted.starts(with: [1, 1000, 1999, 2998]), "\(fetched.sorted)")
+        #expect(early.withLock { $0 }.isEmpty)
+    }
+
+    @Test func aRefusedProbeEndsPrefetchingForTheLibrary() {
+        let fetched = Calls()
+        // A strict server: starts above 1000 are refused.
+        let prefetcher = PagePrefetcher(pageSize: 1000, expected: 9000, allowance: PrefetchAllowance(width: 3)) {
+            start in
+            fetched.record(start)
+            return start > 1000 ? nil : FacePage(faces: [])
+        }
+        prefetcher.begin(at: 1)
+        #expect(prefetcher.take(start: 1999) == nil, "the walk makes the call itself and learns the cap")
+        prefetcher.advance(servedStart: 1000)
+        prefetcher.close()
+        #expect(fetched.sorted == [1, 1000, 1999])
     }
 }
