@@ -9,10 +9,11 @@ import Synchronization
 /// when the machine asks for exactly its `start`, and the machine checks every page against the one
 /// before (the one-position overlap) as it would a page it fetched itself, stepping back when the
 /// library's edits made a prefetched page start too late. So a prefetched page can at worst cost a
-/// call, never a face. Starts above 1000 are prefetched only once the walk itself has been served
-/// one (a strict server refuses them; the machine handles that on its own). A prefetch call is made
-/// once, without retries, and the first that fails ends prefetching for the library: an API that is
-/// throttling or failing gets no more calls than a walk one page at a time would make.
+/// call, never a face. Of the starts above 1000 (a strict server refuses them; the machine handles
+/// that on its own) one probes the server with the first pages, and the others wait until a server
+/// has served one. A prefetch call is made once, without retries, and the first that fails ends
+/// prefetching for the library: an API that is throttling or failing gets at most one more call than
+/// a walk one page at a time would make (the probe a strict server refuses, once per large library).
 ///
 /// The run shares one ``PrefetchAllowance``: at most that many prefetch calls are in flight across
 /// all libraries, each holding a Dispatch thread while it waits.
