@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CCryptoOpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
         .target(name: "FaceExportCrypto", dependencies: ["CCryptoOpenSSL"]),
         .target(
@@ -72,6 +73,7 @@ let package = Package(
         .executableTarget(
             name: "faceexport",
             dependencies: [
+                "CMalloc",
                 "FaceExportCrypto",
                 "PipelineFile",
                 "ExportPipeline",

@@ -16,8 +16,8 @@ public struct ExportConfiguration: Sendable {
     /// Pages of large libraries (more than two pages) fetched ahead in parallel, across the run;
     /// 0 walks every library one page at a time. Default nil: ``concurrency``.
     public var prefetchWidth: Int?
-    /// Pages held between two stages before the earlier one waits. Default 16.
-    public var queueCapacity: Int = 16
+    /// Pages held between two stages before the earlier one waits. Default 8.
+    public var queueCapacity: Int = 8
     /// Retries of failed calls. Default ``RetryPolicy/init()``.
     public var retry = RetryPolicy()
     /// Seconds after the start when no further call begins and the run fails; nil for none. Default nil.

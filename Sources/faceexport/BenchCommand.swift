@@ -52,6 +52,7 @@ struct BenchCommand: AsyncParsableCommand {
     var scaleGroups = 4000
 
     func run() async throws {
+        ProcessMemory.limitArenas()
         var results: [BenchResult] = []
         for scenario in self.scenarios {
             switch scenario {
@@ -269,6 +270,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return rows
         }
+        ResourceUsage.resetPeak()
         let before = ResourceUsage.now()
         let started = Date()
         var written = 0
@@ -361,6 +363,7 @@ struct BenchCommand: AsyncParsableCommand {
             sinks: [sink],
             logger: logger
         )
+        ResourceUsage.resetPeak()
         let before = ResourceUsage.now()
         let started = Date()
         let report = try await PipelineLauncher.offThePool { run.run() }

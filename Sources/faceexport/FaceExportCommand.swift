@@ -5,7 +5,7 @@ import ArgumentParser
 struct FaceExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faceexport",
-        abstract: "Export FinAuth FaceSearch face libraries to NDJSON files.",
+        abstract: "Export FinAuth FaceSearch face libraries to NDJSON, CSV and SQLite files.",
         subcommands: [
             RunCommand.self, ValidateCommand.self, SimulateCommand.self, BenchCommand.self, MergeManifestsCommand.self,
         ]

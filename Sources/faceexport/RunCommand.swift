@@ -70,6 +70,7 @@ struct RunCommand: AsyncParsableCommand {
     var logFormat = "auto"
 
     func run() async throws {
+        ProcessMemory.limitArenas()
         guard let format = LogSetup.Format(rawValue: self.logFormat) else {
             throw ValidationError("--log-format must be auto, text or json")
         }
