@@ -309,3 +309,60 @@ public struct WalkPosition: Sendable, Equatable, Codable {
     /// The tokens of the last page, to drop its faces if the next page repeats them.
     public var lastPageTokens: [String]
 }
+
+extension WalkPosition {
+    private enum CodingKeys: String, CodingKey {
+        case expected, nextStart, exported, pages, duplicatesDropped, lastPageTokens
+    }
+
+    /// The journal keeps a page's tokens as one string, each token after its length in UTF-8 bytes
+    /// and a colon (`32:…32:…`): `JSONEncoder` takes ten times as long over a thousand strings as over
+    /// one, and the journal gets a line per page. An array (journals of earlier versions) reads too.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.expected, forKey: .expected)
+        try container.encode(self.nextStart, forKey: .nextStart)
+        try container.encode(self.exported, forKey: .exported)
+        try container.encode(self.pages, forKey: .pages)
+        try container.encode(self.duplicatesDropped, forKey: .duplicatesDropped)
+        var packed = ""
+        packed.reserveCapacity(self.lastPageTokens.reduce(0) { $0 + $1.utf8.count + 4 })
+        for token in self.lastPageTokens {
+            packed += String(token.utf8.count)
+            packed += ":"
+            packed += token
+        }
+        try container.encode(packed, forKey: .lastPageTokens)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.expected = try container.decode(Int.self, forKey: .expected)
+        self.nextStart = try container.decode(Int.self, forKey: .nextStart)
+        self.exported = try container.decode(Int.self, forKey: .exported)
+        self.pages = try container.decode(Int.self, forKey: .pages)
+        self.duplicatesDropped = try container.decode(Int.self, forKey: .duplicatesDropped)
+        if let tokens = try? container.decode([String].self, forKey: .lastPageTokens) {
+            self.lastPageTokens = tokens
+            return
+        }
+        let packed = Array(try container.decode(String.self, forKey: .lastPageTokens).utf8)
+        var tokens: [String] = []
+        var index = 0
+        while index < packed.count {
+            guard let colon = packed[index...].firstIndex(of: UInt8(ascii: ":")),
+                let length = Int(String(decoding: packed[index..<colon], as: UTF8.self)),
+                length >= 0, colon + 1 + length <= packed.count
+            else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .lastPageTokens,
+                    in: container,
+                    debugDescription: "not a list of length-prefixed tokens"
+                )
+            }
+            tokens.append(String(decoding: packed[(colon + 1)..<(colon + 1 + length)], as: UTF8.self))
+            index = colon + 1 + length
+        }
+        self.lastPageTokens = tokens
+    }
+}

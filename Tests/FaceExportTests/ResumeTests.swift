@@ -1,8 +1,9 @@
-import ExportPipeline
 import ExportSinks
 import FaceSearchSimulator
 import Foundation
 import Testing
+
+@testable import ExportPipeline
 
 /// Interrupted runs continue from their journal: every face exactly once, byte for byte.
 @Suite(.timeLimit(.minutes(3)))
@@ -162,6 +163,29 @@ struct ResumeTests {
 
 /// A run killed among the renames of its commit: the next run finishes the commit from the journal.
 struct InterruptedCommitTests {
+    /// The journal packs a page's tokens into one string; opaque tokens of any bytes come back as
+    /// they were, and the array of earlier journals still reads.
+    @Test func aWalkPositionComesBackFromTheJournalExactly() throws {
+        let tokens = ["", "12:ab", "3:", ":", "0123456789abcdef0123456789abcdef", "张伟😀", "a\"b\\c\n"]
+        let position = WalkPosition(
+            expected: 9,
+            nextStart: 1999,
+            exported: 7,
+            pages: 2,
+            duplicatesDropped: 1,
+            lastPageTokens: tokens
+        )
+        let encoded = try JSONEncoder().encode(position)
+        #expect(try JSONDecoder().decode(WalkPosition.self, from: encoded) == position)
+        let earlier = Data(
+            #"{"expected":9,"nextStart":1999,"exported":7,"pages":2,"duplicatesDropped":1,"lastPageTokens":["a","b"]}"#
+                .utf8
+        )
+        #expect(try JSONDecoder().decode(WalkPosition.self, from: earlier).lastPageTokens == ["a", "b"])
+        let damaged = Data(String(decoding: encoded, as: UTF8.self).replacingOccurrences(of: "32:", with: "99:").utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(WalkPosition.self, from: damaged) }
+    }
+
     @Test func aCommitCutShortIsFinishedFromTheJournal() throws {
         let folder = try makeTemporaryDirectory()
         let run = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "r9", pipeline: "p")
