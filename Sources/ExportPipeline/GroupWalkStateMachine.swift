@@ -325,14 +325,18 @@ extension WalkPosition {
         try container.encode(self.exported, forKey: .exported)
         try container.encode(self.pages, forKey: .pages)
         try container.encode(self.duplicatesDropped, forKey: .duplicatesDropped)
-        var packed = ""
+        var packed: [UInt8] = []
         packed.reserveCapacity(self.lastPageTokens.reduce(0) { $0 + $1.utf8.count + 4 })
-        for token in self.lastPageTokens {
-            packed += String(token.utf8.count)
-            packed += ":"
-            packed += token
+        // By index: iterating would copy (retain and release) every token.
+        for index in self.lastPageTokens.indices {
+            let token = self.lastPageTokens[index].utf8
+            packed.append(contentsOf: String(token.count).utf8)
+            packed.append(UInt8(ascii: ":"))
+            if token.withContiguousStorageIfAvailable({ packed.append(contentsOf: $0) }) == nil {
+                packed.append(contentsOf: token)
+            }
         }
-        try container.encode(packed, forKey: .lastPageTokens)
+        try container.encode(String(decoding: packed, as: UTF8.self), forKey: .lastPageTokens)
     }
 
     public init(from decoder: any Decoder) throws {

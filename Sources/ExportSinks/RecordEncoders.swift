@@ -6,6 +6,15 @@ protocol RecordEncoder: Sendable {
     func encode(_ row: ArraySlice<FieldValue>, into output: inout [UInt8])
 }
 
+/// Calls `body` with the UTF-8 bytes of `text`: in place for a native string (no copy, no retain),
+/// else from a contiguous copy.
+@inline(__always)
+func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+    if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+    var copy = text
+    return copy.withUTF8(body)
+}
+
 /// Appends `number` in decimal ASCII, as `String(number)` spells it, without making a `String`.
 func appendDecimal(_ number: Int64, to output: inout [UInt8]) {
     if number < 0 { output.append(UInt8(ascii: "-")) }
@@ -43,9 +52,12 @@ public struct NDJSONEncoder: RecordEncoder {
     var header: [UInt8] { [] }
 
     func encode(_ row: ArraySlice<FieldValue>, into line: inout [UInt8]) {
-        for (prefix, value) in zip(self.keyPrefixes, row) {
-            line.append(contentsOf: prefix)
-            switch value {
+        // Indexing rather than zip: iterating copies each value, a retain and a release per string.
+        var column = 0
+        for index in row.indices {
+            line.append(contentsOf: self.keyPrefixes[column])
+            column += 1
+            switch row[index] {
             case .text(let text): Self.appendString(text, to: &line)
             case .integer(let number): appendDecimal(number, to: &line)
             }
@@ -66,8 +78,7 @@ public struct NDJSONEncoder: RecordEncoder {
     /// Appends `value` as a quoted JSON string: `"` and `\` escaped, control characters as escapes.
     static func appendString(_ value: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { bytes in
+        withUTF8(of: value) { bytes in
             var runStart = 0
             for index in 0..<bytes.count {
                 let byte = bytes[index]
@@ -108,11 +119,9 @@ struct CSVEncoder: RecordEncoder {
     }
 
     func encode(_ row: ArraySlice<FieldValue>, into line: inout [UInt8]) {
-        var first = true
-        for value in row {
-            if !first { line.append(UInt8(ascii: ",")) }
-            first = false
-            switch value {
+        for index in row.indices {
+            if index != row.startIndex { line.append(UInt8(ascii: ",")) }
+            switch row[index] {
             case .text(let text): self.appendField(text, to: &line)
             case .integer(let number): appendDecimal(number, to: &line)
             }
@@ -122,8 +131,7 @@ struct CSVEncoder: RecordEncoder {
     }
 
     private func appendField(_ value: String, to output: inout [UInt8]) {
-        var value = value
-        value.withUTF8 { bytes in
+        withUTF8(of: value) { bytes in
             let formula =
                 self.escapeFormulas
                 && bytes.first.map {
