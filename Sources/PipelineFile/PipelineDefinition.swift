@@ -65,6 +65,18 @@ public struct PipelineDefinition: Sendable {
     /// One output: a format and a path template under ``PipelineDefinition/outputDirectory``.
     public typealias Output = OutputSink.Configuration
 
+    /// The HTTP stacks a pipeline can call the API through.
+    ///
+    /// AsyncHTTPClient is the default: it costs a third of URLSession's CPU per call, keeps its
+    /// connections, and a call that timed out does not hold up the next ones (see the README's
+    /// "Transport" for the figures and the URLSession faults).
+    public enum HTTPClient: String, Sendable, CaseIterable {
+        /// AsyncHTTPClient (SwiftNIO).
+        case asynchttpclient
+        /// Foundation's `URLSession` (libcurl on Linux).
+        case urlsession
+    }
+
     /// One API account of a pipeline with several; what it leaves out comes from the top level.
     public struct Account: Sendable, Hashable {
         /// A short name for reports, logs, `{account}` and the SQLite `groups` table.
@@ -97,9 +109,12 @@ public struct PipelineDefinition: Sendable {
     public var concurrency = 4
     /// `limit` per `list` call, 1 to 1000. Default 1000.
     public var pageSize = 1000
-    /// Seconds before a call times out. Default 15: the API answers in milliseconds, and a call
-    /// stuck on a reset connection (see ``FaceSearch/URLSessionTransport``) costs this much.
+    /// Seconds before a call times out. Default 15: the API answers in milliseconds, and with
+    /// `http_client: urlsession` a call stuck on a reset connection (see
+    /// ``FaceSearch/URLSessionTransport``) costs this much.
     public var requestTimeout = 15.0
+    /// The HTTP stack the calls go through. Default ``HTTPClient/asynchttpclient``.
+    public var httpClient = HTTPClient.asynchttpclient
     /// Retries of failed calls.
     public var retry = RetryPolicy()
     /// The account's retry allowance.

@@ -121,7 +121,7 @@ struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
-            "accounts", "metrics_file", "transform",
+            "accounts", "metrics_file", "transform", "http_client",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -153,6 +153,14 @@ struct DefinitionReader {
         if let node = entries["page_size"] { definition.pageSize = try self.integer(node, "page_size", in: 1...1000) }
         if let node = entries["request_timeout"] {
             definition.requestTimeout = try self.seconds(node, "request_timeout")
+        }
+        if let node = entries["http_client"] {
+            let text = try self.string(node, "http_client")
+            guard let client = PipelineDefinition.HTTPClient(rawValue: text) else {
+                let names = PipelineDefinition.HTTPClient.allCases.map(\.rawValue).joined(separator: ", ")
+                throw self.fail(node, "http_client", "'\(text)' is not one of \(names)")
+            }
+            definition.httpClient = client
         }
         if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
         if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }

@@ -5,6 +5,7 @@ import FaceSearch
 import FaceSearchSimulator
 import Foundation
 import Logging
+import PipelineFile
 
 /// `faceexport bench`: named scenarios against a simulator in a separate process.
 struct BenchCommand: AsyncParsableCommand {
@@ -36,6 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
+    @Option(help: "The HTTP stack of the exporter: asynchttpclient or urlsession.")
+    var httpClient = PipelineDefinition.HTTPClient.asynchttpclient.rawValue
+
     @Option(help: "Records a sink scenario writes.")
     var records = 1_000_000
 
@@ -50,6 +54,13 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Libraries of 1,000 faces of the scale scenario's large run.")
     var scaleGroups = 4000
+
+    func validate() throws {
+        guard PipelineDefinition.HTTPClient(rawValue: self.httpClient) != nil else {
+            let names = PipelineDefinition.HTTPClient.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--http-client must be one of \(names)")
+        }
+    }
 
     func run() async throws {
         ProcessMemory.limitArenas()
@@ -339,15 +350,16 @@ struct BenchCommand: AsyncParsableCommand {
     ) async throws -> BenchResult.Measured {
         let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var transport = URLSessionTransport.Configuration()
-        transport.maximumConnectionsPerHost = concurrency
-        transport.requestTimeout = 15
         var logger = Logger(label: "faceexport.bench")
         logger.logLevel = .error
         let client = FaceSearchClient(
             endpoint: try FaceSearchEndpoint(simulator.endpoint),
             signer: RequestSigner(credentials: simulator.credentials),
-            transport: URLSessionTransport(configuration: transport),
+            transport: PipelineLauncher.transport(
+                PipelineDefinition.HTTPClient(rawValue: self.httpClient) ?? .asynchttpclient,
+                connections: concurrency,
+                timeout: 15
+            ),
             logger: logger
         )
         var configuration = ExportConfiguration(runID: "bench")

@@ -33,7 +33,11 @@ extension PipelineLauncher {
             let client = FaceSearchClient(
                 endpoint: endpoint,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: URLSessionTransport(configuration: .init()),
+                transport: Self.transport(
+                    self.definition.httpClient,
+                    connections: 1,
+                    timeout: self.definition.requestTimeout
+                ),
                 logger: self.logger
             )
             let sample = try await Self.offThePool { () throws -> (String, [Face])? in

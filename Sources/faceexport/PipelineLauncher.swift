@@ -3,6 +3,7 @@ import ExportPipeline
 import ExportSinks
 import FaceExportCrypto
 import FaceSearch
+import FaceSearchHTTPClient
 import FaceSearchSimulator
 import Foundation
 import Logging
@@ -121,6 +122,27 @@ struct PipelineLauncher {
             )
         } catch {
             throw LaunchError(description: "\(self.file): \(error)")
+        }
+    }
+
+    /// One account's transport over the chosen HTTP stack: `connections` kept open (the number of
+    /// calls in flight), `timeout` seconds per call.
+    static func transport(
+        _ client: PipelineDefinition.HTTPClient,
+        connections: Int,
+        timeout: Double
+    ) -> any FaceSearchTransport {
+        switch client {
+        case .urlsession:
+            var configuration = URLSessionTransport.Configuration()
+            configuration.maximumConnectionsPerHost = connections
+            configuration.requestTimeout = timeout
+            return URLSessionTransport(configuration: configuration)
+        case .asynchttpclient:
+            var configuration = AsyncHTTPClientTransport.Configuration()
+            configuration.maximumConnectionsPerHost = connections
+            configuration.requestTimeout = timeout
+            return AsyncHTTPClientTransport(configuration: configuration)
         }
     }
 
@@ -300,16 +322,17 @@ struct PipelineLauncher {
         }
         var logger = self.logger
         logger[metadataKey: "run_id"] = "\(runID)"
-        var transportConfiguration = URLSessionTransport.Configuration()
-        transportConfiguration.maximumConnectionsPerHost = self.definition.concurrency
-        transportConfiguration.requestTimeout = self.definition.requestTimeout
         let jobs = accounts.map { account in
             var accountLogger = logger
             accountLogger[metadataKey: "account"] = "\(account.name)"
             let client = FaceSearchClient(
                 endpoint: account.endpoint!,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: URLSessionTransport(configuration: transportConfiguration),
+                transport: Self.transport(
+                    self.definition.httpClient,
+                    connections: self.definition.concurrency,
+                    timeout: self.definition.requestTimeout
+                ),
                 logger: accountLogger
             )
             return AccountJob(

@@ -2,8 +2,10 @@ import Dispatch
 import ExportPipeline
 import ExportSinks
 import FaceSearch
+import FaceSearchHTTPClient
 import FaceSearchSimulator
 import Foundation
+import PipelineFile
 import Synchronization
 
 /// A clock that never sleeps: `sleep` advances its time and records the wait.
@@ -164,7 +166,8 @@ func exportFromSimulator(
     outputPath: String? = nil,
     extraOutputs: [OutputSink.Configuration] = [],
     manifestPath: String? = nil,
-    requestTimeout: Double = 10
+    requestTimeout: Double = 10,
+    httpClient: PipelineDefinition.HTTPClient = .asynchttpclient
 ) async throws -> ExportResult {
     try await withExportSlot {
         try await exportFromSimulatorNow(
@@ -178,7 +181,8 @@ func exportFromSimulator(
             outputPath: outputPath,
             extraOutputs: extraOutputs,
             manifestPath: manifestPath,
-            requestTimeout: requestTimeout
+            requestTimeout: requestTimeout,
+            httpClient: httpClient
         )
     }
 }
@@ -194,7 +198,8 @@ private func exportFromSimulatorNow(
     outputPath: String?,
     extraOutputs: [OutputSink.Configuration],
     manifestPath: String?,
-    requestTimeout: Double
+    requestTimeout: Double,
+    httpClient: PipelineDefinition.HTTPClient
 ) async throws -> ExportResult {
     let credentials = FaceSearchCredentials(apiKey: "test-key", apiSecret: "test-secret")
     var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
@@ -206,12 +211,22 @@ private func exportFromSimulatorNow(
     exportConfiguration.retry = RetryPolicy(maxAttempts: 4, baseDelay: 0.001, maxDelay: 0.01)
     pipeline(&exportConfiguration)
     let finalConfiguration = exportConfiguration
-    var transport = URLSessionTransport.Configuration()
     // A reset on a reused connection stalls URLSession until the timeout (see the README's transport
     // notes): the reset test passes a short one. Others keep room for a loaded machine, where every
     // URLSession of the test process shares one serial work queue.
-    transport.requestTimeout = requestTimeout
-    transport.maximumConnectionsPerHost = exportConfiguration.concurrency
+    let transport: any FaceSearchTransport
+    switch httpClient {
+    case .urlsession:
+        var configuration = URLSessionTransport.Configuration()
+        configuration.requestTimeout = requestTimeout
+        configuration.maximumConnectionsPerHost = exportConfiguration.concurrency
+        transport = URLSessionTransport(configuration: configuration)
+    case .asynchttpclient:
+        var configuration = AsyncHTTPClientTransport.Configuration()
+        configuration.requestTimeout = requestTimeout
+        configuration.maximumConnectionsPerHost = exportConfiguration.concurrency
+        transport = AsyncHTTPClientTransport(configuration: configuration)
+    }
     let report = try await simulator.withRunning { port in
         let signer = RequestSigner(
             credentials: FaceSearchCredentials(
@@ -222,7 +237,7 @@ private func exportFromSimulatorNow(
         let client = FaceSearchClient(
             endpoint: try FaceSearchEndpoint("http://127.0.0.1:\(port)"),
             signer: signer,
-            transport: URLSessionTransport(configuration: transport)
+            transport: transport
         )
         let values = OutputPathTemplate.RunValues(date: "2026-11-26", runID: finalConfiguration.runID, pipeline: "test")
         let outputs = [OutputSink.Configuration(format: .ndjson, path: try OutputPathTemplate(path))] + extraOutputs

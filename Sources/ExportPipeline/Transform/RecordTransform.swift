@@ -139,9 +139,10 @@ public struct RecordTransform: Sendable {
         if let since = self.since, face.addTime < since { return false }
         if let until = self.until, face.addTime >= until { return false }
         if let pattern = self.userIDPattern, !pattern.matches(face.userID) { return false }
-        for (value, change) in self.columns {
+        // By index: iterating would copy every column and its text.
+        for index in self.columns.indices {
             let field: FieldValue =
-                switch value {
+                switch self.columns[index].value {
                 case .groupID: .text(source.groupID)
                 case .faceToken: .text(face.faceToken)
                 case .userID: .text(face.userID)
@@ -152,11 +153,15 @@ public struct RecordTransform: Sendable {
                 case .text(let text): .text(text)
                 case .account: .text(source.account)
                 }
-            switch (change, field) {
-            case (.none, _), (_, .integer): rows.append(field)
-            case (.hash, .text(let text)): rows.append(.text(self.hash(text)))
-            case (.redact, .text): rows.append(.text(self.redactMarker))
-            case (.truncate(let length), .text(let text)):
+            guard case .text(let text) = field else {
+                rows.append(field)
+                continue
+            }
+            switch self.columns[index].change {
+            case .none: rows.append(field)
+            case .hash: rows.append(.text(self.hash(text)))
+            case .redact: rows.append(.text(self.redactMarker))
+            case .truncate(let length):
                 rows.append(.text(String(String.UnicodeScalarView(text.unicodeScalars.prefix(length)))))
             }
         }
