@@ -29,7 +29,7 @@ public final class OutputSink: RecordSink {
     }
 
     /// How a SQLite output treats the file a previous run left.
-    public enum SQLiteMode: String, Sendable, Hashable {
+    public enum SQLiteMode: String, Sendable, Hashable, CaseIterable {
         /// The file holds this run's snapshot.
         case replace
         /// Upsert into the previous file, tracking first and last sightings and deletions.
@@ -37,7 +37,7 @@ public final class OutputSink: RecordSink {
     }
 
     /// How thoroughly a SQLite output is checked before it is committed.
-    public enum SQLiteCheck: String, Sendable, Hashable {
+    public enum SQLiteCheck: String, Sendable, Hashable, CaseIterable {
         /// `PRAGMA quick_check`: every page, record and constraint, in time linear in the file's size.
         case quick
         /// `PRAGMA integrity_check`: also that every index entry matches its row; on 1M faces it costs

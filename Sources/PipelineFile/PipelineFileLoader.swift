@@ -93,6 +93,23 @@ struct DefinitionReader {
         return scalar.string
     }
 
+    /// One of an enumeration's values, by its raw text; the error lists them all.
+    func choice<Choice: RawRepresentable & CaseIterable>(
+        _ node: Node,
+        _ key: String
+    ) throws(PipelineFileError) -> Choice where Choice.RawValue == String {
+        let text = try self.string(node, key)
+        guard let value = Choice(rawValue: text) else {
+            throw self.fail(node, key, "'\(text)' is not one of \(Self.choices(Choice.self))")
+        }
+        return value
+    }
+
+    static func choices<Choice: RawRepresentable & CaseIterable>(_: Choice.Type) -> String
+    where Choice.RawValue == String {
+        Choice.allCases.map(\.rawValue).joined(separator: ", ")
+    }
+
     func integer(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws(PipelineFileError) -> Int {
         guard case .scalar = node, let value = node.int else { throw self.fail(node, key, "expected a whole number") }
         guard range.contains(value) else {
@@ -154,14 +171,7 @@ struct DefinitionReader {
         if let node = entries["request_timeout"] {
             definition.requestTimeout = try self.seconds(node, "request_timeout")
         }
-        if let node = entries["http_client"] {
-            let text = try self.string(node, "http_client")
-            guard let client = PipelineDefinition.HTTPClient(rawValue: text) else {
-                let names = PipelineDefinition.HTTPClient.allCases.map(\.rawValue).joined(separator: ", ")
-                throw self.fail(node, "http_client", "'\(text)' is not one of \(names)")
-            }
-            definition.httpClient = client
-        }
+        if let node = entries["http_client"] { definition.httpClient = try self.choice(node, "http_client") }
         if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
         if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }
         if let node = entries["deadline"] { definition.deadline = try self.seconds(node, "deadline") }
@@ -501,19 +511,11 @@ struct DefinitionReader {
             }
             if let node = entries["mode"] {
                 guard format == .sqlite else { throw self.fail(node, "\(key).mode", "only for sqlite") }
-                let text = try self.string(node, "\(key).mode")
-                guard let mode = OutputSink.SQLiteMode(rawValue: text) else {
-                    throw self.fail(node, "\(key).mode", "'\(text)' is not one of replace, merge")
-                }
-                output.sqliteMode = mode
+                output.sqliteMode = try self.choice(node, "\(key).mode")
             }
             if let node = entries["integrity_check"] {
                 guard format == .sqlite else { throw self.fail(node, "\(key).integrity_check", "only for sqlite") }
-                let text = try self.string(node, "\(key).integrity_check")
-                guard let check = OutputSink.SQLiteCheck(rawValue: text) else {
-                    throw self.fail(node, "\(key).integrity_check", "'\(text)' is not one of quick, full")
-                }
-                output.sqliteCheck = check
+                output.sqliteCheck = try self.choice(node, "\(key).integrity_check")
             }
             if let node = entries["changes"] {
                 guard format == .sqlite, output.sqliteMode == .merge else {

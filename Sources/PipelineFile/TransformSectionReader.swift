@@ -152,22 +152,6 @@ extension DefinitionReader {
         return pairs
     }
 
-    private func choice<Choice: RawRepresentable & CaseIterable>(
-        _ node: Node,
-        _ key: String
-    ) throws(PipelineFileError) -> Choice where Choice.RawValue == String {
-        let text = try self.string(node, key)
-        guard let value = Choice(rawValue: text) else {
-            throw self.fail(node, key, "'\(text)' is not one of \(Self.choices(Choice.self))")
-        }
-        return value
-    }
-
-    private static func choices<Choice: RawRepresentable & CaseIterable>(_: Choice.Type) -> String
-    where Choice.RawValue == String {
-        Choice.allCases.map(\.rawValue).joined(separator: ", ")
-    }
-
     private func filter(
         _ node: Node,
         _ lines: inout [String: Node]

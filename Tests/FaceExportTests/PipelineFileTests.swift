@@ -43,6 +43,17 @@ struct PipelineFileTests {
         #expect(nightly.manifest.text == "dt={date}/manifest.json")
     }
 
+    @Test func theHTTPStackIsChosenByName() throws {
+        let head = "name: x\nendpoint: embedded\noutputs: [{format: ndjson, path: f}]\n"
+        #expect(try PipelineFileLoader.parse(head, file: "p.yaml").httpClient == .asynchttpclient)
+        #expect(
+            try PipelineFileLoader.parse(head + "http_client: urlsession\n", file: "p.yaml").httpClient == .urlsession
+        )
+        let error = try #require(self.error(head + "http_client: curl\n"))
+        #expect(error.line == 4 && error.key == "http_client", "\(error)")
+        #expect(error.description.contains("asynchttpclient, urlsession"), "\(error)")
+    }
+
     @Test func outputOptionsAreCheckedAgainstTheirFormat() throws {
         let head = "name: x\nendpoint: embedded\noutputs:\n"
         let cases: [(String, Int, String)] = [
