@@ -45,11 +45,6 @@ final class PagePrefetcher: Sendable {
     private let state = Mutex(State())
     private let changed = DispatchSemaphore(value: 0)
 
-    /// Pages held or on their way, at most: twice the calls in flight, so a call that answers while the
-    /// walk is still busy with an earlier page is followed by the next at once. Memory stays flat
-    /// when the sinks are slower than the API.
-    private var window: Int { 2 * self.allowance.width }
-
     /// - Parameters:
     ///   - expected: the library's size from `get_size`; no start beyond it is prefetched.
     ///   - fetch: one call for the page at a start, retried as the walk's own calls are; nil on failure.
@@ -69,6 +64,7 @@ final class PagePrefetcher: Sendable {
                 case .inFlight: return nil
                 case .done(let page):
                     state.pages[start] = nil
+                    self.allowance.release()
                     // Served: a call that answers meanwhile must not fetch it again.
                     state.after = max(state.after ?? start, start)
                     return .some(page)
@@ -94,10 +90,12 @@ final class PagePrefetcher: Sendable {
         let starts = self.state.withLock { state in
             if start > 1000 { state.provenLax = true }
             state.after = start
+            let held = state.pages.count
             state.pages = state.pages.filter {
                 if case .inFlight = $0.value { return true }
                 return $0.key > start
             }
+            self.allowance.release(held - state.pages.count)
             return self.schedule(&state)
         }
         self.launch(starts)
@@ -111,16 +109,15 @@ final class PagePrefetcher: Sendable {
         guard !state.failed, !state.closed, let after = state.after else { return [] }
         var starts: [Int] = []
         var next = after + self.step
-        while next <= self.expected && state.pages.count < self.window {
-            if next > 1000 && !state.provenLax {
-                // One start above 1000 goes out with the first pages: a lax server's answer opens the rest
-                // a round trip sooner; a strict server refuses it, which ends prefetching for the library
-                // (a strict server serves no page beyond it to fetch ahead anyway).
-                guard !state.probing else { break }
-                state.probing = true
-            }
+        while next <= self.expected {
+            // One start above 1000 goes out with the first pages: a lax server's answer opens the rest a
+            // round trip sooner; a strict server refuses it, which ends prefetching for the library (a
+            // strict server serves no page beyond it to fetch ahead anyway).
+            let probe = next > 1000 && !state.provenLax
+            if probe && state.probing { break }
             if state.pages[next] == nil {
                 guard self.allowance.take() else { break }
+                if probe { state.probing = true }
                 state.pages[next] = .inFlight
                 state.inFlight += 1
                 starts.append(next)
@@ -136,7 +133,7 @@ final class PagePrefetcher: Sendable {
             // for libdispatch to grow its pool, about one thread a second.
             DispatchQueue(label: "faceexport.prefetch").async {
                 let page = self.fetch(start)
-                self.allowance.give()
+                self.allowance.callEnded()
                 let more = self.state.withLock { state in
                     state.inFlight -= 1
                     // A page the walk has gone past is of no more use.
@@ -144,6 +141,7 @@ final class PagePrefetcher: Sendable {
                         state.pages[start] = .done(page)
                     } else {
                         state.pages[start] = nil
+                        self.allowance.release()
                     }
                     if page == nil { state.failed = true }
                     if page != nil && start > 1000 { state.provenLax = true }
@@ -160,6 +158,8 @@ final class PagePrefetcher: Sendable {
         while true {
             let busy = self.state.withLock { state in
                 state.closed = true
+                // Pages held are given back now, pages in flight as their calls end.
+                self.allowance.release(state.pages.values.count { if case .done = $0 { true } else { false } })
                 state.pages = [:]
                 return state.inFlight > 0
             }
@@ -169,21 +169,31 @@ final class PagePrefetcher: Sendable {
     }
 }
 
-/// How many prefetch calls a run may have in flight at once, across its libraries.
+/// How much a run may prefetch, across its libraries: `width` calls in flight at once, and twice as
+/// many pages held or on their way, so a call that answers while a walk is still busy with an earlier
+/// page is followed by the next at once, and memory stays flat when the sinks are slower than the API.
 final class PrefetchAllowance: Sendable {
     let width: Int
-    private let used = Mutex(0)
+    private let counts = Mutex((calls: 0, pages: 0))
 
     init(width: Int) { self.width = width }
 
-    /// Takes one call's worth, if any is left.
+    /// Takes one call and the page it brings, if the run has room for both.
     func take() -> Bool {
-        self.used.withLock { used in
-            guard used < self.width else { return false }
-            used += 1
+        self.counts.withLock { counts in
+            guard counts.calls < self.width && counts.pages < 2 * self.width else { return false }
+            counts.calls += 1
+            counts.pages += 1
             return true
         }
     }
 
-    func give() { self.used.withLock { $0 -= 1 } }
+    /// A call ended; its page is held until ``release(_:)``.
+    func callEnded() { self.counts.withLock { $0.calls -= 1 } }
+
+    /// Pages handed to the walk or dropped.
+    func release(_ pages: Int = 1) { self.counts.withLock { $0.pages -= pages } }
+
+    /// Calls in flight and pages held or on their way: what tests check.
+    var inUse: (calls: Int, pages: Int) { self.counts.withLock { $0 } }
 }

@@ -101,4 +101,30 @@ struct PagePrefetcherTests {
         prefetcher.close()
         #expect(fetched.sorted == [1, 1000, 1999])
     }
+
+    /// Pages held for walks that do not take them are bounded across the run, not per library, and
+    /// every page is given back: a leak would starve later libraries of prefetching.
+    @Test func theRunHoldsAtMostTwiceItsWidthAcrossLibrariesAndGivesEveryPageBack() {
+        let allowance = PrefetchAllowance(width: 2)
+        let fetched = Calls()
+        let libraries = (0..<3).map { library in
+            PagePrefetcher(pageSize: 10, expected: 1000, allowance: allowance) { start in
+                fetched.record(library * 10_000 + start)
+                return FacePage(faces: [])
+            }
+        }
+        for library in libraries { library.begin(at: 1) }
+        // No walk takes anything: once the calls have ended, four pages are held in all.
+        #expect(libraries[0].take(start: 1) != nil)
+        libraries[0].advance(servedStart: 1)
+        for library in libraries { library.close() }
+        #expect(fetched.sorted.count <= 5, "\(fetched.sorted)")
+        #expect(allowance.inUse.calls == 0 && allowance.inUse.pages == 0, "\(allowance.inUse)")
+        // Given back: a new library prefetches again.
+        let later = PagePrefetcher(pageSize: 10, expected: 1000, allowance: allowance) { _ in FacePage(faces: []) }
+        later.begin(at: 1)
+        #expect(later.take(start: 1) != nil)
+        later.close()
+        #expect(allowance.inUse.pages == 0)
+    }
 }
