@@ -76,6 +76,7 @@ let package = Package(
                 "ExportPipeline",
                 "ExportSinks",
                 "FaceSearch",
+                "FaceSearchHTTPClient",
                 "FaceSearchSimulator",
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -85,7 +86,6 @@ let package = Package(
             dependencies: [
                 "CMalloc",
                 "FaceExportCrypto",
-                "FaceSearchHTTPClient",
                 "PipelineFile",
                 "ExportPipeline",
                 "FaceSearch",
@@ -99,7 +99,6 @@ let package = Package(
             dependencies: [
                 "FaceExportCrypto",
                 "FaceSearch",
-                "FaceSearchHTTPClient",
                 "ExportSinks",
                 "ExportPipeline",
                 "FaceSearchSimulator",

@@ -6,7 +6,7 @@ final class SQLiteDatabase {
     private var handle: OpaquePointer?
 
     /// SQLite's process-wide settings, made once before the first connection opens: memory statistics
-    /// off, which spares a global mutex on every allocation (a seventh of the load's time). Nothing in
+    /// off, which spares a global mutex on every allocation (a tenth of the load's time). Nothing in
     /// faceexport reads them. When SQLite was already initialised the call is refused and changes nothing.
     private static let processSettings: Void = { _ = sqlite3_config_memstatus(0) }()
 

@@ -1,5 +1,7 @@
 public import ExportPipeline
 public import ExportSinks
+public import FaceSearch
+import FaceSearchHTTPClient
 public import FaceSearchSimulator
 
 /// A pipeline file, checked and typed: everything a run needs except secrets' values.
@@ -138,4 +140,23 @@ public struct PipelineDefinition: Sendable {
     public var transform = TransformConfiguration()
     /// The line of `transform.hash_key`, for errors found when the key is read.
     public var hashKeyLine: Int?
+}
+
+extension PipelineDefinition.HTTPClient {
+    /// A transport over this stack: `connections` kept open (the number of calls in flight),
+    /// `timeout` seconds per call.
+    public func transport(connections: Int, timeout: Double) -> any FaceSearchTransport {
+        switch self {
+        case .asynchttpclient:
+            var configuration = AsyncHTTPClientTransport.Configuration()
+            configuration.maximumConnectionsPerHost = connections
+            configuration.requestTimeout = timeout
+            return AsyncHTTPClientTransport(configuration: configuration)
+        case .urlsession:
+            var configuration = URLSessionTransport.Configuration()
+            configuration.maximumConnectionsPerHost = connections
+            configuration.requestTimeout = timeout
+            return URLSessionTransport(configuration: configuration)
+        }
+    }
 }

@@ -355,8 +355,7 @@ struct BenchCommand: AsyncParsableCommand {
         let client = FaceSearchClient(
             endpoint: try FaceSearchEndpoint(simulator.endpoint),
             signer: RequestSigner(credentials: simulator.credentials),
-            transport: PipelineLauncher.transport(
-                PipelineDefinition.HTTPClient(rawValue: self.httpClient) ?? .asynchttpclient,
+            transport: (PipelineDefinition.HTTPClient(rawValue: self.httpClient) ?? .asynchttpclient).transport(
                 connections: concurrency,
                 timeout: 15
             ),

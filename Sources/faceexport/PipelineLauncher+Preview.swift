@@ -33,8 +33,7 @@ extension PipelineLauncher {
             let client = FaceSearchClient(
                 endpoint: endpoint,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: Self.transport(
-                    self.definition.httpClient,
+                transport: self.definition.httpClient.transport(
                     connections: 1,
                     timeout: self.definition.requestTimeout
                 ),

@@ -3,7 +3,6 @@ import ExportPipeline
 import ExportSinks
 import FaceExportCrypto
 import FaceSearch
-import FaceSearchHTTPClient
 import FaceSearchSimulator
 import Foundation
 import Logging
@@ -122,27 +121,6 @@ struct PipelineLauncher {
             )
         } catch {
             throw LaunchError(description: "\(self.file): \(error)")
-        }
-    }
-
-    /// One account's transport over the chosen HTTP stack: `connections` kept open (the number of
-    /// calls in flight), `timeout` seconds per call.
-    static func transport(
-        _ client: PipelineDefinition.HTTPClient,
-        connections: Int,
-        timeout: Double
-    ) -> any FaceSearchTransport {
-        switch client {
-        case .urlsession:
-            var configuration = URLSessionTransport.Configuration()
-            configuration.maximumConnectionsPerHost = connections
-            configuration.requestTimeout = timeout
-            return URLSessionTransport(configuration: configuration)
-        case .asynchttpclient:
-            var configuration = AsyncHTTPClientTransport.Configuration()
-            configuration.maximumConnectionsPerHost = connections
-            configuration.requestTimeout = timeout
-            return AsyncHTTPClientTransport(configuration: configuration)
         }
     }
 
@@ -328,8 +306,7 @@ struct PipelineLauncher {
             let client = FaceSearchClient(
                 endpoint: account.endpoint!,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: Self.transport(
-                    self.definition.httpClient,
+                transport: self.definition.httpClient.transport(
                     connections: self.definition.concurrency,
                     timeout: self.definition.requestTimeout
                 ),

@@ -2,7 +2,6 @@ import Dispatch
 import ExportPipeline
 import ExportSinks
 import FaceSearch
-import FaceSearchHTTPClient
 import FaceSearchSimulator
 import Foundation
 import PipelineFile
@@ -214,19 +213,7 @@ private func exportFromSimulatorNow(
     // A reset on a reused connection stalls URLSession until the timeout (see the README's transport
     // notes): the reset test passes a short one. Others keep room for a loaded machine, where every
     // URLSession of the test process shares one serial work queue.
-    let transport: any FaceSearchTransport
-    switch httpClient {
-    case .urlsession:
-        var configuration = URLSessionTransport.Configuration()
-        configuration.requestTimeout = requestTimeout
-        configuration.maximumConnectionsPerHost = exportConfiguration.concurrency
-        transport = URLSessionTransport(configuration: configuration)
-    case .asynchttpclient:
-        var configuration = AsyncHTTPClientTransport.Configuration()
-        configuration.requestTimeout = requestTimeout
-        configuration.maximumConnectionsPerHost = exportConfiguration.concurrency
-        transport = AsyncHTTPClientTransport(configuration: configuration)
-    }
+    let transport = httpClient.transport(connections: exportConfiguration.concurrency, timeout: requestTimeout)
     let report = try await simulator.withRunning { port in
         let signer = RequestSigner(
             credentials: FaceSearchCredentials(
