@@ -282,23 +282,37 @@ struct BenchCommand: AsyncParsableCommand {
             return rows
         }
         ResourceUsage.resetPeak()
+        // The pages are made on another thread, as the transformer stage makes them for the sink stage
+        // in a run: the sink's thread only writes.
+        let records = self.records
+        let handed = BoundedQueue<(group: String, rows: RecordRows)>(capacity: 4)
+        // A sink that fails leaves the maker waiting on a full queue: cancelling lets it go.
+        defer { handed.cancel() }
+        DispatchQueue(label: "faceexport.bench.pages").async {
+            defer { handed.close() }
+            var made = 0
+            while made < records {
+                let group = "grp-\(made / 10_000)"
+                let template = pages[(made / 1000) % pages.count]
+                let count = min(template.count, records - made)
+                var page = RecordRows(width: template.width, capacity: count)
+                for index in 0..<count {
+                    page.append(.text(group))
+                    for value in template[row: index].dropFirst() { page.append(value) }
+                }
+                guard handed.push((group, page)) else { return }
+                made += count
+            }
+        }
         let before = ResourceUsage.now()
         let started = Date()
         var written = 0
         var sinkCPU = 0.0
-        while written < self.records {
-            let group = "grp-\(written / 10_000)"
-            let template = pages[(written / 1000) % pages.count]
-            let count = min(template.count, self.records - written)
-            var page = RecordRows(width: template.width, capacity: count)
-            for index in 0..<count {
-                page.append(.text(group))
-                for value in template[row: index].dropFirst() { page.append(value) }
-            }
+        while let (group, page) = handed.pop() {
             let before = ResourceUsage.threadCPUSeconds()
             try sink.write(page, from: RecordSource(account: "bench", groupID: group))
             sinkCPU += ResourceUsage.threadCPUSeconds() - before
-            written += count
+            written += page.count
         }
         let context = CommitContext(
             runID: "bench",
