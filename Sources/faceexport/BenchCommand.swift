@@ -215,6 +215,11 @@ struct BenchCommand: AsyncParsableCommand {
         result.figures["share_of_ideal"] = achieved / ideal
         // In full flow, without the first and the last second (group_list, connections, the tail).
         let times = statistics.acceptedTimes.sorted()
+        if let first = times.first, let last = times.last {
+            // From the first call to the last answer: the walk's own rate, without the process starting,
+            // the run's setup and its commit.
+            result.figures["share_of_ideal_calls"] = Double(times.count) / (last - first + 0.2) / ideal
+        }
         if let first = times.first, let last = times.last, last - first > 3 {
             let steady = times.filter { $0 >= first + 1 && $0 < last - 1 }.count
             result.figures["share_of_ideal_steady"] = Double(steady) / (last - first - 2) / ideal
