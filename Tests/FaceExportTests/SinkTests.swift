@@ -100,6 +100,13 @@ struct SinkTests {
         }
     }
 
+    /// Integers are written without a `String`; they must read exactly as Swift (and JSON) spell them.
+    @Test(arguments: [0, 7, -1, 10, -10, 1_767_225_600_000, Int64.max, Int64.min])
+    func integersAreWrittenAsDecimals(number: Int64) {
+        let encoder = NDJSONEncoder(schema: RecordSchema(columns: [.init(name: "n", type: .integer, origin: .addTime)]))
+        #expect(encoder.line([.integer(number)]) == "{\"n\":\(number)}\n")
+    }
+
     @Test func csvEscapesFormulasOnlyWhenAsked() throws {
         let folder = try makeTemporaryDirectory()
         let record = StandardRecord(
