@@ -239,7 +239,8 @@ public struct GroupWalkStateMachine: Sendable {
         return false
     }
 
-    private var expected: Int? {
+    /// The size `get_size` announced (or the journal kept), while the walk asks for pages.
+    var expected: Int? {
         if case .walking(let expected, _) = self.state { return expected }
         return nil
     }

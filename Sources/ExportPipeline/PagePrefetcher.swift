@@ -47,7 +47,7 @@ final class PagePrefetcher: Sendable {
 
     /// - Parameters:
     ///   - expected: the library's size from `get_size`; no start beyond it is prefetched.
-    ///   - fetch: one call for the page at a start, retried as the walk's own calls are; nil on failure.
+    ///   - fetch: one call for the page at a start, made once (no retries); nil on failure.
     init(pageSize: Int, expected: Int, allowance: PrefetchAllowance, fetch: @escaping @Sendable (Int) -> FacePage?) {
         self.pageSize = pageSize
         self.expected = expected

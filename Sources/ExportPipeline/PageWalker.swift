@@ -34,8 +34,6 @@ struct PageWalker: Sendable {
             ?? GroupWalkStateMachine(pageSize: self.pageSize)
         var action = machine.start()
         let count: @Sendable (Bool) -> Void = { self.ledger.requestMade(task.key, retry: $0) }
-        // Known from `get_size` (or the journal); a library of more than two pages gets a prefetcher.
-        var expected = task.resumeFrom?.expected
         var prefetcher: PagePrefetcher?
         defer { prefetcher?.close() }
         while true {
@@ -48,13 +46,15 @@ struct PageWalker: Sendable {
                     counted: count
                 ) {
                 case .success(let size):
-                    if !confirming { expected = size }
                     action = confirming ? machine.confirmedSizeReceived(size) : machine.sizeReceived(size)
                 case .failure(let error): action = machine.callFailed(error)
                 case .stopped: return
                 }
             case .fetchPage(let start):
-                if prefetcher == nil, let expected, expected > 2 * self.pageSize, self.prefetch.width > 0 {
+                // A library of more than two pages (its size from `get_size` or the journal) gets a prefetcher.
+                if prefetcher == nil, let expected = machine.expected, expected > 2 * self.pageSize,
+                    self.prefetch.width > 0
+                {
                     prefetcher = self.makePrefetcher(task, expected: expected, count: count)
                     prefetcher?.begin(at: start)
                 }

@@ -72,8 +72,7 @@ final class SQLiteDatabase {
         deinit { sqlite3_finalize(self.statement) }
 
         func bind(_ value: String, at index: Int32) {
-            var value = value
-            _ = value.withUTF8 { bytes in
+            _ = withUTF8(of: value) { bytes in
                 bytes.withMemoryRebound(to: CChar.self) { characters in
                     // An empty string may have no buffer; SQLite needs a pointer for '' (a nil one means NULL).
                     guard let base = characters.baseAddress else {

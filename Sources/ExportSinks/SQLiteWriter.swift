@@ -16,8 +16,15 @@ import Glibc
 /// self-contained file), `PRAGMA quick_check` (or `integrity_check`) must say `ok`, and the file is
 /// synced and renamed.
 final class SQLiteWriter: FileWriter {
-    /// Columns every `faces` table has after the export's own: they track sightings and changes.
-    static let bookkeepingColumns = ["first_seen_run", "last_seen_run", "deleted_run", "change", "change_run"]
+    /// Columns every `faces` table has after the export's own, with their SQL types: they track
+    /// sightings and changes.
+    private static let bookkeeping = [
+        (name: "first_seen_run", type: "TEXT NOT NULL"), (name: "last_seen_run", type: "TEXT NOT NULL"),
+        (name: "deleted_run", type: "TEXT"), (name: "change", type: "TEXT"), (name: "change_run", type: "TEXT"),
+    ]
+
+    /// The names of the bookkeeping columns.
+    static let bookkeepingColumns = bookkeeping.map(\.name)
 
     /// The `groups` and `runs` tables, as documented in the README.
     private static let runTables = """
@@ -51,10 +58,7 @@ final class SQLiteWriter: FileWriter {
     /// key is the library and token columns when the schema has both.
     static func facesTable(_ schema: RecordSchema) -> String {
         var lines = schema.columns.map { "    \(quoted($0.name)) \($0.type == .integer ? "INTEGER" : "TEXT") NOT NULL" }
-        lines += [
-            "    first_seen_run TEXT NOT NULL", "    last_seen_run TEXT NOT NULL", "    deleted_run TEXT",
-            "    change TEXT", "    change_run TEXT",
-        ]
+        lines += Self.bookkeeping.map { "    \($0.name) \($0.type)" }
         if let key = Self.keyColumns(schema) { lines.append("    PRIMARY KEY (\(key.group), \(key.token))") }
         return "CREATE TABLE IF NOT EXISTS faces (\n" + lines.joined(separator: ",\n") + "\n);"
     }
@@ -167,10 +171,13 @@ final class SQLiteWriter: FileWriter {
         guard let insert = self.insert, let database = self.database else { return }
         let runParameter = Int32(records.width + 1)
         for index in 0..<records.count {
-            for (offset, value) in records[row: index].enumerated() {
-                switch value {
-                case .text(let text): insert.bind(text, at: Int32(offset + 1))
-                case .integer(let number): insert.bind(number, at: Int32(offset + 1))
+            // By index, as the text encoders: iterating would copy (retain and release) every value.
+            let row = records[row: index]
+            for column in row.indices {
+                let parameter = Int32(column - row.startIndex + 1)
+                switch row[column] {
+                case .text(let text): insert.bind(text, at: parameter)
+                case .integer(let number): insert.bind(number, at: parameter)
                 }
             }
             insert.bind(self.runID, at: runParameter)

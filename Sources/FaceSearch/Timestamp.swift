@@ -66,9 +66,15 @@ public enum Timestamp {
         let (year, month, day) = Self.civilFromDays(days)
         guard (0...9999).contains(year) else {
             // Outside four-digit years (never a real add_time): the general path.
-            return Self.formatDate(milliseconds: milliseconds, offsetSeconds: 0) + "T"
-                + Self.twoDigits(secondOfDay / 3600) + ":" + Self.twoDigits(secondOfDay / 60 % 60) + ":"
-                + Self.twoDigits(secondOfDay % 60) + "." + String(String(millis + 1000).dropFirst()) + "Z"
+            var text = Self.formatDate(milliseconds: milliseconds, offsetSeconds: 0) + "T"
+            Self.append(secondOfDay / 3600, width: 2, to: &text)
+            text += ":"
+            Self.append(secondOfDay / 60 % 60, width: 2, to: &text)
+            text += ":"
+            Self.append(secondOfDay % 60, width: 2, to: &text)
+            text += "."
+            Self.append(millis, width: 3, to: &text)
+            return text + "Z"
         }
         return String(unsafeUninitializedCapacity: 24) { buffer in
             func put(_ value: Int64, _ width: Int, at offset: Int) {
@@ -94,10 +100,6 @@ public enum Timestamp {
             buffer[23] = UInt8(ascii: "Z")
             return 24
         }
-    }
-
-    private static func twoDigits(_ value: Int64) -> String {
-        value < 10 ? "0\(value)" : "\(value)"
     }
 
     /// The calendar day of Unix milliseconds in a zone `offsetSeconds` east of UTC, as `YYYY-MM-DD`.

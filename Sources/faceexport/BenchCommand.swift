@@ -55,8 +55,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Libraries of 1,000 faces of the scale scenario's large run.")
     var scaleGroups = 4000
 
+    /// The stack `--http-client` names; ``validate()`` makes sure it names one.
+    private var stack: PipelineDefinition.HTTPClient? { PipelineDefinition.HTTPClient(rawValue: self.httpClient) }
+
     func validate() throws {
-        guard PipelineDefinition.HTTPClient(rawValue: self.httpClient) != nil else {
+        guard self.stack != nil else {
             let names = PipelineDefinition.HTTPClient.allCases.map(\.rawValue).joined(separator: ", ")
             throw ValidationError("--http-client must be one of \(names)")
         }
@@ -219,10 +222,10 @@ struct BenchCommand: AsyncParsableCommand {
             // From the first call to the last answer: the walk's own rate, without the process starting,
             // the run's setup and its commit.
             result.figures["share_of_ideal_calls"] = Double(times.count) / (last - first + 0.2) / ideal
-        }
-        if let first = times.first, let last = times.last, last - first > 3 {
-            let steady = times.filter { $0 >= first + 1 && $0 < last - 1 }.count
-            result.figures["share_of_ideal_steady"] = Double(steady) / (last - first - 2) / ideal
+            if last - first > 3 {
+                let steady = times.filter { $0 >= first + 1 && $0 < last - 1 }.count
+                result.figures["share_of_ideal_steady"] = Double(steady) / (last - first - 2) / ideal
+            }
         }
         return result
     }
@@ -374,10 +377,7 @@ struct BenchCommand: AsyncParsableCommand {
         let client = FaceSearchClient(
             endpoint: try FaceSearchEndpoint(simulator.endpoint),
             signer: RequestSigner(credentials: simulator.credentials),
-            transport: (PipelineDefinition.HTTPClient(rawValue: self.httpClient) ?? .asynchttpclient).transport(
-                connections: concurrency,
-                timeout: 15
-            ),
+            transport: self.stack!.transport(connections: concurrency, timeout: 15),
             logger: logger
         )
         var configuration = ExportConfiguration(runID: "bench")

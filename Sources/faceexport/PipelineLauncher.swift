@@ -56,14 +56,12 @@ struct PipelineLauncher {
         }
         if let source = definition.transform.hashKey {
             // Validation runs where the job runs: a key that cannot be read there fails the run too.
-            let key = try Self.hashKey(source, definition: definition, file: file)
-            guard key.count >= RecordTransform.minimumKeyLength else {
+            if let problem = RecordTransform.keyProblem(try Self.hashKey(source, definition: definition, file: file)) {
                 throw PipelineFileError(
                     file: file,
                     line: definition.hashKeyLine,
-                    key: "transform.hash_key",
-                    message:
-                        "the key has \(key.count) bytes; use at least \(RecordTransform.minimumKeyLength) random bytes"
+                    key: problem.key,
+                    message: problem.message
                 )
             }
         }

@@ -66,20 +66,8 @@ public struct RecordTransform: Sendable {
     ) throws(TransformError) {
         let problems = configuration.problems()
         guard problems.isEmpty else { throw TransformError(problems: problems) }
-        if !configuration.hash.isEmpty {
-            guard let hashKey else {
-                throw TransformError(problems: [.init(key: "transform.hash_key", message: "no key")])
-            }
-            guard hashKey.count >= Self.minimumKeyLength else {
-                throw TransformError(problems: [
-                    .init(
-                        key: "transform.hash_key",
-                        message:
-                            "the key has \(hashKey.count) bytes; use at least \(Self.minimumKeyLength) random bytes, or the "
-                            + "hashed identifiers can be guessed back"
-                    )
-                ])
-            }
+        if !configuration.hash.isEmpty, let problem = Self.keyProblem(hashKey) {
+            throw TransformError(problems: [problem])
         }
         self.hashKey = hashKey ?? []
         self.encoding = configuration.hashEncoding
@@ -132,6 +120,18 @@ public struct RecordTransform: Sendable {
 
     /// Keys shorter than this are refused: HMAC of a phone number under a short key is guessable.
     public static let minimumKeyLength = 16
+
+    /// What is wrong with a hash key, if anything: missing, or shorter than ``minimumKeyLength``.
+    public static func keyProblem(_ key: [UInt8]?) -> TransformProblem? {
+        guard let key else { return TransformProblem(key: "transform.hash_key", message: "no key") }
+        guard key.count < Self.minimumKeyLength else { return nil }
+        return TransformProblem(
+            key: "transform.hash_key",
+            message:
+                "the key has \(key.count) bytes; use at least \(Self.minimumKeyLength) random bytes, or the "
+                + "hashed identifiers can be guessed back"
+        )
+    }
 
     /// Appends the face's row, or nothing when the filter leaves it out; returns whether it was kept.
     @discardableResult
