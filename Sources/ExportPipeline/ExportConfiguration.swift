@@ -18,6 +18,8 @@ public struct ExportConfiguration: Sendable {
     public var prefetchWidth: Int?
     /// Pages held between two stages before the earlier one waits. Default 8.
     public var queueCapacity: Int = 8
+    /// What a library edited during its walk means for the run. Default ``ChangedLibraryPolicy/accept``.
+    public var onChanged = ChangedLibraryPolicy.accept
     /// Retries of failed calls. Default ``RetryPolicy/init()``.
     public var retry = RetryPolicy()
     /// Seconds after the start when no further call begins and the run fails; nil for none. Default nil.

@@ -117,6 +117,7 @@ public final class ExportRun: Sendable {
 
         let walker = PageWalker(
             pageSize: self.configuration.pageSize,
+            onChanged: self.configuration.onChanged,
             ledger: self.ledger,
             retrier: retrier,
             stop: self.stop,

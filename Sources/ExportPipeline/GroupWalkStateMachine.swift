@@ -2,10 +2,13 @@ public import FaceSearch
 
 /// How one library's export ended.
 public enum GroupStatus: String, Sendable, Codable {
-    /// Every face the library held was exported, and the count matches `get_size`.
+    /// The export's guarantee holds: every face present in the library for the whole of its walk was
+    /// exported exactly once. When the library was edited during the walk, the result says so
+    /// (``GroupWalkResult/changedDuringExport``): faces added or deleted meanwhile may or may not be there.
     case complete
-    /// The library changed while it was walked: `get_size` differed before and after, or the faces
-    /// exported do not add up to it. Reported, never passed off as complete.
+    /// The library changed while it was walked and the walk cannot show that no face present
+    /// throughout was skipped (more than a page deleted between two calls), or the pipeline asks for
+    /// an unchanged library (`on_changed: fail`). Reported, never passed off as complete.
     case changedDuringExport = "changed_during_export"
     /// The server refused to page further (`start` cap): faces past that point are missing.
     case incomplete
@@ -19,7 +22,7 @@ public enum GroupStatus: String, Sendable, Codable {
 /// fetch the size, fetch a page, hand faces on, fetch the size again, finish. It starts at 1, computes
 /// the next start from what it received (or the server's `next`), drops faces repeated across a page
 /// boundary, stops at an empty page or once it has passed the size `get_size` announced, and then
-/// asks `get_size` again: the library is complete only if both sizes and the faces exported agree.
+/// asks `get_size` again. When both sizes and the faces exported agree, nothing moved.
 ///
 /// Offsets move when faces are deleted during the walk: every page after the first is asked from one
 /// position *before* the first face not yet seen, so its first face must be one the last page held.
@@ -27,6 +30,13 @@ public enum GroupStatus: String, Sendable, Codable {
 /// at most a page) until it finds the last page again, so no face that stayed is skipped. Faces added
 /// during the walk come after all others (the API sorts by creation time) and are picked up or not,
 /// as the walk's end falls; the second `get_size` says the library changed either way.
+///
+/// A walk that kept its overlap on every page kept the export's guarantee (every face present
+/// throughout exported exactly once): a moved size makes it `complete` with `changedDuringExport`.
+/// A small library (at most ``rewalkPages`` pages) that moved is walked once more from 1, handing on
+/// only faces not handed on yet, so the export converges on what the library holds at the end.
+/// Only a walk that lost its overlap (more than a page deleted between two calls) ends
+/// `changed_during_export`, as does any change under ``ChangedLibraryPolicy/fail``.
 public struct GroupWalkStateMachine: Sendable {
     /// What the walker does next.
     public enum Action: Sendable, Equatable {
@@ -55,6 +65,8 @@ public struct GroupWalkStateMachine: Sendable {
 
     /// The largest `start` the vendor documents; a strict server refuses more.
     public static let documentedStartCap = 1000
+    /// A library that moved during its walk is walked once more when it spans at most this many pages.
+    public static let rewalkPages = 3
 
     private var state: State = .idle
     /// Where the last page received started, and whether the walk already retried at the cap.
@@ -69,16 +81,31 @@ public struct GroupWalkStateMachine: Sendable {
     private var next = 1
     /// Steps back taken to find the last page again after deletions shifted the offsets.
     private var realignments = 0
+    /// Whether a page did not overlap the last one and the walk could step back no further: faces
+    /// present throughout may have been skipped.
+    private var lostTrack = false
+    /// Whether a pass of the walk ended with sizes or counts that disagree.
+    private var moved = false
+    /// Whether this is the second pass over a small library that moved.
+    private var rewalking = false
+    /// Every token handed on, kept only for libraries small enough to walk twice.
+    private var handedOn: Set<String>?
+    /// Distinct faces received in the current pass (handed on now or in the first pass).
+    private var passSeen = 0
+    /// The size `get_size` announced before the first pass.
+    private var firstSize: Int?
+    private let onChanged: ChangedLibraryPolicy
 
     /// Creates the walk of one library with pages of `pageSize` faces.
-    public init(pageSize: Int) {
+    public init(pageSize: Int, onChanged: ChangedLibraryPolicy = .accept) {
         precondition(pageSize > 0)
         self.pageSize = pageSize
+        self.onChanged = onChanged
     }
 
     /// Continues a walk an interrupted run journaled: ``start()`` then asks for the next page.
-    public init(pageSize: Int, resumingFrom position: WalkPosition) {
-        self.init(pageSize: pageSize)
+    public init(pageSize: Int, onChanged: ChangedLibraryPolicy = .accept, resumingFrom position: WalkPosition) {
+        self.init(pageSize: pageSize, onChanged: onChanged)
         self.resumePosition = position
     }
 
@@ -101,7 +128,8 @@ public struct GroupWalkStateMachine: Sendable {
             pages: self.pages,
             duplicatesDropped: self.duplicates,
             // In no particular order: sorting a page of tokens for every journal line costs more than it tells.
-            lastPageTokens: Array(self.previousPageTokens)
+            lastPageTokens: Array(self.previousPageTokens),
+            rewalking: self.rewalking
         )
     }
 
@@ -114,6 +142,14 @@ public struct GroupWalkStateMachine: Sendable {
             self.duplicates = position.duplicatesDropped
             self.previousPageTokens = Set(position.lastPageTokens)
             self.next = position.nextStart
+            self.passSeen = position.exported
+            if position.rewalking {
+                // What the first pass handed on is not journaled: the second pass ends here.
+                self.rewalking = true
+                self.moved = true
+                self.state = .confirming(expected: position.expected, next: position.nextStart)
+                return .confirmSize
+            }
             let request = self.overlappingStart
             self.state = .walking(expected: position.expected, start: request)
             return .fetchPage(start: request)
@@ -125,6 +161,8 @@ public struct GroupWalkStateMachine: Sendable {
     /// `get_size` answered.
     public mutating func sizeReceived(_ count: Int) -> Action {
         guard case .sizing = self.state else { preconditionFailure("size received out of order") }
+        if self.onChanged == .accept && count <= Self.rewalkPages * self.pageSize { self.handedOn = [] }
+        self.firstSize = count
         self.state = .walking(expected: count, start: 1)
         return .fetchPage(start: 1)
     }
@@ -132,11 +170,22 @@ public struct GroupWalkStateMachine: Sendable {
     /// The second `get_size`, after the walk, answered.
     public mutating func confirmedSizeReceived(_ count: Int) -> Action {
         guard case .confirming(let expected, _) = self.state else { preconditionFailure("size received out of order") }
+        let movedNow = count != expected || self.passSeen != expected
+        if movedNow, !self.rewalking, !self.lostTrack, let handedOn = self.handedOn,
+            count <= Self.rewalkPages * self.pageSize, handedOn.count <= Self.rewalkPages * self.pageSize
+        {
+            // Cheap enough to converge: once more from 1, handing on only what is new.
+            self.moved = true
+            self.rewalking = true
+            self.next = 1
+            self.passSeen = 0
+            self.previousPageTokens = []
+            self.state = .walking(expected: count, start: 1)
+            return .fetchPage(start: 1)
+        }
+        self.moved = self.moved || movedNow
         self.state = .finished
-        var result = self.result(
-            status: count == expected && self.exported == expected ? .complete : .changedDuringExport,
-            expected: expected
-        )
+        var result = self.result(expected: self.rewalking ? self.firstSize ?? expected : expected)
         result.expectedAfter = count
         return .finish(result)
     }
@@ -145,11 +194,9 @@ public struct GroupWalkStateMachine: Sendable {
     public mutating func callFailed(_ error: FaceSearchError) -> Action {
         if case .confirming(let expected, _) = self.state {
             // The walk itself is done: judge it by the first size, and say the second is unknown.
+            self.moved = self.moved || self.passSeen != expected
             self.state = .finished
-            var result = self.result(
-                status: self.exported == expected ? .complete : .changedDuringExport,
-                expected: expected
-            )
+            var result = self.result(expected: self.rewalking ? self.firstSize ?? expected : expected)
             result.error = "the size could not be confirmed after the walk: \(error)"
             return .finish(result)
         }
@@ -163,7 +210,8 @@ public struct GroupWalkStateMachine: Sendable {
             self.state = .walking(expected: expected, start: Self.documentedStartCap)
             return .fetchPage(start: Self.documentedStartCap)
         }
-        var result = self.result(status: .failed, expected: self.expected)
+        var result = self.result(expected: self.expected)
+        result.status = .failed
         result.error = error.description
         if case .walking(let expected, _) = self.state, error.isStartOutOfRange, self.next > 1 {
             // The server caps `start`: what lies beyond is unreachable, not failed.
@@ -195,6 +243,9 @@ public struct GroupWalkStateMachine: Sendable {
                 self.state = .walking(expected: expected, start: earlier)
                 return .fetchPage(start: earlier)
             }
+            // A page back and still not the last page: more than a page was deleted between two calls,
+            // and faces between may have been skipped. From position 1 nothing can be skipped.
+            if start > 1 { self.lostTrack = true }
         }
         self.pages += 1
         self.lastPageStart = start
@@ -202,6 +253,7 @@ public struct GroupWalkStateMachine: Sendable {
         fresh.reserveCapacity(page.faces.count)
         var pageTokens = Set<String>(minimumCapacity: page.faces.count)
         var seenBefore = 0
+        var handedOnBefore = 0
         for face in page.faces {
             guard pageTokens.insert(face.faceToken).inserted else {
                 self.duplicates += 1  // twice in one page
@@ -209,26 +261,31 @@ public struct GroupWalkStateMachine: Sendable {
             }
             if self.previousPageTokens.contains(face.faceToken) {
                 seenBefore += 1
+            } else if self.rewalking, self.handedOn?.contains(face.faceToken) == true {
+                handedOnBefore += 1  // the first pass handed it on
             } else {
                 fresh.append(face)
+                if self.handedOn != nil { self.handedOn?.insert(face.faceToken) }
             }
         }
         // The positions before `next` were asked for again on purpose; more old faces than that are repeats.
         self.duplicates += max(0, seenBefore - max(0, self.next - start))
         self.previousPageTokens = pageTokens
         self.exported += fresh.count
+        self.passSeen += fresh.count + handedOnBefore
+        if self.handedOn.map({ $0.count > Self.rewalkPages * self.pageSize }) == true { self.handedOn = nil }
 
         let computedNext = start + page.faces.count
         // A server's `next` is used only if it moves forward; anything else would loop or skip.
         self.next = max(self.next, page.next.flatMap { $0 > start ? $0 : nil } ?? computedNext)
-        if fresh.isEmpty || self.next - 1 >= expected {
+        if fresh.isEmpty && handedOnBefore == 0 || self.next - 1 >= expected {
             // A page of faces already seen is the end as surely as an empty one.
             self.state = .confirming(expected: expected, next: self.next)
             return fresh.isEmpty ? .confirmSize : .emitAndConfirmSize(fresh)
         }
         let request = self.overlappingStart
         self.state = .walking(expected: expected, start: request)
-        return .emitAndFetch(fresh, start: request)
+        return fresh.isEmpty ? .fetchPage(start: request) : .emitAndFetch(fresh, start: request)
     }
 
     /// Where the next page is asked from: one position before the first face not yet seen.
@@ -245,15 +302,28 @@ public struct GroupWalkStateMachine: Sendable {
         return nil
     }
 
-    private func result(status: GroupStatus, expected: Int?) -> GroupWalkResult {
-        GroupWalkResult(
-            status: status,
+    /// The result of a walk that reached its end: complete unless it lost its overlap, or the
+    /// library moved under ``ChangedLibraryPolicy/fail``.
+    private func result(expected: Int?) -> GroupWalkResult {
+        var result = GroupWalkResult(
+            status: self.lostTrack || self.moved && self.onChanged == .fail ? .changedDuringExport : .complete,
             expected: expected,
             exported: self.exported,
             pages: self.pages,
             duplicatesDropped: self.duplicates
         )
+        result.changedDuringExport = self.moved
+        return result
     }
+}
+
+/// What a library that changed during its walk means for the run.
+public enum ChangedLibraryPolicy: String, Sendable, CaseIterable {
+    /// It is complete when the walk kept the export's guarantee (every face present throughout
+    /// exported exactly once), flagged `changed_during_export`.
+    case accept
+    /// It is `changed_during_export`, not complete: the run is partial.
+    case fail
 }
 
 /// What the walk of one library found.
@@ -274,6 +344,8 @@ public struct GroupWalkResult: Sendable, Equatable, Codable {
     public var unreachable: Int?
     /// Why the walk failed or stopped early.
     public var error: String?
+    /// Whether the library's size or the faces walked moved while it was walked (edits during the export).
+    public var changedDuringExport = false
 
     /// Creates a result.
     public init(
@@ -295,6 +367,29 @@ public struct GroupWalkResult: Sendable, Equatable, Codable {
     }
 }
 
+extension GroupWalkResult {
+    private enum CodingKeys: String, CodingKey {
+        case status, expected, expectedAfter, exported, pages, duplicatesDropped, unreachable, error
+        case changedDuringExport
+    }
+
+    /// Reads a result from the journal; journals of earlier versions have no `changedDuringExport`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            status: try container.decode(GroupStatus.self, forKey: .status),
+            expected: try container.decodeIfPresent(Int.self, forKey: .expected),
+            exported: try container.decode(Int.self, forKey: .exported),
+            pages: try container.decode(Int.self, forKey: .pages),
+            duplicatesDropped: try container.decode(Int.self, forKey: .duplicatesDropped),
+            unreachable: try container.decodeIfPresent(Int.self, forKey: .unreachable),
+            error: try container.decodeIfPresent(String.self, forKey: .error)
+        )
+        self.expectedAfter = try container.decodeIfPresent(Int.self, forKey: .expectedAfter)
+        self.changedDuringExport = try container.decodeIfPresent(Bool.self, forKey: .changedDuringExport) ?? false
+    }
+}
+
 /// How far the walk of one library had got: enough to continue it after a crash.
 public struct WalkPosition: Sendable, Equatable, Codable {
     /// The count `get_size` announced.
@@ -309,11 +404,13 @@ public struct WalkPosition: Sendable, Equatable, Codable {
     public var duplicatesDropped: Int
     /// The tokens of the last page, to drop its faces if the next page repeats them.
     public var lastPageTokens: [String]
+    /// Whether the walk is in its second pass over a small library that moved.
+    public var rewalking = false
 }
 
 extension WalkPosition {
     private enum CodingKeys: String, CodingKey {
-        case expected, nextStart, exported, pages, duplicatesDropped, lastPageTokens
+        case expected, nextStart, exported, pages, duplicatesDropped, lastPageTokens, rewalking
     }
 
     /// The journal keeps a page's tokens as one string, each token after its length in UTF-8 bytes
@@ -338,6 +435,7 @@ extension WalkPosition {
             }
         }
         try container.encode(String(decoding: packed, as: UTF8.self), forKey: .lastPageTokens)
+        if self.rewalking { try container.encode(true, forKey: .rewalking) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -347,6 +445,7 @@ extension WalkPosition {
         self.exported = try container.decode(Int.self, forKey: .exported)
         self.pages = try container.decode(Int.self, forKey: .pages)
         self.duplicatesDropped = try container.decode(Int.self, forKey: .duplicatesDropped)
+        self.rewalking = try container.decodeIfPresent(Bool.self, forKey: .rewalking) ?? false
         if let tokens = try? container.decode([String].self, forKey: .lastPageTokens) {
             self.lastPageTokens = tokens
             return

@@ -8,6 +8,7 @@ import Logging
 /// calls, and pushes each page's new faces downstream; a full downstream queue makes it wait.
 struct PageWalker: Sendable {
     let pageSize: Int
+    let onChanged: ChangedLibraryPolicy
     let ledger: RunLedger
     let retrier: CallRetrier
     let stop: StopSignal
@@ -30,8 +31,9 @@ struct PageWalker: Sendable {
         var logger = self.logger
         logger[metadataKey: "group"] = "\(task.groupID)"
         var machine =
-            task.resumeFrom.map { GroupWalkStateMachine(pageSize: self.pageSize, resumingFrom: $0) }
-            ?? GroupWalkStateMachine(pageSize: self.pageSize)
+            task.resumeFrom.map {
+                GroupWalkStateMachine(pageSize: self.pageSize, onChanged: self.onChanged, resumingFrom: $0)
+            } ?? GroupWalkStateMachine(pageSize: self.pageSize, onChanged: self.onChanged)
         var action = machine.start()
         let count: @Sendable (Bool) -> Void = { self.ledger.requestMade(task.key, retry: $0) }
         var prefetcher: PagePrefetcher?

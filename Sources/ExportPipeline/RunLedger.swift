@@ -134,7 +134,8 @@ final class RunLedger: Sendable {
                     duplicatesDropped: walk.duplicatesDropped,
                     unreachable: walk.unreachable,
                     error: error,
-                    info: entry.info
+                    info: entry.info,
+                    changedDuringExport: walk.changedDuringExport
                 )
             }
             return (groups, state.accountErrors)

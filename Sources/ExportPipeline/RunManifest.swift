@@ -11,6 +11,8 @@ struct RunManifest: Encodable {
         /// The library's id as it appears in file names (see ``SafeFileName``).
         let file_name: String
         let status: String
+        /// Whether the library was edited while it was walked.
+        let changed_during_export: Bool
         let expected: Int?
         let expected_after: Int?
         let exported: Int
@@ -79,6 +81,7 @@ struct RunManifest: Encodable {
                 group_id: $0.groupID,
                 file_name: SafeFileName.make($0.groupID),
                 status: $0.status.rawValue,
+                changed_during_export: $0.changedDuringExport,
                 expected: $0.expected,
                 expected_after: $0.expectedAfter,
                 exported: $0.exported,

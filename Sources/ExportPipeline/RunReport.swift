@@ -43,6 +43,8 @@ public struct GroupReport: Sendable {
     public var error: String?
     /// What `group_list` said of the library, when it was discovered.
     public var info: GroupInfo?
+    /// Whether the library was edited while it was walked (its size or the faces walked moved).
+    public var changedDuringExport = false
 }
 
 /// Everything a run did: the single place its outcome is decided from.
@@ -88,6 +90,8 @@ public struct RunReport: Sendable {
     public var requests: Int { self.groups.reduce(0) { $0 + $1.requests } }
     /// Calls retried.
     public var retries: Int { self.groups.reduce(0) { $0 + $1.retries } }
+    /// Libraries edited while they were walked, complete or not.
+    public var changedGroups: Int { self.groups.filter(\.changedDuringExport).count }
     /// Libraries not exported completely.
     public var unfinishedGroups: [GroupReport] { self.groups.filter { $0.status != .complete } }
 

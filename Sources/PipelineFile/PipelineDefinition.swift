@@ -131,6 +131,9 @@ public struct PipelineDefinition: Sendable {
     public var outputs: [Output] = []
     /// Whether a partial run exits 0 (`on_incomplete: accept`) instead of 2 (`fail`, the default).
     public var acceptsIncomplete = false
+    /// What a library edited during its walk means: `accept` (default) keeps it complete, flagged, when
+    /// the walk kept the export's guarantee; `fail` makes it `changed_during_export` and the run partial.
+    public var onChanged = ChangedLibraryPolicy.accept
     /// Where to write Prometheus metrics at the end of a run; nil for none.
     public var metricsFile: String?
     /// Where the run's manifest goes, under ``outputDirectory``; may use `{date}`, `{run_id}`,

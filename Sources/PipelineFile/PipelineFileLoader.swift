@@ -138,7 +138,7 @@ struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
-            "accounts", "metrics_file", "transform", "http_client",
+            "on_changed", "accounts", "metrics_file", "transform", "http_client",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -189,6 +189,7 @@ struct DefinitionReader {
             }
             definition.acceptsIncomplete = text == "accept"
         }
+        if let node = entries["on_changed"] { definition.onChanged = try self.choice(node, "on_changed") }
         if let node = entries["metrics_file"] { definition.metricsFile = try self.string(node, "metrics_file") }
         if let node = entries["manifest"] {
             definition.manifest = try self.template(node, "manifest")

@@ -47,6 +47,11 @@ struct MetricsFile {
                 ("status=\"\(status.rawValue)\"", Double(report.groups.filter { $0.status == status }.count))
             }
         )
+        gauge(
+            "groups_changed_during_export",
+            "Libraries of the last run edited while they were walked.",
+            [("", Double(report.changedGroups))]
+        )
         gauge("run_duration_seconds", "How long the last run took.", [("", (report.duration * 1000).rounded() / 1000)])
         gauge(
             "last_run_outcome",

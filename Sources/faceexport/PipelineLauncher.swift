@@ -342,6 +342,7 @@ struct PipelineLauncher {
         configuration.concurrency = self.definition.concurrency
         configuration.pageSize = self.definition.pageSize
         configuration.retry = self.definition.retry
+        configuration.onChanged = self.definition.onChanged
         configuration.deadline = self.definition.deadline
         configuration.shard = shard
         configuration.journalPath = journalPath

@@ -14,9 +14,11 @@ struct RunSummary {
             "faceexport: pipeline '\(self.pipeline)', run \(report.runID): \(report.outcome.rawValue.uppercased())"
         )
         let byStatus = Dictionary(grouping: report.groups, by: \.status)
-        let counts = [GroupStatus.complete, .changedDuringExport, .incomplete, .failed].map {
+        var counts = [GroupStatus.complete, .changedDuringExport, .incomplete, .failed].map {
             "\(byStatus[$0]?.count ?? 0) \($0.rawValue.replacingOccurrences(of: "_", with: " "))"
         }
+        let edited = (byStatus[.complete] ?? []).filter(\.changedDuringExport).count
+        if edited > 0 { counts[0] += " (\(edited) edited during the walk)" }
         lines.append("  groups    \(report.groups.count): \(counts.joined(separator: ", "))")
         let filtered = report.filtered > 0 ? " (\(report.filtered) more left out by the transform's filter)" : ""
         lines.append("  faces     \(report.faces) in \(report.pages) pages\(filtered)")

@@ -53,22 +53,106 @@ struct GroupWalkStateMachineTests {
         #expect(machine.pageReceived(self.page(0..<60)) == .emitAndFetch(self.faces(0..<60), start: 60))
         #expect(machine.pageReceived(self.page(59..<120)) == .emitAndFetch(self.faces(60..<120), start: 120))
         #expect(machine.pageReceived(self.page(0..<0)) == .confirmSize)
-        // The size held, but 30 faces never came: something moved under the walk.
-        #expect(
-            machine.confirmedSizeReceived(150)
-                == .finish(self.result(.changedDuringExport, expected: 150, after: 150, exported: 120, pages: 2))
-        )
+        // The size held, but 30 faces never came: something moved under the walk. The library is
+        // small, so it is walked once more; the second pass hands on nothing already handed on.
+        #expect(machine.confirmedSizeReceived(150) == .fetchPage(start: 1))
+        #expect(machine.pageReceived(self.page(0..<100)) == .fetchPage(start: 100))
+        #expect(machine.pageReceived(self.page(99..<120)) == .fetchPage(start: 120))
+        #expect(machine.pageReceived(self.page(119..<120)) == .confirmSize)
+        var expected = self.result(.complete, expected: 150, after: 150, exported: 120, pages: 5)
+        expected.changedDuringExport = true
+        #expect(machine.confirmedSizeReceived(150) == .finish(expected))
     }
 
-    @Test func aLibraryThatGrewDuringTheWalkIsNotComplete() {
+    @Test func aSmallLibraryThatGrewDuringTheWalkIsWalkedAgainAndGetsTheNewFaces() {
         var machine = GroupWalkStateMachine(pageSize: 100)
         _ = machine.start()
         _ = machine.sizeReceived(100)
         #expect(machine.pageReceived(self.page(0..<100)) == .emitAndConfirmSize(self.faces(0..<100)))
-        #expect(
-            machine.confirmedSizeReceived(104)
-                == .finish(self.result(.changedDuringExport, expected: 100, after: 104, exported: 100, pages: 1))
-        )
+        #expect(machine.confirmedSizeReceived(104) == .fetchPage(start: 1))
+        #expect(machine.pageReceived(self.page(0..<100)) == .fetchPage(start: 100))
+        #expect(machine.pageReceived(self.page(99..<104)) == .emitAndConfirmSize(self.faces(100..<104)))
+        var expected = self.result(.complete, expected: 100, after: 104, exported: 104, pages: 3)
+        expected.changedDuringExport = true
+        #expect(machine.confirmedSizeReceived(104) == .finish(expected))
+    }
+
+    @Test func aLargeLibraryThatGrewIsCompleteAndFlaggedWithoutASecondPass() {
+        var machine = GroupWalkStateMachine(pageSize: 10)
+        _ = machine.start()
+        _ = machine.sizeReceived(40)
+        _ = machine.pageReceived(self.page(0..<10))
+        _ = machine.pageReceived(self.page(9..<19))
+        _ = machine.pageReceived(self.page(18..<28))
+        #expect(machine.pageReceived(self.page(27..<37)) == .emitAndFetch(self.faces(28..<37), start: 37))
+        #expect(machine.pageReceived(self.page(36..<46)) == .emitAndConfirmSize(self.faces(37..<46)))
+        var expected = self.result(.complete, expected: 40, after: 47, exported: 46, pages: 5)
+        expected.changedDuringExport = true
+        #expect(machine.confirmedSizeReceived(47) == .finish(expected))
+    }
+
+    @Test func onChangedFailKeepsAnEditedLibraryFromBeingComplete() {
+        var machine = GroupWalkStateMachine(pageSize: 100, onChanged: .fail)
+        _ = machine.start()
+        _ = machine.sizeReceived(100)
+        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndConfirmSize(self.faces(0..<100)))
+        var expected = self.result(.changedDuringExport, expected: 100, after: 104, exported: 100, pages: 1)
+        expected.changedDuringExport = true
+        #expect(machine.confirmedSizeReceived(104) == .finish(expected))
+    }
+
+    /// Walks `library` to its end, applying `edit` to it before the call numbered `editBefore`.
+    private func walk(
+        _ machine: inout GroupWalkStateMachine,
+        library initial: [Face],
+        pageSize: Int,
+        editBefore: Int,
+        edit: (inout [Face]) -> Void
+    ) -> (result: GroupWalkResult?, handedOn: [String]) {
+        var library = initial
+        var handedOn: [String] = []
+        var action = machine.start()
+        for call in 0..<1000 {
+            if call == editBefore { edit(&library) }
+            switch action {
+            case .fetchSize: action = machine.sizeReceived(library.count)
+            case .confirmSize: action = machine.confirmedSizeReceived(library.count)
+            case .emitAndConfirmSize(let faces):
+                handedOn += faces.map(\.faceToken)
+                action = machine.confirmedSizeReceived(library.count)
+            case .fetchPage(let start), .emitAndFetch(_, let start):
+                if case .emitAndFetch(let faces, _) = action { handedOn += faces.map(\.faceToken) }
+                let slice = Array(library.dropFirst(start - 1).prefix(pageSize))
+                action = machine.pageReceived(FacePage(faces: slice, next: nil, requestID: nil))
+            case .finish(let result): return (result, handedOn)
+            }
+        }
+        return (nil, handedOn)
+    }
+
+    @Test func moreThanAPageDeletedBetweenTwoCallsIsNotPassedOffAsComplete() {
+        var machine = GroupWalkStateMachine(pageSize: 10)
+        let library = self.faces(0..<100)
+        // After three pages, 15 faces before the offset go: the walk cannot find the last page again.
+        let (result, handedOn) = self.walk(&machine, library: library, pageSize: 10, editBefore: 4) {
+            $0.removeFirst(15)
+        }
+        #expect(result?.status == .changedDuringExport)
+        #expect(result?.changedDuringExport == true)
+        #expect(Set(handedOn).count == handedOn.count, "nothing handed on twice")
+    }
+
+    @Test func deletionsOfLessThanAPageKeepTheGuaranteeAndTheLibraryIsComplete() {
+        var machine = GroupWalkStateMachine(pageSize: 10)
+        let library = self.faces(0..<100)
+        let (result, handedOn) = self.walk(&machine, library: library, pageSize: 10, editBefore: 4) {
+            $0.removeSubrange(20..<24)
+        }
+        #expect(result?.status == .complete)
+        #expect(result?.changedDuringExport == true)
+        let stayed = Set(library.map(\.faceToken)).subtracting((20..<24).map { "t\($0)" })
+        #expect(stayed.isSubset(of: Set(handedOn)), "every face present throughout is there")
+        #expect(Set(handedOn).count == handedOn.count, "nothing handed on twice")
     }
 
     @Test func anUnconfirmedSizeJudgesTheWalkByTheFirstOne() {
