@@ -24,6 +24,9 @@ public struct ExportConfiguration: Sendable {
     public var retry = RetryPolicy()
     /// Seconds after the start when no further call begins and the run fails; nil for none. Default nil.
     public var deadline: Double?
+    /// Seconds an account's API may stay unreachable (every call failing at the connection level, or
+    /// throttled) before the run gives up and fails, keeping its journal for `--resume`. Default 600.
+    public var outageTolerance: Double = 600
     /// Export only the libraries of this shard; nil for all. Default nil.
     public var shard: Shard?
     /// Where to journal progress page by page, so an interrupted run can be resumed; nil for no

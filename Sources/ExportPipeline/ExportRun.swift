@@ -81,7 +81,8 @@ public final class ExportRun: Sendable {
                 name: job.name,
                 client: job.client,
                 limiter: AccountRateLimiter(configuration: job.rateLimit, clock: self.clock),
-                budget: RetryBudget(configuration: job.retryBudget)
+                budget: RetryBudget(configuration: job.retryBudget),
+                health: AccountHealth(tolerance: self.configuration.outageTolerance, now: started)
             )
         }
         let groups = BoundedQueue<GroupTask>(capacity: self.configuration.concurrency)
@@ -150,6 +151,10 @@ public final class ExportRun: Sendable {
     private func conclude(started: Double, startedAt: String) -> RunReport {
         var failure = self.stop.raisedReason
         let (groups, accountErrors) = self.ledger.reports(stopReason: failure)
+        if failure == nil, !groups.isEmpty, groups.allSatisfy({ $0.status == .failed }) {
+            // Committing would replace the previous outputs with empty files: nothing is better than that.
+            failure = Self.noLibraryExported(groups)
+        }
         var outcome: RunOutcome =
             failure != nil
             ? .failed : groups.allSatisfy({ $0.status == .complete }) && accountErrors.isEmpty ? .complete : .partial
@@ -172,9 +177,9 @@ public final class ExportRun: Sendable {
         report.shard = self.configuration.shard
         report.schema = self.configuration.transform.schema
         report.transformDigest = self.configuration.transform.digest
-        if self.stop.isInterruption {
+        if self.stop.keepsProgress {
             // Nothing is committed or removed: the journal and the temporary files wait for `--resume`.
-            report.outcome = .interrupted
+            report.outcome = self.stop.isInterruption ? .interrupted : .failed
             return report
         }
         let context = outcome == .failed ? nil : report.commitContext
@@ -217,6 +222,16 @@ public final class ExportRun: Sendable {
         report.failure = failure
         if outcome == .failed { report.files = [] }
         return report
+    }
+
+    /// Why no library could be exported, said once with a count rather than once per library.
+    private static func noLibraryExported(_ groups: [GroupReport]) -> String {
+        let reasons = groups.compactMap { $0.error?.components(separatedBy: " [request_id").first }
+        let errors = Dictionary(grouping: reasons, by: { $0 }).mapValues(\.count)
+        let common = errors.max { $0.value < $1.value || $0.value == $1.value && $0.key > $1.key }
+        return "no library could be exported (\(groups.count) failed"
+            + (common.map { $0.value == groups.count ? ", each: \($0.key)" : "; \($0.value) of them: \($0.key)" } ?? "")
+            + "); the previous outputs were kept"
     }
 
     private static func wallClockNow() -> String {

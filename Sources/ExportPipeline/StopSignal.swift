@@ -6,17 +6,20 @@ public final class StopSignal: @unchecked Sendable {
     private let condition = NSCondition()
     private var reason: String?
     private var interruption = false
+    private var resumable = false
 
     /// Creates a lowered signal.
     public init() {}
 
-    /// Raises the signal; the first reason is kept. An `interruption` (a signal from outside) keeps the
-    /// run's temporary files and journal so `--resume` can continue it.
-    public func raise(_ reason: String, interruption: Bool = false) {
+    /// Raises the signal; the first reason is kept. An `interruption` (a signal from outside) or a
+    /// `resumable` failure (an outage) keeps the run's temporary files and journal so `--resume` can
+    /// continue it.
+    public func raise(_ reason: String, interruption: Bool = false, resumable: Bool = false) {
         self.condition.lock()
         if self.reason == nil {
             self.reason = reason
             self.interruption = interruption
+            self.resumable = interruption || resumable
         }
         self.condition.broadcast()
         self.condition.unlock()
@@ -27,6 +30,13 @@ public final class StopSignal: @unchecked Sendable {
         self.condition.lock()
         defer { self.condition.unlock() }
         return self.interruption
+    }
+
+    /// Whether the run's progress is kept for `--resume`: an interruption, or a failure that may pass.
+    public var keepsProgress: Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.resumable
     }
 
     /// Why the signal was raised, or nil while it is not.

@@ -98,6 +98,18 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         self.apiCode == "CONCURRENCY_LIMIT_EXCEEDED" || self.httpStatus == 429
     }
 
+    /// Whether the API could not be reached: no answer (refused, reset, DNS, timeout), or a 5xx that
+    /// is not the API's own JSON (a proxy's, a load balancer's or a server's being deployed). The API's
+    /// own error answers, `INTERNAL_ERROR` included, show it is up. Calls failing so while none is
+    /// answered make an outage.
+    public var isUnreachable: Bool {
+        switch self.code {
+        case .transport, .timeout: return true
+        case .plainText(let status, _), .malformedResponse(let status, _): return status >= 500
+        case .api, .invalidEndpoint: return false
+        }
+    }
+
     /// Whether the API rejected the signature as expired: re-signing helps once, unless the clock is wrong.
     public var isExpiredSignature: Bool {
         self.apiCode == "AUTHORIZATION_ERROR" && self.apiDetail == "EXPIRED_SIGN"

@@ -24,11 +24,15 @@ public final class FaceSearchAPI: Sendable {
     private let wallClock: @Sendable () -> Int64
     private static let calls: Set<String> = ["list", "get_size", "group_list", "face_info", "group_info"]
 
-    /// Per-key bookkeeping for the rate and in-flight limits.
+    /// Per-key bookkeeping for the rate and in-flight limits, and the run's timeline for outages and
+    /// limit changes.
     private struct Admission {
         var acceptedTimes: [String: [Double]] = [:]
         var inFlight: [String: Int] = [:]
         var totalInFlight = 0
+        var calls = 0
+        var firstCall: Double?
+        var outageBegan: Double?
     }
 
     /// Creates the API where every accepted key sees `dataset`; `wallClock` gives Unix seconds.
@@ -72,6 +76,7 @@ public final class FaceSearchAPI: Sendable {
         }
         let now = self.wallClock() + self.configuration.clockOffset
         let answer = Answer(requestID: "\(now),\(UUID().uuidString.lowercased())", started: started)
+        if let refusal = self.outageRefusal() { return refusal }
         let response = await self.answer(call: call, fields: fields, now: now, answer: answer)
         if let code = response.errorCode {
             self.statistics.withLock { $0.errorsByCode[code, default: 0] += 1 }
@@ -153,13 +158,41 @@ public final class FaceSearchAPI: Sendable {
         }
     }
 
+    /// What a call gets while the planned outage lasts (nil when the API is up): counts every call and
+    /// starts the outage at its call.
+    private func outageRefusal() -> SimulatedResponse? {
+        let now = self.configuration.monotonicClock()
+        let down: FaultPlan.Outage? = self.admission.withLock { admission in
+            admission.calls += 1
+            if admission.firstCall == nil { admission.firstCall = now }
+            guard let outage = self.configuration.faults.outage else { return nil }
+            if admission.outageBegan == nil && admission.calls >= outage.fromCall { admission.outageBegan = now }
+            guard let began = admission.outageBegan, now < began + outage.seconds else { return nil }
+            return outage
+        }
+        guard let down else { return nil }
+        self.statistics.withLock { $0.faults["outage", default: 0] += 1 }
+        switch down.kind {
+        case .reset:
+            var response = SimulatedResponse(status: 503, contentType: "text/plain", body: Data())
+            response.connectionFault = .reset
+            return response
+        case .unavailable:
+            return SimulatedResponse(status: 503, contentType: "text/plain", body: Data("Service Unavailable".utf8))
+        }
+    }
+
     /// Takes an in-flight slot and a place in the key's one-second window, or refuses.
     private func admit(_ key: String) -> Bool {
         let faults = self.configuration.faults
-        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let now = self.configuration.monotonicClock()
         let admittedWith: Int? = self.admission.withLock { admission in
             if let limit = faults.inFlightLimit, admission.inFlight[key, default: 0] >= limit { return nil }
-            if let limit = faults.requestsPerSecondLimit {
+            var rateLimit = faults.requestsPerSecondLimit
+            if let change = faults.limitChange, let first = admission.firstCall, now >= first + change.afterSeconds {
+                rateLimit = change.requestsPerSecond
+            }
+            if let limit = rateLimit {
                 var times = admission.acceptedTimes[key, default: []]
                 times.removeAll { $0 <= now - 1 }
                 defer { admission.acceptedTimes[key] = times }

@@ -28,6 +28,49 @@ public struct FaultPlan: Sendable, Hashable {
     public var retryAfter: Int?
     /// Seed of the fault draws. Default 1.
     public var seed: UInt64 = 1
+    /// The API going down and coming back, as in a vendor's deploy. Default none.
+    public var outage: Outage?
+    /// The rate limit changing while a run goes on, as when the vendor lowers an account's quota. Default none.
+    public var limitChange: LimitChange?
+
+    /// From one call on, every call fails for a while.
+    public struct Outage: Sendable, Hashable {
+        /// How a call fails during the outage.
+        public enum Kind: String, Sendable, Hashable, CaseIterable {
+            /// The connection is reset before any answer.
+            case reset
+            /// `503 Service Unavailable`, plain text, as a load balancer answers.
+            case unavailable
+        }
+
+        /// The outage begins at this call (counting every call from 1).
+        public var fromCall: Int
+        /// Seconds it lasts, on the simulator's clock (``SimulatorConfiguration/monotonicClock``).
+        public var seconds: Double
+        /// How calls fail meanwhile. Default reset.
+        public var kind: Kind = .reset
+
+        /// Creates an outage.
+        public init(fromCall: Int, seconds: Double, kind: Kind = .reset) {
+            self.fromCall = fromCall
+            self.seconds = seconds
+            self.kind = kind
+        }
+    }
+
+    /// A new ``FaultPlan/requestsPerSecondLimit`` from some time after the first call.
+    public struct LimitChange: Sendable, Hashable {
+        /// Seconds after the first call.
+        public var afterSeconds: Double
+        /// The limit from then on.
+        public var requestsPerSecond: Int
+
+        /// Creates a change.
+        public init(afterSeconds: Double, requestsPerSecond: Int) {
+            self.afterSeconds = afterSeconds
+            self.requestsPerSecond = requestsPerSecond
+        }
+    }
 
     /// No faults.
     public init() {}

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// How the simulator behaves where the vendor's documents leave room, and what it accepts.
 public struct SimulatorConfiguration: Sendable {
     /// How `list` treats `start` beyond the documented range [1, 1000].
@@ -42,6 +44,9 @@ public struct SimulatorConfiguration: Sendable {
     public var mutationRate = 0.0
     /// Whether to keep the time of every accepted call, for ``SimulatorStatistics/busiestSecond``. Default false.
     public var recordsTimeline = false
+    /// Monotonic seconds, for the rate limit's window, its change and outages: tests pass the clock
+    /// the exporter runs on. Default the machine's monotonic clock.
+    public var monotonicClock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     /// Creates a configuration that accepts `credentials`.
     public init(credentials: [String: String]) {

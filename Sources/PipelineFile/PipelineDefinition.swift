@@ -125,6 +125,8 @@ public struct PipelineDefinition: Sendable {
     public var rateLimit = RateLimitConfiguration()
     /// Seconds after which the run stops and fails; nil for none.
     public var deadline: Double?
+    /// Seconds an account's API may stay unreachable or throttle every call before the run fails. Default 600.
+    public var outageTolerance = 600.0
     /// The folder every output path is relative to. Default `out`.
     public var outputDirectory = "out"
     /// The output files.

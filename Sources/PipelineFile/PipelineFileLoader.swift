@@ -138,7 +138,7 @@ struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
-            "on_changed", "accounts", "metrics_file", "transform", "http_client",
+            "on_changed", "outage_tolerance", "accounts", "metrics_file", "transform", "http_client",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -175,6 +175,9 @@ struct DefinitionReader {
         if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
         if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }
         if let node = entries["deadline"] { definition.deadline = try self.seconds(node, "deadline") }
+        if let node = entries["outage_tolerance"] {
+            definition.outageTolerance = try self.seconds(node, "outage_tolerance")
+        }
         if let node = entries["output_dir"] {
             definition.outputDirectory = try self.string(node, "output_dir")
             guard !definition.outputDirectory.contains(where: { $0 == "{" || $0 == "}" }) else {

@@ -45,6 +45,21 @@ struct FaultOptions: ParsableArguments {
     @Option(help: "Seed of the fault draws.")
     var faultSeed: UInt64 = 1
 
+    @Option(help: "Go down at this call (counting every call from 1), for --outage-seconds.")
+    var outageFromCall: Int?
+
+    @Option(help: "Seconds an outage lasts.")
+    var outageSeconds: Double = 60
+
+    @Option(help: "How calls fail during an outage: reset (the connection) or unavailable (503).")
+    var outageKind = "reset"
+
+    @Option(help: "Seconds after the first call when --rate-limit becomes --limit-change-to.")
+    var limitChangeAfter: Double?
+
+    @Option(help: "The rate limit after --limit-change-after.")
+    var limitChangeTo: Int?
+
     func plan() throws -> FaultPlan {
         for (name, rate) in [
             ("error-rate", self.errorRate), ("reset-rate", self.resetRate), ("truncate-rate", self.truncateRate),
@@ -67,6 +82,25 @@ struct FaultOptions: ParsableArguments {
         plan.limitStatus = self.limitStatus
         plan.retryAfter = self.retryAfter
         plan.seed = self.faultSeed
+        if let call = self.outageFromCall {
+            guard let kind = FaultPlan.Outage.Kind(rawValue: self.outageKind) else {
+                throw ValidationError("--outage-kind must be reset or unavailable")
+            }
+            guard call >= 1, self.outageSeconds > 0 else {
+                throw ValidationError("--outage-from-call must be 1 or more and --outage-seconds positive")
+            }
+            plan.outage = FaultPlan.Outage(fromCall: call, seconds: self.outageSeconds, kind: kind)
+        }
+        switch (self.limitChangeAfter, self.limitChangeTo) {
+        case (let after?, let limit?) where after >= 0 && limit >= 1:
+            plan.limitChange = FaultPlan.LimitChange(afterSeconds: after, requestsPerSecond: limit)
+        case (nil, nil):
+            break
+        default:
+            throw ValidationError(
+                "give --limit-change-after (seconds, 0 or more) and --limit-change-to (1 or more) together"
+            )
+        }
         return plan
     }
 }

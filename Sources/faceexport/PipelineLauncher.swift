@@ -344,6 +344,7 @@ struct PipelineLauncher {
         configuration.retry = self.definition.retry
         configuration.onChanged = self.definition.onChanged
         configuration.deadline = self.definition.deadline
+        configuration.outageTolerance = self.definition.outageTolerance
         configuration.shard = shard
         configuration.journalPath = journalPath
         configuration.fingerprint = fingerprint

@@ -33,35 +33,67 @@ struct RateLimiterStateMachineTests {
         #expect(abs(machine.reserve(now: 1) - 6.51) < 1e-9)
     }
 
-    @Test func adaptiveSlowStartDoublesUntilTheFirstThrottle() {
+    private func adaptive(start: Double, maxInFlight: Int = 16) -> RateLimiterStateMachine {
         var configuration = RateLimitConfiguration()
-        configuration.requestsPerSecond = 5
-        configuration.maxRequestsPerSecond = 1000
-        let machine = RateLimiterStateMachine(configuration: configuration, now: 0)
+        configuration.requestsPerSecond = start
+        configuration.maxRequestsPerSecond = 100_000
+        configuration.maxInFlight = maxInFlight
+        return RateLimiterStateMachine(configuration: configuration, now: 0)
+    }
+
+    @Test func aThrottleCutsToAShareOfWhatTheAPIAdmittedNotOfTheRateConfigured() {
+        // Configured at 1,000 calls/s; the API admitted 20 in the last second, then throttled.
+        var machine = self.adaptive(start: 1000)
+        for index in 0..<20 { _ = machine.admitted(now: 10.1 + Double(index) * 0.04) }
+        machine.throttled(now: 11)
+        #expect(abs(machine.rate(at: 11) - 18) < 1e-9, "90% of the 20 admitted, at once: not 90% of 1,000")
+        // One cycle is 200 calls at the ceiling (10 s at 20/s): back at 20 after it, then probing slowly.
+        #expect(abs(machine.rate(at: 16) - 19) < 1e-9)
+        #expect(abs(machine.rate(at: 21) - 20) < 1e-9)
+        #expect(abs(machine.rate(at: 31) - 22) < 1e-9, "one cycle of probing adds 10%")
+        #expect(abs(machine.rate(at: 41) - 36) < 1e-9, "and grows cubically while nothing throttles")
+    }
+
+    @Test func throttlesWithinTheCooldownAreOneCutAndMakeEarlierReservationsStale() {
+        var machine = self.adaptive(start: 1000)
+        for index in 0..<50 { _ = machine.admitted(now: 0.005 + Double(index) * 0.02) }
+        let before = machine.generation
+        _ = machine.reserve(now: 1)
+        machine.throttled(now: 1)
+        machine.throttled(now: 1.5)
+        #expect(machine.generation == before + 1, "a storm of throttles within a second is one event")
+        #expect(abs(machine.rate(at: 1.5) - (40.5 + 4.5 * 0.5 / (200.0 / 45))) < 1e-9, "45 admitted in the last second")
+        // After the cut, calls leave at the new rate from now on.
+        #expect(abs(machine.reserve(now: 1.5) - 0) < 1e-9)
+        #expect(abs(machine.reserve(now: 1.5) - 1 / machine.rate(at: 1.5)) < 1e-9)
+    }
+
+    @Test func aLowLimitIsProbedAsRarelyPerCallAsAHighOne() {
+        var machine = self.adaptive(start: 1000)
+        _ = machine.admitted(now: 0.2)
+        _ = machine.admitted(now: 0.7)
+        machine.throttled(now: 1)
+        #expect(abs(machine.rate(at: 1) - 1.8) < 1e-9)
+        // At 2 calls/s a cycle of 200 calls is 100 s: the ceiling comes back only then.
+        #expect(abs(machine.rate(at: 51) - 1.9) < 1e-9)
+        #expect(abs(machine.rate(at: 101) - 2) < 1e-9)
+    }
+
+    @Test func adaptiveSlowStartDoublesUntilTheFirstThrottle() {
+        let machine = self.adaptive(start: 5)
         #expect(abs(machine.rate(at: 0) - 5) < 1e-9)
         #expect(abs(machine.rate(at: 2) - 10) < 1e-9)
         #expect(abs(machine.rate(at: 6) - 40) < 1e-9)
-        #expect(machine.rate(at: 60) == 1000, "never above the ceiling")
     }
 
-    @Test func adaptiveCutsRecoversAndProbes() {
-        var configuration = RateLimitConfiguration()
-        configuration.requestsPerSecond = 5
-        configuration.maxRequestsPerSecond = 1000
-        var machine = RateLimiterStateMachine(configuration: configuration, now: 0)
-        // Throttled at 4 s, when the rate was 20: cut to 18.
-        machine.throttled(now: 4)
-        #expect(abs(machine.rate(at: 4) - 18) < 1e-9)
-        // A storm of throttles within the cool-down is one event.
-        machine.throttled(now: 4.2)
-        machine.throttled(now: 4.9)
-        #expect(abs(machine.rate(at: 4.9) - (18 + 2 * 0.9 / 2)) < 1e-9)
-        // Back at the last ceiling after the recovery time, then probing 4% of it per second.
-        #expect(abs(machine.rate(at: 6) - 20) < 1e-9)
-        #expect(abs(machine.rate(at: 11) - 20 * 1.2) < 1e-9)
-        // The next throttle, at 24/s, remembers 24 and cuts to 21.6.
-        machine.throttled(now: 11)
-        #expect(abs(machine.rate(at: 11) - 21.6) < 1e-9)
+    @Test func callsInFlightStartAtTwoAndGrowWithEveryAdmittedCall() {
+        var machine = self.adaptive(start: 1000, maxInFlight: 4)
+        #expect(machine.inFlightWindow == 2)
+        let grew = [machine.admitted(now: 0.1), machine.admitted(now: 0.2), machine.admitted(now: 0.3)]
+        #expect(grew == [true, true, false], "never above max_in_flight")
+        #expect(machine.inFlightWindow == 4)
+        let fixed = RateLimiterStateMachine(configuration: .fixed(20, maxInFlight: 8), now: 0)
+        #expect(fixed.inFlightWindow == 8, "a fixed rate starts with every slot")
     }
 
     @Test func adaptiveRateStaysWithinItsBounds() {
@@ -71,8 +103,8 @@ struct RateLimiterStateMachineTests {
         configuration.maxRequestsPerSecond = 3
         var machine = RateLimiterStateMachine(configuration: configuration, now: 0)
         for second in 0..<10 { machine.throttled(now: Double(second) * 1.5) }
-        #expect(machine.rate(at: 15) >= 0.5)
-        #expect(machine.rate(at: 1000) == 3)
+        #expect(machine.rate(at: 15) >= 0.5, "nothing admitted: the floor")
+        #expect(machine.rate(at: 100_000) == 3)
     }
 
     @Test func fixedModeIgnoresThrottles() {

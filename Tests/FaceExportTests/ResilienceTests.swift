@@ -117,6 +117,39 @@ struct ResilienceTests {
         )
     }
 
+    /// A pipeline that starts 50× above the account's real limit, with no retries to spare: throttling
+    /// slows the export, it costs no attempt and no budget, and no library fails.
+    @Test(arguments: [429, 403])
+    func throttlingFarAboveTheLimitSlowsTheExportAndFailsNoLibrary(status: Int) async throws {
+        let dataset = DatasetGenerator(groups: 12, faces: 150, sizing: .exact, seed: 18).make()
+        var rateLimit = RateLimitConfiguration()
+        rateLimit.requestsPerSecond = 1000
+        rateLimit.maxRequestsPerSecond = 10_000
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            simulator: {
+                $0.faults.requestsPerSecondLimit = 20
+                $0.faults.limitStatus = status
+            },
+            pipeline: {
+                $0.pageSize = 50
+                $0.concurrency = 4
+                $0.retry = RetryPolicy(maxAttempts: 1, baseDelay: 0.001, maxDelay: 0.01)
+            },
+            rateLimit: rateLimit,
+            clock: SystemClock()
+        )
+        #expect(result.report.outcome == .complete, "\(result.report.unfinishedGroups)")
+        #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
+        #expect(result.rows.count == dataset.faceCount)
+        #expect(result.statistics.rejections > 0, "the limit was met")
+        // Settled within the first throttles: not one rejection per call.
+        #expect(
+            result.statistics.rejections * 4 <= result.statistics.requests,
+            "throttled \(result.statistics.rejections) of \(result.statistics.requests)"
+        )
+    }
+
     @Test func anInFlightLimitAnswering403IsRetriedUntilEveryFaceArrives() async throws {
         let dataset = DatasetGenerator(groups: 10, faces: 300, sizing: .exact, seed: 13).make()
         let result = try await exportFromSimulator(
@@ -180,7 +213,9 @@ struct ResilienceTests {
         #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
     }
 
-    @Test func aFailingAPITripsTheRetryBudgetInsteadOfBeingRetriedForever() async throws {
+    /// An API that answers nothing but 500: the retry budget stops the retrying, and a night in which
+    /// no library could be exported fails without committing (empty files would replace good ones).
+    @Test func aFailingAPITripsTheRetryBudgetAndCommitsNothing() async throws {
         let dataset = DatasetGenerator(groups: 40, faces: 10, sizing: .exact, seed: 16).make()
         let result = try await exportFromSimulator(
             dataset: dataset,
@@ -190,11 +225,16 @@ struct ResilienceTests {
             // No reset here, so no stall: a long timeout keeps a loaded machine from turning 500s into timeouts.
             requestTimeout: 30
         )
-        #expect(result.report.outcome == .partial)
+        #expect(result.report.outcome == .failed)
         #expect(result.report.groups.allSatisfy { $0.status == .failed })
+        let failure = result.report.failure ?? ""
+        #expect(
+            failure.contains("no library could be exported (40 failed, each: get_size: HTTP 500 INTERNAL_ERROR)"),
+            "\(failure)"
+        )
+        #expect(!FileManager.default.fileExists(atPath: result.outputPath))
         // 40 first attempts, then at most 500 / 5 = 100 retries: not 40 × 10.
         #expect(result.statistics.requests <= 140, "made \(result.statistics.requests) requests")
-        #expect(result.report.groups.allSatisfy { $0.error?.contains("INTERNAL_ERROR") == true })
     }
 
     @Test func aPassedDeadlineStopsTheRunAndKeepsThePreviousOutput() async throws {
