@@ -1,5 +1,6 @@
 import FaceSearch
 import Logging
+import Synchronization
 
 /// An account as the stages see it: its client, and the pacing and retry allowance all of its
 /// workers share.
@@ -9,6 +10,29 @@ struct AccountContext: Sendable {
     let limiter: AccountRateLimiter
     let budget: RetryBudget
     let health: AccountHealth
+    /// Whether `get_size` is available to the account's key.
+    let sizeCall: CallAvailability
+}
+
+/// Whether an optional call (`get_size`) is available to an account's key: found out once, said once.
+final class CallAvailability: Sendable {
+    private let reason = Mutex<String?>(nil)
+
+    /// Whether the call was found unavailable.
+    var isUnavailable: Bool { self.reason.withLock { $0 != nil } }
+
+    /// The API refused the call to this key; the first time, says so in the log.
+    func unavailable(_ error: FaceSearchError, logger: Logger) {
+        let first = self.reason.withLock { reason -> Bool in
+            defer { reason = reason ?? error.description }
+            return reason == nil
+        }
+        guard first else { return }
+        logger.warning(
+            "get_size is not available to this key; libraries are walked to their end and marked unverified",
+            metadata: ["error": "\(error)"]
+        )
+    }
 }
 
 /// Runs one API call with the stage's retry policy, under the account's pacing: retries what is
@@ -40,6 +64,9 @@ struct CallRetrier: Sendable {
     /// disagree), and whether a call rides out throttling and outages. Not for single attempts made
     /// on the side. Default true.
     var persists = true
+    /// Whether a call the key may not make (``FaceSearch/FaceSearchError/isCallUnavailable``) is
+    /// returned as a failure instead of stopping the run: for optional calls. Default false.
+    var sparesUnavailableCalls = false
 
     /// - Parameter counted: told of every attempt, and whether it is a retry.
     @available(*, noasync)
@@ -146,6 +173,8 @@ struct CallRetrier: Sendable {
             }
             throttledInARow = 0
             switch error.disposition {
+            case .fatalForRun where self.sparesUnavailableCalls && error.isCallUnavailable:
+                return .failure(error)
             case .fatalForRun:
                 self.stop.raise(Self.explain(error))
                 return .failure(error)
@@ -209,6 +238,13 @@ struct CallRetrier: Sendable {
                 self.clock.sleep(seconds: delay, unless: self.stop)
             }
         }
+    }
+
+    /// The same, for an optional call: see ``sparesUnavailableCalls``.
+    var sparingUnavailableCalls: CallRetrier {
+        var retrier = self
+        retrier.sparesUnavailableCalls = true
+        return retrier
     }
 
     /// The same, making each call once: for calls whose failure costs nothing but a shortcut.

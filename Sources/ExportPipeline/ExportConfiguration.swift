@@ -20,6 +20,9 @@ public struct ExportConfiguration: Sendable {
     public var queueCapacity: Int = 8
     /// What a library edited during its walk means for the run. Default ``ChangedLibraryPolicy/accept``.
     public var onChanged = ChangedLibraryPolicy.accept
+    /// Whether a library walked to its end without `get_size` (``GroupStatus/unverified``) counts as
+    /// exported for the run's outcome. Default true.
+    public var acceptsUnverified = true
     /// Retries of failed calls. Default ``RetryPolicy/init()``.
     public var retry = RetryPolicy()
     /// Seconds after the start when no further call begins and the run fails; nil for none. Default nil.

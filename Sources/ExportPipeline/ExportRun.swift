@@ -82,7 +82,8 @@ public final class ExportRun: Sendable {
                 client: job.client,
                 limiter: AccountRateLimiter(configuration: job.rateLimit, clock: self.clock),
                 budget: RetryBudget(configuration: job.retryBudget),
-                health: AccountHealth(tolerance: self.configuration.outageTolerance, now: started)
+                health: AccountHealth(tolerance: self.configuration.outageTolerance, now: started),
+                sizeCall: CallAvailability()
             )
         }
         let groups = BoundedQueue<GroupTask>(capacity: self.configuration.concurrency)
@@ -155,9 +156,11 @@ public final class ExportRun: Sendable {
             // Committing would replace the previous outputs with empty files: nothing is better than that.
             failure = Self.noLibraryExported(groups)
         }
+        let exported: Set<GroupStatus> = self.configuration.acceptsUnverified ? [.complete, .unverified] : [.complete]
         var outcome: RunOutcome =
             failure != nil
-            ? .failed : groups.allSatisfy({ $0.status == .complete }) && accountErrors.isEmpty ? .complete : .partial
+            ? .failed
+            : groups.allSatisfy({ exported.contains($0.status) }) && accountErrors.isEmpty ? .complete : .partial
         let finishedAt = Self.wallClockNow()
         let calls = self.ledger.callCounts
         var report = RunReport(

@@ -14,6 +14,9 @@ public enum GroupStatus: String, Sendable, Codable {
     case incomplete
     /// The library could not be exported.
     case failed
+    /// The library was walked to its end, but its size could not be asked (`get_size` unavailable to
+    /// the key), so the export could not be reconciled with it.
+    case unverified
 }
 
 /// The walk of one library through `get_size` and `list`, as events in and actions out.
@@ -48,6 +51,8 @@ public struct GroupWalkStateMachine: Sendable {
         case emitAndFetch([Face], start: Int)
         /// Hand these faces on, then call `get_size` again to confirm the walk.
         case emitAndConfirmSize([Face])
+        /// Hand these faces on and finish: the walk's size cannot be confirmed.
+        case emitAndFinish([Face], GroupWalkResult)
         /// Call `get_size` again to confirm the walk.
         case confirmSize
         /// Finish without faces to hand on.
@@ -67,6 +72,8 @@ public struct GroupWalkStateMachine: Sendable {
     public static let documentedStartCap = 1000
     /// A library that moved during its walk is walked once more when it spans at most this many pages.
     public static let rewalkPages = 3
+    /// The size of a library whose size could not be asked: the walk ends at an empty page.
+    static let unknownSize = Int.max
 
     private var state: State = .idle
     /// Where the last page received started, and whether the walk already retried at the cap.
@@ -167,6 +174,29 @@ public struct GroupWalkStateMachine: Sendable {
         return .fetchPage(start: 1)
     }
 
+    /// `get_size` is not available to the key: the library is walked to an empty page and ends
+    /// ``GroupStatus/unverified``.
+    public mutating func sizeUnavailable() -> Action {
+        guard case .sizing = self.state else { preconditionFailure("size refused out of order") }
+        self.state = .walking(expected: Self.unknownSize, start: 1)
+        return .fetchPage(start: 1)
+    }
+
+    /// The walk reached its end: ask the size again, or finish when it cannot be asked.
+    private mutating func walkEnded(expected: Int, emitting fresh: [Face]) -> Action {
+        guard expected == Self.unknownSize else {
+            self.state = .confirming(expected: expected, next: self.next)
+            return fresh.isEmpty ? .confirmSize : .emitAndConfirmSize(fresh)
+        }
+        self.state = .finished
+        var result = self.result(expected: nil)
+        if result.status == .complete {
+            result.status = .unverified
+            result.error = "get_size is not available to this key: walked to the end, not reconciled with a size"
+        }
+        return fresh.isEmpty ? .finish(result) : .emitAndFinish(fresh, result)
+    }
+
     /// The second `get_size`, after the walk, answered.
     public mutating func confirmedSizeReceived(_ count: Int) -> Action {
         guard case .confirming(let expected, _) = self.state else { preconditionFailure("size received out of order") }
@@ -216,7 +246,7 @@ public struct GroupWalkStateMachine: Sendable {
         if case .walking(let expected, _) = self.state, error.isStartOutOfRange, self.next > 1 {
             // The server caps `start`: what lies beyond is unreachable, not failed.
             result.status = .incomplete
-            result.unreachable = max(0, expected - (self.next - 1))
+            if expected != Self.unknownSize { result.unreachable = max(0, expected - (self.next - 1)) }
         }
         self.state = .finished
         return .finish(result)
@@ -227,10 +257,7 @@ public struct GroupWalkStateMachine: Sendable {
         guard case .walking(let expected, let start) = self.state else {
             preconditionFailure("page received out of order")
         }
-        if page.faces.isEmpty {
-            self.state = .confirming(expected: expected, next: self.next)
-            return .confirmSize
-        }
+        if page.faces.isEmpty { return self.walkEnded(expected: expected, emitting: []) }
         if start < self.next, !self.previousPageTokens.isEmpty, let first = page.faces.first,
             !self.previousPageTokens.contains(first.faceToken)
         {
@@ -280,8 +307,7 @@ public struct GroupWalkStateMachine: Sendable {
         self.next = max(self.next, page.next.flatMap { $0 > start ? $0 : nil } ?? computedNext)
         if fresh.isEmpty && handedOnBefore == 0 || self.next - 1 >= expected {
             // A page of faces already seen is the end as surely as an empty one.
-            self.state = .confirming(expected: expected, next: self.next)
-            return fresh.isEmpty ? .confirmSize : .emitAndConfirmSize(fresh)
+            return self.walkEnded(expected: expected, emitting: fresh)
         }
         let request = self.overlappingStart
         self.state = .walking(expected: expected, start: request)
@@ -298,7 +324,7 @@ public struct GroupWalkStateMachine: Sendable {
 
     /// The size `get_size` announced (or the journal kept), while the walk asks for pages.
     var expected: Int? {
-        if case .walking(let expected, _) = self.state { return expected }
+        if case .walking(let expected, _) = self.state, expected != Self.unknownSize { return expected }
         return nil
     }
 

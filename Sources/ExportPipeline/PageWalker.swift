@@ -40,15 +40,21 @@ struct PageWalker: Sendable {
         defer { prefetcher?.close() }
         while true {
             switch action {
+            case .fetchSize where task.account.sizeCall.isUnavailable:
+                action = machine.sizeUnavailable()
             case .fetchSize, .confirmSize:
                 let confirming = action == .confirmSize
-                switch self.retrier.perform(
+                switch self.retrier.sparingUnavailableCalls.perform(
                     { () throws(FaceSearchError) in try task.account.client.groupSize(groupID: task.groupID) },
                     account: task.account,
                     counted: count
                 ) {
                 case .success(let size):
                     action = confirming ? machine.confirmedSizeReceived(size) : machine.sizeReceived(size)
+                case .failure(let error) where error.isCallUnavailable && !confirming:
+                    // Walked to the end anyway: `list` says whether the key may read the library at all.
+                    task.account.sizeCall.unavailable(error, logger: logger)
+                    action = machine.sizeUnavailable()
                 case .failure(let error): action = machine.callFailed(error)
                 case .stopped: return
                 }
@@ -82,6 +88,11 @@ struct PageWalker: Sendable {
                     return
                 }
                 action = .confirmSize
+            case .emitAndFinish(let faces, let result):
+                guard self.emit(faces, task: task, position: machine.position, result: nil, output: output) else {
+                    return
+                }
+                action = .finish(result)
             case .finish(let result):
                 self.finish(task, result, logger: logger)
                 guard self.emit([], task: task, position: nil, result: result, output: output) else { return }

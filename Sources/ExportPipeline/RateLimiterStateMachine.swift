@@ -50,9 +50,11 @@ public struct RateLimiterStateMachine: Sendable {
     private var curveStartTime: Double
     private var ceiling: Double?
     private var lastCut: Double?
-    /// Calls admitted per tenth of a second over the last ``measureSeconds``, and the tenth of the newest.
-    private var admittedTenths = [Int](repeating: 0, count: 10)
-    private var newestTenth = Int.min
+    /// When the last calls were admitted: a ring of the newest ``admittedKept``, `nextAdmitted` its next slot.
+    private var admittedTimes: [Double] = []
+    private var nextAdmitted = 0
+    /// Admission times kept: enough to measure rates up to this many calls per second.
+    static let admittedKept = 4096
     /// Calls that may be in flight now.
     public private(set) var inFlightWindow: Int
     /// Bumped by every cut: a reservation made under an older generation is made again.
@@ -111,8 +113,12 @@ public struct RateLimiterStateMachine: Sendable {
     /// The API admitted a call (it answered without throttling); returns whether the window of calls
     /// in flight grew by one.
     public mutating func admitted(now: Double) -> Bool {
-        self.advanceTenths(to: now)
-        self.admittedTenths[Self.slot(self.newestTenth)] += 1
+        if self.admittedTimes.count < Self.admittedKept {
+            self.admittedTimes.append(now)
+        } else {
+            self.admittedTimes[self.nextAdmitted] = now
+        }
+        self.nextAdmitted = (self.nextAdmitted + 1) % Self.admittedKept
         self.lastAdmitted = max(self.lastAdmitted, now)
         guard self.inFlightWindow < self.configuration.maxInFlight else { return false }
         self.inFlightWindow += 1
@@ -120,9 +126,9 @@ public struct RateLimiterStateMachine: Sendable {
     }
 
     /// The calls the API admitted per second over the last ``measureSeconds``.
-    public mutating func admittedRate(now: Double) -> Double {
-        self.advanceTenths(to: now)
-        return Double(self.admittedTenths.reduce(0, +)) / Self.measureSeconds
+    public func admittedRate(now: Double) -> Double {
+        let since = now - Self.measureSeconds
+        return Double(self.admittedTimes.lazy.filter { $0 > since }.count) / Self.measureSeconds
     }
 
     /// The API said the account is over its limit.
@@ -147,16 +153,4 @@ public struct RateLimiterStateMachine: Sendable {
         self.pausedUntil = max(self.pausedUntil, until)
     }
 
-    private mutating func advanceTenths(to now: Double) {
-        let tenth = Int((now * 10).rounded(.down))
-        guard tenth > self.newestTenth else { return }
-        if self.newestTenth == Int.min || tenth - self.newestTenth >= 10 {
-            self.admittedTenths = [Int](repeating: 0, count: 10)
-        } else {
-            for passed in (self.newestTenth + 1)...tenth { self.admittedTenths[Self.slot(passed)] = 0 }
-        }
-        self.newestTenth = tenth
-    }
-
-    private static func slot(_ tenth: Int) -> Int { (tenth % 10 + 10) % 10 }
 }

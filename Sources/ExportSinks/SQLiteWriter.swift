@@ -239,7 +239,7 @@ final class SQLiteWriter: FileWriter {
             try group.step()
             group.reset()
             // Only a library walked completely proves that an unseen face is gone.
-            if entry.status == "complete", let deleted {
+            if entry.status == "complete" || entry.status == "unverified", let deleted {
                 deleted.bind(context.runID, at: 1)
                 deleted.bind(entry.groupID, at: 2)
                 try deleted.step()

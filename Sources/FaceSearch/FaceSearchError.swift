@@ -110,6 +110,17 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether the API refused this call to this key while others may work: `API_NOT_FOUND`, or an
+    /// `AUTHORIZATION_ERROR` that is not about the signature (`DENIED`, …). A region or a key without
+    /// `get_size` answers so.
+    public var isCallUnavailable: Bool {
+        switch self.apiCode {
+        case "API_NOT_FOUND": return true
+        case "AUTHORIZATION_ERROR": return !["INVALID_SIGN", "EXPIRED_SIGN"].contains(self.apiDetail ?? "")
+        default: return false
+        }
+    }
+
     /// Whether the API rejected the signature as expired: re-signing helps once, unless the clock is wrong.
     public var isExpiredSignature: Bool {
         self.apiCode == "AUTHORIZATION_ERROR" && self.apiDetail == "EXPIRED_SIGN"
@@ -148,6 +159,10 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
 
     /// What a person should check when this error stops a run.
     public var hint: String? {
+        if self.call == "group_list" && self.isCallUnavailable {
+            return "this key cannot list its libraries (or the endpoint is wrong: it should be the service root, "
+                + "e.g. https://api-sgp.yljz.com): name the libraries with groups or groups_file"
+        }
         switch self.apiCode {
         case "AUTHENTICATION_ERROR":
             return "check the API key and secret of this account"

@@ -96,17 +96,25 @@ public final class FaceSearchAPI: Sendable {
     private func answer(call: String, fields: [String: String], now: Int64, answer: Answer) async -> SimulatedResponse {
         let faults = self.configuration.faults
         // Unknown paths answer without request_id, as the vendor's 404 bodies do.
-        guard Self.calls.contains(call) else { return answer.failure(404, "API_NOT_FOUND", withRequestID: false) }
+        let unavailable = self.configuration.unavailableCalls.contains(call)
+        guard Self.calls.contains(call), !unavailable || self.configuration.unavailableAnswer != .notFound else {
+            return answer.failure(404, "API_NOT_FOUND", withRequestID: false)
+        }
         let key: String
         switch self.authenticate(fields, now: now, answer: answer) {
         case .success(let accepted): key = accepted
         case .failure(let rejection): return rejection.response
         }
+        if unavailable { return answer.failure(403, "AUTHORIZATION_ERROR: DENIED", withRequestID: false) }
         if self.draw(faults.expiredSignatureRate, fault: "expired_signature") {
             return answer.failure(403, "AUTHORIZATION_ERROR: EXPIRED_SIGN", withRequestID: false)
         }
         guard self.admit(key) else {
-            self.statistics.withLock { $0.rejections += 1 }
+            let now = self.configuration.monotonicClock()
+            self.statistics.withLock {
+                $0.rejections += 1
+                if self.configuration.recordsTimeline { $0.rejectedTimes.append(now) }
+            }
             var response = answer.failure(faults.limitStatus, "CONCURRENCY_LIMIT_EXCEEDED")
             response.retryAfter = faults.retryAfter
             return response
@@ -407,6 +415,8 @@ public struct SimulatorStatistics: Sendable, Codable {
     public var mutations: [SimulatedMutation] = []
     /// When each admitted call arrived, in monotonic seconds (only with ``SimulatorConfiguration/recordsTimeline``).
     public var acceptedTimes: [Double] = []
+    /// When each call refused with `CONCURRENCY_LIMIT_EXCEEDED` arrived (only with ``SimulatorConfiguration/recordsTimeline``).
+    public var rejectedTimes: [Double] = []
 
     /// No activity yet.
     public init() {}

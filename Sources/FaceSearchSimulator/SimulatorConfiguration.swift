@@ -42,6 +42,18 @@ public struct SimulatorConfiguration: Sendable {
     /// The share of `list` calls before which the library changes: half delete a face before the page
     /// asked for, half add one at the end. Recorded in ``SimulatorStatistics/mutations``. Default 0.
     public var mutationRate = 0.0
+    /// How a call the key may not make is refused.
+    public enum UnavailableAnswer: String, Sendable, Hashable, CaseIterable {
+        /// `404 API_NOT_FOUND`, as a region without the call answers (before the signature is checked).
+        case notFound = "not-found"
+        /// `403 AUTHORIZATION_ERROR: DENIED`, as a key without the permission is answered.
+        case denied
+    }
+
+    /// Calls this API does not offer (e.g. `get_size`, `group_list`). Default none.
+    public var unavailableCalls: Set<String> = []
+    /// How ``unavailableCalls`` are refused. Default ``UnavailableAnswer/notFound``.
+    public var unavailableAnswer = UnavailableAnswer.notFound
     /// Whether to keep the time of every accepted call, for ``SimulatorStatistics/busiestSecond``. Default false.
     public var recordsTimeline = false
     /// Monotonic seconds, for the rate limit's window, its change and outages: tests pass the clock

@@ -133,6 +133,9 @@ public struct PipelineDefinition: Sendable {
     public var outputs: [Output] = []
     /// Whether a partial run exits 0 (`on_incomplete: accept`) instead of 2 (`fail`, the default).
     public var acceptsIncomplete = false
+    /// Whether a library walked without `get_size` (`unverified`) counts as exported (`on_unverified:
+    /// accept`, the default) or makes the run partial (`fail`).
+    public var acceptsUnverified = true
     /// What a library edited during its walk means: `accept` (default) keeps it complete, flagged, when
     /// the walk kept the export's guarantee; `fail` makes it `changed_during_export` and the run partial.
     public var onChanged = ChangedLibraryPolicy.accept

@@ -138,7 +138,7 @@ struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
-            "on_changed", "outage_tolerance", "accounts", "metrics_file", "transform", "http_client",
+            "on_changed", "on_unverified", "outage_tolerance", "accounts", "metrics_file", "transform", "http_client",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -191,6 +191,13 @@ struct DefinitionReader {
                 throw self.fail(node, "on_incomplete", "'\(text)' is not one of fail, accept")
             }
             definition.acceptsIncomplete = text == "accept"
+        }
+        if let node = entries["on_unverified"] {
+            let text = try self.string(node, "on_unverified")
+            guard ["accept", "fail"].contains(text) else {
+                throw self.fail(node, "on_unverified", "'\(text)' is not one of accept, fail")
+            }
+            definition.acceptsUnverified = text == "accept"
         }
         if let node = entries["on_changed"] { definition.onChanged = try self.choice(node, "on_changed") }
         if let node = entries["metrics_file"] { definition.metricsFile = try self.string(node, "metrics_file") }

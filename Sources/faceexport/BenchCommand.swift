@@ -15,6 +15,9 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Scenarios: ratelimit (the simulator admits 20 calls/s; the exporter is paced at a fixed 98% of it), \
             ratelimit-adaptive (the same limit, unknown to the exporter, which starts at 5 calls/s), \
+            throttle (for each of --throttle-limits, a pipeline starting adaptive at 1,000 calls/s against that \
+            limit, answered with --limit-status: share of the limit admitted, share rejected overall and after \
+            the first 10 s), throttle-drop (the same, the limit halving half-way through --duration), \
             sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
             run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
             no latency, no limit, pages of 1,000, exported into --cpu-formats in turn: CPU per million; \
@@ -33,6 +36,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "The simulator's limit, in calls per second.")
     var limit = 20
+
+    @Option(help: "The limits the throttle scenarios run against, in calls per second (comma-separated).")
+    var throttleLimits = "2,20,200"
+
+    @Option(help: "The status of CONCURRENCY_LIMIT_EXCEEDED in the throttle scenarios: 403 or 429.")
+    var limitStatus = 429
 
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
@@ -74,6 +83,16 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(try await self.rateLimit(adaptive: false))
             case "ratelimit-adaptive":
                 results.append(try await self.rateLimit(adaptive: true))
+            case "throttle", "throttle-drop":
+                for limit in self.throttleLimits.split(separator: ",") {
+                    guard let limit = Int(limit), limit > 0 else {
+                        throw ValidationError("--throttle-limits takes whole numbers, e.g. 2,20,200")
+                    }
+                    results.append(try await self.throttle(limit: limit, drops: scenario == "throttle-drop"))
+                    if limit != Int(self.throttleLimits.split(separator: ",").last ?? "") {
+                        FileHandle.standardError.write(Data(results.last!.line.utf8))
+                    }
+                }
             case "sink-ndjson":
                 results.append(try self.sinkAlone(.ndjson, file: "faces.ndjson.gz"))
             case "sink-csv":
@@ -133,6 +152,50 @@ struct BenchCommand: AsyncParsableCommand {
             result.figures["share_of_limit_at_10s"] = Double(tenth) / limit
             result.figures["share_rejected"] = Double(statistics.rejections) / Double(max(1, statistics.requests))
         }
+        return result
+    }
+
+    /// A pipeline copied from the demo (adaptive from 1,000 calls/s) against an account that admits
+    /// `limit` calls/s, or that admits `limit` and then half of it: every library must be complete,
+    /// and the figures say how close to the limit the run went and how often it was refused.
+    private func throttle(limit: Int, drops: Bool) async throws -> BenchResult {
+        let later = max(1, limit / 2)
+        // Pages of 100 from libraries of 1,000 faces: 12 calls a library.
+        let calls = drops ? self.duration / 2 * Double(limit + later) : self.duration * Double(limit)
+        let groups = Int((calls / 12).rounded(.up)) + 1
+        var arguments = [
+            "--groups", String(groups), "--faces", "1000", "--exact-sizes", "--rate-limit", String(limit),
+            "--limit-status", String(self.limitStatus), "--record-timeline",
+        ]
+        if drops {
+            arguments += ["--limit-change-after", String(self.duration / 2), "--limit-change-to", String(later)]
+        }
+        let simulator = try SimulatorProcess(arguments: arguments)
+        defer { simulator.stop() }
+        var rateLimit = RateLimitConfiguration()
+        rateLimit.requestsPerSecond = 1000
+        rateLimit.maxRequestsPerSecond = 10_000
+        let measured = try await self.export(from: simulator, rateLimit: rateLimit, pageSize: 100, concurrency: 8)
+        let statistics = try await simulator.statistics()
+        let name = "\(drops ? "throttle-drop" : "throttle")-\(limit)\(self.limitStatus == 403 ? "-403" : "")"
+        var result = BenchResult(scenario: name, measured: measured, statistics: statistics)
+        let accepted = statistics.acceptedTimes.sorted()
+        let rejected = statistics.rejectedTimes
+        guard let first = accepted.first, let last = accepted.last, last > first else { return result }
+        // The limit allowed `limit` calls in any second, so over [first, last] at most this many.
+        let change = first + self.duration / 2
+        let allowed =
+            drops && last > change
+            ? Double(limit) * (change - first) + Double(later) * (last - change) : Double(limit) * (last - first)
+        result.figures["share_of_limit"] = Double(accepted.count) / allowed
+        result.figures["share_rejected"] = Double(rejected.count) / Double(max(1, accepted.count + rejected.count))
+        // Settled: 10 s after the start and, with a drop, 10 s after it.
+        let settled: (Double) -> Bool = { $0 >= first + 10 && (!drops || $0 < change || $0 >= change + 10) }
+        let settledAccepted = accepted.filter(settled).count
+        let settledRejected = rejected.filter(settled).count
+        result.figures["share_rejected_settled"] =
+            Double(settledRejected) / Double(max(1, settledAccepted + settledRejected))
+        result.figures["limit"] = Double(limit)
         return result
     }
 

@@ -43,7 +43,7 @@ struct MetricsFile {
         gauge(
             "groups",
             "Libraries of the last run, by status.",
-            [GroupStatus.complete, .changedDuringExport, .incomplete, .failed].map { status in
+            [GroupStatus.complete, .unverified, .changedDuringExport, .incomplete, .failed].map { status in
                 ("status=\"\(status.rawValue)\"", Double(report.groups.filter { $0.status == status }.count))
             }
         )

@@ -343,6 +343,7 @@ struct PipelineLauncher {
         configuration.pageSize = self.definition.pageSize
         configuration.retry = self.definition.retry
         configuration.onChanged = self.definition.onChanged
+        configuration.acceptsUnverified = self.definition.acceptsUnverified
         configuration.deadline = self.definition.deadline
         configuration.outageTolerance = self.definition.outageTolerance
         configuration.shard = shard

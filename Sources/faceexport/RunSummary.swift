@@ -14,7 +14,10 @@ struct RunSummary {
             "faceexport: pipeline '\(self.pipeline)', run \(report.runID): \(report.outcome.rawValue.uppercased())"
         )
         let byStatus = Dictionary(grouping: report.groups, by: \.status)
-        var counts = [GroupStatus.complete, .changedDuringExport, .incomplete, .failed].map {
+        let shown =
+            [GroupStatus.complete] + (byStatus[.unverified] == nil ? [] : [.unverified])
+            + [.changedDuringExport, .incomplete, .failed]
+        var counts = shown.map {
             "\(byStatus[$0]?.count ?? 0) \($0.rawValue.replacingOccurrences(of: "_", with: " "))"
         }
         let edited = (byStatus[.complete] ?? []).filter(\.changedDuringExport).count
@@ -40,17 +43,38 @@ struct RunSummary {
         for (account, reason) in report.accountErrors.sorted(by: { $0.key < $1.key }) {
             lines.append("  account   \(account): \(reason)")
         }
-        let unfinished = report.unfinishedGroups
-        for group in unfinished.prefix(20) {
-            var line = "  \(group.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(group.groupID):"
-            line += " exported \(group.exported) of \(group.expected.map(String.init) ?? "?")"
-            if let unreachable = group.unreachable { line += ", \(unreachable) unreachable" }
-            if let error = group.error { line += " — \(error)" }
+        // Libraries that ended alike for the same reason are said once, with a count.
+        var reasons: [(key: String, groups: [GroupReport])] = []
+        for group in report.unfinishedGroups {
+            let reason = "\(group.status.rawValue)|\(Self.withoutRequestID(group.error ?? ""))"
+            if let index = reasons.firstIndex(where: { $0.key == reason }) {
+                reasons[index].groups.append(group)
+            } else {
+                reasons.append((reason, [group]))
+            }
+        }
+        for (_, groups) in reasons.prefix(20) {
+            let group = groups[0]
+            var line = "  \(group.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) "
+            if groups.count == 1 {
+                line += "\(group.groupID): exported \(group.exported) of \(group.expected.map(String.init) ?? "?")"
+                if let unreachable = group.unreachable { line += ", \(unreachable) unreachable" }
+                if let error = group.error { line += " — \(error)" }
+            } else {
+                let names = groups.prefix(3).map(\.groupID).joined(separator: ", ") + (groups.count > 3 ? ", …" : "")
+                line += "\(groups.count) libraries (\(names))"
+                if let error = group.error { line += " — \(Self.withoutRequestID(error))" }
+            }
             lines.append(line)
         }
-        if unfinished.count > 20 {
-            lines.append("  … and \(unfinished.count - 20) more libraries not exported completely")
+        if reasons.count > 20 {
+            lines.append("  … and \(reasons.count - 20) more reasons libraries were not exported completely")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// An error without its `[request_id …]`, so that the same failure reads the same for every library.
+    private static func withoutRequestID(_ error: String) -> String {
+        error.components(separatedBy: " [request_id").first ?? error
     }
 }

@@ -42,6 +42,12 @@ struct SimulateCommand: AsyncParsableCommand {
     )
     var mutationRate = 0.0
 
+    @Option(help: "A call this API does not offer (get_size, group_list, …); repeat for several.")
+    var withoutCall: [String] = []
+
+    @Option(help: "How a call given with --without-call is refused: not-found (404 API_NOT_FOUND) or denied (403).")
+    var withoutCallAnswer = SimulatorConfiguration.UnavailableAnswer.notFound.rawValue
+
     @OptionGroup(title: "Faults")
     var faults: FaultOptions
 
@@ -81,6 +87,11 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         configuration.mutationRate = self.mutationRate
         configuration.recordsTimeline = self.recordTimeline
+        configuration.unavailableCalls = Set(self.withoutCall)
+        guard let answer = SimulatorConfiguration.UnavailableAnswer(rawValue: self.withoutCallAnswer) else {
+            throw ValidationError("--without-call-answer must be not-found or denied")
+        }
+        configuration.unavailableAnswer = answer
         configuration.faults = try self.faults.plan()
         configuration.clockOffset = self.faults.clockOffset
         let generator = DatasetGenerator(

@@ -125,6 +125,7 @@ struct GroupWalkStateMachineTests {
                 let slice = Array(library.dropFirst(start - 1).prefix(pageSize))
                 action = machine.pageReceived(FacePage(faces: slice, next: nil, requestID: nil))
             case .finish(let result): return (result, handedOn)
+            case .emitAndFinish(let faces, let result): return (result, handedOn + faces.map(\.faceToken))
             }
         }
         return (nil, handedOn)
