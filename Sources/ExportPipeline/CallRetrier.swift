@@ -256,6 +256,7 @@ struct CallRetrier: Sendable {
     }
 
     private static func explain(_ error: FaceSearchError) -> String {
-        "the API refused the run: \(error)" + (error.hint.map { " — \($0)" } ?? "")
+        let what = error.httpStatus == nil ? "cannot call the API" : "the API refused the run"
+        return "\(what): \(error)" + (error.hint.map { " — \($0)" } ?? "")
     }
 }

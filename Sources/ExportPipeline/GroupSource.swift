@@ -36,6 +36,8 @@ struct GroupSource: Sendable {
                         "discovered libraries",
                         metadata: ["account": "\(account.name)", "count": "\(infos.count)"]
                     )
+                case .failure(let error) where error.disposition == .fatalForRun:
+                    return  // The run stops, and its reason says why.
                 case .failure(let error):
                     self.ledger.accountFailed(account.name, reason: "group_list failed: \(error)")
                     continue

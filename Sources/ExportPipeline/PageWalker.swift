@@ -149,7 +149,7 @@ struct PageWalker: Sendable {
 
     private func finish(_ task: GroupTask, _ result: GroupWalkResult, logger: Logger) {
         self.ledger.walkFinished(task.key, result)
-        if result.status == .complete {
+        if result.status == .complete || result.status == .unverified {  // unverified is said once per account
             logger.debug("library walked", metadata: ["faces": "\(result.exported)", "pages": "\(result.pages)"])
         } else {
             logger.warning(

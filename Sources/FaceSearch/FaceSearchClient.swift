@@ -91,7 +91,9 @@ public final class FaceSearchClient: Sendable {
             var metadata: Logger.Metadata = ["call": "\(call)", "error": "\(error)"]
             if let groupID { metadata["group"] = "\(groupID)" }
             metadata["request_id"] = "\(error.requestID ?? "none")"
-            self.logger.warning("FaceSearch call failed", metadata: metadata)
+            // Each attempt's failure is detail: the stages say what it meant (retried, a library failed,
+            // the run stopped) once, where it is decided.
+            self.logger.debug("FaceSearch call failed", metadata: metadata)
             throw error
         }
     }
@@ -140,6 +142,7 @@ public final class FaceSearchClient: Sendable {
         switch result {
         case .failure(.timeout): throw .timeout(call: call)
         case .failure(.connection(let reason)): throw .transport(reason, call: call)
+        case .failure(.tls(let reason)): throw .tls(reason, call: call)
         case .success(let answer): response = answer
         }
         do {

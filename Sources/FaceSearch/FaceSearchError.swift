@@ -19,6 +19,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         case api(status: Int, code: String, detail: String?)
         case plainText(status: Int, text: String)
         case transport(String)
+        case tls(String)
         case timeout
         case malformedResponse(status: Int, reason: String)
         case invalidEndpoint(String)
@@ -56,6 +57,9 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         Self(code: .transport(reason), call: call)
     }
 
+    /// The server's certificate could not be verified, or TLS could not be agreed.
+    public static func tls(_ reason: String, call: String) -> Self { Self(code: .tls(reason), call: call) }
+
     /// No answer within the request timeout.
     public static func timeout(call: String) -> Self { Self(code: .timeout, call: call) }
 
@@ -71,7 +75,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
     public var httpStatus: Int? {
         switch self.code {
         case .api(let status, _, _), .plainText(let status, _), .malformedResponse(let status, _): status
-        case .transport, .timeout, .invalidEndpoint: nil
+        case .transport, .tls, .timeout, .invalidEndpoint: nil
         }
     }
 
@@ -106,7 +110,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         switch self.code {
         case .transport, .timeout: return true
         case .plainText(let status, _), .malformedResponse(let status, _): return status >= 500
-        case .api, .invalidEndpoint: return false
+        case .api, .tls, .invalidEndpoint: return false
         }
     }
 
@@ -136,7 +140,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         switch self.code {
         case .transport, .timeout, .malformedResponse:
             return .retryable
-        case .invalidEndpoint:
+        case .invalidEndpoint, .tls:
             return .fatalForRun
         case .plainText(let status, _):
             if status >= 500 || status == 429 { return .retryable }
@@ -159,6 +163,11 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
 
     /// What a person should check when this error stops a run.
     public var hint: String? {
+        if case .tls = self.code {
+            return "if a proxy or a private CA signs the certificate, add that CA to this machine's trust store "
+                + "(copy it to /usr/local/share/ca-certificates and run update-ca-certificates); check the endpoint's "
+                + "host name and this machine's clock"
+        }
         if self.call == "group_list" && self.isCallUnavailable {
             return "this key cannot list its libraries (or the endpoint is wrong: it should be the service root, "
                 + "e.g. https://api-sgp.yljz.com): name the libraries with groups or groups_file"
@@ -187,6 +196,8 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
             text = "\(self.call): HTTP \(status) \(body)"
         case .transport(let reason):
             text = "\(self.call): connection failed: \(reason)"
+        case .tls(let reason):
+            text = "\(self.call): TLS failed: \(reason)"
         case .timeout:
             text = "\(self.call): no answer within the request timeout"
         case .malformedResponse(let status, let reason):

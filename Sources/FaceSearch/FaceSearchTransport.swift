@@ -35,8 +35,10 @@ public struct TransportResponse: Sendable {
 public enum TransportFailure: Error, Sendable {
     /// No answer within the timeout.
     case timeout
-    /// The connection failed, was reset, or the body was cut short.
+    /// The connection failed, was reset, or the body was cut short; the reason in plain words.
     case connection(String)
+    /// The server's certificate could not be verified, or TLS could not be agreed: no retry helps.
+    case tls(String)
 }
 
 /// Sends requests; the client's only way to the network, so tests and benchmarks can replace it.
@@ -83,6 +85,12 @@ public final class URLSessionTransport: FaceSearchTransport {
 
     deinit { self.session.invalidateAndCancel() }
 
+    /// URLSession's codes for a certificate that could not be verified or TLS that could not be agreed.
+    private static let tlsFailures: Set<URLError.Code> = [
+        .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted,
+        .serverCertificateHasUnknownRoot, .serverCertificateNotYetValid, .clientCertificateRejected,
+    ]
+
     public func send(
         _ request: TransportRequest,
         completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
@@ -94,8 +102,11 @@ public final class URLSessionTransport: FaceSearchTransport {
         let task = self.session.dataTask(with: urlRequest) { data, response, error in
             if let error {
                 let urlError = error as? URLError
+                let host = request.url.host ?? "the server"
                 if urlError?.code == .timedOut {
                     completion(.failure(.timeout))
+                } else if let code = urlError?.code, Self.tlsFailures.contains(code) {
+                    completion(.failure(.tls("\(host): \(urlError?.localizedDescription ?? "TLS failed")")))
                 } else {
                     completion(
                         .failure(

@@ -74,9 +74,10 @@ public final class AsyncHTTPClientTransport: FaceSearchTransport {
                 body: .data(request.body)
             )
         } catch {
-            completion(.failure(.connection("\(error)")))
+            completion(.failure(.connection("the request could not be made for \(request.url.absoluteString)")))
             return
         }
+        let host = request.url.host ?? "the server"
         let task = self.client.execute(
             request: outgoing,
             delegate: BodyCollector(),
@@ -89,9 +90,42 @@ public final class AsyncHTTPClientTransport: FaceSearchTransport {
             case .failure(let error as HTTPClientError) where error == .deadlineExceeded || error == .readTimeout:
                 completion(.failure(.timeout))
             case .failure(let error):
-                completion(.failure(.connection("\(error)")))
+                completion(.failure(Self.failure(error, host: host)))
             }
         }
+    }
+}
+
+extension AsyncHTTPClientTransport {
+    /// A failure of SwiftNIO or AsyncHTTPClient in plain words: their errors print as type dumps with
+    /// source paths of the dependencies, which tell a person nothing.
+    static func failure(_ error: any Error, host: String) -> TransportFailure {
+        let text = String(reflecting: error)
+        func has(_ parts: String...) -> Bool { parts.contains { text.localizedCaseInsensitiveContains($0) } }
+        if has("CERTIFICATE_VERIFY_FAILED", "unable to get local issuer", "self signed", "self-signed") {
+            return .tls("\(host): the server's certificate is not trusted by this machine (unknown issuer)")
+        }
+        if has("certificate has expired", "CERTIFICATE_EXPIRED") {
+            return .tls("\(host): the server's certificate has expired")
+        }
+        if has("hostname", "HOST_MISMATCH", "leafCertificateNameMismatch", "invalid name") {
+            return .tls("\(host): the server's certificate is for another name")
+        }
+        if has("handshakeFailed", "NIOSSL", "BoringSSL", "WRONG_VERSION_NUMBER") {
+            return .tls("\(host): the TLS handshake failed (no secure connection could be agreed)")
+        }
+        if has("connectionRefused", "Connection refused", "ECONNREFUSED") {
+            return .connection("\(host) refused the connection")
+        }
+        if has("dnsA", "NXDOMAIN", "Name or service not known", "nodename nor servname", "No address") {
+            return .connection("the host name \(host) could not be resolved (DNS)")
+        }
+        if has("connectTimeout") { return .connection("no connection to \(host) within the timeout") }
+        if has("reset", "ECONNRESET") { return .connection("the connection to \(host) was reset") }
+        if has("remoteConnectionClosed", "closed", "EOF") {
+            return .connection("\(host) closed the connection before answering")
+        }
+        return .connection("the connection to \(host) failed")
     }
 }
 

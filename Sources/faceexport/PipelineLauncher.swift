@@ -156,7 +156,11 @@ struct PipelineLauncher {
         configuration.mutationRate = settings.mutationRate
         configuration.faults = settings.faults
         configuration.clockOffset = settings.clockOffset
-        let simulator = FaceSearchSimulator(configuration: configuration, datasets: datasets, logger: self.logger)
+        // The server's own notes (e.g. "Waiting on child channel: CancellationError()" when it is shut
+        // down early) mean nothing to a person running a pipeline.
+        var simulatorLogger = self.logger
+        simulatorLogger.logLevel = .critical
+        let simulator = FaceSearchSimulator(configuration: configuration, datasets: datasets, logger: simulatorLogger)
         return try await simulator.withRunning { port in
             let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
             for index in accounts.indices where accounts[index].endpoint == nil { accounts[index].endpoint = endpoint }
@@ -244,8 +248,17 @@ struct PipelineLauncher {
                 note:
                     "pid \(getpid()) on \(ProcessInfo.processInfo.hostName), started \(Self.format(now, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"
             )
-        } catch {
-            throw LaunchError(description: error.description, exitCode: ExitStatus.lockHeld)
+        } catch .held(let path, let holder) {
+            throw LaunchError(
+                description: RunLock.Failure.held(path: path, holder: holder).description,
+                exitCode: ExitStatus.lockHeld
+            )
+        } catch .unavailable(let error) {
+            // Not another run: the folder itself cannot be written. Nothing was called.
+            throw LaunchError(
+                description:
+                    "cannot write to the output folder: \(error); check output_dir (or --out) and its permissions"
+            )
         }
         defer { lock.release() }
         let journalPath = folder + "/.faceexport/" + SafeFileName.make(lockName) + ".journal"

@@ -13,10 +13,12 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a pipeline: export every library it names to its outputs.",
         discussion: """
-            Exit codes: 0 complete, 2 partial (some libraries failed, were incomplete or did not reconcile; \\
-            outputs committed), 3 failed (the API refused the run, the deadline passed, or outputs could not be \\
-            written; previous outputs untouched), 4 configuration error, 5 another run holds the lock, \\
-            130/143 interrupted by SIGINT/SIGTERM, 1 internal error.
+            Exit codes: 0 complete (libraries edited during the walk or walked without get_size included), \
+            2 partial (some libraries failed or could not be read to their end; outputs committed), \
+            3 failed (the API refused the run or could not be reached for outage_tolerance, the deadline passed, \
+            no library could be exported, or the outputs could not be written; previous outputs untouched), \
+            4 configuration error (the pipeline, a flag, the credentials or the output folder), \
+            5 another run holds the lock, 130/143 interrupted by SIGINT/SIGTERM, 1 internal error.
             """
     )
 
