@@ -28,12 +28,14 @@ let package = Package(
         .systemLibrary(name: "CCryptoOpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMalloc"),
 
         .target(name: "FaceExportCrypto", dependencies: ["CCryptoOpenSSL"]),
         .target(
             name: "FaceSearch",
             dependencies: [
+                "CCurl",
                 "FaceExportCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]

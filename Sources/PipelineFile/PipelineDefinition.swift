@@ -77,6 +77,8 @@ public struct PipelineDefinition: Sendable {
         case asynchttpclient
         /// Foundation's `URLSession` (libcurl on Linux).
         case urlsession
+        /// libcurl's C API and the system's OpenSSL (``FaceSearch/CurlTransport``).
+        case curl
     }
 
     /// One API account of a pipeline with several; what it leaves out comes from the top level.
@@ -160,6 +162,10 @@ extension PipelineDefinition.HTTPClient {
             configuration.maximumConnectionsPerHost = connections
             configuration.requestTimeout = timeout
             return AsyncHTTPClientTransport(configuration: configuration)
+        case .curl:
+            var configuration = CurlTransport.Configuration()
+            configuration.requestTimeout = timeout
+            return CurlTransport(configuration: configuration)
         case .urlsession:
             var configuration = URLSessionTransport.Configuration()
             configuration.maximumConnectionsPerHost = connections

@@ -49,9 +49,10 @@ struct PipelineFileTests {
         #expect(
             try PipelineFileLoader.parse(head + "http_client: urlsession\n", file: "p.yaml").httpClient == .urlsession
         )
-        let error = try #require(self.error(head + "http_client: curl\n"))
+        #expect(try PipelineFileLoader.parse(head + "http_client: curl\n", file: "p.yaml").httpClient == .curl)
+        let error = try #require(self.error(head + "http_client: wget\n"))
         #expect(error.line == 4 && error.key == "http_client", "\(error)")
-        #expect(error.description.contains("asynchttpclient, urlsession"), "\(error)")
+        #expect(error.description.contains("asynchttpclient, urlsession, curl"), "\(error)")
     }
 
     @Test func outputOptionsAreCheckedAgainstTheirFormat() throws {

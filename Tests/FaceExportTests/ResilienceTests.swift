@@ -10,10 +10,10 @@ import Testing
 @Suite(.timeLimit(.minutes(3)))
 struct ResilienceTests {
     /// With and without pages fetched ahead (a failed prefetch is not retried: the walk makes the call),
-    /// through either HTTP stack.
+    /// through every HTTP stack.
     @Test(arguments: [
         (true, PipelineDefinition.HTTPClient.urlsession), (false, .urlsession), (true, .asynchttpclient),
-        (false, .asynchttpclient),
+        (false, .asynchttpclient), (true, .curl), (false, .curl),
     ])
     func errorsResetsAndTruncationsLoseAndRepeatNothing(
         prefetch: Bool,
@@ -48,7 +48,13 @@ struct ResilienceTests {
         #expect(faults["reset", default: 0] > 0)
         #expect(faults["truncate", default: 0] > 0)
         if !prefetch {
-            #expect(result.report.retries >= faults.values.reduce(0, +) - 5, "failed calls were retried")
+            // libcurl itself sends a request again when a reused connection turns out dead before any
+            // answer (the body is in memory, so it goes out whole): those faults never reach the walker.
+            let resentByTheStack = result.statistics.requests - result.report.requests
+            #expect(
+                result.report.retries + resentByTheStack >= faults.values.reduce(0, +) - 5,
+                "failed calls were retried"
+            )
         }
     }
 
@@ -56,7 +62,8 @@ struct ResilienceTests {
     /// the calls after them are answered. (Not through URLSession: on Linux, once a call has timed out
     /// on a stalled connection, the process's next calls time out as well, however many are retried,
     /// until the stalled answer arrives; see the README's "Transport".)
-    @Test func callsThatTimeOutAreMadeAgain() async throws {
+    @Test(arguments: [PipelineDefinition.HTTPClient.asynchttpclient, .curl])
+    func callsThatTimeOutAreMadeAgain(httpClient: PipelineDefinition.HTTPClient) async throws {
         let dataset = DatasetGenerator(groups: 8, faces: 250, sizing: .exact, seed: 14).make()
         let result = try await exportFromSimulator(
             dataset: dataset,
@@ -73,7 +80,7 @@ struct ResilienceTests {
                 $0.prefetchWidth = 0
             },
             requestTimeout: 0.5,
-            httpClient: .asynchttpclient
+            httpClient: httpClient
         )
         #expect(
             result.report.outcome == .complete,

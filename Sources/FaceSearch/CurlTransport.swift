@@ -1,0 +1,179 @@
+import CCurl
+public import Foundation
+import Synchronization
+
+/// A transport on libcurl's C API and the system's OpenSSL: `http_client: curl`.
+///
+/// Each call runs on the caller's thread (the stages' workers block on their calls anyway) with an
+/// easy handle taken from a pool, so no handle is used by two threads at once and each keeps its
+/// connection open for the next call. The body is sent from memory, copied by libcurl; a retry is a
+/// new request, so nothing is rewound. Certificates are always verified against the system's trust
+/// store, TLS 1.2 at least; the standard proxy variables (`https_proxy`, `http_proxy`, `no_proxy`)
+/// are honoured by libcurl itself.
+public final class CurlTransport: FaceSearchTransport {
+    /// How calls are made.
+    public struct Configuration: Sendable {
+        /// Seconds to open a connection (TCP and TLS). Default 10.
+        public var connectTimeout: TimeInterval = 10
+        /// Seconds for a whole call, from connecting to the last byte of the answer. Default 30.
+        public var requestTimeout: TimeInterval = 30
+        /// An answer slower than 1 byte a second for this many seconds is cut (a stalled connection). Default 20.
+        public var stallSeconds: Int = 20
+
+        /// Creates a configuration with the defaults.
+        public init() {}
+    }
+
+    private let configuration: Configuration
+    /// Easy handles not in use, each with the connections it keeps.
+    private let idle = Mutex<[EasyHandle]>([])
+
+    /// libcurl's global set-up, done once before the first handle (it is not thread-safe itself).
+    private static let globalSetUp: Bool = curl_global_init(3) == CURLE_OK  // CURL_GLOBAL_ALL
+
+    /// Creates the transport.
+    public init(configuration: Configuration = .init()) {
+        precondition(Self.globalSetUp, "libcurl could not be initialised")
+        self.configuration = configuration
+    }
+
+    public func send(
+        _ request: TransportRequest,
+        completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
+    ) {
+        let handle = self.idle.withLock { $0.popLast() } ?? EasyHandle()
+        let result = handle.perform(request, configuration: self.configuration)
+        self.idle.withLock { $0.append(handle) }
+        completion(result)
+    }
+}
+
+/// One libcurl easy handle, used by one thread at a time.
+private final class EasyHandle: @unchecked Sendable {
+    private let easy: UnsafeMutableRawPointer
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+
+    init() {
+        guard let easy = curl_easy_init() else { fatalError("libcurl could not make a handle") }
+        self.easy = easy
+    }
+
+    deinit {
+        curl_easy_cleanup(self.easy)
+        self.errorBuffer.deallocate()
+    }
+
+    func perform(
+        _ request: TransportRequest,
+        configuration: CurlTransport.Configuration
+    ) -> Result<
+        TransportResponse, TransportFailure
+    > {
+        let host = request.url.host ?? "the server"
+        let answer = CurlAnswer()
+        let context = Unmanaged.passUnretained(answer).toOpaque()
+        var headers: UnsafeMutablePointer<curl_slist>?
+        headers = curl_slist_append(headers, "Content-Type: \(request.contentType)")
+        headers = curl_slist_append(headers, "Expect:")
+        defer { curl_slist_free_all(headers) }
+        self.errorBuffer[0] = 0
+        let easy = self.easy
+        func long(_ option: CURLoption, _ value: Int) { _ = faceexport_curl_setopt_long(easy, option, value) }
+        func pointer(_ option: CURLoption, _ value: UnsafeRawPointer?) {
+            _ = faceexport_curl_setopt_pointer(easy, option, value)
+        }
+        let set = request.url.absoluteString.withCString { url in
+            pointer(CURLOPT_URL, url)
+            pointer(CURLOPT_PROTOCOLS_STR, "http,https")
+            long(CURLOPT_NOSIGNAL, 1)
+            long(CURLOPT_TCP_NODELAY, 1)
+            long(CURLOPT_FOLLOWLOCATION, 0)
+            long(CURLOPT_SSL_VERIFYPEER, 1)
+            long(CURLOPT_SSL_VERIFYHOST, 2)
+            long(CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2)
+            long(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
+            long(CURLOPT_TIMEOUT_MS, Int(configuration.requestTimeout * 1000))
+            long(CURLOPT_LOW_SPEED_LIMIT, 1)
+            long(CURLOPT_LOW_SPEED_TIME, configuration.stallSeconds)
+            long(CURLOPT_POST, 1)
+            pointer(CURLOPT_ERRORBUFFER, self.errorBuffer)
+            pointer(CURLOPT_HTTPHEADER, headers)
+            _ = faceexport_curl_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            request.body.withUnsafeBytes { pointer(CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(url)) }
+            _ = faceexport_curl_setopt_callback(easy, CURLOPT_WRITEFUNCTION, collectBody)
+            pointer(CURLOPT_WRITEDATA, context)
+            _ = faceexport_curl_setopt_callback(easy, CURLOPT_HEADERFUNCTION, collectHeader)
+            pointer(CURLOPT_HEADERDATA, context)
+            return true
+        }
+        precondition(set)
+        let code = withExtendedLifetime(answer) { curl_easy_perform(easy) }
+        guard code == CURLE_OK else { return .failure(self.failure(code, host: host)) }
+        var status = 0
+        _ = faceexport_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        return .success(TransportResponse(status: status, retryAfter: answer.retryAfter, body: answer.body))
+    }
+
+    /// libcurl's error in plain words, with the host; its own message (the error buffer) for TLS.
+    private func failure(_ code: CURLcode, host: String) -> TransportFailure {
+        let detail = String(cString: self.errorBuffer)
+        let said = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            return .timeout
+        case CURLE_COULDNT_RESOLVE_HOST:
+            return .connection("the host name \(host) could not be resolved (DNS)")
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            return .connection("the proxy's host name could not be resolved (DNS): \(said)")
+        case CURLE_COULDNT_CONNECT:
+            return .connection("\(host) refused the connection (\(said))")
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE,
+            CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_CRL_BADFILE:
+            return .tls("\(host): \(said)")
+        case CURLE_SEND_ERROR, CURLE_RECV_ERROR:
+            return .connection("the connection to \(host) was reset (\(said))")
+        case CURLE_PARTIAL_FILE:
+            return .connection("the answer from \(host) was cut short (\(said))")
+        case CURLE_GOT_NOTHING:
+            return .connection("\(host) closed the connection without answering")
+        default:
+            return .connection("\(host): \(said)")
+        }
+    }
+}
+
+/// What libcurl's callbacks fill in during one call.
+private final class CurlAnswer {
+    var body = Data()
+    var retryAfter: String?
+
+    /// One header line, `Name: value\r\n`, or a status line that starts a new answer (after a 100).
+    func header(_ line: String) {
+        if line.hasPrefix("HTTP/") {
+            self.retryAfter = nil
+            return
+        }
+        guard let colon = line.firstIndex(of: ":"),
+            line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "retry-after"
+        else { return }
+        self.retryAfter = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// libcurl's write callback: appends a piece of the body.
+private let collectBody: faceexport_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let length = size * count
+    let answer = Unmanaged<CurlAnswer>.fromOpaque(context).takeUnretainedValue()
+    answer.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length)
+    return length
+}
+
+/// libcurl's header callback: one header line at a time, the status lines included.
+private let collectHeader: faceexport_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let length = size * count
+    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    Unmanaged<CurlAnswer>.fromOpaque(context).takeUnretainedValue().header(line)
+    return length
+}
