@@ -23,3 +23,14 @@ static inline CURLcode faceexport_curl_setopt_callback(
 static inline CURLcode faceexport_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+
+/// Trusts the PEM certificates in `data` (copied by libcurl) instead of the CA bundle file.
+static inline CURLcode faceexport_curl_set_ca_blob(CURL *handle, const void *data, size_t length) {
+    struct curl_blob blob = {(void *)data, length, CURL_BLOB_COPY};
+    return curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &blob);
+}
+
+/// The CA bundle this libcurl was built to use, or NULL.
+static inline const char *faceexport_curl_default_ca_file(void) {
+    return curl_version_info(CURLVERSION_NOW)->cainfo;
+}

@@ -19,12 +19,16 @@ public final class CurlTransport: FaceSearchTransport {
         public var requestTimeout: TimeInterval = 30
         /// An answer slower than 1 byte a second for this many seconds is cut (a stalled connection). Default 20.
         public var stallSeconds: Int = 20
+        /// The proxy and the certificates to trust. Default: the proxy variables, the system's store.
+        public var network = NetworkOptions()
 
         /// Creates a configuration with the defaults.
         public init() {}
     }
 
     private let configuration: Configuration
+    /// The PEM certificates to trust, when more than the system's store: its bundle and `ca_file`.
+    private let trusted: Data?
     /// Easy handles not in use, each with the connections it keeps.
     private let idle = Mutex<[EasyHandle]>([])
 
@@ -32,9 +36,25 @@ public final class CurlTransport: FaceSearchTransport {
     private static let globalSetUp: Bool = curl_global_init(3) == CURLE_OK  // CURL_GLOBAL_ALL
 
     /// Creates the transport.
-    public init(configuration: Configuration = .init()) {
+    public init(configuration: Configuration = .init()) throws(TransportSetUpError) {
         precondition(Self.globalSetUp, "libcurl could not be initialised")
         self.configuration = configuration
+        guard let caFile = configuration.network.caFile else {
+            self.trusted = nil
+            return
+        }
+        guard let own = FileManager.default.contents(atPath: caFile),
+            String(decoding: own, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")
+        else {
+            throw TransportSetUpError(description: "tls.ca_file \(caFile) cannot be read or holds no PEM certificate")
+        }
+        if configuration.network.caOnly {
+            self.trusted = own
+        } else {
+            let system =
+                faceexport_curl_default_ca_file().map { String(cString: $0) } ?? "/etc/ssl/certs/ca-certificates.crt"
+            self.trusted = (FileManager.default.contents(atPath: system) ?? Data()) + Data("\n".utf8) + own
+        }
     }
 
     public func send(
@@ -42,10 +62,15 @@ public final class CurlTransport: FaceSearchTransport {
         completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
     ) {
         let handle = self.idle.withLock { $0.popLast() } ?? EasyHandle()
-        let result = handle.perform(request, configuration: self.configuration)
+        let result = handle.perform(request, configuration: self.configuration, trusted: self.trusted)
         self.idle.withLock { $0.append(handle) }
         completion(result)
     }
+}
+
+/// Why a transport could not be set up (a CA file that cannot be read, …).
+public struct TransportSetUpError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// One libcurl easy handle, used by one thread at a time.
@@ -65,7 +90,8 @@ private final class EasyHandle: @unchecked Sendable {
 
     func perform(
         _ request: TransportRequest,
-        configuration: CurlTransport.Configuration
+        configuration: CurlTransport.Configuration,
+        trusted: Data?
     ) -> Result<
         TransportResponse, TransportFailure
     > {
@@ -104,6 +130,19 @@ private final class EasyHandle: @unchecked Sendable {
             pointer(CURLOPT_WRITEDATA, context)
             _ = faceexport_curl_setopt_callback(easy, CURLOPT_HEADERFUNCTION, collectHeader)
             pointer(CURLOPT_HEADERDATA, context)
+            if let trusted {
+                _ = trusted.withUnsafeBytes { faceexport_curl_set_ca_blob(easy, $0.baseAddress, $0.count) }
+            }
+            switch configuration.network.proxy {
+            case .environment:
+                pointer(CURLOPT_PROXY, nil)  // libcurl reads https_proxy, http_proxy and no_proxy
+            case .none:
+                pointer(CURLOPT_PROXY, "")  // no proxy, whatever the environment says
+            case .server(let proxy, let username, let password):
+                pointer(CURLOPT_PROXY, proxy)
+                pointer(CURLOPT_PROXYUSERNAME, username)
+                pointer(CURLOPT_PROXYPASSWORD, password)
+            }
             return true
         }
         precondition(set)
@@ -130,6 +169,8 @@ private final class EasyHandle: @unchecked Sendable {
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE,
             CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_CRL_BADFILE:
             return .tls("\(host): \(said)")
+        case CURLE_RECV_ERROR where said.contains("CONNECT") || said.contains("proxy"):
+            return .proxy(said)
         case CURLE_SEND_ERROR, CURLE_RECV_ERROR:
             return .connection("the connection to \(host) was reset (\(said))")
         case CURLE_PARTIAL_FILE:

@@ -143,6 +143,7 @@ public final class FaceSearchClient: Sendable {
         case .failure(.timeout): throw .timeout(call: call)
         case .failure(.connection(let reason)): throw .transport(reason, call: call)
         case .failure(.tls(let reason)): throw .tls(reason, call: call)
+        case .failure(.proxy(let reason)): throw .proxy(reason, call: call)
         case .success(let answer): response = answer
         }
         do {

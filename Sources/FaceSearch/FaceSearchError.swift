@@ -20,6 +20,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         case plainText(status: Int, text: String)
         case transport(String)
         case tls(String)
+        case proxy(String)
         case timeout
         case malformedResponse(status: Int, reason: String)
         case invalidEndpoint(String)
@@ -60,6 +61,9 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
     /// The server's certificate could not be verified, or TLS could not be agreed.
     public static func tls(_ reason: String, call: String) -> Self { Self(code: .tls(reason), call: call) }
 
+    /// The proxy refused to carry the call.
+    public static func proxy(_ reason: String, call: String) -> Self { Self(code: .proxy(reason), call: call) }
+
     /// No answer within the request timeout.
     public static func timeout(call: String) -> Self { Self(code: .timeout, call: call) }
 
@@ -75,7 +79,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
     public var httpStatus: Int? {
         switch self.code {
         case .api(let status, _, _), .plainText(let status, _), .malformedResponse(let status, _): status
-        case .transport, .tls, .timeout, .invalidEndpoint: nil
+        case .transport, .tls, .proxy, .timeout, .invalidEndpoint: nil
         }
     }
 
@@ -110,7 +114,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         switch self.code {
         case .transport, .timeout: return true
         case .plainText(let status, _), .malformedResponse(let status, _): return status >= 500
-        case .api, .tls, .invalidEndpoint: return false
+        case .api, .tls, .proxy, .invalidEndpoint: return false
         }
     }
 
@@ -140,7 +144,7 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
         switch self.code {
         case .transport, .timeout, .malformedResponse:
             return .retryable
-        case .invalidEndpoint, .tls:
+        case .invalidEndpoint, .tls, .proxy:
             return .fatalForRun
         case .plainText(let status, _):
             if status >= 500 || status == 429 { return .retryable }
@@ -167,6 +171,10 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
             return "if a proxy or a private CA signs the certificate, add that CA to this machine's trust store "
                 + "(copy it to /usr/local/share/ca-certificates and run update-ca-certificates); check the endpoint's "
                 + "host name and this machine's clock"
+        }
+        if case .proxy = self.code {
+            return "check the pipeline's proxy (or https_proxy) and that the proxy allows CONNECT to the API's host "
+                + "and port"
         }
         if self.call == "group_list" && self.isCallUnavailable {
             return "this key cannot list its libraries (or the endpoint is wrong: it should be the service root, "
@@ -198,6 +206,8 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
             text = "\(self.call): connection failed: \(reason)"
         case .tls(let reason):
             text = "\(self.call): TLS failed: \(reason)"
+        case .proxy(let reason):
+            text = "\(self.call): the proxy refused the call: \(reason)"
         case .timeout:
             text = "\(self.call): no answer within the request timeout"
         case .malformedResponse(let status, let reason):

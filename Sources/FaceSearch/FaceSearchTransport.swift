@@ -39,6 +39,34 @@ public enum TransportFailure: Error, Sendable {
     case connection(String)
     /// The server's certificate could not be verified, or TLS could not be agreed: no retry helps.
     case tls(String)
+    /// The proxy refused to carry the call (e.g. `403` to `CONNECT`): no retry helps.
+    case proxy(String)
+}
+
+/// How calls reach the API: through which proxy, trusting which certificates.
+public struct NetworkOptions: Sendable, Hashable {
+    /// Which proxy carries the calls.
+    public enum Proxy: Sendable, Hashable {
+        /// The standard variables: `https_proxy`, `http_proxy` (lower case), `no_proxy`.
+        case environment
+        /// None, whatever the environment says.
+        case none
+        /// This proxy URL, with its credentials (read from the environment or a file, never the pipeline).
+        case server(String, username: String?, password: String?)
+    }
+
+    /// The proxy. Default ``Proxy/environment``.
+    public var proxy = Proxy.environment
+    /// A PEM bundle of certificates to trust besides the system's store. Default none.
+    public var caFile: String?
+    /// Whether ``caFile`` is trusted instead of the system's store. Default false.
+    public var caOnly = false
+
+    /// The defaults: the proxy variables and the system's store.
+    public init() {}
+
+    /// Whether these are the defaults.
+    public var isDefault: Bool { self == NetworkOptions() }
 }
 
 /// Sends requests; the client's only way to the network, so tests and benchmarks can replace it.

@@ -119,6 +119,27 @@ public struct PipelineDefinition: Sendable {
     public var requestTimeout = 15.0
     /// The HTTP stack the calls go through. Default ``HTTPClient/asynchttpclient``.
     public var httpClient = HTTPClient.asynchttpclient
+    /// The proxy the calls go through (`proxy:`). Default the standard variables.
+    public var proxy = Proxy.environment
+    /// A PEM bundle to trust besides the system's store (`tls.ca_file`), and whether instead of it (`tls.ca_only`).
+    public var caFile: String?
+    public var caOnly = false
+
+    /// The `proxy:` key.
+    public enum Proxy: Sendable, Hashable {
+        /// Not given: `https_proxy`, `http_proxy`, `no_proxy` decide.
+        case environment
+        /// `proxy: none`: no proxy, whatever the environment says.
+        case none
+        /// `proxy: URL` or `{url, username_env|username_file, password_env|password_file}`.
+        case server(url: String, username: SecretSource?, password: SecretSource?)
+    }
+
+    /// Where a secret comes from: never the pipeline file itself.
+    public enum SecretSource: Sendable, Hashable {
+        case environment(String)
+        case file(String)
+    }
     /// Retries of failed calls.
     public var retry = RetryPolicy()
     /// The account's retry allowance.
@@ -154,8 +175,13 @@ public struct PipelineDefinition: Sendable {
 
 extension PipelineDefinition.HTTPClient {
     /// A transport over this stack: `connections` kept open (the number of calls in flight),
-    /// `timeout` seconds per call.
-    public func transport(connections: Int, timeout: Double) -> any FaceSearchTransport {
+    /// `timeout` seconds per call, through `network`'s proxy and trust (only `curl` takes other than
+    /// the defaults; the pipeline file checks that).
+    public func transport(
+        connections: Int,
+        timeout: Double,
+        network: NetworkOptions = NetworkOptions()
+    ) throws(TransportSetUpError) -> any FaceSearchTransport {
         switch self {
         case .asynchttpclient:
             var configuration = AsyncHTTPClientTransport.Configuration()
@@ -165,7 +191,8 @@ extension PipelineDefinition.HTTPClient {
         case .curl:
             var configuration = CurlTransport.Configuration()
             configuration.requestTimeout = timeout
-            return CurlTransport(configuration: configuration)
+            configuration.network = network
+            return try CurlTransport(configuration: configuration)
         case .urlsession:
             var configuration = URLSessionTransport.Configuration()
             configuration.maximumConnectionsPerHost = connections

@@ -138,7 +138,8 @@ struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
-            "on_changed", "on_unverified", "outage_tolerance", "accounts", "metrics_file", "transform", "http_client",
+            "on_changed", "on_unverified", "outage_tolerance", "accounts", "proxy", "tls", "metrics_file", "transform",
+            "http_client",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -172,6 +173,24 @@ struct DefinitionReader {
             definition.requestTimeout = try self.seconds(node, "request_timeout")
         }
         if let node = entries["http_client"] { definition.httpClient = try self.choice(node, "http_client") }
+        if let node = entries["proxy"] { definition.proxy = try self.proxy(node) }
+        if let node = entries["tls"] {
+            let tls = try self.mapping(node, "tls", allowed: ["ca_file", "ca_only"])
+            if let file = tls["ca_file"] { definition.caFile = try self.string(file, "tls.ca_file") }
+            if let only = tls["ca_only"] { definition.caOnly = try self.boolean(only, "tls.ca_only") }
+            if definition.caOnly && definition.caFile == nil {
+                throw self.fail(
+                    node,
+                    "tls.ca_only",
+                    "needs tls.ca_file: the certificates to trust instead of the system's"
+                )
+            }
+        }
+        for key in ["proxy", "tls"] where definition.httpClient != .curl {
+            if let node = entries[key] {
+                throw self.fail(node, key, "needs http_client: curl (the other HTTP stacks cannot honour it)")
+            }
+        }
         if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
         if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }
         if let node = entries["deadline"] { definition.deadline = try self.seconds(node, "deadline") }
@@ -312,6 +331,40 @@ struct DefinitionReader {
             clockOffset = Int64(try self.integer(node, "simulator.faults.clock_offset", in: -86_400...86_400))
         }
         return (plan, clockOffset)
+    }
+
+    func proxy(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Proxy {
+        func checkedURL(_ text: String, _ node: Node, _ key: String) throws(PipelineFileError) -> String {
+            guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                url.host != nil
+            else { throw self.fail(node, key, "expected none or a URL such as http://proxy.example.com:3128") }
+            guard url.user == nil && url.password == nil else {
+                throw self.fail(
+                    node,
+                    key,
+                    "credentials never go in a pipeline file; use username_env/username_file and password_env/password_file"
+                )
+            }
+            return text
+        }
+        if case .scalar = node {
+            let text = try self.string(node, "proxy")
+            return text == "none"
+                ? .none : .server(url: try checkedURL(text, node, "proxy"), username: nil, password: nil)
+        }
+        let entries = try self.mapping(
+            node,
+            "proxy",
+            allowed: ["url", "username_env", "username_file", "password_env", "password_file"]
+        )
+        guard let urlNode = entries["url"] else { throw self.fail(node, "proxy.url", "missing: the proxy's URL") }
+        let url = try checkedURL(try self.string(urlNode, "proxy.url"), urlNode, "proxy.url")
+        func source(_ name: String) throws(PipelineFileError) -> PipelineDefinition.SecretSource? {
+            if let node = entries[name + "_file"] { return .file(try self.string(node, "proxy.\(name)_file")) }
+            if let node = entries[name + "_env"] { return .environment(try self.string(node, "proxy.\(name)_env")) }
+            return nil
+        }
+        return .server(url: url, username: try source("username"), password: try source("password"))
     }
 
     func credentials(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Credentials {

@@ -440,7 +440,7 @@ struct BenchCommand: AsyncParsableCommand {
         let client = FaceSearchClient(
             endpoint: try FaceSearchEndpoint(simulator.endpoint),
             signer: RequestSigner(credentials: simulator.credentials),
-            transport: self.stack!.transport(connections: concurrency, timeout: 15),
+            transport: try self.stack!.transport(connections: concurrency, timeout: 15),
             logger: logger
         )
         var configuration = ExportConfiguration(runID: "bench")

@@ -33,10 +33,7 @@ extension PipelineLauncher {
             let client = FaceSearchClient(
                 endpoint: endpoint,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: self.definition.httpClient.transport(
-                    connections: 1,
-                    timeout: self.definition.requestTimeout
-                ),
+                transport: try self.transport(connections: 1),
                 logger: self.logger
             )
             let sample = try await Self.offThePool { () throws -> (String, [Face])? in

@@ -311,16 +311,13 @@ struct PipelineLauncher {
         }
         var logger = self.logger
         logger[metadataKey: "run_id"] = "\(runID)"
-        let jobs = accounts.map { account in
+        let jobs = try accounts.map { account in
             var accountLogger = logger
             accountLogger[metadataKey: "account"] = "\(account.name)"
             let client = FaceSearchClient(
                 endpoint: account.endpoint!,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: self.definition.httpClient.transport(
-                    connections: self.definition.concurrency,
-                    timeout: self.definition.requestTimeout
-                ),
+                transport: try self.transport(connections: self.definition.concurrency),
                 logger: accountLogger
             )
             return AccountJob(
@@ -428,6 +425,50 @@ struct PipelineLauncher {
             return try OutputPathTemplate(folder + "/" + template.text)
         } catch {
             throw LaunchError(description: "output folder '\(folder)': \(error)")
+        }
+    }
+
+    /// A transport over the pipeline's HTTP stack, proxy and trust; a setting that cannot be read is
+    /// a configuration error.
+    func transport(connections: Int) throws -> any FaceSearchTransport {
+        var network = NetworkOptions()
+        switch self.definition.proxy {
+        case .environment: network.proxy = .environment
+        case .none: network.proxy = .none
+        case .server(let url, let username, let password):
+            network.proxy = .server(
+                url,
+                username: try username.map { try Self.secret($0, what: "proxy user name") },
+                password: try password.map { try Self.secret($0, what: "proxy password") }
+            )
+        }
+        network.caFile = self.definition.caFile
+        network.caOnly = self.definition.caOnly
+        do {
+            return try self.definition.httpClient.transport(
+                connections: connections,
+                timeout: self.definition.requestTimeout,
+                network: network
+            )
+        } catch {
+            throw LaunchError(description: "\(self.file): \(error)")
+        }
+    }
+
+    /// A secret from its environment variable or file (a trailing newline ignored); never logged.
+    static func secret(_ source: PipelineDefinition.SecretSource, what: String) throws -> String {
+        switch source {
+        case .environment(let variable):
+            guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                throw LaunchError(description: "the \(what) is missing: set \(variable)")
+            }
+            return value
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path),
+                let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+                !text.isEmpty
+            else { throw LaunchError(description: "cannot read the \(what) from \(path)") }
+            return text
         }
     }
 

@@ -213,7 +213,7 @@ private func exportFromSimulatorNow(
     // A reset on a reused connection stalls URLSession until the timeout (see the README's transport
     // notes): the reset test passes a short one. Others keep room for a loaded machine, where every
     // URLSession of the test process shares one serial work queue.
-    let transport = httpClient.transport(connections: exportConfiguration.concurrency, timeout: requestTimeout)
+    let transport = try httpClient.transport(connections: exportConfiguration.concurrency, timeout: requestTimeout)
     let report = try await simulator.withRunning { port in
         let signer = RequestSigner(
             credentials: FaceSearchCredentials(
