@@ -21,7 +21,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
-        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries enter through system-library targets; each is imported by one Swift wrapper only.
@@ -41,15 +40,6 @@ let package = Package(
             ]
         ),
         .target(name: "ExportSinks", dependencies: ["CZlib", "CSQLite", "FaceExportCrypto"]),
-        .target(
-            name: "FaceSearchHTTPClient",
-            dependencies: [
-                "FaceSearch",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
         .target(
             name: "ExportPipeline",
             dependencies: [
@@ -78,7 +68,6 @@ let package = Package(
                 "ExportPipeline",
                 "ExportSinks",
                 "FaceSearch",
-                "FaceSearchHTTPClient",
                 "FaceSearchSimulator",
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -89,10 +89,10 @@ struct PageWalker: Sendable {
                 }
                 action = .confirmSize
             case .emitAndFinish(let faces, let result):
-                guard self.emit(faces, task: task, position: machine.position, result: nil, output: output) else {
-                    return
-                }
-                action = .finish(result)
+                // The last page and the end in one batch: the journal never holds the one without the other.
+                self.finish(task, result, logger: logger)
+                _ = self.emit(faces, task: task, position: nil, result: result, output: output)
+                return
             case .finish(let result):
                 self.finish(task, result, logger: logger)
                 guard self.emit([], task: task, position: nil, result: result, output: output) else { return }

@@ -143,7 +143,14 @@ public struct RateLimiterStateMachine: Sendable {
         self.curveStartRate = max(ceiling * Self.cutFactor, self.configuration.minRequestsPerSecond)
         self.curveStartTime = now
         self.lastCut = now
-        // Reservations handed out at the old rate are made again, at the new one.
+        // Reservations handed out at the old rate are made again, at the new one, and none before the
+        // oldest admission of the last second has left it: after a burst (a run starting far above the
+        // limit) the API's window stays full until then, and every call sent meanwhile is refused. In
+        // steady flow that is one interval.
+        let since = now - Self.measureSeconds
+        if let oldest = self.admittedTimes.lazy.filter({ $0 > since }).min() {
+            self.pausedUntil = max(self.pausedUntil, oldest + Self.measureSeconds)
+        }
         self.theoreticalArrival = now
         self.generation += 1
     }

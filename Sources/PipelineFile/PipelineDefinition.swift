@@ -1,7 +1,6 @@
 public import ExportPipeline
 public import ExportSinks
 public import FaceSearch
-import FaceSearchHTTPClient
 public import FaceSearchSimulator
 
 /// A pipeline file, checked and typed: everything a run needs except secrets' values.
@@ -67,17 +66,11 @@ public struct PipelineDefinition: Sendable {
     /// One output: a format and a path template under ``PipelineDefinition/outputDirectory``.
     public typealias Output = OutputSink.Configuration
 
-    /// The HTTP stacks a pipeline can call the API through.
-    ///
-    /// AsyncHTTPClient is the default: it costs a third of URLSession's CPU per call, keeps its
-    /// connections, and a call that timed out does not hold up the next ones (see the README's
-    /// "Transport" for the figures and the URLSession faults).
+    /// The HTTP stacks a pipeline can call the API through: libcurl's C API and the system's OpenSSL
+    /// (``FaceSearch/CurlTransport``). AsyncHTTPClient and URLSession were measured against it and
+    /// removed (see the README's "Transport").
     public enum HTTPClient: String, Sendable, CaseIterable {
-        /// AsyncHTTPClient (SwiftNIO).
-        case asynchttpclient
-        /// Foundation's `URLSession` (libcurl on Linux).
-        case urlsession
-        /// libcurl's C API and the system's OpenSSL (``FaceSearch/CurlTransport``).
+        /// libcurl.
         case curl
     }
 
@@ -114,11 +107,10 @@ public struct PipelineDefinition: Sendable {
     /// `limit` per `list` call, 1 to 1000. Default 1000.
     public var pageSize = 1000
     /// Seconds before a call times out. Default 15: the API answers in milliseconds, and with
-    /// `http_client: urlsession` a call stuck on a reset connection (see
-    /// ``FaceSearch/URLSessionTransport``) costs this much.
+    /// a stalled call costs no more than this.
     public var requestTimeout = 15.0
-    /// The HTTP stack the calls go through. Default ``HTTPClient/asynchttpclient``.
-    public var httpClient = HTTPClient.asynchttpclient
+    /// The HTTP stack the calls go through. Default and only ``HTTPClient/curl``.
+    public var httpClient = HTTPClient.curl
     /// The proxy the calls go through (`proxy:`). Default the standard variables.
     public var proxy = Proxy.environment
     /// A PEM bundle to trust besides the system's store (`tls.ca_file`), and whether instead of it (`tls.ca_only`).
@@ -174,30 +166,18 @@ public struct PipelineDefinition: Sendable {
 }
 
 extension PipelineDefinition.HTTPClient {
-    /// A transport over this stack: `connections` kept open (the number of calls in flight),
-    /// `timeout` seconds per call, through `network`'s proxy and trust (only `curl` takes other than
-    /// the defaults; the pipeline file checks that).
+    /// A transport over this stack: `timeout` seconds per call, through `network`'s proxy and trust.
+    /// It keeps a connection open per call in flight.
     public func transport(
-        connections: Int,
         timeout: Double,
         network: NetworkOptions = NetworkOptions()
     ) throws(TransportSetUpError) -> any FaceSearchTransport {
         switch self {
-        case .asynchttpclient:
-            var configuration = AsyncHTTPClientTransport.Configuration()
-            configuration.maximumConnectionsPerHost = connections
-            configuration.requestTimeout = timeout
-            return AsyncHTTPClientTransport(configuration: configuration)
         case .curl:
             var configuration = CurlTransport.Configuration()
             configuration.requestTimeout = timeout
             configuration.network = network
             return try CurlTransport(configuration: configuration)
-        case .urlsession:
-            var configuration = URLSessionTransport.Configuration()
-            configuration.maximumConnectionsPerHost = connections
-            configuration.requestTimeout = timeout
-            return URLSessionTransport(configuration: configuration)
         }
     }
 }

@@ -186,11 +186,6 @@ struct DefinitionReader {
                 )
             }
         }
-        for key in ["proxy", "tls"] where definition.httpClient != .curl {
-            if let node = entries[key] {
-                throw self.fail(node, key, "needs http_client: curl (the other HTTP stacks cannot honour it)")
-            }
-        }
         if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
         if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }
         if let node = entries["deadline"] { definition.deadline = try self.seconds(node, "deadline") }

@@ -46,9 +46,6 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
-    @Option(help: "The HTTP stack of the exporter: asynchttpclient or urlsession.")
-    var httpClient = PipelineDefinition.HTTPClient.asynchttpclient.rawValue
-
     @Option(help: "Records a sink scenario writes.")
     var records = 1_000_000
 
@@ -63,16 +60,6 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Libraries of 1,000 faces of the scale scenario's large run.")
     var scaleGroups = 4000
-
-    /// The stack `--http-client` names; ``validate()`` makes sure it names one.
-    private var stack: PipelineDefinition.HTTPClient? { PipelineDefinition.HTTPClient(rawValue: self.httpClient) }
-
-    func validate() throws {
-        guard self.stack != nil else {
-            let names = PipelineDefinition.HTTPClient.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ValidationError("--http-client must be one of \(names)")
-        }
-    }
 
     func run() async throws {
         ProcessMemory.limitArenas()
@@ -440,7 +427,7 @@ struct BenchCommand: AsyncParsableCommand {
         let client = FaceSearchClient(
             endpoint: try FaceSearchEndpoint(simulator.endpoint),
             signer: RequestSigner(credentials: simulator.credentials),
-            transport: try self.stack!.transport(connections: concurrency, timeout: 15),
+            transport: try PipelineDefinition.HTTPClient.curl.transport(timeout: 15),
             logger: logger
         )
         var configuration = ExportConfiguration(runID: "bench")

@@ -33,7 +33,7 @@ extension PipelineLauncher {
             let client = FaceSearchClient(
                 endpoint: endpoint,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: try self.transport(connections: 1),
+                transport: try self.transport(),
                 logger: self.logger
             )
             let sample = try await Self.offThePool { () throws -> (String, [Face])? in

@@ -317,7 +317,7 @@ struct PipelineLauncher {
             let client = FaceSearchClient(
                 endpoint: account.endpoint!,
                 signer: RequestSigner(credentials: account.credentials),
-                transport: try self.transport(connections: self.definition.concurrency),
+                transport: try self.transport(),
                 logger: accountLogger
             )
             return AccountJob(
@@ -430,7 +430,7 @@ struct PipelineLauncher {
 
     /// A transport over the pipeline's HTTP stack, proxy and trust; a setting that cannot be read is
     /// a configuration error.
-    func transport(connections: Int) throws -> any FaceSearchTransport {
+    func transport() throws -> any FaceSearchTransport {
         var network = NetworkOptions()
         switch self.definition.proxy {
         case .environment: network.proxy = .environment
@@ -446,7 +446,6 @@ struct PipelineLauncher {
         network.caOnly = self.definition.caOnly
         do {
             return try self.definition.httpClient.transport(
-                connections: connections,
                 timeout: self.definition.requestTimeout,
                 network: network
             )

@@ -24,11 +24,11 @@ struct AccountTests {
         let report = try await withExportSlot {
             try await simulator.withRunning { port in
                 let endpoint = try FaceSearchEndpoint("http://127.0.0.1:\(port)")
-                let clients = keys.map {
+                let clients = try keys.map {
                     FaceSearchClient(
                         endpoint: endpoint,
                         signer: RequestSigner(credentials: $0),
-                        transport: URLSessionTransport()
+                        transport: try CurlTransport()
                     )
                 }
                 // An account sees only its own libraries.

@@ -1,5 +1,7 @@
+import FaceSearch
 import Foundation
 import PipelineFile
+import Synchronization
 import Testing
 
 /// Calls through a real proxy (Debian's tinyproxy, started on loopback by the test), with
@@ -182,4 +184,51 @@ func freeLoopbackPort() throws -> Int {
     }
     guard bound else { throw TestFailure("bind failed") }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// How libcurl's failures reach the walker: a proxy or a host that went away is a connection
+/// failure (retried, ridden out as an outage), not a refusal that stops the run.
+struct CurlFailureTests {
+    static func send(to url: String, network: NetworkOptions = NetworkOptions()) throws -> TransportFailure? {
+        var configuration = CurlTransport.Configuration()
+        configuration.network = network
+        configuration.requestTimeout = 5
+        let transport = try CurlTransport(configuration: configuration)
+        let outcome = Mutex<Result<TransportResponse, TransportFailure>?>(nil)
+        let request = TransportRequest(url: URL(string: url)!, contentType: "text/plain", body: Data("x".utf8))
+        transport.send(request) { result in outcome.withLock { $0 = result } }
+        guard case .failure(let failure) = outcome.withLock({ $0 }) else { return nil }
+        return failure
+    }
+
+    @Test func aProxyThatIsGoneIsAConnectionFailureAndRetried() throws {
+        var network = NetworkOptions()
+        network.proxy = .server("http://127.0.0.1:\(try freeLoopbackPort())", username: nil, password: nil)
+        let failure = try Self.send(to: "https://api-sgp.yljz.com/finauth/search/group/list", network: network)
+        guard case .connection(let reason) = failure else {
+            Issue.record("expected a connection failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(reason.contains("refused the connection"), "\(reason)")
+        #expect(FaceSearchError.transport(reason, call: "list").isUnreachable, "retried and ridden out")
+    }
+
+    @Test func aHostThatCannotBeResolvedSaysSo() throws {
+        var network = NetworkOptions()
+        network.proxy = .none
+        let failure = try Self.send(to: "http://faceexport-test.invalid/finauth/search/group/list", network: network)
+        guard case .connection(let reason) = failure else {
+            Issue.record("expected a connection failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(reason == "the host name faceexport-test.invalid could not be resolved (DNS)", "\(reason)")
+    }
+
+    @Test func aCAFileThatIsNotPEMIsRefusedBeforeAnyCall() throws {
+        let folder = try makeTemporaryDirectory()
+        try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: folder + "/ca.pem"))
+        var configuration = CurlTransport.Configuration()
+        configuration.network.caFile = folder + "/ca.pem"
+        #expect(throws: TransportSetUpError.self) { try CurlTransport(configuration: configuration) }
+    }
 }

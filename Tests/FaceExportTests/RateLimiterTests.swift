@@ -68,6 +68,14 @@ struct RateLimiterStateMachineTests {
         #expect(abs(machine.reserve(now: 1.5) - 1 / machine.rate(at: 1.5)) < 1e-9)
     }
 
+    @Test func afterABurstNoCallGoesUntilTheBurstHasLeftTheAPIsWindow() {
+        // Started far above the limit: 20 calls admitted within 20 ms, then a throttle.
+        var machine = self.adaptive(start: 1000)
+        for index in 0..<20 { _ = machine.admitted(now: 5 + Double(index) * 0.001) }
+        machine.throttled(now: 5.02)
+        #expect(abs(machine.reserve(now: 5.02) - 0.98) < 1e-9, "the API's second is full until 6.0")
+    }
+
     @Test func aLowLimitIsProbedAsRarelyPerCallAsAHighOne() {
         var machine = self.adaptive(start: 1000)
         _ = machine.admitted(now: 0.2)

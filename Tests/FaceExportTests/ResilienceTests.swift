@@ -9,18 +9,9 @@ import Testing
 /// Exports against a hostile simulator: faults, throttling, expiring signatures, a failing API.
 @Suite(.timeLimit(.minutes(3)))
 struct ResilienceTests {
-    /// With and without pages fetched ahead (a failed prefetch is not retried: the walk makes the call),
-    /// through every HTTP stack.
-    @Test(arguments: [
-        (true, PipelineDefinition.HTTPClient.urlsession), (false, .urlsession), (true, .asynchttpclient),
-        (false, .asynchttpclient), (true, .curl), (false, .curl),
-    ])
-    func errorsResetsAndTruncationsLoseAndRepeatNothing(
-        prefetch: Bool,
-        httpClient: PipelineDefinition.HTTPClient
-    )
-        async throws
-    {
+    /// With and without pages fetched ahead (a failed prefetch is not retried: the walk makes the call).
+    @Test(arguments: [true, false])
+    func errorsResetsAndTruncationsLoseAndRepeatNothing(prefetch: Bool) async throws {
         let dataset = DatasetGenerator(groups: 60, faces: 300, sizing: .mixed, seed: 11).make()
         let result = try await exportFromSimulator(
             dataset: dataset,
@@ -37,8 +28,7 @@ struct ResilienceTests {
                 $0.retry = RetryPolicy(maxAttempts: 8, baseDelay: 0.01, maxDelay: 0.1)
                 $0.prefetchWidth = prefetch ? nil : 0
             },
-            requestTimeout: 2,
-            httpClient: httpClient
+            requestTimeout: 2
         )
         #expect(result.report.outcome == .complete, "\(result.report.unfinishedGroups)")
         #expect(Set(result.rows).count == result.rows.count)
@@ -59,11 +49,8 @@ struct ResilienceTests {
     }
 
     /// Calls the simulator holds past the request timeout fail as timeouts and are made again, and
-    /// the calls after them are answered. (Not through URLSession: on Linux, once a call has timed out
-    /// on a stalled connection, the process's next calls time out as well, however many are retried,
-    /// until the stalled answer arrives; see the README's "Transport".)
-    @Test(arguments: [PipelineDefinition.HTTPClient.asynchttpclient, .curl])
-    func callsThatTimeOutAreMadeAgain(httpClient: PipelineDefinition.HTTPClient) async throws {
+    /// the calls after them are answered.
+    @Test func callsThatTimeOutAreMadeAgain() async throws {
         let dataset = DatasetGenerator(groups: 8, faces: 250, sizing: .exact, seed: 14).make()
         let result = try await exportFromSimulator(
             dataset: dataset,
@@ -79,8 +66,7 @@ struct ResilienceTests {
                 // Every call the walk's own, so every one held up is retried.
                 $0.prefetchWidth = 0
             },
-            requestTimeout: 0.5,
-            httpClient: httpClient
+            requestTimeout: 0.5
         )
         #expect(
             result.report.outcome == .complete,

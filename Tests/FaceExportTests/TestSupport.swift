@@ -113,8 +113,8 @@ struct ExportResult {
 }
 
 /// Caps the exports a test process runs at once. Each export blocks a dozen Dispatch threads
-/// (walkers, stages, calls waiting on URLSession), and libdispatch's pool stops at 255 threads:
-/// beyond that URLSession's own queue gets no thread and every export in the process stalls.
+/// (walkers, stages, calls waiting on their answers), and libdispatch's pool stops at 255 threads:
+/// beyond that every export in the process stalls.
 actor ExportSlots {
     static let shared = ExportSlots(width: 6)
 
@@ -165,8 +165,7 @@ func exportFromSimulator(
     outputPath: String? = nil,
     extraOutputs: [OutputSink.Configuration] = [],
     manifestPath: String? = nil,
-    requestTimeout: Double = 10,
-    httpClient: PipelineDefinition.HTTPClient = .asynchttpclient
+    requestTimeout: Double = 10
 ) async throws -> ExportResult {
     try await withExportSlot {
         try await exportFromSimulatorNow(
@@ -180,8 +179,7 @@ func exportFromSimulator(
             outputPath: outputPath,
             extraOutputs: extraOutputs,
             manifestPath: manifestPath,
-            requestTimeout: requestTimeout,
-            httpClient: httpClient
+            requestTimeout: requestTimeout
         )
     }
 }
@@ -197,8 +195,7 @@ private func exportFromSimulatorNow(
     outputPath: String?,
     extraOutputs: [OutputSink.Configuration],
     manifestPath: String?,
-    requestTimeout: Double,
-    httpClient: PipelineDefinition.HTTPClient
+    requestTimeout: Double
 ) async throws -> ExportResult {
     let credentials = FaceSearchCredentials(apiKey: "test-key", apiSecret: "test-secret")
     var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
@@ -210,10 +207,8 @@ private func exportFromSimulatorNow(
     exportConfiguration.retry = RetryPolicy(maxAttempts: 4, baseDelay: 0.001, maxDelay: 0.01)
     pipeline(&exportConfiguration)
     let finalConfiguration = exportConfiguration
-    // A reset on a reused connection stalls URLSession until the timeout (see the README's transport
-    // notes): the reset test passes a short one. Others keep room for a loaded machine, where every
-    // URLSession of the test process shares one serial work queue.
-    let transport = try httpClient.transport(connections: exportConfiguration.concurrency, timeout: requestTimeout)
+    // Tests that cut a call short pass a short timeout; the others keep room for a loaded machine.
+    let transport = try PipelineDefinition.HTTPClient.curl.transport(timeout: requestTimeout)
     let report = try await simulator.withRunning { port in
         let signer = RequestSigner(
             credentials: FaceSearchCredentials(
