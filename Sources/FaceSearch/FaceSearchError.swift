@@ -168,9 +168,9 @@ public struct FaceSearchError: Error, Sendable, CustomStringConvertible {
     /// What a person should check when this error stops a run.
     public var hint: String? {
         if case .tls = self.code {
-            return "if a proxy or a private CA signs the certificate, add that CA to this machine's trust store "
-                + "(copy it to /usr/local/share/ca-certificates and run update-ca-certificates); check the endpoint's "
-                + "host name and this machine's clock"
+            return "if a proxy or a private CA signs the certificate, name its PEM file in the pipeline's tls.ca_file "
+                + "or add it to this machine's trust store (update-ca-certificates); check the endpoint's host name "
+                + "and this machine's clock"
         }
         if case .proxy = self.code {
             return "check the pipeline's proxy (or https_proxy) and that the proxy allows CONNECT to the API's host "

@@ -103,5 +103,13 @@ struct PrivateCATests {
 
         let only = try await run("tls: {ca_file: \(ca), ca_only: true}")
         #expect(only.status == 0, "\(only.stderr)")
+
+        // Through a proxy that tunnels to the TLS port: the API's certificate is still checked
+        // against the pipeline's CA, end to end inside the tunnel.
+        let proxy = try await ProxyTests.Proxy(folder: folder, extra: ["ConnectPort \(port)"])
+        let tunnelled = try await run("tls: {ca_file: \(ca)}\nproxy: http://127.0.0.1:\(proxy.port)")
+        let log = proxy.stop()
+        #expect(tunnelled.status == 0, "\(tunnelled.stderr)")
+        #expect(log.contains("CONNECT 127.0.0.1:\(port)"), "\(log)")
     }
 }
