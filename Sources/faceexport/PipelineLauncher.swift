@@ -54,6 +54,17 @@ struct PipelineLauncher {
             }
             if case .file(let path) = account.groups ?? definition.groups { _ = try GroupsFile.load(path: path) }
         }
+        if let caFile = definition.caFile {
+            // Read where the job runs, as the credentials are: a bundle that cannot be read fails the run too.
+            var network = NetworkOptions()
+            network.caFile = caFile
+            network.caOnly = definition.caOnly
+            do {
+                _ = try definition.httpClient.transport(timeout: definition.requestTimeout, network: network)
+            } catch {
+                throw LaunchError(description: "\(file): \(error)")
+            }
+        }
         if let source = definition.transform.hashKey {
             // Validation runs where the job runs: a key that cannot be read there fails the run too.
             if let problem = RecordTransform.keyProblem(try Self.hashKey(source, definition: definition, file: file)) {

@@ -90,6 +90,11 @@ struct PrivateCATests {
             """.write(toFile: path, atomically: true, encoding: .utf8)
             return try await CommandLineTests.faceexport(["run", path], environment: environment)
         }
+        try
+            "name: https\nendpoint: https://127.0.0.1:\(port)\ntls: {ca_file: \(folder)/ca.key}\noutputs: [{format: ndjson, path: f}]\n"
+            .write(toFile: folder + "/https.yaml", atomically: true, encoding: .utf8)
+        let validated = try await CommandLineTests.faceexport(["validate", folder + "/https.yaml"])
+        #expect(validated.status == 4 && validated.stderr.contains("tls.ca_file"), "\(validated.stderr)")
         let untrusted = try await run("")
         #expect(untrusted.status == 3, "\(untrusted.stderr)")
         #expect(untrusted.stderr.contains("TLS failed: 127.0.0.1: SSL certificate problem"), "\(untrusted.stderr)")
