@@ -64,8 +64,9 @@ final class RunJournal {
         // Plain values cannot fail to encode.
         var bytes = Array(try! JSONEncoder().encode(line))
         bytes.append(0x0A)
-        let written = bytes.withUnsafeBytes { write(self.descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw .io("write the journal", path: self.path, errno: errno) }
+        if let failure = bytes.withUnsafeBytes({ AtomicFileWriter.writeAll($0, to: self.descriptor) }) {
+            throw .io("write the journal", path: self.path, errno: failure)
+        }
     }
 
     /// Removes the journal: the run committed, or failed for good.

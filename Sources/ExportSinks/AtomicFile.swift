@@ -92,16 +92,7 @@ final class AtomicFile {
     func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
         let failure: Int32? = bytes.withUnsafeBytes { buffer in
             self.digest?.update(buffer)
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(self.descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += written
-            }
-            return nil
+            return AtomicFileWriter.writeAll(buffer, to: self.descriptor)
         }
         if let failure { throw .io("write", path: self.temporaryPath, errno: failure) }
         self.bytesWritten += bytes.count
@@ -162,6 +153,22 @@ final class AtomicFile {
 
 /// Small files written atomically: the run's manifest and its `_SUCCESS` marker.
 public enum AtomicFileWriter {
+    /// Writes every byte of `buffer` to `descriptor`, going on after short writes; returns the
+    /// `errno` of the write that failed (a short write sets none: the next one says why, e.g. ENOSPC).
+    public static func writeAll(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32? {
+        var offset = 0
+        while offset < buffer.count {
+            let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            if written == 0 { return EIO }
+            offset += written
+        }
+        return nil
+    }
+
     /// Writes `bytes` to `path` through a temporary file, synced and renamed into place.
     public static func write(_ bytes: [UInt8], to path: String, runID: String, mode: UInt32 = 0o600) throws(SinkError) {
         let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode))

@@ -373,15 +373,7 @@ final class SQLiteWriter: FileWriter {
         fchmod(output, mode)
         var failure: Int32?
         _ = try AtomicFile.readChunks(of: source) { chunk in
-            var offset = 0
-            while failure == nil && offset < chunk.count {
-                let written = Glibc.write(output, chunk.baseAddress! + offset, chunk.count - offset)
-                if written < 0 {
-                    if errno != EINTR { failure = errno }
-                } else {
-                    offset += written
-                }
-            }
+            if failure == nil { failure = AtomicFileWriter.writeAll(chunk, to: output) }
         }
         if let failure { throw .io("write", path: destination, errno: failure) }
     }

@@ -138,3 +138,35 @@ struct NightTests {
         #expect(!help.stdout.contains("\\"), "\(help.stdout)")
     }
 }
+
+/// A disk that fills during the run, on a small tmpfs the test mounts (as root, as CI runs).
+@Suite(.timeLimit(.minutes(2)))
+struct FullDiskTests {
+    @Test func aFullDiskFailsTheRunSaysSoAndKeepsLastNightsOutput() async throws {
+        let folder = try makeTemporaryDirectory()
+        let disk = folder + "/disk"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        _ = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", disk])
+        defer { _ = try? runProgram("/bin/umount", [disk]) }
+        func pipeline(groups: Int) throws -> String {
+            let path = folder + "/p\(groups).yaml"
+            try embeddedPipeline(
+                name: "full",
+                folder: disk,
+                groups: groups,
+                faces: 300,
+                seed: 5,
+                outputs: ["{format: ndjson, path: faces.ndjson}"]
+            ).write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let small = try await CommandLineTests.faceexport(["run", try pipeline(groups: 2)])
+        #expect(small.status == 0, "\(small.stderr)")
+        let lastNight = try Data(contentsOf: URL(fileURLWithPath: disk + "/out/faces.ndjson"))
+        // Ten thousand faces of about 250 bytes do not fit in what is left of 256 KiB.
+        let big = try await CommandLineTests.faceexport(["run", try pipeline(groups: 40)])
+        #expect(big.status == 3, "\(big.stderr)")
+        #expect(big.stderr.contains("No space left on device"), "\(big.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: disk + "/out/faces.ndjson")) == lastNight)
+    }
+}
