@@ -19,9 +19,21 @@ final class AccountHealth: @unchecked Sendable {
 
     func admit(now: Double) -> OutageStateMachine.Admission { self.locked { $0.admit(now: now) } }
 
-    func answered(now: Double) { self.changing { $0.answered(now: now) } }
+    /// Called for every answered call: wakes the waiting workers only when it ends an outage.
+    func answered(now: Double) {
+        self.changing { machine in
+            let wasDown = machine.isDown
+            machine.answered(now: now)
+            return wasDown
+        }
+    }
 
-    func probeFailed(now: Double) { self.changing { $0.probeFailed(now: now) } }
+    func probeFailed(now: Double) {
+        self.changing { machine in
+            machine.probeFailed(now: now)
+            return true
+        }
+    }
 
     /// See ``OutageStateMachine/unreachable(now:callBegan:)``.
     func unreachable(now: Double, callBegan began: Double) -> Bool {
@@ -48,11 +60,13 @@ final class AccountHealth: @unchecked Sendable {
         return body(&self.machine)
     }
 
-    private func changing(_ body: (inout OutageStateMachine) -> Void) {
+    /// Runs `body` under the lock; when it says the outage changed, the waiting workers look again.
+    private func changing(_ body: (inout OutageStateMachine) -> Bool) {
         self.condition.lock()
-        body(&self.machine)
-        self.changes += 1
-        self.condition.broadcast()
+        if body(&self.machine) {
+            self.changes += 1
+            self.condition.broadcast()
+        }
         self.condition.unlock()
     }
 }

@@ -102,13 +102,12 @@ struct CallRetrier: Sendable {
                 if self.stop.isRaised { return .stopped }
                 continue
             case .giveUp(let downFor):
-                self.stop.raise(
-                    "the API could not be reached from account '\(account.name)' for \(Int(downFor)) s "
-                        + "(outage_tolerance \(Int(account.health.tolerance)) s); nothing was committed — "
-                        + "run again with --resume when it is back",
-                    resumable: true
+                return self.giveUp(
+                    "the API could not be reached from account '\(account.name)'",
+                    for: downFor,
+                    account: account,
+                    advice: "run again with --resume when it is back"
                 )
-                return .stopped
             }
             guard account.limiter.acquire(unless: self.stop) else {
                 if probing { account.health.probeFailed(now: self.clock.now()) }
@@ -157,13 +156,12 @@ struct CallRetrier: Sendable {
                 throttledInARow += 1
                 let throttledFor = account.limiter.secondsSinceAdmitted()
                 if throttledFor > account.health.tolerance {
-                    self.stop.raise(
-                        "the API throttled every call of account '\(account.name)' for \(Int(throttledFor)) s "
-                            + "(outage_tolerance \(Int(account.health.tolerance)) s); nothing was committed — "
-                            + "lower rate_limit.max_in_flight or run again later with --resume",
-                        resumable: true
+                    return self.giveUp(
+                        "the API throttled every call of account '\(account.name)'",
+                        for: throttledFor,
+                        account: account,
+                        advice: "lower rate_limit.max_in_flight or run again later with --resume"
                     )
-                    return .stopped
                 }
                 if error.retryAfter == nil && !account.limiter.adapts {
                     let delay = self.policy.delay(beforeRetry: min(throttledInARow, 8), unit: Double.random(in: 0..<1))
@@ -253,6 +251,22 @@ struct CallRetrier: Sendable {
         retrier.policy.maxAttempts = 1
         retrier.persists = false
         return retrier
+    }
+
+    /// Stops the run, keeping its progress for `--resume`: the API has not let the account through for
+    /// longer than its outage tolerance.
+    private func giveUp<Value>(
+        _ what: String,
+        for seconds: Double,
+        account: AccountContext,
+        advice: String
+    ) -> Outcome<Value> {
+        self.stop.raise(
+            "\(what) for \(Int(seconds)) s (outage_tolerance \(Int(account.health.tolerance)) s); "
+                + "nothing was committed — \(advice)",
+            resumable: true
+        )
+        return .stopped
     }
 
     private static func explain(_ error: FaceSearchError) -> String {

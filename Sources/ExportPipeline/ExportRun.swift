@@ -229,7 +229,7 @@ public final class ExportRun: Sendable {
 
     /// Why no library could be exported, said once with a count rather than once per library.
     private static func noLibraryExported(_ groups: [GroupReport]) -> String {
-        let reasons = groups.compactMap { $0.error?.components(separatedBy: " [request_id").first }
+        let reasons = groups.compactMap(\.reason)
         let errors = Dictionary(grouping: reasons, by: { $0 }).mapValues(\.count)
         let common = errors.max { $0.value < $1.value || $0.value == $1.value && $0.key > $1.key }
         return "no library could be exported (\(groups.count) failed"

@@ -99,7 +99,7 @@ public struct GroupWalkStateMachine: Sendable {
     private var handedOn: Set<String>?
     /// Distinct faces received in the current pass (handed on now or in the first pass).
     private var passSeen = 0
-    /// The size `get_size` announced before the first pass.
+    /// The size `get_size` announced before the walk (nil for a walk resumed from the journal).
     private var firstSize: Int?
     private let onChanged: ChangedLibraryPolicy
 
@@ -201,9 +201,8 @@ public struct GroupWalkStateMachine: Sendable {
     public mutating func confirmedSizeReceived(_ count: Int) -> Action {
         guard case .confirming(let expected, _) = self.state else { preconditionFailure("size received out of order") }
         let movedNow = count != expected || self.passSeen != expected
-        if movedNow, !self.rewalking, !self.lostTrack, let handedOn = self.handedOn,
-            count <= Self.rewalkPages * self.pageSize, handedOn.count <= Self.rewalkPages * self.pageSize
-        {
+        // `handedOn` is kept only while the library is small enough to walk twice.
+        if movedNow, !self.rewalking, !self.lostTrack, self.handedOn != nil, count <= Self.rewalkPages * self.pageSize {
             // Cheap enough to converge: once more from 1, handing on only what is new.
             self.moved = true
             self.rewalking = true
@@ -215,7 +214,7 @@ public struct GroupWalkStateMachine: Sendable {
         }
         self.moved = self.moved || movedNow
         self.state = .finished
-        var result = self.result(expected: self.rewalking ? self.firstSize ?? expected : expected)
+        var result = self.result(expected: self.firstSize ?? expected)
         result.expectedAfter = count
         return .finish(result)
     }
@@ -226,7 +225,7 @@ public struct GroupWalkStateMachine: Sendable {
             // The walk itself is done: judge it by the first size, and say the second is unknown.
             self.moved = self.moved || self.passSeen != expected
             self.state = .finished
-            var result = self.result(expected: self.rewalking ? self.firstSize ?? expected : expected)
+            var result = self.result(expected: self.firstSize ?? expected)
             result.error = "the size could not be confirmed after the walk: \(error)"
             return .finish(result)
         }
@@ -292,7 +291,7 @@ public struct GroupWalkStateMachine: Sendable {
                 handedOnBefore += 1  // the first pass handed it on
             } else {
                 fresh.append(face)
-                if self.handedOn != nil { self.handedOn?.insert(face.faceToken) }
+                self.handedOn?.insert(face.faceToken)
             }
         }
         // The positions before `next` were asked for again on purpose; more old faces than that are repeats.

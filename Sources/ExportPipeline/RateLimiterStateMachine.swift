@@ -127,16 +127,28 @@ public struct RateLimiterStateMachine: Sendable {
 
     /// The calls the API admitted per second over the last ``measureSeconds``.
     public func admittedRate(now: Double) -> Double {
+        Double(self.admittedInLastSecond(now: now).count) / Self.measureSeconds
+    }
+
+    /// How many calls were admitted over the last ``measureSeconds``, and when the oldest of them was.
+    private func admittedInLastSecond(now: Double) -> (count: Int, oldest: Double?) {
         let since = now - Self.measureSeconds
-        return Double(self.admittedTimes.lazy.filter { $0 > since }.count) / Self.measureSeconds
+        var count = 0
+        var oldest: Double?
+        for time in self.admittedTimes where time > since {
+            count += 1
+            oldest = min(oldest ?? time, time)
+        }
+        return (count, oldest)
     }
 
     /// The API said the account is over its limit.
     public mutating func throttled(now: Double) {
         guard self.configuration.mode == .adaptive else { return }
         if let lastCut = self.lastCut, now - lastCut < Self.cutCooldownSeconds { return }
+        let admitted = self.admittedInLastSecond(now: now)
         let ceiling = min(
-            max(self.admittedRate(now: now), self.configuration.minRequestsPerSecond),
+            max(Double(admitted.count) / Self.measureSeconds, self.configuration.minRequestsPerSecond),
             self.configuration.maxRequestsPerSecond
         )
         self.ceiling = ceiling
@@ -147,8 +159,7 @@ public struct RateLimiterStateMachine: Sendable {
         // oldest admission of the last second has left it: after a burst (a run starting far above the
         // limit) the API's window stays full until then, and every call sent meanwhile is refused. In
         // steady flow that is one interval.
-        let since = now - Self.measureSeconds
-        if let oldest = self.admittedTimes.lazy.filter({ $0 > since }).min() {
+        if let oldest = admitted.oldest {
             self.pausedUntil = max(self.pausedUntil, oldest + Self.measureSeconds)
         }
         self.theoreticalArrival = now

@@ -1,5 +1,6 @@
 public import ExportSinks
 public import FaceSearch
+import Foundation
 
 /// How a run ended overall.
 public enum RunOutcome: String, Sendable, Codable {
@@ -45,6 +46,9 @@ public struct GroupReport: Sendable {
     public var info: GroupInfo?
     /// Whether the library was edited while it was walked (its size or the faces walked moved).
     public var changedDuringExport = false
+
+    /// ``error`` without the API's `[request_id …]`: the same failure reads the same for every library.
+    public var reason: String? { self.error?.components(separatedBy: " [request_id").first }
 }
 
 /// Everything a run did: the single place its outcome is decided from.

@@ -61,8 +61,9 @@ public final class CurlTransport: FaceSearchTransport {
         _ request: TransportRequest,
         completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
     ) {
-        let handle = self.idle.withLock { $0.popLast() } ?? EasyHandle()
-        let result = handle.perform(request, configuration: self.configuration, trusted: self.trusted)
+        let handle =
+            self.idle.withLock { $0.popLast() } ?? EasyHandle(configuration: self.configuration, trusted: self.trusted)
+        let result = handle.perform(request)
         self.idle.withLock { $0.append(handle) }
         completion(result)
     }
@@ -73,14 +74,43 @@ public struct TransportSetUpError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// One libcurl easy handle, used by one thread at a time.
+/// One libcurl easy handle, used by one thread at a time. What is the same for every call (TLS,
+/// timeouts, proxy, callbacks, the trusted certificates) is set once, when the handle is made.
 private final class EasyHandle: @unchecked Sendable {
     private let easy: UnsafeMutableRawPointer
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
 
-    init() {
+    init(configuration: CurlTransport.Configuration, trusted: Data?) {
         guard let easy = curl_easy_init() else { fatalError("libcurl could not make a handle") }
         self.easy = easy
+        self.long(CURLOPT_NOSIGNAL, 1)
+        self.long(CURLOPT_TCP_NODELAY, 1)
+        self.long(CURLOPT_FOLLOWLOCATION, 0)
+        self.long(CURLOPT_SSL_VERIFYPEER, 1)
+        self.long(CURLOPT_SSL_VERIFYHOST, 2)
+        self.long(CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2)
+        self.long(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
+        self.long(CURLOPT_TIMEOUT_MS, Int(configuration.requestTimeout * 1000))
+        self.long(CURLOPT_LOW_SPEED_LIMIT, 1)
+        self.long(CURLOPT_LOW_SPEED_TIME, configuration.stallSeconds)
+        self.long(CURLOPT_POST, 1)
+        self.pointer(CURLOPT_PROTOCOLS_STR, "http,https")
+        self.pointer(CURLOPT_ERRORBUFFER, self.errorBuffer)
+        _ = faceexport_curl_setopt_callback(easy, CURLOPT_WRITEFUNCTION, collectBody)
+        _ = faceexport_curl_setopt_callback(easy, CURLOPT_HEADERFUNCTION, collectHeader)
+        if let trusted {
+            _ = trusted.withUnsafeBytes { faceexport_curl_set_ca_blob(easy, $0.baseAddress, $0.count) }
+        }
+        switch configuration.network.proxy {
+        case .environment:
+            break  // libcurl reads https_proxy, http_proxy and no_proxy
+        case .none:
+            self.pointer(CURLOPT_PROXY, "")  // no proxy, whatever the environment says
+        case .server(let proxy, let username, let password):
+            self.pointer(CURLOPT_PROXY, proxy)
+            self.pointer(CURLOPT_PROXYUSERNAME, username)
+            self.pointer(CURLOPT_PROXYPASSWORD, password)
+        }
     }
 
     deinit {
@@ -88,13 +118,14 @@ private final class EasyHandle: @unchecked Sendable {
         self.errorBuffer.deallocate()
     }
 
-    func perform(
-        _ request: TransportRequest,
-        configuration: CurlTransport.Configuration,
-        trusted: Data?
-    ) -> Result<
-        TransportResponse, TransportFailure
-    > {
+    private func long(_ option: CURLoption, _ value: Int) { _ = faceexport_curl_setopt_long(self.easy, option, value) }
+
+    /// Sets a pointer option; libcurl copies the strings it is given.
+    private func pointer(_ option: CURLoption, _ value: UnsafeRawPointer?) {
+        _ = faceexport_curl_setopt_pointer(self.easy, option, value)
+    }
+
+    func perform(_ request: TransportRequest) -> Result<TransportResponse, TransportFailure> {
         let host = request.url.host ?? "the server"
         let answer = CurlAnswer()
         let context = Unmanaged.passUnretained(answer).toOpaque()
@@ -103,53 +134,19 @@ private final class EasyHandle: @unchecked Sendable {
         headers = curl_slist_append(headers, "Expect:")
         defer { curl_slist_free_all(headers) }
         self.errorBuffer[0] = 0
-        let easy = self.easy
-        func long(_ option: CURLoption, _ value: Int) { _ = faceexport_curl_setopt_long(easy, option, value) }
-        func pointer(_ option: CURLoption, _ value: UnsafeRawPointer?) {
-            _ = faceexport_curl_setopt_pointer(easy, option, value)
+        self.pointer(CURLOPT_URL, request.url.absoluteString)
+        self.pointer(CURLOPT_HTTPHEADER, headers)
+        self.pointer(CURLOPT_WRITEDATA, context)
+        self.pointer(CURLOPT_HEADERDATA, context)
+        _ = faceexport_curl_setopt_offset(self.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+        // Copied by libcurl, so the call owns its body whatever becomes of `request`.
+        request.body.withUnsafeBytes {
+            self.pointer(CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(headers))
         }
-        let set = request.url.absoluteString.withCString { url in
-            pointer(CURLOPT_URL, url)
-            pointer(CURLOPT_PROTOCOLS_STR, "http,https")
-            long(CURLOPT_NOSIGNAL, 1)
-            long(CURLOPT_TCP_NODELAY, 1)
-            long(CURLOPT_FOLLOWLOCATION, 0)
-            long(CURLOPT_SSL_VERIFYPEER, 1)
-            long(CURLOPT_SSL_VERIFYHOST, 2)
-            long(CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2)
-            long(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
-            long(CURLOPT_TIMEOUT_MS, Int(configuration.requestTimeout * 1000))
-            long(CURLOPT_LOW_SPEED_LIMIT, 1)
-            long(CURLOPT_LOW_SPEED_TIME, configuration.stallSeconds)
-            long(CURLOPT_POST, 1)
-            pointer(CURLOPT_ERRORBUFFER, self.errorBuffer)
-            pointer(CURLOPT_HTTPHEADER, headers)
-            _ = faceexport_curl_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-            request.body.withUnsafeBytes { pointer(CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(url)) }
-            _ = faceexport_curl_setopt_callback(easy, CURLOPT_WRITEFUNCTION, collectBody)
-            pointer(CURLOPT_WRITEDATA, context)
-            _ = faceexport_curl_setopt_callback(easy, CURLOPT_HEADERFUNCTION, collectHeader)
-            pointer(CURLOPT_HEADERDATA, context)
-            if let trusted {
-                _ = trusted.withUnsafeBytes { faceexport_curl_set_ca_blob(easy, $0.baseAddress, $0.count) }
-            }
-            switch configuration.network.proxy {
-            case .environment:
-                pointer(CURLOPT_PROXY, nil)  // libcurl reads https_proxy, http_proxy and no_proxy
-            case .none:
-                pointer(CURLOPT_PROXY, "")  // no proxy, whatever the environment says
-            case .server(let proxy, let username, let password):
-                pointer(CURLOPT_PROXY, proxy)
-                pointer(CURLOPT_PROXYUSERNAME, username)
-                pointer(CURLOPT_PROXYPASSWORD, password)
-            }
-            return true
-        }
-        precondition(set)
-        let code = withExtendedLifetime(answer) { curl_easy_perform(easy) }
+        let code = withExtendedLifetime(answer) { curl_easy_perform(self.easy) }
         guard code == CURLE_OK else { return .failure(self.failure(code, host: host)) }
         var status = 0
-        _ = faceexport_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        _ = faceexport_curl_getinfo_long(self.easy, CURLINFO_RESPONSE_CODE, &status)
         return .success(TransportResponse(status: status, retryAfter: answer.retryAfter, body: answer.body))
     }
 

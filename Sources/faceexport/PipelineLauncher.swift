@@ -465,43 +465,32 @@ struct PipelineLauncher {
         }
     }
 
-    /// A secret from its environment variable or file (a trailing newline ignored); never logged.
-    static func secret(_ source: PipelineDefinition.SecretSource, what: String) throws -> String {
+    /// A secret from its environment variable or file (surrounding whitespace ignored in a file);
+    /// never logged. `orElse` follows the advice to set the variable when it is missing.
+    static func secret(_ source: PipelineDefinition.SecretSource, what: String, orElse: String = "") throws -> String {
         switch source {
         case .environment(let variable):
             guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
-                throw LaunchError(description: "the \(what) is missing: set \(variable)")
+                throw LaunchError(description: "the \(what) is missing: set \(variable)\(orElse)")
             }
             return value
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path),
-                let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-                !text.isEmpty
-            else { throw LaunchError(description: "cannot read the \(what) from \(path)") }
-            return text
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+            else { throw LaunchError(description: "cannot read the \(what) file \(path)") }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { throw LaunchError(description: "the \(what) file \(path) is empty") }
+            return trimmed
         }
     }
 
     /// The key and secret from their files or environment variables.
     static func credentials(_ source: PipelineDefinition.Credentials) throws -> FaceSearchCredentials {
         func value(file: String?, environment: String, what: String) throws -> String {
-            if let file {
-                guard let data = FileManager.default.contents(atPath: file),
-                    let text = String(data: data, encoding: .utf8)
-                else {
-                    throw LaunchError(description: "cannot read the \(what) file \(file)")
-                }
-                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !trimmed.isEmpty else { throw LaunchError(description: "the \(what) file \(file) is empty") }
-                return trimmed
-            }
-            guard let text = ProcessInfo.processInfo.environment[environment], !text.isEmpty else {
-                throw LaunchError(
-                    description:
-                        "the \(what) is missing: set \(environment) or name a file in the pipeline's credentials"
-                )
-            }
-            return text
+            try Self.secret(
+                file.map { .file($0) } ?? .environment(environment),
+                what: what,
+                orElse: " or name a file in the pipeline's credentials"
+            )
         }
         return FaceSearchCredentials(
             apiKey: try value(file: source.apiKeyFile, environment: source.apiKeyEnvironment, what: "API key"),

@@ -46,7 +46,7 @@ struct RunSummary {
         // Libraries that ended alike for the same reason are said once, with a count.
         var reasons: [(key: String, groups: [GroupReport])] = []
         for group in report.unfinishedGroups {
-            let reason = "\(group.status.rawValue)|\(Self.withoutRequestID(group.error ?? ""))"
+            let reason = "\(group.status.rawValue)|\(group.reason ?? "")"
             if let index = reasons.firstIndex(where: { $0.key == reason }) {
                 reasons[index].groups.append(group)
             } else {
@@ -63,7 +63,7 @@ struct RunSummary {
             } else {
                 let names = groups.prefix(3).map(\.groupID).joined(separator: ", ") + (groups.count > 3 ? ", …" : "")
                 line += "\(groups.count) libraries (\(names))"
-                if let error = group.error { line += " — \(Self.withoutRequestID(error))" }
+                if let reason = group.reason { line += " — \(reason)" }
             }
             lines.append(line)
         }
@@ -71,10 +71,5 @@ struct RunSummary {
             lines.append("  … and \(reasons.count - 20) more reasons libraries were not exported completely")
         }
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    /// An error without its `[request_id …]`, so that the same failure reads the same for every library.
-    private static func withoutRequestID(_ error: String) -> String {
-        error.components(separatedBy: " [request_id").first ?? error
     }
 }
