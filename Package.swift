@@ -31,6 +31,9 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
 
         .target(name: "FaceExportCrypto", dependencies: ["CCryptoOpenSSL"]),
+        // The version and the git commit, embedded when the binary is built.
+        .plugin(name: "GitCommitPlugin", capability: .buildTool(), path: "Sources/GitCommitPlugin"),
+        .target(name: "FaceExportBuild", plugins: ["GitCommitPlugin"]),
         .target(
             name: "FaceSearch",
             dependencies: [
@@ -43,6 +46,7 @@ let package = Package(
         .target(
             name: "ExportPipeline",
             dependencies: [
+                "FaceExportBuild",
                 "FaceSearch",
                 "ExportSinks",
                 .product(name: "Logging", package: "swift-log"),
@@ -76,6 +80,7 @@ let package = Package(
             name: "faceexport",
             dependencies: [
                 "CMalloc",
+                "FaceExportBuild",
                 "FaceExportCrypto",
                 "PipelineFile",
                 "ExportPipeline",
@@ -88,6 +93,7 @@ let package = Package(
         .testTarget(
             name: "FaceExportTests",
             dependencies: [
+                "FaceExportBuild",
                 "FaceExportCrypto",
                 "FaceSearch",
                 "ExportSinks",
@@ -100,7 +106,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.type != .plugin {
     var settings = target.swiftSettings ?? []
     settings.append(.swiftLanguageMode(.v6))
     settings.append(.enableUpcomingFeature("ExistentialAny"))

@@ -1,6 +1,14 @@
 public import ExportSinks
+import FaceExportBuild
 import FaceSearch
 import Foundation
+
+/// The manifest's format, as `manifest.json`'s `manifest_version` states it.
+public enum ManifestFormat {
+    /// The version this build writes and reads. Raised only when a field is removed, renamed or
+    /// changes meaning; fields may be added within a version, so readers ignore ones they do not know.
+    public static let version = 1
+}
 
 /// `manifest.json`: what a committed run wrote and how complete each library is, for the people and
 /// tools that pick the outputs up. Written after every output file is in place.
@@ -38,11 +46,20 @@ struct RunManifest: Encodable {
         let retries: Int
     }
 
+    /// The program that wrote the run's files.
+    struct Exporter: Encodable {
+        let name: String
+        let version: String
+    }
+
     struct ShardInfo: Encodable {
         let index: Int
         let count: Int
     }
 
+    /// The format's version (``ManifestFormat/version``).
+    let manifest_version = ManifestFormat.version
+    let exporter = Exporter(name: "faceexport", version: ExporterVersion.full)
     let run_id: String
     let pipeline: String
     let shard: ShardInfo?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FaceExportBuild
 
 /// The `faceexport` command: export FinAuth FaceSearch libraries to files.
 @main
@@ -6,6 +7,7 @@ struct FaceExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faceexport",
         abstract: "Export FinAuth FaceSearch face libraries to NDJSON, CSV and SQLite files.",
+        version: ExporterVersion.full,
         subcommands: [
             RunCommand.self, ValidateCommand.self, SimulateCommand.self, BenchCommand.self, MergeManifestsCommand.self,
         ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExportPipeline
 import Foundation
 
 /// `faceexport merge-manifests`: whether every shard of a sharded run completed.
@@ -26,6 +27,8 @@ struct MergeManifestsCommand: ParsableCommand {
             let faces: Int
         }
 
+        /// Absent in manifests written before the format was versioned (the same fields as 1).
+        let manifest_version: Int?
         let run_id: String
         let pipeline: String
         let shard: Shard?
@@ -53,6 +56,11 @@ struct MergeManifestsCommand: ParsableCommand {
             } catch {
                 throw Self.fail("\(path): not a faceexport manifest (\(error))")
             }
+        }
+        for (path, manifest) in loaded where (manifest.manifest_version ?? 1) > ManifestFormat.version {
+            throw Self.fail(
+                "\(path): manifest_version \(manifest.manifest_version!) is newer than this faceexport reads (\(ManifestFormat.version)); use the faceexport that wrote it or a newer one"
+            )
         }
         guard let first = loaded.first?.manifest else { throw Self.fail("no manifest given") }
         guard loaded.allSatisfy({ $0.manifest.pipeline == first.pipeline }) else {

@@ -1,5 +1,6 @@
 import ExportPipeline
 import ExportSinks
+import FaceExportBuild
 import Foundation
 
 /// The run's figures in Prometheus text format, for node_exporter's textfile collector.
@@ -28,6 +29,11 @@ struct MetricsFile {
                 )
             }
         }
+        gauge(
+            "build_info",
+            "The faceexport that wrote these figures: 1, with its version as a label.",
+            [("version=\(Self.labelValue(ExporterVersion.full))", 1)]
+        )
         gauge("faces_exported", "Faces the last run wrote.", [("", Double(report.faces))])
         gauge("faces_filtered", "Faces the last run's transform filter left out.", [("", Double(report.filtered))])
         gauge("pages_exported", "Pages the last run received.", [("", Double(report.pages))])

@@ -1,3 +1,4 @@
+import FaceExportBuild
 import FaceSearchSimulator
 import Foundation
 import Testing
@@ -156,7 +157,8 @@ struct OperationsTests {
         )
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(
-                line.wholeMatch(of: /faceexport_[a-z_]+\{pipeline="ops"(,[a-z]+="[a-z_]+")?\} -?[0-9.e+]+/) != nil,
+                line.wholeMatch(of: /faceexport_[a-z_]+\{pipeline="ops"(,[a-z]+="[a-z0-9_.+-]+")?\} -?[0-9.e+]+/)
+                    != nil,
                 "\(line)"
             )
         }
@@ -170,6 +172,46 @@ struct OperationsTests {
         let after = try String(contentsOfFile: metrics, encoding: .utf8)
         #expect(after.contains("faceexport_last_run_outcome{pipeline=\"ops\",outcome=\"failed\"} 1\n"))
         #expect(after.contains(String(success) + "\n"))
+    }
+
+    @Test func theVersionIsOnTheCommandLineInTheManifestAndInTheMetrics() async throws {
+        let version = try await CommandLineTests.faceexport(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout == ExporterVersion.full + "\n")
+        #expect(ExporterVersion.full.wholeMatch(of: /[0-9]+\.[0-9]+\.[0-9]+(\+[0-9a-f]{12}(-dirty)?)?/) != nil)
+        // Built from a checkout (as CI and the quick start are), the commit is the checkout's.
+        if FileManager.default.fileExists(atPath: CommandLineTests.packageRoot + "/.git") {
+            let head = String(
+                decoding: try runProgram("/usr/bin/git", ["-C", CommandLineTests.packageRoot, "rev-parse", "HEAD"]),
+                as: UTF8.self
+            )
+            let commit = try #require(ExporterVersion.commit, "a build from a checkout embeds its commit")
+            #expect(head.hasPrefix(commit.prefix(12)))
+        }
+
+        let folder = try makeTemporaryDirectory()
+        let metrics = folder + "/faceexport.prom"
+        try Self.pipeline(folder: folder, extra: "metrics_file: \(metrics)")
+            .write(toFile: folder + "/p.yaml", atomically: true, encoding: .utf8)
+        #expect(try await CommandLineTests.faceexport(["run", folder + "/p.yaml"]).status == 0)
+        let manifest = try #require(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/out/manifest.json")))
+                as? [String: Any]
+        )
+        #expect(manifest["manifest_version"] as? Int == 1)
+        let exporter = try #require(manifest["exporter"] as? [String: String])
+        #expect(exporter == ["name": "faceexport", "version": ExporterVersion.full])
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains("faceexport_build_info{pipeline=\"ops\",version=\"\(ExporterVersion.full)\"} 1\n"))
+
+        // A reader of the format refuses a newer one instead of misreading it.
+        var newer = manifest
+        newer["manifest_version"] = ManifestFormat.version + 1
+        newer["shard"] = ["index": 0, "count": 1]
+        try JSONSerialization.data(withJSONObject: newer).write(to: URL(fileURLWithPath: folder + "/newer.json"))
+        let refused = try await CommandLineTests.faceexport(["merge-manifests", folder + "/newer.json"])
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("manifest_version 2 is newer than this faceexport reads (1)"))
     }
 
     @Test func shardsTogetherExportExactlyTheLibrariesOfAnUnshardedRun() async throws {
