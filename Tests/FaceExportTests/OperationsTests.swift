@@ -288,6 +288,31 @@ struct OperationsTests {
         #expect(entry.split(separator: " ", omittingEmptySubsequences: true).count > 6)
     }
 
+    @Test func theContainerRecipeInstallsTheSharedPackageListAndRunsAsTheSchedulesUser() throws {
+        let root = CommandLineTests.packageRoot
+        let recipe = try String(contentsOfFile: root + "/samples/server/Dockerfile", encoding: .utf8)
+        let lines = recipe.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
+        let stages = lines.filter { $0.hasPrefix("FROM ") }
+        #expect(stages == ["FROM swift:6.3-bookworm AS build", "FROM debian:bookworm-slim"])
+        // The image that runs installs exactly the list the clean-host check proves, read from the file.
+        let runStage = lines.drop { $0 != "FROM debian:bookworm-slim" }.joined(separator: "\n")
+        #expect(runStage.contains("COPY samples/server/runtime-packages.txt /tmp/runtime-packages.txt"))
+        #expect(runStage.contains("grep -v '^#' /tmp/runtime-packages.txt | xargs apt-get install"))
+        let packages = try String(contentsOfFile: root + "/samples/server/runtime-packages.txt", encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(packages.contains("ca-certificates") && packages.contains("libcurl4"))
+        let user = try #require(lines.first { $0.hasPrefix("USER ") })
+        #expect(user == "USER 10001:10001", "not root")
+        #expect(lines.contains("ENTRYPOINT [\"/usr/local/bin/faceexport\"]"))
+        // The schedules run that image, as its user, at this version.
+        for name in ["kubernetes-cronjob.yaml", "kubernetes-indexed-job.yaml"] {
+            let job = try String(contentsOfFile: root + "/samples/schedules/" + name, encoding: .utf8)
+            #expect(job.contains("image: registry.example.com/faceexport:\(ExporterVersion.number) "), "\(name)")
+        }
+        let cron = try String(contentsOfFile: root + "/samples/schedules/kubernetes-cronjob.yaml", encoding: .utf8)
+        #expect(cron.contains("runAsUser: 10001"))
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
     func systemdUnitsVerify() throws {
         let source = CommandLineTests.packageRoot + "/samples/schedules"
