@@ -26,6 +26,8 @@ let package = Package(
         // C libraries enter through system-library targets; each is imported by one Swift wrapper only.
         .systemLibrary(name: "CCryptoOpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMalloc"),
@@ -42,7 +44,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ExportSinks", dependencies: ["CZlib", "CSQLite", "FaceExportCrypto"]),
+        .target(name: "ExportSinks", dependencies: ["CZlib", "CIsal", "CLibdeflate", "CSQLite", "FaceExportCrypto"]),
         .target(
             name: "ExportPipeline",
             dependencies: [

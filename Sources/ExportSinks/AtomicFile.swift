@@ -90,12 +90,20 @@ final class AtomicFile {
     }
 
     func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
-        let failure: Int32? = bytes.withUnsafeBytes { buffer in
-            self.digest?.update(buffer)
-            return AtomicFileWriter.writeAll(buffer, to: self.descriptor)
+        let failure: SinkError? = bytes.withUnsafeBytes { buffer in
+            do throws(SinkError) { try self.write(buffer) } catch { return error }
+            return nil
         }
-        if let failure { throw .io("write", path: self.temporaryPath, errno: failure) }
-        self.bytesWritten += bytes.count
+        if let failure { throw failure }
+    }
+
+    /// Appends `buffer` to the file and to its digest.
+    func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError) {
+        self.digest?.update(buffer)
+        if let failure = AtomicFileWriter.writeAll(buffer, to: self.descriptor) {
+            throw .io("write", path: self.temporaryPath, errno: failure)
+        }
+        self.bytesWritten += buffer.count
     }
 
     /// Syncs and closes the temporary file; it is renamed into place by ``commit()``.

@@ -24,7 +24,7 @@ extension AtomicFile: ByteOutput {
 func makeByteOutput(
     path: String,
     runID: String,
-    compressionLevel: Int32,
+    compression: GzipCompression,
     mode: UInt32,
     resumeAt: Int? = nil
 )
@@ -32,5 +32,5 @@ func makeByteOutput(
 {
     let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode), resumeAt: resumeAt)
     return path.hasSuffix(".gz")
-        ? try GzipOutput(file: file, level: compressionLevel, continuing: (resumeAt ?? 0) > 0) : file
+        ? try GzipOutput(file: file, compression: compression, continuing: (resumeAt ?? 0) > 0) : file
 }

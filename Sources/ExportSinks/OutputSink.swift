@@ -51,8 +51,8 @@ public final class OutputSink: RecordSink {
         public var format: Format
         /// Where the files go.
         public var path: OutputPathTemplate
-        /// zlib level for `.gz` paths, 1 (fastest) to 9 (smallest). Default 6.
-        public var compressionLevel: Int32 = 6
+        /// The engine and level for `.gz` paths. Default ISA-L level 2.
+        public var compression = GzipCompression.standard
         /// CSV only: prefix cells starting with `=`, `+`, `-`, `@`, tab or CR with `'`. Default false.
         public var escapeFormulas = false
         /// SQLite only. Default `replace`.
@@ -191,7 +191,7 @@ public final class OutputSink: RecordSink {
                 format: "ndjson",
                 encoder: NDJSONEncoder(schema: self.schema),
                 runID: self.run.runID,
-                compressionLevel: self.configuration.compressionLevel,
+                compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume
             )
@@ -201,7 +201,7 @@ public final class OutputSink: RecordSink {
                 format: "csv",
                 encoder: CSVEncoder(schema: self.schema, escapeFormulas: self.configuration.escapeFormulas),
                 runID: self.run.runID,
-                compressionLevel: self.configuration.compressionLevel,
+                compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume
             )

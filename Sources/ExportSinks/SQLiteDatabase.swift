@@ -83,6 +83,17 @@ final class SQLiteDatabase {
             }
         }
 
+        /// Binds `count` bytes at `text`, copied by SQLite.
+        func bindText(_ text: UnsafePointer<CChar>, count: Int, at index: Int32) {
+            sqlite3_bind_text(self.statement, index, text, Int32(count), Self.transient)
+        }
+
+        /// Binds `count` bytes at `text` without a copy: they must stay valid until the statement is
+        /// stepped and bound again.
+        func bindStaticText(_ text: UnsafePointer<CChar>, count: Int, at index: Int32) {
+            sqlite3_bind_text(self.statement, index, text, Int32(count), nil)
+        }
+
         func bind(_ value: String?, at index: Int32) {
             if let value { self.bind(value, at: index) } else { sqlite3_bind_null(self.statement, index) }
         }

@@ -313,7 +313,7 @@ final class SQLiteWriter: FileWriter {
             format: csv ? "csv" : "ndjson",
             encoder: csv ? CSVEncoder(schema: schema, escapeFormulas: false) : NDJSONEncoder(schema: schema),
             runID: self.runID,
-            compressionLevel: 6,
+            compression: .standard,
             mode: UInt32(self.fileMode)
         )
         var rows = RecordRows(width: schema.columns.count, capacity: 1000)

@@ -14,7 +14,7 @@ final class TextFileWriter: FileWriter {
         format: String,
         encoder: any RecordEncoder,
         runID: String,
-        compressionLevel: Int32,
+        compression: GzipCompression,
         mode: UInt32,
         resume: FileCheckpoint? = nil
     )
@@ -23,7 +23,7 @@ final class TextFileWriter: FileWriter {
         let output = try makeByteOutput(
             path: path,
             runID: runID,
-            compressionLevel: compressionLevel,
+            compression: compression,
             mode: mode,
             resumeAt: resume?.bytes
         )

@@ -85,6 +85,30 @@ public struct DatasetGenerator: Sendable {
     public var sizing: Sizing = .mixed
     /// The seed. Default 1.
     public var seed: UInt64 = 1
+    /// Faces like production's instead of mostly hard values; nil (the default) for the hard mix.
+    public var realistic: RealisticFaces?
+
+    /// Faces shaped like production's: plain ASCII `user_data` of a set average size, and a share
+    /// of faces whose `user_data` carries quotes, backslashes, control characters or non-ASCII.
+    public struct RealisticFaces: Sendable, Hashable {
+        /// Average bytes of one face as the API sends it (its JSON object in `face_tokens`). Default 190.
+        public var averageFaceBytes = 190
+        /// Share of faces with escapes or non-ASCII in `user_data`. Default 1/6.
+        public var hardShare = 1.0 / 6
+
+        /// The defaults: 190 bytes a face, a sixth of them hard.
+        public init() {}
+
+        /// Faces of `averageFaceBytes` on average, `hardShare` of them with hard `user_data`.
+        public init(averageFaceBytes: Int, hardShare: Double) {
+            self.averageFaceBytes = averageFaceBytes
+            self.hardShare = hardShare
+        }
+
+        /// Bytes of a face's JSON besides `user_data`'s value: the keys, a 32-digit token, a
+        /// `u-` and 7-digit user id, a 13-digit time and the comma between faces.
+        static let fixedBytes = 112
+    }
 
     /// Creates a generator with the defaults.
     public init() {}
@@ -179,6 +203,14 @@ public struct DatasetGenerator: Sendable {
 
     private func makeFace(addTime: Int64, random: inout SplitMix64) -> SimulatedFace {
         let token = Self.hex(random.next()) + Self.hex(random.next())
+        if let realistic = self.realistic {
+            return SimulatedFace(
+                faceToken: token,
+                userID: "u-" + String(1_000_000 + random.next() % 9_000_000),
+                userData: Self.realisticUserData(realistic, random: &random),
+                addTime: addTime
+            )
+        }
         let userID: String
         switch random.next() % 20 {
         case 0: userID = ""
@@ -194,6 +226,41 @@ public struct DatasetGenerator: Sendable {
         default: userData = "Test user"
         }
         return SimulatedFace(faceToken: token, userID: userID, userData: userData, addTime: addTime)
+    }
+
+    /// Plain `key=value` text around the size that makes the face `averageFaceBytes` long on the
+    /// wire; for `hardShare` of the faces, a hard string (as JSON escapes it) takes part of it.
+    private static func realisticUserData(_ realistic: RealisticFaces, random: inout SplitMix64) -> String {
+        let target = max(0, realistic.averageFaceBytes - RealisticFaces.fixedBytes)
+        let spread = target / 2
+        var length = target - spread + Int(random.next() % UInt64(2 * spread + 1))
+        var text = ""
+        if Double(random.next() % 1_000_000) / 1_000_000 < realistic.hardShare {
+            let hard = Self.hardStrings[Int(random.next() % UInt64(Self.hardStrings.count))].prefixBytes(40)
+            text = hard + " "
+            length -= Self.escapedBytes(hard) + 1
+        }
+        let words = [
+            "name=", "dept=", "site=", "emp=", "level=", "Tan", "Wei", "Ming", "Sales", "SGP-3", "ops", "2024",
+        ]
+        while length > 0 {
+            let word = words[Int(random.next() % UInt64(words.count))] + String(random.next() % 1000) + ";"
+            let piece = String(word.prefix(length))
+            text += piece
+            length -= piece.utf8.count
+        }
+        return text
+    }
+
+    /// How many bytes `text` takes inside a JSON string.
+    static func escapedBytes(_ text: String) -> Int {
+        text.unicodeScalars.reduce(0) { total, scalar in
+            switch scalar {
+            case "\"", "\\", "\n", "\r", "\t": total + 2
+            case _ where scalar.value < 0x20: total + 6
+            default: total + String(scalar).utf8.count
+            }
+        }
     }
 
     private static func hex(_ value: UInt64) -> String {

@@ -519,6 +519,22 @@ struct DefinitionReader {
         }
     }
 
+    /// `compression: isal` or `compression: {engine: isal, level: 2}`, the level checked against the engine's.
+    func compression(_ node: Node, _ key: String) throws(PipelineFileError) -> GzipCompression {
+        if case .scalar = node {
+            let engine: GzipCompression.Engine = try self.choice(node, key)
+            return GzipCompression(engine: engine)!
+        }
+        let entries = try self.mapping(node, key, allowed: ["engine", "level"])
+        guard let engineNode = entries["engine"] else {
+            throw self.fail(node, "\(key).engine", "missing: one of \(Self.choices(GzipCompression.Engine.self))")
+        }
+        let engine: GzipCompression.Engine = try self.choice(engineNode, "\(key).engine")
+        guard let levelNode = entries["level"] else { return GzipCompression(engine: engine)! }
+        let level = try self.integer(levelNode, "\(key).level", in: engine.levels)
+        return GzipCompression(engine: engine, level: level)!
+    }
+
     func outputs(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Output] {
         guard case .sequence(let sequence) = node, !sequence.isEmpty else {
             throw self.fail(node, "outputs", "expected a list of outputs, e.g. '- {format: csv, path: faces.csv.gz}'")
@@ -528,8 +544,8 @@ struct DefinitionReader {
         for (index, item) in sequence.enumerated() {
             let key = "outputs[\(index)]"
             let allowed: Set<String> = [
-                "format", "path", "compression_level", "escape_formulas", "mode", "integrity_check", "file_mode",
-                "changes",
+                "format", "path", "compression", "compression_level", "escape_formulas", "mode", "integrity_check",
+                "file_mode", "changes",
             ]
             let entries = try self.mapping(item, key, allowed: allowed)
             guard let formatNode = entries["format"] else {
@@ -562,7 +578,25 @@ struct DefinitionReader {
                 guard format != .sqlite else {
                     throw self.fail(node, "\(key).compression_level", "only for ndjson and csv")
                 }
-                output.compressionLevel = Int32(try self.integer(node, "\(key).compression_level", in: 1...9))
+                guard entries["compression"] == nil else {
+                    throw self.fail(
+                        node,
+                        "\(key).compression_level",
+                        "give compression: {engine, level} or compression_level (zlib's level), not both"
+                    )
+                }
+                // The key of earlier versions keeps its meaning: zlib at that level, byte for byte.
+                output.compression = GzipCompression(
+                    engine: .zlib,
+                    level: try self.integer(node, "\(key).compression_level", in: GzipCompression.Engine.zlib.levels)
+                )!
+            }
+            if let node = entries["compression"] {
+                guard format != .sqlite else { throw self.fail(node, "\(key).compression", "only for ndjson and csv") }
+                guard path.text.hasSuffix(".gz") else {
+                    throw self.fail(node, "\(key).compression", "'\(path.text)' is not compressed: only .gz paths are")
+                }
+                output.compression = try self.compression(node, "\(key).compression")
             }
             if let node = entries["escape_formulas"] {
                 guard format == .csv else { throw self.fail(node, "\(key).escape_formulas", "only for csv") }

@@ -20,8 +20,9 @@ struct BenchCommand: AsyncParsableCommand {
             the first 10 s), throttle-drop (the same, the limit halving half-way through --duration), \
             sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
             run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
-            no latency, no limit, pages of 1,000, exported into --cpu-formats in turn: CPU per million; \
-            ndjson-uncompressed shows what gzip costs), scale (1,000 and --scale-groups libraries of 1,000 faces, \
+            no latency, no limit, pages of 1,000, of --data realistic or hard faces, exported into --cpu-formats in \
+            turn: CPU per million, gzip size against zlib level 6, SQLite's own floor for the same rows, and with \
+            --compare-baseline the Python baseline's CPU; ndjson-uncompressed shows what gzip costs), scale (1,000 and --scale-groups libraries of 1,000 faces, \
             and one library of 1,000,000: CPU per face and peak memory must not grow), latency (200 ms ± 50 ms per \
             call, 64 libraries at once: calls per second against 64 / 0.2 s), biggroup (one library of 200,000 \
             faces, 100 ms per call: wall time against pages / concurrency × latency).
@@ -60,6 +61,18 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Libraries of 1,000 faces of the scale scenario's large run.")
     var scaleGroups = 4000
+
+    @Option(help: "The cpu scenario's faces: realistic (--face-bytes, --hard-share) or hard (mostly hard values).")
+    var data = "realistic"
+
+    @Option(help: "Realistic data: average bytes of a face as the API sends it.")
+    var faceBytes = 190
+
+    @Option(help: "Realistic data: share of faces with quotes, backslashes, control characters or non-ASCII.")
+    var hardShare = 1.0 / 6
+
+    @Flag(help: "In the cpu scenario, also run samples/baseline/python_exporter.py against the same simulator.")
+    var compareBaseline = false
 
     func run() async throws {
         ProcessMemory.limitArenas()
@@ -188,9 +201,10 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// The exporter's own CPU per million faces against a simulator that neither waits nor limits.
     private func cpu() async throws -> [BenchResult] {
-        let simulator = try SimulatorProcess(arguments: [
-            "--groups", String(self.cpuGroups), "--faces", "1000", "--exact-sizes",
-        ])
+        let simulator = try SimulatorProcess(
+            arguments: ["--groups", String(self.cpuGroups), "--faces", "1000", "--exact-sizes"]
+                + (try self.datasetArguments())
+        )
         defer { simulator.stop() }
         var results: [BenchResult] = []
         let outputs: [String: (OutputSink.Format, String)] = [
@@ -205,6 +219,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         for (name, (format, file)) in formats {
             let before = try await simulator.statistics()
+            var zlibRatio: Double?
             let measured = try await self.export(
                 from: simulator,
                 rateLimit: .unlimited,
@@ -212,7 +227,9 @@ struct BenchCommand: AsyncParsableCommand {
                 concurrency: 4,
                 format: format,
                 file: file
-            )
+            ) { path in
+                if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
+            }
             let after = try await simulator.statistics()
             var statistics = after
             statistics.requests -= before.requests
@@ -221,8 +238,26 @@ struct BenchCommand: AsyncParsableCommand {
             var result = BenchResult(scenario: "cpu-\(name)", measured: measured, statistics: statistics)
             result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
             result.figures["faces_per_second"] = Double(measured.faces) / measured.wallSeconds
+            if let zlibRatio { result.figures["size_vs_zlib6"] = zlibRatio }
             results.append(result)
             FileHandle.standardError.write(Data(result.line.utf8))
+        }
+        let faces = results.first?.measured.faces ?? 0
+        if let sqlite = results.firstIndex(where: { $0.scenario == "cpu-sqlite" }) {
+            let floor = try self.sqliteFloor(faces: faces)
+            results[sqlite].figures["over_sqlite_floor"] =
+                results[sqlite].measured.cpuSecondsPerMillionFaces - floor.measured.cpuSecondsPerMillionFaces
+            results.append(floor)
+            FileHandle.standardError.write(Data(floor.line.utf8))
+        }
+        if self.compareBaseline {
+            var baseline = try self.pythonBaseline(simulator)
+            if let ndjson = results.first(where: { $0.scenario == "cpu-ndjson" }) {
+                baseline.figures["times_faceexport_ndjson_gz"] =
+                    baseline.measured.cpuSecondsPerMillionFaces / ndjson.measured.cpuSecondsPerMillionFaces
+            }
+            results.append(baseline)
+            FileHandle.standardError.write(Data(baseline.line.utf8))
         }
         return results
     }
@@ -418,7 +453,8 @@ struct BenchCommand: AsyncParsableCommand {
         pageSize: Int,
         concurrency: Int,
         format: OutputSink.Format = .ndjson,
-        file: String = "faces.ndjson.gz"
+        file: String = "faces.ndjson.gz",
+        inspect: (String) throws -> Void = { _ in }
     ) async throws -> BenchResult.Measured {
         let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -449,6 +485,7 @@ struct BenchCommand: AsyncParsableCommand {
         let report = try await PipelineLauncher.offThePool { run.run() }
         let wall = Date().timeIntervalSince(started)
         let after = ResourceUsage.now()
+        try inspect(folder + "/" + file)
         return BenchResult.Measured(
             outcome: report.outcome.rawValue,
             faces: report.faces,

@@ -393,7 +393,7 @@ struct PipelineLauncher {
         parts += accounts.map { "account=\($0.description)" }
         for output in self.definition.outputs {
             parts.append(
-                "output=\(output.format.rawValue)|\(output.path.text)|\(output.compressionLevel)|\(output.escapeFormulas)|"
+                "output=\(output.format.rawValue)|\(output.path.text)|\(output.compression)|\(output.escapeFormulas)|"
                     + "\(output.sqliteMode.rawValue)|\(output.fileMode)|\(output.changesPath?.text ?? "")"
             )
         }

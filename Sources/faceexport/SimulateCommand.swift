@@ -28,6 +28,15 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Dataset seed.")
     var seed: UInt64 = 1
 
+    @Flag(help: "Faces like production's (plain user_data, a share hard) instead of the hard mix.")
+    var realistic = false
+
+    @Option(help: "With --realistic: average bytes of a face as the API sends it.")
+    var faceBytes = 190
+
+    @Option(help: "With --realistic: share of faces with quotes, backslashes, control characters or non-ASCII.")
+    var hardShare = 1.0 / 6
+
     @Flag(help: "Refuse start above 1000 with BAD_ARGUMENTS: start, as a strict server would.")
     var strictStartCap = false
 
@@ -94,12 +103,18 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.unavailableAnswer = answer
         configuration.faults = try self.faults.plan()
         configuration.clockOffset = self.faults.clockOffset
-        let generator = DatasetGenerator(
+        var generator = DatasetGenerator(
             groups: self.groups,
             faces: self.faces,
             sizing: self.exactSizes ? .exact : .mixed,
             seed: self.seed
         )
+        if self.realistic {
+            guard self.faceBytes >= 112, (0...1).contains(self.hardShare) else {
+                throw ValidationError("--face-bytes must be at least 112 and --hard-share within 0 to 1")
+            }
+            generator.realistic = .init(averageFaceBytes: self.faceBytes, hardShare: self.hardShare)
+        }
         let dataset = generator.make()
         let simulator = FaceSearchSimulator(configuration: configuration, dataset: dataset)
         let host = self.host

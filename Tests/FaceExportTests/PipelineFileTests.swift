@@ -101,7 +101,59 @@ struct PipelineFileTests {
         #expect(definition.requestTimeout == 12.5)
         #expect(definition.retry.maxAttempts == 3)
         #expect(definition.outputDirectory == "/data/faces")
-        #expect(definition.outputs.first?.compressionLevel == 1)
+        #expect(definition.outputs.first?.compression == GzipCompression(engine: .zlib, level: 1))
+    }
+
+    @Test func gzipCompressionIsChosenPerOutputWithLevelsCheckedPerEngine() throws {
+        func outputs(_ items: String) throws -> [PipelineDefinition.Output] {
+            try PipelineFileLoader.parse("name: x\nendpoint: embedded\noutputs:\n" + items, file: "p.yaml").outputs
+        }
+        let chosen = try outputs(
+            """
+              - {format: ndjson, path: a.ndjson.gz}
+              - {format: ndjson, path: b.ndjson.gz, compression: libdeflate}
+              - {format: csv, path: c.csv.gz, compression: {engine: isal, level: 0}}
+              - {format: csv, path: d.csv.gz, compression: {engine: libdeflate, level: 12}}
+              - {format: csv, path: e.csv.gz, compression_level: 9}
+
+            """
+        )
+        #expect(
+            chosen.map(\.compression) == [
+                .standard, GzipCompression(engine: .libdeflate, level: 6)!, GzipCompression(engine: .isal, level: 0)!,
+                GzipCompression(engine: .libdeflate, level: 12)!, GzipCompression(engine: .zlib, level: 9)!,
+            ]
+        )
+        #expect(GzipCompression.standard == GzipCompression(engine: .isal, level: 2))
+        let refused: [(String, String, String)] = [
+            ("{engine: isal, level: 4}", "outputs[0].compression.level", "4 is out of range; expected 0 to 3"),
+            ("{engine: zlib, level: 10}", "outputs[0].compression.level", "expected 1 to 9"),
+            ("{engine: brotli}", "outputs[0].compression.engine", "'brotli' is not one of isal, libdeflate, zlib"),
+            ("{level: 3}", "outputs[0].compression.engine", "missing"),
+            ("{engine: isal, speed: 3}", "outputs[0].compression.speed", "unknown key"),
+        ]
+        for (value, key, message) in refused {
+            let error = try #require(
+                self.error(
+                    "name: x\nendpoint: embedded\noutputs:\n  - format: csv\n    path: f.csv.gz\n    compression: \(value)\n"
+                )
+            )
+            #expect(error.line == 6 && error.key == key && error.message.contains(message), "\(error)")
+        }
+        let both = try #require(
+            self.error(
+                "name: x\nendpoint: embedded\noutputs:\n  - {format: csv, path: f.csv.gz, compression: zlib, compression_level: 6}\n"
+            )
+        )
+        #expect(both.key == "outputs[0].compression_level" && both.message.contains("not both"), "\(both)")
+        let plain = try #require(
+            self.error("name: x\nendpoint: embedded\noutputs:\n  - {format: csv, path: f.csv, compression: isal}\n")
+        )
+        #expect(plain.key == "outputs[0].compression" && plain.message.contains("only .gz paths are"), "\(plain)")
+        let sqlite = try #require(
+            self.error("name: x\nendpoint: embedded\noutputs:\n  - {format: sqlite, path: f.db, compression: isal}\n")
+        )
+        #expect(sqlite.key == "outputs[0].compression" && sqlite.message.contains("only for ndjson and csv"))
     }
 
     @Test func errorsNameTheLineAndTheKey() throws {

@@ -247,3 +247,32 @@ struct TimestampTests {
         #expect(Data(bytes).withUnsafeBytes { ListPageDecoder.decode($0) } == nil)
     }
 }
+
+/// The bench's realistic dataset is what it says: its size on the wire and its share of hard values.
+struct RealisticDatasetTests {
+    @Test(arguments: [(190, 1.0 / 6), (300, 0.5), (150, 0)])
+    func facesHaveTheAverageWireSizeAndTheHardShareAsked(bytes: Int, share: Double) throws {
+        var generator = DatasetGenerator(groups: 10, faces: 1000, sizing: .exact, seed: 5)
+        generator.realistic = .init(averageFaceBytes: bytes, hardShare: share)
+        let faces = generator.make().groups.flatMap(\.faces)
+        var total = 0
+        var hard = 0
+        for face in faces {
+            let object: [String: Any] = [
+                "face_token": face.faceToken, "user_id": face.userID, "user_data": face.userData,
+                "add_time": face.addTime,
+            ]
+            total += try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes]).count + 1
+            if face.userData.unicodeScalars.contains(where: {
+                $0 == "\"" || $0 == "\\" || $0.value < 0x20 || $0.value > 0x7E
+            }) {
+                hard += 1
+            }
+        }
+        let average = Double(total) / Double(faces.count)
+        #expect(abs(average - Double(bytes)) / Double(bytes) < 0.05, "average \(average) bytes")
+        // A hard string may be cut to nothing plain (e.g. "-42"); most carry an escape or non-ASCII.
+        let measuredShare = Double(hard) / Double(faces.count)
+        #expect(measuredShare <= share + 0.02 && measuredShare >= share * 0.6, "hard share \(measuredShare)")
+    }
+}

@@ -69,10 +69,52 @@ struct SinkTests {
         #expect(rows.map(\.userData) == records.map { Array($0.userData.utf8) })
     }
 
+    static let engines: [GzipCompression] = [
+        .standard, GzipCompression(engine: .isal, level: 0)!, GzipCompression(engine: .isal, level: 1)!,
+        GzipCompression(engine: .isal, level: 3)!, GzipCompression(engine: .libdeflate, level: 1)!,
+        GzipCompression(engine: .libdeflate)!, GzipCompression(engine: .libdeflate, level: 12)!,
+        GzipCompression(engine: .zlib, level: 1)!, GzipCompression(engine: .zlib)!,
+        GzipCompression(engine: .zlib, level: 9)!,
+    ]
+
+    /// Every engine and level writes gzip that gzip accepts and that holds exactly the bytes of the
+    /// uncompressed file: across checkpoints (member ends), more than libdeflate's 1 MiB member, and empty.
+    @Test(arguments: engines, [OutputSink.Format.ndjson, .csv])
+    func everyGzipEngineHoldsExactlyTheUncompressedBytes(compression: GzipCompression, format: OutputSink.Format) throws
+    {
+        let folder = try makeTemporaryDirectory()
+        let source = RecordSource(account: "a", groupID: "g0")
+        let batches = (0..<30).map { Self.records(group: "g\($0)") }
+        func export(_ path: String, _ compression: GzipCompression?) throws -> OutputSink {
+            let sink = try Self.sink(format, path) { if let compression { $0.compression = compression } }
+            for _ in 0..<40 { try sink.write(batches.flatMap { $0 }, from: source) }
+            _ = try sink.checkpoint(source, finished: false)
+            try sink.write(batches[0], from: source)
+            _ = try sink.checkpoint(source, finished: false)
+            _ = try sink.checkpoint(source, finished: false)
+            try sink.write(batches[1], from: source)
+            return sink
+        }
+        let plain = folder + "/plain." + format.rawValue
+        _ = try export(plain, nil).commit(Self.context())
+        let packed = folder + "/packed.\(format.rawValue).gz"
+        _ = try export(packed, compression).commit(Self.context())
+        _ = try runProgram("/bin/gzip", ["-t", packed])
+        let expected = try Data(contentsOf: URL(fileURLWithPath: plain))
+        #expect(expected.count > 2 << 20, "more than libdeflate's member size")
+        #expect(try runProgram("/bin/gzip", ["-dc", packed]) == expected)
+
+        let empty = folder + "/empty.\(format.rawValue)"
+        _ = try Self.sink(format, empty).commit(Self.context())
+        _ = try Self.sink(format, empty + ".gz") { $0.compression = compression }.commit(Self.context())
+        _ = try runProgram("/bin/gzip", ["-t", empty + ".gz"])
+        #expect(try runProgram("/bin/gzip", ["-dc", empty + ".gz"]) == Data(contentsOf: URL(fileURLWithPath: empty)))
+    }
+
     @Test func csvFollowsRFC4180AndPythonReadsItBack() throws {
         let folder = try makeTemporaryDirectory()
         let path = folder + "/faces.csv.gz"
-        let sink = try Self.sink(.csv, path) { $0.compressionLevel = 9 }
+        let sink = try Self.sink(.csv, path) { $0.compression = GzipCompression(engine: .zlib, level: 9)! }
         let records = Self.records()
         try sink.write(records, from: RecordSource(account: "a", groupID: "g0"))
         _ = try sink.commit(Self.context())

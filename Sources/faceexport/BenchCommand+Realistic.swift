@@ -1,0 +1,127 @@
+import ArgumentParser
+import ExportPipeline
+import ExportSinks
+import FaceSearch
+import FaceSearchSimulator
+import Foundation
+
+/// The cpu scenario's yardsticks: the dataset, gzip size against zlib, SQLite's floor, the Python baseline.
+extension BenchCommand {
+    /// The simulator's dataset flags for `--data`.
+    func datasetArguments() throws -> [String] {
+        switch self.data {
+        case "hard": return []
+        case "realistic":
+            return ["--realistic", "--face-bytes", String(self.faceBytes), "--hard-share", String(self.hardShare)]
+        default: throw ValidationError("--data takes realistic or hard")
+        }
+    }
+
+    /// The gzip file's size against the same bytes compressed by zlib level 6 (Python's zlib, one stream).
+    static func sizeAgainstZlib6(_ path: String) throws -> Double {
+        let script = """
+            import gzip, os, sys, zlib
+            packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+            size = 0
+            with gzip.open(sys.argv[1], "rb") as source:
+                while chunk := source.read(1 << 20):
+                    size += len(packer.compress(chunk))
+            size += len(packer.flush())
+            print(os.path.getsize(sys.argv[1]) / size)
+            """
+        let output = try Self.runCapturing("/usr/bin/python3", ["-c", script, path])
+        guard let ratio = Double(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ValidationError("could not compare \(path) with zlib level 6: \(output)")
+        }
+        return ratio
+    }
+
+    /// SQLite's own cost for `faces` rows like the dataset's, loaded by ``SQLiteFloor``.
+    func sqliteFloor(faces: Int) throws -> BenchResult {
+        var generator = DatasetGenerator(groups: 10, faces: 1000, sizing: .exact, seed: 11)
+        if self.data == "realistic" {
+            generator.realistic = .init(averageFaceBytes: self.faceBytes, hardShare: self.hardShare)
+        }
+        let pages: [RecordRows] = generator.make().groups.map { group in
+            var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: group.faces.count)
+            for face in group.faces {
+                rows.append(row: [
+                    .text(group.groupID), .text(face.faceToken), .text(face.userID), .text(face.userData),
+                    .integer(face.addTime), .text(Timestamp.formatRFC3339UTC(milliseconds: face.addTime)),
+                ])
+            }
+            return rows
+        }
+        let path = NSTemporaryDirectory() + "faceexport-bench-floor-" + UUID().uuidString + ".sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        ResourceUsage.resetPeak()
+        let started = Date()
+        let cpu = try SQLiteFloor.load(pages, count: max(faces, 1), path: path)
+        let measured = BenchResult.Measured(
+            outcome: "complete",
+            faces: max(faces, 1),
+            wallSeconds: Date().timeIntervalSince(started),
+            cpuSeconds: cpu,
+            peakResidentMB: Double(ResourceUsage.now().peakResidentBytes) / 1_048_576
+        )
+        var result = BenchResult(scenario: "sqlite-floor", measured: measured, statistics: SimulatorStatistics())
+        result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
+        return result
+    }
+
+    /// `samples/baseline/python_exporter.py` against the same simulator: its CPU per million faces.
+    func pythonBaseline(_ simulator: SimulatorProcess) throws -> BenchResult {
+        let script = FileManager.default.currentDirectoryPath + "/samples/baseline/python_exporter.py"
+        guard FileManager.default.fileExists(atPath: script) else {
+            throw ValidationError("--compare-baseline runs \(script): run the bench from the repository's top folder")
+        }
+        let output = NSTemporaryDirectory() + "faceexport-bench-python-" + UUID().uuidString + ".ndjson.gz"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script, "--endpoint", simulator.endpoint, "--out", output]
+        var environment = ProcessInfo.processInfo.environment
+        environment["FACESEARCH_API_KEY"] = simulator.credentials.apiKey
+        environment["FACESEARCH_API_SECRET"] = simulator.credentials.apiSecret
+        process.environment = environment
+        let before = Self.childrenCPUSeconds()
+        let started = Date()
+        try process.run()
+        process.waitUntilExit()
+        let wall = Date().timeIntervalSince(started)
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("the Python baseline exited with \(process.terminationStatus)")
+        }
+        let lines = try Self.runCapturing("/bin/sh", ["-c", "gzip -dc \"$1\" | wc -l", "sh", output])
+        let measured = BenchResult.Measured(
+            outcome: "complete",
+            faces: Int(lines.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0,
+            wallSeconds: wall,
+            cpuSeconds: Self.childrenCPUSeconds() - before,
+            peakResidentMB: 0
+        )
+        var result = BenchResult(scenario: "python-baseline", measured: measured, statistics: SimulatorStatistics())
+        result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
+        return result
+    }
+
+    /// CPU seconds of the children this process has waited for.
+    private static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    private static func runCapturing(_ path: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
