@@ -56,9 +56,15 @@ public enum SQLiteFloor {
         )
         try database.execute(SQLiteWriter.facesTable(schema))
         let names = schema.names.map(SQLiteWriter.quoted)
+        // The sink's own insert has these bookkeeping columns (the run's id) too.
+        let run = "?\(names.count + 1)"
         let insert = try database.prepare(
-            "INSERT INTO faces (\(names.joined(separator: ", "))) VALUES (\((1...names.count).map { "?\($0)" }.joined(separator: ", ")))"
+            """
+            INSERT INTO faces (\(names.joined(separator: ", ")), first_seen_run, last_seen_run, change, change_run)
+            VALUES (\((1...names.count).map { "?\($0)" }.joined(separator: ", ")), \(run), \(run), 'added', \(run))
+            """
         )
+        let runID = Array("floor".utf8CString)
         try database.execute("BEGIN")
         let groupNames = (0...count / 10_000).map { Array("floor-\($0)".utf8CString) }
         for row in 0..<count {
@@ -75,6 +81,9 @@ public enum SQLiteFloor {
                 case .text(let offset, let length): insert.bindStaticText(bytes + offset, count: length, at: parameter)
                 case .integer(let number): insert.bind(number, at: parameter)
                 }
+            }
+            runID.withUnsafeBufferPointer {
+                insert.bindText($0.baseAddress!, count: $0.count - 1, at: Int32(template.count + 1))
             }
             try insert.step()
             insert.reset()

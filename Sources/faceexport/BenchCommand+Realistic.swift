@@ -17,20 +17,34 @@ extension BenchCommand {
         }
     }
 
-    /// The gzip file's size against the same bytes compressed by zlib level 6 (Python's zlib, one stream).
+    /// `--compression`: an engine, or an engine and a level (`zlib:6`).
+    func gzipCompression() throws -> GzipCompression {
+        let parts = self.compression.split(separator: ":", maxSplits: 1)
+        guard let engine = parts.first.flatMap({ GzipCompression.Engine(rawValue: String($0)) }),
+            let compression = GzipCompression(engine: engine, level: parts.count > 1 ? Int(parts[1]) ?? -1 : nil)
+        else {
+            throw ValidationError("--compression takes isal, libdeflate or zlib and a level of theirs, e.g. isal:2")
+        }
+        return compression
+    }
+
+    /// The gzip file's size against the same members compressed by zlib level 6 (Python's zlib):
+    /// each member's bytes in a member of their own, as zlib in the same sink would write them.
     static func sizeAgainstZlib6(_ path: String) throws -> Double {
         let script = """
-            import gzip, os, sys, zlib
-            packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-            size = 0
-            with gzip.open(sys.argv[1], "rb") as source:
-                while chunk := source.read(1 << 20):
-                    size += len(packer.compress(chunk))
-            size += len(packer.flush())
-            print(os.path.getsize(sys.argv[1]) / size)
+            import os, sys, zlib
+            data, position, size, members = open(sys.argv[1], "rb").read(), 0, 0, 0
+            while position < len(data):
+                reader = zlib.decompressobj(31)
+                member = reader.decompress(data[position:])
+                position = len(data) - len(reader.unused_data)
+                packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+                size += len(packer.compress(member)) + len(packer.flush())
+                members += 1
+            print(os.path.getsize(sys.argv[1]) / size, members)
             """
         let output = try Self.runCapturing("/usr/bin/python3", ["-c", script, path])
-        guard let ratio = Double(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let ratio = output.split(separator: " ").first.flatMap({ Double($0) }) else {
             throw ValidationError("could not compare \(path) with zlib level 6: \(output)")
         }
         return ratio

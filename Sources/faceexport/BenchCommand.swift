@@ -74,6 +74,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "In the cpu scenario, also run samples/baseline/python_exporter.py against the same simulator.")
     var compareBaseline = false
 
+    @Option(help: "The gzip engine of .gz outputs: isal, libdeflate or zlib, with a level after a colon (zlib:6).")
+    var compression = "isal:2"
+
     func run() async throws {
         ProcessMemory.limitArenas()
         var results: [BenchResult] = []
@@ -89,9 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
                         throw ValidationError("--throttle-limits takes whole numbers, e.g. 2,20,200")
                     }
                     results.append(try await self.throttle(limit: limit, drops: scenario == "throttle-drop"))
-                    if limit != Int(self.throttleLimits.split(separator: ",").last ?? "") {
-                        FileHandle.standardError.write(Data(results.last!.line.utf8))
-                    }
+                    FileHandle.standardError.write(Data(results.last!.line.utf8))
                 }
             case "sink-ndjson":
                 results.append(try self.sinkAlone(.ndjson, file: "faces.ndjson.gz"))
@@ -110,7 +111,10 @@ struct BenchCommand: AsyncParsableCommand {
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
-            FileHandle.standardError.write(Data(results.last!.line.utf8))
+            // Scenarios of several results say each as it ends; the others are said here.
+            if !["throttle", "throttle-drop", "cpu", "scale"].contains(scenario) {
+                FileHandle.standardError.write(Data(results.last!.line.utf8))
+            }
         }
         print(BenchResult.table(results))
         if let json = self.json {
@@ -351,10 +355,9 @@ struct BenchCommand: AsyncParsableCommand {
     private func sinkAlone(_ format: OutputSink.Format, file: String) throws -> BenchResult {
         let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let sink = OutputSink(
-            configuration: .init(format: format, path: try OutputPathTemplate(folder + "/" + file)),
-            run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench")
-        )
+        var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
+        output.compression = try self.gzipCompression()
+        let sink = OutputSink(configuration: output, run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench"))
         // Ten pages of records made up front and written over and over under a new library id every
         // ten pages, so the figures are the sink's, not the generator's.
         var random = SplitMix64(seed: 7)
@@ -469,10 +472,9 @@ struct BenchCommand: AsyncParsableCommand {
         var configuration = ExportConfiguration(runID: "bench")
         configuration.pageSize = pageSize
         configuration.concurrency = concurrency
-        let sink = OutputSink(
-            configuration: .init(format: format, path: try OutputPathTemplate(folder + "/" + file)),
-            run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench")
-        )
+        var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
+        output.compression = try self.gzipCompression()
+        let sink = OutputSink(configuration: output, run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench"))
         let run = ExportRun(
             configuration: configuration,
             accounts: [AccountJob(name: "bench", client: client, groups: .all, rateLimit: rateLimit)],
