@@ -22,6 +22,23 @@ func makeGzipEngine(_ compression: GzipCompression) throws(SinkError) -> any Gzi
     }
 }
 
+/// The loop of a streaming compressor: `step` compresses into the whole of `output` and says how
+/// many bytes it produced, whether input is left and whether the member ended; each step's output
+/// goes to `emit` until the input is taken in (with `endMember`, until the member has ended).
+private func drainStream(
+    into output: UnsafeMutableRawBufferPointer,
+    endMember: Bool,
+    emit: (UnsafeRawBufferPointer) throws(SinkError) -> Void,
+    step: (UnsafeMutableRawBufferPointer) throws(SinkError) -> (produced: Int, inputLeft: Bool, ended: Bool)
+) throws(SinkError) {
+    while true {
+        let (produced, inputLeft, ended) = try step(output)
+        if produced > 0 { try emit(UnsafeRawBufferPointer(rebasing: output[..<produced])) }
+        // Output that filled the buffer may have more behind it, even with the input taken in.
+        if endMember ? ended : !inputLeft && produced < output.count { return }
+    }
+}
+
 /// zlib's deflate with a gzip wrapper, streaming.
 final class ZlibGzipEngine: GzipEngine {
     private let stream: UnsafeMutablePointer<z_stream>
@@ -65,18 +82,15 @@ final class ZlibGzipEngine: GzipEngine {
             mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self)
         )
         self.stream.pointee.avail_in = UInt32(input.count)
-        while true {
-            self.stream.pointee.next_out = self.output.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            self.stream.pointee.avail_out = UInt32(self.output.count)
-            let status = deflate(self.stream, flush)
+        let stream = self.stream
+        try drainStream(into: self.output, endMember: endMember, emit: emit) { output throws(SinkError) in
+            stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = UInt32(output.count)
+            let status = deflate(stream, flush)
             guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
                 throw .compression("zlib's deflate returned \(status)")
             }
-            let produced = self.output.count - Int(self.stream.pointee.avail_out)
-            if produced > 0 { try emit(UnsafeRawBufferPointer(rebasing: self.output[..<produced])) }
-            let done =
-                endMember ? status == Z_STREAM_END : self.stream.pointee.avail_in == 0 && produced < self.output.count
-            if done { break }
+            return (output.count - Int(stream.pointee.avail_out), stream.pointee.avail_in > 0, status == Z_STREAM_END)
         }
         self.stream.pointee.next_in = nil
         if endMember {
@@ -130,18 +144,16 @@ final class IsalGzipEngine: GzipEngine {
         )
         self.stream.pointee.avail_in = UInt32(input.count)
         self.stream.pointee.end_of_stream = endMember ? 1 : 0
-        while true {
-            self.stream.pointee.next_out = self.output.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            self.stream.pointee.avail_out = UInt32(self.output.count)
-            let status = isal_deflate(self.stream)
+        let stream = self.stream
+        try drainStream(into: self.output, endMember: endMember, emit: emit) { output throws(SinkError) in
+            stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            stream.pointee.avail_out = UInt32(output.count)
+            let status = isal_deflate(stream)
             guard status == COMP_OK else { throw .compression("ISA-L's isal_deflate returned \(status)") }
-            let produced = self.output.count - Int(self.stream.pointee.avail_out)
-            if produced > 0 { try emit(UnsafeRawBufferPointer(rebasing: self.output[..<produced])) }
-            let done =
-                endMember
-                ? faceexport_isal_member_ended(self.stream) != 0
-                : self.stream.pointee.avail_in == 0 && produced < self.output.count
-            if done { break }
+            return (
+                output.count - Int(stream.pointee.avail_out), stream.pointee.avail_in > 0,
+                faceexport_isal_member_ended(stream) != 0
+            )
         }
         self.stream.pointee.next_in = nil
         // A fresh stream for the next member: in libisal 2.30, isal_deflate_reset at levels 1 to 3
