@@ -448,19 +448,32 @@ extension WalkPosition {
         try container.encode(self.exported, forKey: .exported)
         try container.encode(self.pages, forKey: .pages)
         try container.encode(self.duplicatesDropped, forKey: .duplicatesDropped)
+        try container.encode(String(decoding: self.packedTokens, as: UTF8.self), forKey: .lastPageTokens)
+        if self.rewalking { try container.encode(true, forKey: .rewalking) }
+    }
+
+    /// `lastPageTokens` as the journal keeps them: each token after its length and a colon.
+    var packedTokens: [UInt8] {
         var packed: [UInt8] = []
         packed.reserveCapacity(self.lastPageTokens.reduce(0) { $0 + $1.utf8.count + 4 })
         // By index: iterating would copy (retain and release) every token.
         for index in self.lastPageTokens.indices {
             let token = self.lastPageTokens[index].utf8
-            packed.append(contentsOf: String(token.count).utf8)
+            // The length in decimal, without making a String for it.
+            var divisor = 1
+            while divisor * 10 <= token.count { divisor *= 10 }
+            var rest = token.count
+            while divisor > 0 {
+                packed.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
             packed.append(UInt8(ascii: ":"))
             if token.withContiguousStorageIfAvailable({ packed.append(contentsOf: $0) }) == nil {
                 packed.append(contentsOf: token)
             }
         }
-        try container.encode(String(decoding: packed, as: UTF8.self), forKey: .lastPageTokens)
-        if self.rewalking { try container.encode(true, forKey: .rewalking) }
+        return packed
     }
 
     public init(from decoder: any Decoder) throws {

@@ -472,6 +472,9 @@ struct BenchCommand: AsyncParsableCommand {
         var configuration = ExportConfiguration(runID: "bench")
         configuration.pageSize = pageSize
         configuration.concurrency = concurrency
+        // Journaled page by page, as `faceexport run` always is.
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        configuration.journalPath = folder + "/bench.journal"
         var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
         output.compression = try self.gzipCompression()
         let sink = OutputSink(configuration: output, run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench"))

@@ -1,9 +1,9 @@
-import ExportSinks
 import FaceSearchSimulator
 import Foundation
 import Testing
 
 @testable import ExportPipeline
+@testable import ExportSinks
 
 /// Interrupted runs continue from their journal: every face exactly once, byte for byte.
 @Suite(.timeLimit(.minutes(3)))
@@ -224,5 +224,55 @@ struct InterruptedCommitTests {
         #expect(!FileManager.default.fileExists(atPath: journal))
         #expect(try CommitPlan.finishInterrupted(journalPath: journal) == nil, "nothing left to finish")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".tmp-") }.isEmpty)
+    }
+}
+
+/// The journal's page line, written without `JSONEncoder`, reads back as `JSONEncoder`'s would.
+struct JournalPageLineTests {
+    @Test func theHandWrittenPageLineDecodesToWhatJSONEncoderWouldHaveWritten() throws {
+        let hard = DatasetGenerator.hardStrings
+        var lines: [RunJournal.Line] = []
+        for (index, text) in hard.enumerated() {
+            let position = WalkPosition(
+                expected: index * 1000,
+                nextStart: index * 7 + 1,
+                exported: index,
+                pages: index / 3,
+                duplicatesDropped: index % 2,
+                lastPageTokens: [text, "3eef8d05d9b8169f551e8a9d300128db", "", text + "\u{0}"],
+                rewalking: index % 2 == 0
+            )
+            let file = FileCheckpoint(
+                account: index % 3 == 0 ? nil : text,
+                group: index % 4 == 0 ? nil : text,
+                bytes: index * 99,
+                rows: index,
+                finished: index % 5 == 0
+            )
+            lines.append(
+                RunJournal.Line(
+                    type: "page",
+                    account: index % 6 == 0 ? nil : text,
+                    group_id: text,
+                    position: position,
+                    written: index % 7 == 0 ? nil : index,
+                    filtered: index,
+                    requests: index * 2,
+                    retries: index % 3 == 0 ? nil : index,
+                    files: index % 8 == 0 ? nil : [file, nil, file]
+                )
+            )
+        }
+        let sorted = JSONEncoder()
+        sorted.outputFormatting = [.sortedKeys]
+        for line in lines {
+            let written = try #require(RunJournal.pageLine(line))
+            let decoded = try JSONDecoder().decode(RunJournal.Line.self, from: Data(written))
+            let reference = try JSONDecoder().decode(RunJournal.Line.self, from: JSONEncoder().encode(line))
+            #expect(try sorted.encode(decoded) == sorted.encode(reference))
+            #expect(decoded.position?.lastPageTokens == line.position?.lastPageTokens)
+        }
+        // Lines with a result, a commit or the run's fields go through JSONEncoder.
+        #expect(RunJournal.pageLine(RunJournal.Line(type: "run", run_id: "r", date: "d", fingerprint: "f")) == nil)
     }
 }
