@@ -168,7 +168,10 @@ public struct GroupWalkStateMachine: Sendable {
     /// `get_size` answered.
     public mutating func sizeReceived(_ count: Int) -> Action {
         guard case .sizing = self.state else { preconditionFailure("size received out of order") }
-        if self.onChanged == .accept && count <= Self.rewalkPages * self.pageSize { self.handedOn = [] }
+        if self.onChanged == .accept && count <= Self.rewalkPages * self.pageSize {
+            // Sized for the library (and a few added during the walk): no rehashing as it fills.
+            self.handedOn = Set(minimumCapacity: count + count / 8 + 16)
+        }
         self.firstSize = count
         self.state = .walking(expected: count, start: 1)
         return .fetchPage(start: 1)

@@ -88,26 +88,50 @@ public struct NDJSONEncoder: RecordEncoder {
     private static func appendString(bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         var runStart = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-            output.append(UInt8(ascii: "\\"))
-            switch byte {
-            case UInt8(ascii: "\""): output.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): output.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\n"): output.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): output.append(UInt8(ascii: "r"))
-            case UInt8(ascii: "\t"): output.append(UInt8(ascii: "t"))
-            default:
-                output.append(contentsOf: "u00".utf8)
-                output.append(Self.hex[Int(byte >> 4)])
-                output.append(Self.hex[Int(byte & 0xF)])
+        var index = 0
+        while index < bytes.count {
+            // Eight bytes at a time while none needs an escape (most text has none).
+            if index + 8 <= bytes.count,
+                !Self.mayNeedEscape(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+            {
+                index += 8
+                continue
             }
-            runStart = index + 1
+            let end = min(index + 8, bytes.count)
+            while index < end {
+                let byte = bytes[index]
+                index += 1
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<(index - 1)]))
+                Self.appendEscape(byte, to: &output)
+                runStart = index
+            }
         }
         output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
         output.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the eight bytes in `word` may be a quote, a backslash or a control character
+    /// (a byte below 0x20); never false when one is.
+    @inline(__always)
+    private static func mayNeedEscape(_ word: UInt64) -> Bool {
+        WordScan.equal(word, 0x22) | WordScan.equal(word, 0x5C) | WordScan.below(word, 0x20) != 0
+    }
+
+    /// Appends the escape for `byte` (a quote, a backslash or a control character).
+    private static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""): output.append(UInt8(ascii: "\""))
+        case UInt8(ascii: "\\"): output.append(UInt8(ascii: "\\"))
+        case UInt8(ascii: "\n"): output.append(UInt8(ascii: "n"))
+        case UInt8(ascii: "\r"): output.append(UInt8(ascii: "r"))
+        case UInt8(ascii: "\t"): output.append(UInt8(ascii: "t"))
+        default:
+            output.append(contentsOf: "u00".utf8)
+            output.append(Self.hex[Int(byte >> 4)])
+            output.append(Self.hex[Int(byte & 0xF)])
+        }
     }
 }
 
@@ -146,9 +170,7 @@ struct CSVEncoder: RecordEncoder {
                         $0
                     )
                 } == true
-            let needsQuotes = bytes.contains {
-                $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0D || $0 == 0x0A
-            }
+            let needsQuotes = Self.needsQuotes(bytes)
             if needsQuotes { output.append(UInt8(ascii: "\"")) }
             if formula { output.append(UInt8(ascii: "'")) }
             if needsQuotes {
@@ -161,5 +183,44 @@ struct CSVEncoder: RecordEncoder {
                 output.append(contentsOf: bytes)
             }
         }
+    }
+
+    /// Whether the field holds a comma, a quote, CR or LF: eight bytes at a time, then the rest.
+    private static func needsQuotes(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+            let found =
+                WordScan.equal(word, UInt8(ascii: ",")) | WordScan.equal(word, UInt8(ascii: "\""))
+                | WordScan.equal(word, 0x0D)
+                | WordScan.equal(word, 0x0A)
+            if found != 0 { break }
+            index += 8
+        }
+        return bytes[index...].contains {
+            $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0D || $0 == 0x0A
+        }
+    }
+}
+
+/// Byte tests over eight bytes at once. Each returns a word whose byte has its high bit set where
+/// the test may hold; it is never zero when a byte passes (bytes above one that passes may show
+/// falsely, so a caller confirms byte by byte). A byte equal to a value is a zero byte after XOR,
+/// and `(x - 0x01…) & ~x & 0x80…` marks zero bytes.
+enum WordScan {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Bytes equal to `value`.
+    @inline(__always)
+    static func equal(_ word: UInt64, _ value: UInt8) -> UInt64 {
+        let zeroed = word ^ (Self.ones &* UInt64(value))
+        return (zeroed &- Self.ones) & ~zeroed & Self.highs
+    }
+
+    /// Bytes below `limit` (at most 0x80).
+    @inline(__always)
+    static func below(_ word: UInt64, _ limit: UInt8) -> UInt64 {
+        (word &- Self.ones &* UInt64(limit)) & ~word & Self.highs
     }
 }

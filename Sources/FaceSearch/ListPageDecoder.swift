@@ -197,7 +197,17 @@ enum ListPageDecoder {
             let start = self.index + 1
             var position = start
             var ascii = true
+            let highs: UInt64 = 0x8080_8080_8080_8080
             while position < self.bytes.count {
+                // Eight bytes at a time while none ends the string, starts an escape or is a control byte.
+                if position + 8 <= self.bytes.count {
+                    let word = self.bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+                    if !Self.mayEndOrEscape(word) {
+                        ascii = ascii && word & highs == 0
+                        position += 8
+                        continue
+                    }
+                }
                 let byte = self.bytes[position]
                 if byte == UInt8(ascii: "\"") {
                     self.index = position + 1
@@ -212,6 +222,18 @@ enum ListPageDecoder {
                 position += 1
             }
             return nil
+        }
+
+        /// Whether any of the eight bytes in `word` may be a quote, a backslash or a control byte
+        /// (below 0x20); never false when one is. A byte equal to a value is a zero byte after XOR,
+        /// and `(x - 0x01…) & ~x & 0x80…` finds zero bytes (and bytes below 0x20 without the XOR).
+        @inline(__always)
+        private static func mayEndOrEscape(_ word: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let control = (word &- ones &* 0x20) & ~word
+            return ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | control) & 0x8080_8080_8080_8080 != 0
         }
 
         /// The slow path of ``string()``: a string with escapes, from its first byte.

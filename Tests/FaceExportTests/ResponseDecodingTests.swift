@@ -198,6 +198,35 @@ struct TimestampTests {
         }
     }
 
+    /// Strings read eight bytes at a time: an escape, a quote or a non-ASCII byte at every place of
+    /// a word, and a raw control byte (not JSON) refused as JSONDecoder refuses it.
+    @Test func theOnePassDecoderFindsEverySpecialByteWhereverItFallsInAWord() throws {
+        for special in ["\"", "\\", "\n", "\u{1}", "é", "字", "😀", "\u{7F}", "/"] {
+            for before in 0..<18 {
+                for after in [0, 1, 7, 8, 9] {
+                    let text = String(repeating: "a", count: before) + special + String(repeating: "z", count: after)
+                    let object: [String: Any] = [
+                        "face_tokens": [["face_token": text, "user_data": text, "add_time": 1]], "request_id": "r",
+                    ]
+                    let (fast, reference) = self.bothDecoders(try JSONSerialization.data(withJSONObject: object))
+                    let expected = FacePage(
+                        faces: [Face(faceToken: text, userID: "", userData: text, addTime: 1)],
+                        requestID: "r"
+                    )
+                    #expect(reference == expected)
+                    #expect(fast == .page(expected), "\(Array(text.utf8))")
+                }
+                let raw = Data(
+                    (#"{"face_tokens":[{"face_token":""# + String(repeating: "a", count: before)
+                        + "\u{1}b\",\"add_time\":1}]}")
+                        .utf8
+                )
+                let (fast, reference) = self.bothDecoders(raw)
+                #expect(reference == nil && fast == nil, "a raw control byte at \(before)")
+            }
+        }
+    }
+
     @Test func theOnePassDecoderTakesEscapesNullsAndUnknownKeys() throws {
         let json = #"""
              { "cost" : {"a":[1,2.5e3,{"b":null}],"c":"\"}"} , "face_tokens" : [ {"extra":[true,false],

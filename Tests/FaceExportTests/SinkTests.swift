@@ -1,7 +1,8 @@
-import ExportSinks
 import FaceSearchSimulator
 import Foundation
 import Testing
+
+@testable import ExportSinks
 
 /// The sinks on their own: formats read back by independent readers, atomic commit, file names.
 struct SinkTests {
@@ -337,6 +338,64 @@ struct SinkTests {
         #expect(throws: TemplateError.self) { try OutputPathTemplate("out/{date/f.csv") }
         #expect(throws: Never.self) {
             try OutputPathTemplate("dt={date}/run={run_id}/{pipeline}-{account}-{group}.csv.gz")
+        }
+    }
+}
+
+/// The NDJSON encoder's escaping, eight bytes at a time, against a byte-by-byte reference.
+struct JSONEscapingTests {
+    /// RFC 8259 escaping one byte at a time: the reference the encoder must match byte for byte.
+    static func reference(_ text: String) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += Array("\\\"".utf8)
+            case UInt8(ascii: "\\"): out += Array("\\\\".utf8)
+            case UInt8(ascii: "\n"): out += Array("\\n".utf8)
+            case UInt8(ascii: "\r"): out += Array("\\r".utf8)
+            case UInt8(ascii: "\t"): out += Array("\\t".utf8)
+            case 0..<0x20: out += Array(String(format: "\\u%04x", byte).utf8)
+            default: out.append(byte)
+            }
+        }
+        return out + [UInt8(ascii: "\"")]
+    }
+
+    @Test func everySpecialByteAtEveryPlaceOfAWordIsEscaped() throws {
+        let specials = [
+            "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1}", "\u{1F}", " ", "!", "#", "[", "]", "é", "字", "😀", "\u{7F}",
+        ]
+        for special in specials {
+            for before in 0..<18 {
+                for after in [0, 1, 7, 8, 9, 16] {
+                    let text = String(repeating: "a", count: before) + special + String(repeating: "z", count: after)
+                    var encoded: [UInt8] = []
+                    NDJSONEncoder.appendString(text, to: &encoded)
+                    #expect(encoded == Self.reference(text), "\(Array(text.utf8))")
+                    let decoded = try JSONSerialization.jsonObject(with: Data(encoded), options: [.fragmentsAllowed])
+                    #expect(decoded as? String == text)
+                }
+            }
+        }
+    }
+}
+
+/// The CSV encoder's quoting, eight bytes at a time, against a byte-by-byte reference.
+struct CSVQuotingTests {
+    @Test func everyByteThatNeedsQuotesIsFoundWhereverItFalls() {
+        let schema = RecordSchema(columns: [.init(name: "v", type: .text, origin: .constant)])
+        let encoder = CSVEncoder(schema: schema, escapeFormulas: false)
+        for special in [",", "\"", "\r", "\n", "\r\n", ";", "'", "é", "😀", "\t", "\u{0}"] {
+            for before in 0..<18 {
+                for after in [0, 1, 7, 8, 9] {
+                    let text = String(repeating: "a", count: before) + special + String(repeating: "z", count: after)
+                    var line: [UInt8] = []
+                    encoder.encode([.text(text)], into: &line)
+                    let quoted = text.utf8.contains { [0x2C, 0x22, 0x0D, 0x0A].contains($0) }
+                    let body = quoted ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+                    #expect(line == Array((body + "\r\n").utf8), "\(Array(text.utf8))")
+                }
+            }
         }
     }
 }
