@@ -12,7 +12,7 @@ import Glibc
 /// up front and bound without copies (`SQLITE_STATIC`) to a plain prepared `INSERT`. Whatever the sink
 /// spends beyond this is its own.
 public enum SQLiteFloor {
-    /// Loads `count` rows, cycling through `pages` (the library column renamed every 10,000 rows so
+    /// Loads `count` rows, cycling through `pages` (the library column renamed on every cycle so
     /// keys stay distinct), into a new file at `path`; returns the thread's CPU seconds.
     public static func load(
         _ pages: [RecordRows],
@@ -66,13 +66,13 @@ public enum SQLiteFloor {
         )
         let runID = Array("floor".utf8CString)
         try database.execute("BEGIN")
-        let groupNames = (0...count / 10_000).map { Array("floor-\($0)".utf8CString) }
+        let groupNames = (0...count / rows.count).map { Array("floor-\($0)".utf8CString) }
         for row in 0..<count {
             let template = rows[row % rows.count]
             for (column, cell) in template.enumerated() {
                 let parameter = Int32(column + 1)
                 if column == groupColumn {
-                    groupNames[row / 10_000].withUnsafeBufferPointer {
+                    groupNames[row / rows.count].withUnsafeBufferPointer {
                         insert.bindText($0.baseAddress!, count: $0.count - 1, at: parameter)
                     }
                     continue

@@ -52,7 +52,7 @@ extension BenchCommand {
 
     /// SQLite's own cost for `faces` rows like the dataset's, loaded by ``SQLiteFloor``.
     func sqliteFloor(faces: Int) throws -> BenchResult {
-        var generator = DatasetGenerator(groups: 10, faces: 1000, sizing: .exact, seed: 11)
+        var generator = DatasetGenerator(groups: 3, faces: 1000, sizing: .exact, seed: 11)
         if self.data == "realistic" {
             generator.realistic = .init(averageFaceBytes: self.faceBytes, hardShare: self.hardShare)
         }
