@@ -77,96 +77,34 @@ final class RunJournal {
         guard let position = line.position, line.result == nil, line.commit == nil, line.run_id == nil,
             line.date == nil, line.fingerprint == nil, line.started_at == nil
         else { return nil }
-        var out: [UInt8] = []
         let tokens = position.packedTokens
-        out.reserveCapacity(tokens.count + 512)
-        var first = true
-        func field(_ name: StaticString) {
-            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-            first = false
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            out.append(contentsOf: "\":".utf8)
+        var object = JSONObjectWriter(capacity: tokens.count + 512)
+        object.text("type", line.type)
+        object.text("account", line.account)
+        object.text("group_id", line.group_id)
+        object.object("position") { members in
+            members.number("expected", position.expected)
+            members.number("nextStart", position.nextStart)
+            members.number("exported", position.exported)
+            members.number("pages", position.pages)
+            members.number("duplicatesDropped", position.duplicatesDropped)
+            members.text("lastPageTokens", bytes: tokens)
+            if position.rewalking { members.flag("rewalking", true) }
         }
-        func text(_ value: String) { NDJSONEncoder.appendString(value, to: &out) }
-        func number(_ value: Int) { out.append(contentsOf: String(value).utf8) }
-        field("type")
-        text(line.type)
-        if let account = line.account {
-            field("account")
-            text(account)
-        }
-        if let group = line.group_id {
-            field("group_id")
-            text(group)
-        }
-        field("position")
-        out.append(contentsOf: "{\"expected\":".utf8)
-        number(position.expected)
-        out.append(contentsOf: ",\"nextStart\":".utf8)
-        number(position.nextStart)
-        out.append(contentsOf: ",\"exported\":".utf8)
-        number(position.exported)
-        out.append(contentsOf: ",\"pages\":".utf8)
-        number(position.pages)
-        out.append(contentsOf: ",\"duplicatesDropped\":".utf8)
-        number(position.duplicatesDropped)
-        out.append(contentsOf: ",\"lastPageTokens\":".utf8)
-        NDJSONEncoder.appendString(bytes: tokens, to: &out)
-        if position.rewalking { out.append(contentsOf: ",\"rewalking\":true".utf8) }
-        out.append(UInt8(ascii: "}"))
-        if let written = line.written {
-            field("written")
-            number(written)
-        }
-        if let filtered = line.filtered {
-            field("filtered")
-            number(filtered)
-        }
-        if let requests = line.requests {
-            field("requests")
-            number(requests)
-        }
-        if let retries = line.retries {
-            field("retries")
-            number(retries)
-        }
+        object.number("written", line.written)
+        object.number("filtered", line.filtered)
+        object.number("requests", line.requests)
+        object.number("retries", line.retries)
         if let files = line.files {
-            field("files")
-            out.append(UInt8(ascii: "["))
-            for (index, file) in files.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                guard let file else {
-                    out.append(contentsOf: "null".utf8)
-                    continue
-                }
-                var firstKey = true
-                func fileKey(_ name: String) {
-                    out.append(contentsOf: (firstKey ? "{\"" : ",\"").utf8)
-                    firstKey = false
-                    out.append(contentsOf: name.utf8)
-                    out.append(contentsOf: "\":".utf8)
-                }
-                if let account = file.account {
-                    fileKey("account")
-                    text(account)
-                }
-                if let group = file.group {
-                    fileKey("group")
-                    text(group)
-                }
-                fileKey("bytes")
-                number(file.bytes)
-                fileKey("rows")
-                number(file.rows)
-                fileKey("finished")
-                out.append(contentsOf: (file.finished ? "true" : "false").utf8)
-                out.append(UInt8(ascii: "}"))
+            object.array("files", files) { members, file in
+                members.text("account", file.account)
+                members.text("group", file.group)
+                members.number("bytes", file.bytes)
+                members.number("rows", file.rows)
+                members.flag("finished", file.finished)
             }
-            out.append(UInt8(ascii: "]"))
         }
-        out.append(UInt8(ascii: "}"))
-        return out
+        return object.finished()
     }
 
     /// Removes the journal: the run committed, or failed for good.
@@ -250,5 +188,96 @@ public struct ResumeState: Sendable {
             groups: groups,
             files: files.map { Array($0.values) }
         )
+    }
+}
+
+/// One JSON object written member by member, in order; nil values are left out, as `JSONEncoder`
+/// leaves them out.
+struct JSONObjectWriter {
+    private var bytes: [UInt8]
+    private var empty = true
+
+    init(capacity: Int = 256) {
+        self.bytes = []
+        self.bytes.reserveCapacity(capacity)
+        self.bytes.append(UInt8(ascii: "{"))
+    }
+
+    private init(continuing bytes: [UInt8]) {
+        self.bytes = bytes
+        self.bytes.append(UInt8(ascii: "{"))
+    }
+
+    private mutating func key(_ name: String) {
+        if !self.empty { self.bytes.append(UInt8(ascii: ",")) }
+        self.bytes.append(UInt8(ascii: "\""))
+        self.empty = false
+        self.bytes.append(contentsOf: name.utf8)
+        self.bytes.append(contentsOf: "\":".utf8)
+    }
+
+    mutating func text(_ name: String, _ value: String?) {
+        guard let value else { return }
+        self.key(name)
+        NDJSONEncoder.appendString(value, to: &self.bytes)
+    }
+
+    /// A text member whose value is given as UTF-8 bytes.
+    mutating func text(_ name: String, bytes value: [UInt8]) {
+        self.key(name)
+        NDJSONEncoder.appendString(bytes: value, to: &self.bytes)
+    }
+
+    mutating func number(_ name: String, _ value: Int?) {
+        guard let value else { return }
+        self.key(name)
+        self.bytes.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func flag(_ name: String, _ value: Bool) {
+        self.key(name)
+        self.bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// A member that is an object, its members written by `fill`.
+    mutating func object(_ name: String, _ fill: (inout JSONObjectWriter) -> Void) {
+        self.key(name)
+        var nested = JSONObjectWriter(continuing: self.take())
+        fill(&nested)
+        self.bytes = nested.finished()
+    }
+
+    /// A member that is an array of objects (`null` for nil elements), each written by `fill`.
+    mutating func array<Element>(
+        _ name: String,
+        _ elements: [Element?],
+        _ fill: (inout JSONObjectWriter, Element) -> Void
+    ) {
+        self.key(name)
+        self.bytes.append(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { self.bytes.append(UInt8(ascii: ",")) }
+            guard let element else {
+                self.bytes.append(contentsOf: "null".utf8)
+                continue
+            }
+            var nested = JSONObjectWriter(continuing: self.take())
+            fill(&nested, element)
+            self.bytes = nested.finished()
+        }
+        self.bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// The object's bytes, closed (the writer is used up: its bytes are not copied).
+    consuming func finished() -> [UInt8] {
+        self.bytes.append(UInt8(ascii: "}"))
+        return self.bytes
+    }
+
+    /// Hands the bytes over to a nested writer without copying them.
+    private mutating func take() -> [UInt8] {
+        let bytes = self.bytes
+        self.bytes = []
+        return bytes
     }
 }
