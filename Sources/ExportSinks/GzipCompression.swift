@@ -1,9 +1,9 @@
 /// How `.gz` outputs are compressed: which library, at which level.
 ///
 /// Every engine writes standard gzip members (RFC 1952), which gzip, zcat, Python, DuckDB and Spark
-/// read as one stream; they differ in speed and size. Measured on exported NDJSON, per million faces:
-/// ISA-L level 2 about 0.4 CPU-s, libdeflate level 6 about 2 s, zlib level 6 about 4.4 s, for files
-/// within a few percent of each other's size.
+/// read as one stream; they differ in speed and size (the README's "Performance" has the figures:
+/// ISA-L level 2 adds about 0.3 CPU-s per million faces for files a few percent larger than zlib
+/// level 6's, which costs several seconds).
 public struct GzipCompression: Sendable, Hashable, CustomStringConvertible {
     /// A compression library.
     public enum Engine: String, Sendable, Hashable, CaseIterable {
@@ -38,8 +38,8 @@ public struct GzipCompression: Sendable, Hashable, CustomStringConvertible {
     /// Its level, within `engine.levels`.
     public var level: Int
 
-    /// ISA-L at level 2: a sixth of zlib level 6's CPU for a file a few percent larger.
-    public static let standard = GzipCompression(checkedEngine: .isal, level: 2)
+    /// ISA-L at its default level (2): the default of every `.gz` output.
+    public static let standard = GzipCompression(checkedEngine: .isal, level: Engine.isal.defaultLevel)
 
     /// An engine at `level` (its default level when nil); nil when the engine does not have that level.
     public init?(engine: Engine, level: Int? = nil) {

@@ -72,16 +72,37 @@ final class SQLiteWriter: FileWriter {
     /// A column name as an SQL identifier: transforms may name columns `order` or `group`.
     static func quoted(_ name: String) -> String { "\"\(name)\"" }
 
+    /// Inserts a face, added by this run: the schema's columns as `?1…?n`, the run's id as `?n+1`.
+    static func insert(_ schema: RecordSchema) -> String {
+        let names = schema.names.map(quoted)
+        let run = "?\(names.count + 1)"
+        return """
+            INSERT INTO faces (\(names.joined(separator: ", ")), first_seen_run, last_seen_run, change, change_run)
+            VALUES (\((1...names.count).map { "?\($0)" }.joined(separator: ", ")), \(run), \(run), 'added', \(run))
+            """
+    }
+
+    /// The index on the `user_id` column, made when the run commits (after the load, which it would slow).
+    static func userIDIndex(_ schema: RecordSchema) -> String? {
+        schema.index(of: .userID).map {
+            "CREATE INDEX IF NOT EXISTS faces_user_id ON faces (\(Self.quoted(schema.columns[$0].name)))"
+        }
+    }
+
+    /// The settings of the load. 16 KiB pages (for a new file; a copied one keeps its own) take a
+    /// tenth less time to load than the default 4 KiB; a 4 MiB cache loads as fast as 16 MiB: the
+    /// b-tree's hot pages are few.
+    static let loadSettings =
+        "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -4000;"
+
+    /// Folds the WAL into the file and leaves it a single self-contained file.
+    static let closeWAL = "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;"
+
     /// Inserts a face; with a key, upserts it. New faces are `added` by this run; a face seen again
     /// after a deletion is `added` again; one whose columns describing the face differ is
     /// `modified`; otherwise its last change stays.
     static func upsert(_ schema: RecordSchema) -> String {
-        let names = schema.names.map(quoted)
-        let run = "?\(names.count + 1)"
-        var sql = """
-            INSERT INTO faces (\(names.joined(separator: ", ")), first_seen_run, last_seen_run, change, change_run)
-            VALUES (\((1...names.count).map { "?\($0)" }.joined(separator: ", ")), \(run), \(run), 'added', \(run))
-            """
+        var sql = Self.insert(schema)
         guard let key = Self.keyColumns(schema) else { return sql }
         let others = schema.columns.filter { $0.origin != .groupID && $0.origin != .faceToken }
         let compared = others.filter(\.origin.describesFace).map {
@@ -104,7 +125,7 @@ final class SQLiteWriter: FileWriter {
         return sql
     }
 
-    private static let rowsPerTransaction = 50_000
+    static let rowsPerTransaction = 50_000
 
     private let finalPath: String
     private let temporaryPath: String
@@ -155,11 +176,7 @@ final class SQLiteWriter: FileWriter {
             close(descriptor)
         }
         let database = try SQLiteDatabase(path: self.temporaryPath)
-        // 16 KiB pages (for a new file; a copied one keeps its own) take a tenth less time to load than
-        // the default 4 KiB; a 4 MiB cache loads as fast as 16 MiB: the b-tree's hot pages are few.
-        try database.execute(
-            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -4000;"
-        )
+        try database.execute(Self.loadSettings)
         try database.execute(Self.facesTable(schema) + Self.runTables)
         try Self.checkColumns(of: database, against: schema, path: path)
         self.insert = try database.prepare(Self.upsert(schema))
@@ -268,12 +285,8 @@ final class SQLiteWriter: FileWriter {
         if let changesPath = self.changesPath {
             prepared.append(contentsOf: try self.writeChanges(of: context, from: database, to: changesPath))
         }
-        if let userID = self.schema.index(of: .userID) {
-            try database.execute(
-                "CREATE INDEX IF NOT EXISTS faces_user_id ON faces (\(Self.quoted(self.schema.columns[userID].name)))"
-            )
-        }
-        try database.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
+        if let index = Self.userIDIndex(self.schema) { try database.execute(index) }
+        try database.execute(Self.closeWAL)
         let pragma = self.check == .full ? "integrity_check" : "quick_check"
         let integrity = try database.scalarText("PRAGMA \(pragma)")
         guard integrity == "ok" else {

@@ -240,9 +240,7 @@ public struct DatasetGenerator: Sendable {
             text = hard + " "
             length -= Self.escapedBytes(hard) + 1
         }
-        let words = [
-            "name=", "dept=", "site=", "emp=", "level=", "Tan", "Wei", "Ming", "Sales", "SGP-3", "ops", "2024",
-        ]
+        let words = Self.plainWords
         while length > 0 {
             let word = words[Int(random.next() % UInt64(words.count))] + String(random.next() % 1000) + ";"
             let piece = String(word.prefix(length))
@@ -251,6 +249,11 @@ public struct DatasetGenerator: Sendable {
         }
         return text
     }
+
+    /// The words plain `user_data` is made of.
+    private static let plainWords = [
+        "name=", "dept=", "site=", "emp=", "level=", "Tan", "Wei", "Ming", "Sales", "SGP-3", "ops", "2024",
+    ]
 
     /// How many bytes `text` takes inside a JSON string.
     static func escapedBytes(_ text: String) -> Int {

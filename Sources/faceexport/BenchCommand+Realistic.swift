@@ -68,9 +68,12 @@ extension BenchCommand {
         }
         let path = NSTemporaryDirectory() + "faceexport-bench-floor-" + UUID().uuidString + ".sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
+        let floor = SQLiteFloor(pages)
         ResourceUsage.resetPeak()
         let started = Date()
-        let cpu = try SQLiteFloor.load(pages, count: max(faces, 1), path: path)
+        let before = ResourceUsage.threadCPUSeconds()
+        try floor.load(count: max(faces, 1), path: path)
+        let cpu = ResourceUsage.threadCPUSeconds() - before
         let measured = BenchResult.Measured(
             outcome: "complete",
             faces: max(faces, 1),
