@@ -48,11 +48,11 @@ public struct GroupWalkStateMachine: Sendable {
         /// Call `list` from `start`.
         case fetchPage(start: Int)
         /// Hand these faces on, then call `list` from `start`.
-        case emitAndFetch([Face], start: Int)
+        case emitAndFetch(FacePage, start: Int)
         /// Hand these faces on, then call `get_size` again to confirm the walk.
-        case emitAndConfirmSize([Face])
+        case emitAndConfirmSize(FacePage)
         /// Hand these faces on and finish: the walk's size cannot be confirmed.
-        case emitAndFinish([Face], GroupWalkResult)
+        case emitAndFinish(FacePage, GroupWalkResult)
         /// Call `get_size` again to confirm the walk.
         case confirmSize
         /// Finish without faces to hand on.
@@ -83,7 +83,7 @@ public struct GroupWalkStateMachine: Sendable {
     private var exported = 0
     private var pages = 0
     private var duplicates = 0
-    private var previousPageTokens: Set<String> = []
+    private var previousPageTokens: Set<FaceTokenKey> = []
     /// The first position no page has covered yet.
     private var next = 1
     /// Steps back taken to find the last page again after deletions shifted the offsets.
@@ -96,7 +96,7 @@ public struct GroupWalkStateMachine: Sendable {
     /// Whether this is the second pass over a small library that moved.
     private var rewalking = false
     /// Every token handed on, kept only for libraries small enough to walk twice.
-    private var handedOn: Set<String>?
+    private var handedOn: Set<FaceTokenKey>?
     /// Distinct faces received in the current pass (handed on now or in the first pass).
     private var passSeen = 0
     /// The size `get_size` announced before the walk (nil for a walk resumed from the journal).
@@ -135,7 +135,7 @@ public struct GroupWalkStateMachine: Sendable {
             pages: self.pages,
             duplicatesDropped: self.duplicates,
             // In no particular order: sorting a page of tokens for every journal line costs more than it tells.
-            lastPageTokens: Array(self.previousPageTokens),
+            packedTokens: WalkPosition.pack(self.previousPageTokens),
             rewalking: self.rewalking
         )
     }
@@ -147,7 +147,7 @@ public struct GroupWalkStateMachine: Sendable {
             self.exported = position.exported
             self.pages = position.pages
             self.duplicates = position.duplicatesDropped
-            self.previousPageTokens = Set(position.lastPageTokens)
+            self.previousPageTokens = Set(position.lastPageTokens.map(FaceTokenKey.init))
             self.next = position.nextStart
             self.passSeen = position.exported
             if position.rewalking {
@@ -186,7 +186,7 @@ public struct GroupWalkStateMachine: Sendable {
     }
 
     /// The walk reached its end: ask the size again, or finish when it cannot be asked.
-    private mutating func walkEnded(expected: Int, emitting fresh: [Face]) -> Action {
+    private mutating func walkEnded(expected: Int, emitting fresh: FacePage) -> Action {
         guard expected == Self.unknownSize else {
             self.state = .confirming(expected: expected, next: self.next)
             return fresh.isEmpty ? .confirmSize : .emitAndConfirmSize(fresh)
@@ -259,10 +259,18 @@ public struct GroupWalkStateMachine: Sendable {
         guard case .walking(let expected, let start) = self.state else {
             preconditionFailure("page received out of order")
         }
-        if page.faces.isEmpty { return self.walkEnded(expected: expected, emitting: []) }
-        if start < self.next, !self.previousPageTokens.isEmpty, let first = page.faces.first,
-            !self.previousPageTokens.contains(first.faceToken)
-        {
+        if page.isEmpty { return self.walkEnded(expected: expected, emitting: page) }
+        // The tokens as keys, read from the page's bytes in place.
+        let keys = page.withText { text in
+            page.spans.map {
+                FaceTokenKey(
+                    UnsafeBufferPointer(
+                        rebasing: text[Int($0.faceToken.start)..<Int($0.faceToken.start + $0.faceToken.count)]
+                    )
+                )
+            }
+        }
+        if start < self.next, !self.previousPageTokens.isEmpty, !self.previousPageTokens.contains(keys[0]) {
             // The page should have begun inside the last one: faces before it were deleted and the
             // offsets moved left. Step back until the last page shows again.
             let back = min(self.pageSize, max(2, 2 * (self.next - start)))
@@ -278,23 +286,24 @@ public struct GroupWalkStateMachine: Sendable {
         }
         self.pages += 1
         self.lastPageStart = start
-        var fresh: [Face] = []
-        fresh.reserveCapacity(page.faces.count)
-        var pageTokens = Set<String>(minimumCapacity: page.faces.count)
+        var fresh: [Int] = []
+        fresh.reserveCapacity(page.count)
+        var pageTokens = Set<FaceTokenKey>(minimumCapacity: page.count)
         var seenBefore = 0
         var handedOnBefore = 0
-        for face in page.faces {
-            guard pageTokens.insert(face.faceToken).inserted else {
+        for index in keys.indices {
+            let key = keys[index]
+            guard pageTokens.insert(key).inserted else {
                 self.duplicates += 1  // twice in one page
                 continue
             }
-            if self.previousPageTokens.contains(face.faceToken) {
+            if self.previousPageTokens.contains(key) {
                 seenBefore += 1
-            } else if self.rewalking, self.handedOn?.contains(face.faceToken) == true {
+            } else if self.rewalking, self.handedOn?.contains(key) == true {
                 handedOnBefore += 1  // the first pass handed it on
             } else {
-                fresh.append(face)
-                self.handedOn?.insert(face.faceToken)
+                fresh.append(index)
+                self.handedOn?.insert(key)
             }
         }
         // The positions before `next` were asked for again on purpose; more old faces than that are repeats.
@@ -304,16 +313,17 @@ public struct GroupWalkStateMachine: Sendable {
         self.passSeen += fresh.count + handedOnBefore
         if self.handedOn.map({ $0.count > Self.rewalkPages * self.pageSize }) == true { self.handedOn = nil }
 
-        let computedNext = start + page.faces.count
+        let computedNext = start + page.count
         // A server's `next` is used only if it moves forward; anything else would loop or skip.
         self.next = max(self.next, page.next.flatMap { $0 > start ? $0 : nil } ?? computedNext)
+        let emitted = page.selecting(fresh)
         if fresh.isEmpty && handedOnBefore == 0 || self.next - 1 >= expected {
             // A page of faces already seen is the end as surely as an empty one.
-            return self.walkEnded(expected: expected, emitting: fresh)
+            return self.walkEnded(expected: expected, emitting: emitted)
         }
         let request = self.overlappingStart
         self.state = .walking(expected: expected, start: request)
-        return fresh.isEmpty ? .fetchPage(start: request) : .emitAndFetch(fresh, start: request)
+        return fresh.isEmpty ? .fetchPage(start: request) : .emitAndFetch(emitted, start: request)
     }
 
     /// Where the next page is asked from: one position before the first face not yet seen.
@@ -430,10 +440,100 @@ public struct WalkPosition: Sendable, Equatable, Codable {
     public var pages: Int
     /// Faces dropped as repeats so far.
     public var duplicatesDropped: Int
-    /// The tokens of the last page, to drop its faces if the next page repeats them.
-    public var lastPageTokens: [String]
+    /// The tokens of the last page as the journal keeps them: each token after its length in UTF-8
+    /// bytes and a colon (`32:…32:…`).
+    ///
+    /// `JSONEncoder` takes ten times as long over a thousand strings as over one, and the journal gets
+    /// a line per page: the walk packs its keys' bytes here, without a `String` per token.
+    var packedTokens: [UInt8]
     /// Whether the walk is in its second pass over a small library that moved.
     public var rewalking = false
+
+    /// Creates a position.
+    public init(
+        expected: Int,
+        nextStart: Int,
+        exported: Int,
+        pages: Int,
+        duplicatesDropped: Int,
+        lastPageTokens: [String],
+        rewalking: Bool = false
+    ) {
+        var packed: [UInt8] = []
+        for token in lastPageTokens { Self.append(Array(token.utf8)[...], to: &packed) }
+        self.init(
+            expected: expected,
+            nextStart: nextStart,
+            exported: exported,
+            pages: pages,
+            duplicatesDropped: duplicatesDropped,
+            packedTokens: packed,
+            rewalking: rewalking
+        )
+    }
+
+    init(
+        expected: Int,
+        nextStart: Int,
+        exported: Int,
+        pages: Int,
+        duplicatesDropped: Int,
+        packedTokens: [UInt8],
+        rewalking: Bool
+    ) {
+        self.expected = expected
+        self.nextStart = nextStart
+        self.exported = exported
+        self.pages = pages
+        self.duplicatesDropped = duplicatesDropped
+        self.packedTokens = packedTokens
+        self.rewalking = rewalking
+    }
+
+    /// The tokens of the last page, to drop its faces if the next page repeats them.
+    public var lastPageTokens: [String] {
+        (try? Self.unpack(self.packedTokens[...])) ?? []
+    }
+
+    /// `keys` packed as ``packedTokens``.
+    static func pack(_ keys: Set<FaceTokenKey>) -> [UInt8] {
+        var packed: [UInt8] = []
+        packed.reserveCapacity(keys.count * 36)
+        for key in keys { key.withBytes { Self.append($0, to: &packed) } }
+        return packed
+    }
+
+    /// Appends a token after its length in decimal and a colon.
+    private static func append(_ token: some Collection<UInt8>, to packed: inout [UInt8]) {
+        // The length in decimal, without making a String for it.
+        var divisor = 1
+        while divisor * 10 <= token.count { divisor *= 10 }
+        var rest = token.count
+        while divisor > 0 {
+            packed.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+        packed.append(UInt8(ascii: ":"))
+        packed.append(contentsOf: token)
+    }
+
+    /// The tokens of packed bytes; nil when they are not length-prefixed tokens.
+    private static func unpack(_ packed: ArraySlice<UInt8>) throws(UnpackError) -> [String] {
+        var tokens: [String] = []
+        var index = packed.startIndex
+        while index < packed.endIndex {
+            guard let colon = packed[index...].firstIndex(of: UInt8(ascii: ":")),
+                let length = Int(String(decoding: packed[index..<colon], as: UTF8.self)),
+                length >= 0, colon + 1 + length <= packed.endIndex
+            else { throw UnpackError() }
+            tokens.append(String(decoding: packed[(colon + 1)..<(colon + 1 + length)], as: UTF8.self))
+            index = colon + 1 + length
+        }
+        return tokens
+    }
+
+    private struct UnpackError: Error {}
 }
 
 extension WalkPosition {
@@ -441,9 +541,8 @@ extension WalkPosition {
         case expected, nextStart, exported, pages, duplicatesDropped, lastPageTokens, rewalking
     }
 
-    /// The journal keeps a page's tokens as one string, each token after its length in UTF-8 bytes
-    /// and a colon (`32:…32:…`): `JSONEncoder` takes ten times as long over a thousand strings as over
-    /// one, and the journal gets a line per page. An array (journals of earlier versions) reads too.
+    /// The journal keeps a page's tokens packed in one string (``packedTokens``); an array (journals
+    /// of earlier versions) reads too.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.expected, forKey: .expected)
@@ -455,59 +554,42 @@ extension WalkPosition {
         if self.rewalking { try container.encode(true, forKey: .rewalking) }
     }
 
-    /// `lastPageTokens` as the journal keeps them: each token after its length and a colon.
-    var packedTokens: [UInt8] {
-        var packed: [UInt8] = []
-        packed.reserveCapacity(self.lastPageTokens.reduce(0) { $0 + $1.utf8.count + 4 })
-        // By index: iterating would copy (retain and release) every token.
-        for index in self.lastPageTokens.indices {
-            let token = self.lastPageTokens[index].utf8
-            // The length in decimal, without making a String for it.
-            var divisor = 1
-            while divisor * 10 <= token.count { divisor *= 10 }
-            var rest = token.count
-            while divisor > 0 {
-                packed.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-                rest %= divisor
-                divisor /= 10
-            }
-            packed.append(UInt8(ascii: ":"))
-            if token.withContiguousStorageIfAvailable({ packed.append(contentsOf: $0) }) == nil {
-                packed.append(contentsOf: token)
-            }
-        }
-        return packed
-    }
-
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.expected = try container.decode(Int.self, forKey: .expected)
-        self.nextStart = try container.decode(Int.self, forKey: .nextStart)
-        self.exported = try container.decode(Int.self, forKey: .exported)
-        self.pages = try container.decode(Int.self, forKey: .pages)
-        self.duplicatesDropped = try container.decode(Int.self, forKey: .duplicatesDropped)
-        self.rewalking = try container.decodeIfPresent(Bool.self, forKey: .rewalking) ?? false
+        let expected = try container.decode(Int.self, forKey: .expected)
+        let nextStart = try container.decode(Int.self, forKey: .nextStart)
+        let exported = try container.decode(Int.self, forKey: .exported)
+        let pages = try container.decode(Int.self, forKey: .pages)
+        let duplicatesDropped = try container.decode(Int.self, forKey: .duplicatesDropped)
+        let rewalking = try container.decodeIfPresent(Bool.self, forKey: .rewalking) ?? false
         if let tokens = try? container.decode([String].self, forKey: .lastPageTokens) {
-            self.lastPageTokens = tokens
+            self.init(
+                expected: expected,
+                nextStart: nextStart,
+                exported: exported,
+                pages: pages,
+                duplicatesDropped: duplicatesDropped,
+                lastPageTokens: tokens,
+                rewalking: rewalking
+            )
             return
         }
         let packed = Array(try container.decode(String.self, forKey: .lastPageTokens).utf8)
-        var tokens: [String] = []
-        var index = 0
-        while index < packed.count {
-            guard let colon = packed[index...].firstIndex(of: UInt8(ascii: ":")),
-                let length = Int(String(decoding: packed[index..<colon], as: UTF8.self)),
-                length >= 0, colon + 1 + length <= packed.count
-            else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .lastPageTokens,
-                    in: container,
-                    debugDescription: "not a list of length-prefixed tokens"
-                )
-            }
-            tokens.append(String(decoding: packed[(colon + 1)..<(colon + 1 + length)], as: UTF8.self))
-            index = colon + 1 + length
+        guard (try? Self.unpack(packed[...])) != nil else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .lastPageTokens,
+                in: container,
+                debugDescription: "not a list of length-prefixed tokens"
+            )
         }
-        self.lastPageTokens = tokens
+        self.init(
+            expected: expected,
+            nextStart: nextStart,
+            exported: exported,
+            pages: pages,
+            duplicatesDropped: duplicatesDropped,
+            packedTokens: packed,
+            rewalking: rewalking
+        )
     }
 }

@@ -95,7 +95,9 @@ struct PageWalker: Sendable {
                 return
             case .finish(let result):
                 self.finish(task, result, logger: logger)
-                guard self.emit([], task: task, position: nil, result: result, output: output) else { return }
+                guard self.emit(FacePage(faces: []), task: task, position: nil, result: result, output: output) else {
+                    return
+                }
                 return
             }
         }
@@ -128,7 +130,7 @@ struct PageWalker: Sendable {
 
     /// Hands a page on; the last batch of a library (with its `result`) goes even when empty.
     private func emit(
-        _ faces: [Face],
+        _ faces: FacePage,
         task: GroupTask,
         position: WalkPosition?,
         result: GroupWalkResult?,

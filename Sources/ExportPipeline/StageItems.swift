@@ -15,7 +15,7 @@ struct GroupTask: Sendable {
 struct FaceBatch: Sendable {
     let key: GroupKey
     let source: RecordSource
-    let faces: [Face]
+    let faces: FacePage
     let isLast: Bool
     /// The walk's position after this page (for the journal), while the walk goes on.
     let position: WalkPosition?

@@ -2,14 +2,25 @@
 protocol RecordEncoder: Sendable {
     /// The bytes at the start of every file (a CSV header), if any.
     var header: [UInt8] { get }
-    /// Appends one record (its values in schema order), its terminator included.
-    func encode(_ row: ArraySlice<FieldValue>, into output: inout [UInt8])
+    /// Appends record `row` of `rows`, its terminator included.
+    func encode(row: Int, of rows: RecordRows.Reader, into output: inout [UInt8])
+}
+
+extension RecordEncoder {
+    /// One record of `values` as text, terminator included.
+    func line(_ values: [FieldValue]) -> String {
+        var rows = RecordRows(width: values.count)
+        rows.append(row: values)
+        var bytes: [UInt8] = []
+        rows.withReader { self.encode(row: 0, of: $0, into: &bytes) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }
 
 /// Calls `body` with the UTF-8 bytes of `text`: in place for a native string (no copy, no retain),
 /// else from a contiguous copy.
 @inline(__always)
-func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+public func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
     if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
     var copy = text
     return copy.withUTF8(body)
@@ -51,14 +62,12 @@ public struct NDJSONEncoder: RecordEncoder {
 
     var header: [UInt8] { [] }
 
-    func encode(_ row: ArraySlice<FieldValue>, into line: inout [UInt8]) {
-        // Indexing rather than zip: iterating copies each value, a retain and a release per string.
-        var column = 0
-        for index in row.indices {
-            line.append(contentsOf: self.keyPrefixes[column])
-            column += 1
-            switch row[index] {
-            case .text(let text): Self.appendString(text, to: &line)
+    func encode(row: Int, of rows: RecordRows.Reader, into line: inout [UInt8]) {
+        for column in 0..<rows.width {
+            self.keyPrefixes[column].withUnsafeBufferPointer { line.append(contentsOf: $0) }
+            switch rows.cell(row: row, column: column) {
+            case .text(let start, let count):
+                Self.appendString(bytes: rows.bytes(start: start, count: count), to: &line)
             case .integer(let number): appendDecimal(number, to: &line)
             }
         }
@@ -66,10 +75,10 @@ public struct NDJSONEncoder: RecordEncoder {
         line.append(UInt8(ascii: "\n"))
     }
 
-    /// One record as a line of JSON, newline included.
-    public func line(_ row: ArraySlice<FieldValue>) -> String {
+    /// Record `row` of `rows` as a line of JSON, newline included.
+    public func line(row: Int, of rows: RecordRows) -> String {
         var bytes: [UInt8] = []
-        self.encode(row, into: &bytes)
+        rows.withReader { self.encode(row: row, of: $0, into: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -149,11 +158,11 @@ struct CSVEncoder: RecordEncoder {
         self.header = Array((schema.names.joined(separator: ",") + "\r\n").utf8)
     }
 
-    func encode(_ row: ArraySlice<FieldValue>, into line: inout [UInt8]) {
-        for index in row.indices {
-            if index != row.startIndex { line.append(UInt8(ascii: ",")) }
-            switch row[index] {
-            case .text(let text): self.appendField(text, to: &line)
+    func encode(row: Int, of rows: RecordRows.Reader, into line: inout [UInt8]) {
+        for column in 0..<rows.width {
+            if column != 0 { line.append(UInt8(ascii: ",")) }
+            switch rows.cell(row: row, column: column) {
+            case .text(let start, let count): self.appendField(rows.bytes(start: start, count: count), to: &line)
             case .integer(let number): appendDecimal(number, to: &line)
             }
         }
@@ -161,27 +170,27 @@ struct CSVEncoder: RecordEncoder {
         line.append(0x0A)
     }
 
-    private func appendField(_ value: String, to output: inout [UInt8]) {
-        withUTF8(of: value) { bytes in
-            let formula =
-                self.escapeFormulas
-                && bytes.first.map {
-                    [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D].contains(
-                        $0
-                    )
-                } == true
-            let needsQuotes = Self.needsQuotes(bytes)
-            if needsQuotes { output.append(UInt8(ascii: "\"")) }
-            if formula { output.append(UInt8(ascii: "'")) }
-            if needsQuotes {
-                for byte in bytes {
-                    output.append(byte)
-                    if byte == UInt8(ascii: "\"") { output.append(byte) }
-                }
-                output.append(UInt8(ascii: "\""))
-            } else {
-                output.append(contentsOf: bytes)
+    private func appendField(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        let formula = self.escapeFormulas && bytes.first.map(Self.startsFormula) == true
+        let needsQuotes = Self.needsQuotes(bytes)
+        if needsQuotes { output.append(UInt8(ascii: "\"")) }
+        if formula { output.append(UInt8(ascii: "'")) }
+        if needsQuotes {
+            for byte in bytes {
+                output.append(byte)
+                if byte == UInt8(ascii: "\"") { output.append(byte) }
             }
+            output.append(UInt8(ascii: "\""))
+        } else {
+            output.append(contentsOf: bytes)
+        }
+    }
+
+    /// Whether a cell starting with `byte` is one a spreadsheet would evaluate.
+    private static func startsFormula(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D: true
+        default: false
         }
     }
 

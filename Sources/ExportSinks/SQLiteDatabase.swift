@@ -88,10 +88,12 @@ final class SQLiteDatabase {
             sqlite3_bind_text(self.statement, index, text, Int32(count), Self.transient)
         }
 
-        /// Binds `count` bytes at `text` without a copy: they must stay valid until the statement is
-        /// stepped and bound again.
-        func bindStaticText(_ text: UnsafePointer<CChar>, count: Int, at index: Int32) {
-            sqlite3_bind_text(self.statement, index, text, Int32(count), nil)
+        /// Binds `text` without a copy: its bytes must stay valid until the statement is stepped and
+        /// bound again.
+        func bindStaticText(_ text: UnsafeBufferPointer<UInt8>, at index: Int32) {
+            // An empty span may have no address; SQLite needs a pointer for '' (a nil one means NULL).
+            let base = UnsafeRawPointer(text.baseAddress ?? ("" as StaticString).utf8Start)
+            sqlite3_bind_text(self.statement, index, base.assumingMemoryBound(to: CChar.self), Int32(text.count), nil)
         }
 
         func bind(_ value: String?, at index: Int32) {

@@ -12,38 +12,19 @@ import Glibc
 /// front (``init(_:schema:)``, outside what is measured) and bound without copies (`SQLITE_STATIC`).
 /// Whatever the sink spends beyond ``load(count:path:)`` is its own.
 public final class SQLiteFloor {
-    private enum Cell {
-        case text(offset: Int, count: Int)
-        case integer(Int64)
-    }
-
     private let schema: RecordSchema
-    private let rows: [[Cell]]
-    /// Every text cell's bytes, one after the other, where the statement reads them in place.
-    private let bytes: UnsafeMutableBufferPointer<CChar>
+    /// Every row of the pages, in one batch whose bytes the statement reads in place.
+    private let rows: RecordRows
 
     /// Makes every cell of `pages` ready to bind.
     public init(_ pages: [RecordRows], schema: RecordSchema = .standard) {
-        var arena: [CChar] = []
-        self.rows = pages.flatMap { page in
-            (0..<page.count).map { index in
-                page[row: index].map { value -> Cell in
-                    switch value {
-                    case .text(let text):
-                        let offset = arena.count
-                        arena.append(contentsOf: text.utf8.map { CChar(bitPattern: $0) })
-                        return .text(offset: offset, count: arena.count - offset)
-                    case .integer(let number): return .integer(number)
-                    }
-                }
-            }
+        var rows = RecordRows(width: schema.columns.count)
+        for page in pages {
+            for index in 0..<page.count { rows.append(row: page[row: index]) }
         }
-        self.bytes = .allocate(capacity: max(1, arena.count))
-        _ = self.bytes.initialize(from: arena)
+        self.rows = rows
         self.schema = schema
     }
-
-    deinit { self.bytes.deallocate() }
 
     /// Loads `count` rows, cycling through the pages (the library column renamed on every cycle so
     /// keys stay distinct), into a new file at `path`.
@@ -58,25 +39,30 @@ public final class SQLiteFloor {
         let runID = Array("floor".utf8CString)
         let groupNames = (0...count / self.rows.count).map { Array("floor-\($0)".utf8CString) }
         try database.execute("BEGIN")
-        for row in 0..<count {
-            for (column, cell) in self.rows[row % self.rows.count].enumerated() {
-                let parameter = Int32(column + 1)
-                if column == groupColumn {
-                    groupNames[row / self.rows.count].withUnsafeBufferPointer {
-                        insert.bindText($0.baseAddress!, count: $0.count - 1, at: parameter)
+        try self.rows.withReader { (reader) throws(SinkError) in
+            for row in 0..<count {
+                let source = row % reader.count
+                for column in 0..<reader.width {
+                    let parameter = Int32(column + 1)
+                    if column == groupColumn {
+                        groupNames[row / reader.count].withUnsafeBufferPointer {
+                            insert.bindText($0.baseAddress!, count: $0.count - 1, at: parameter)
+                        }
+                        continue
                     }
-                    continue
+                    switch reader.cell(row: source, column: column) {
+                    case .text(let start, let length):
+                        insert.bindStaticText(reader.bytes(start: start, count: length), at: parameter)
+                    case .integer(let number): insert.bind(number, at: parameter)
+                    }
                 }
-                switch cell {
-                case .text(let offset, let length):
-                    insert.bindStaticText(self.bytes.baseAddress! + offset, count: length, at: parameter)
-                case .integer(let number): insert.bind(number, at: parameter)
+                runID.withUnsafeBufferPointer {
+                    insert.bindText($0.baseAddress!, count: $0.count - 1, at: runParameter)
                 }
+                try insert.step()
+                insert.reset()
+                if (row + 1) % SQLiteWriter.rowsPerTransaction == 0 { try database.execute("COMMIT; BEGIN") }
             }
-            runID.withUnsafeBufferPointer { insert.bindText($0.baseAddress!, count: $0.count - 1, at: runParameter) }
-            try insert.step()
-            insert.reset()
-            if (row + 1) % SQLiteWriter.rowsPerTransaction == 0 { try database.execute("COMMIT; BEGIN") }
         }
         try database.execute("COMMIT")
         if let index = SQLiteWriter.userIDIndex(self.schema) { try database.execute(index) }

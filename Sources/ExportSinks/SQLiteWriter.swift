@@ -187,19 +187,21 @@ final class SQLiteWriter: FileWriter {
     func write(_ records: RecordRows) throws(SinkError) {
         guard let insert = self.insert, let database = self.database else { return }
         let runParameter = Int32(records.width + 1)
-        for index in 0..<records.count {
-            // By index, as the text encoders: iterating would copy (retain and release) every value.
-            let row = records[row: index]
-            for column in row.indices {
-                let parameter = Int32(column - row.startIndex + 1)
-                switch row[column] {
-                case .text(let text): insert.bind(text, at: parameter)
-                case .integer(let number): insert.bind(number, at: parameter)
+        try records.withReader { (reader) throws(SinkError) in
+            for row in 0..<reader.count {
+                for column in 0..<reader.width {
+                    let parameter = Int32(column + 1)
+                    // The page's bytes outlive the step: bound in place, not copied.
+                    switch reader.cell(row: row, column: column) {
+                    case .text(let start, let count):
+                        insert.bindStaticText(reader.bytes(start: start, count: count), at: parameter)
+                    case .integer(let number): insert.bind(number, at: parameter)
+                    }
                 }
+                insert.bind(self.runID, at: runParameter)
+                try insert.step()
+                insert.reset()
             }
-            insert.bind(self.runID, at: runParameter)
-            try insert.step()
-            insert.reset()
         }
         self.rows += records.count
         self.rowsInTransaction += records.count

@@ -46,9 +46,11 @@ final class TextFileWriter: FileWriter {
     }
 
     func write(_ records: RecordRows) throws(SinkError) {
-        for index in 0..<records.count {
-            self.encoder.encode(records[row: index], into: &self.buffer)
-            if self.buffer.count >= Self.flushThreshold { try self.flush() }
+        try records.withReader { (reader) throws(SinkError) in
+            for index in 0..<reader.count {
+                self.encoder.encode(row: index, of: reader, into: &self.buffer)
+                if self.buffer.count >= Self.flushThreshold { try self.flush() }
+            }
         }
         self.rows += records.count
     }

@@ -24,10 +24,49 @@ enum ListPageDecoder {
         return parser.answer()
     }
 
+    /// Whether `bytes` from `start` are well-formed UTF-8 (as `String(validating:)` requires: no
+    /// overlong forms, no surrogates, nothing above U+10FFFF).
+    static func isValidUTF8(_ bytes: [UInt8], from start: Int) -> Bool {
+        var index = start
+        let end = bytes.count
+        while index < end {
+            let lead = bytes[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0:
+                length = 3
+                low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED:
+                length = 3
+                high = 0x9F
+            case 0xF0:
+                length = 4
+                low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4:
+                length = 4
+                high = 0x8F
+            default: return false
+            }
+            guard index + length <= end, (low...high).contains(bytes[index + 1]) else { return false }
+            for offset in 2..<length where !(0x80...0xBF).contains(bytes[index + offset]) { return false }
+            index += length
+        }
+        return true
+    }
+
     private struct Parser {
         let bytes: UnsafeRawBufferPointer
         var index = 0
-        /// Escaped strings are assembled here, reused from one string to the next.
+        /// Strings outside faces (`request_id`, `next`, a string `add_time`) are assembled here.
         var scratch: [UInt8] = []
 
         init(bytes: UnsafeRawBufferPointer) {
@@ -36,7 +75,7 @@ enum ListPageDecoder {
 
         mutating func answer() -> Answer? {
             guard self.consume(UInt8(ascii: "{")) else { return nil }
-            var faces: [Face]?
+            var page: FacePage?
             var next: Int?
             var requestID: String?
             var error: String?
@@ -46,7 +85,7 @@ enum ListPageDecoder {
                     switch key {
                     case .faceTokens:
                         guard let decoded = self.faces() else { return nil }
-                        faces = decoded
+                        page = decoded
                     case .next:
                         // `next` as a number or a numeric string; anything else is ignored.
                         if self.peek() == UInt8(ascii: "\"") {
@@ -75,8 +114,10 @@ enum ListPageDecoder {
             guard self.index == self.bytes.count else { return nil }
             if let error { return .error(error, requestID: requestID) }
             // Without `face_tokens` the answer is malformed: `JSONDecoder` says so.
-            guard let faces else { return nil }
-            return .page(FacePage(faces: faces, next: next, requestID: requestID))
+            guard var page else { return nil }
+            page.next = next
+            page.requestID = requestID
+            return .page(page)
         }
 
         private enum TopKey { case faceTokens, next, requestID, error, other }
@@ -101,38 +142,38 @@ enum ListPageDecoder {
             return .other
         }
 
-        private mutating func faces() -> [Face]? {
+        /// The faces, their text copied into the page's arena (the body's size is room enough).
+        private mutating func faces() -> FacePage? {
             guard self.consume(UInt8(ascii: "[")) else { return nil }
-            var faces: [Face] = []
-            faces.reserveCapacity(1000)
-            if self.consume(UInt8(ascii: "]")) { return faces }
+            var page = FacePage(capacity: 1000, textCapacity: self.bytes.count)
+            if self.consume(UInt8(ascii: "]")) { return page }
             repeat {
-                guard let face = self.face() else { return nil }
-                faces.append(face)
+                guard let face = self.face(into: &page) else { return nil }
+                page.append(face)
             } while self.consume(UInt8(ascii: ","))
             guard self.consume(UInt8(ascii: "]")) else { return nil }
-            return faces
+            return page
         }
 
-        private mutating func face() -> Face? {
+        private mutating func face(into page: inout FacePage) -> FaceSpans? {
             guard self.consume(UInt8(ascii: "{")) else { return nil }
-            var token: String?
-            var userID = ""
-            var userData = ""
+            var token: TextSpan?
+            var userID = TextSpan.empty
+            var userData = TextSpan.empty
             var addTime: Int64?
             if !self.consume(UInt8(ascii: "}")) {
                 repeat {
                     guard let key = self.faceKey() else { return nil }
                     switch key {
                     case .faceToken:
-                        guard let value = self.string() else { return nil }
-                        token = value
+                        guard let span = self.text(into: &page) else { return nil }
+                        token = span
                     case .userID:
-                        guard let value = self.optionalString() else { return nil }
-                        userID = value ?? ""
+                        guard let span = self.optionalText(into: &page) else { return nil }
+                        userID = span
                     case .userData:
-                        guard let value = self.optionalString() else { return nil }
-                        userData = value ?? ""
+                        guard let span = self.optionalText(into: &page) else { return nil }
+                        userData = span
                     case .addTime:
                         guard let value = self.timestamp() else { return nil }
                         addTime = value
@@ -144,7 +185,20 @@ enum ListPageDecoder {
             }
             // A face without a token or a time is for JSONDecoder to report.
             guard let token, let addTime else { return nil }
-            return Face(faceToken: token, userID: userID, userData: userData, addTime: addTime)
+            return FaceSpans(faceToken: token, userID: userID, userData: userData, addTime: addTime)
+        }
+
+        /// A string value appended to the page's text; its span.
+        private mutating func text(into page: inout FacePage) -> TextSpan? {
+            let start = page.text.count
+            guard self.appendString(to: &page.text) else { return nil }
+            return TextSpan(start: UInt32(start), count: UInt32(page.text.count - start))
+        }
+
+        /// A string value appended to the page's text, or the empty span for `null`.
+        private mutating func optionalText(into page: inout FacePage) -> TextSpan? {
+            if self.consumeLiteral("null") { return .empty }
+            return self.text(into: &page)
         }
 
         /// Milliseconds as an integer or an integer string; other forms go to `JSONDecoder`.
@@ -192,9 +246,22 @@ enum ListPageDecoder {
 
         /// A string value, unescaped and checked to be UTF-8.
         private mutating func string() -> String? {
+            // The scratch buffer, reused from one string to the next.
+            var arena = self.scratch
+            self.scratch = []
+            arena.removeAll(keepingCapacity: true)
+            defer { self.scratch = arena }
+            guard self.appendString(to: &arena) else { return nil }
+            return String(decoding: arena, as: UTF8.self)
+        }
+
+        /// Appends a string value's bytes to `arena`, unescaped and checked to be UTF-8; false when the
+        /// value is not such a string (what was appended is then of no use).
+        private mutating func appendString(to arena: inout [UInt8]) -> Bool {
             self.skipWhitespace()
-            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else { return nil }
+            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else { return false }
             let start = self.index + 1
+            let begin = arena.count
             var position = start
             var ascii = true
             let highs: UInt64 = 0x8080_8080_8080_8080
@@ -211,17 +278,20 @@ enum ListPageDecoder {
                 let byte = self.bytes[position]
                 if byte == UInt8(ascii: "\"") {
                     self.index = position + 1
-                    let text = UnsafeRawBufferPointer(rebasing: self.bytes[start..<position])
-                        .assumingMemoryBound(to: UInt8.self)
+                    arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
                     // Pure ASCII (tokens, most ids) needs no validation.
-                    return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
+                    return ascii || ListPageDecoder.isValidUTF8(arena, from: begin)
                 }
-                if byte == UInt8(ascii: "\\") { return self.escapedString(from: start) }
-                guard byte >= 0x20 else { return nil }
+                if byte == UInt8(ascii: "\\") {
+                    arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
+                    return self.appendEscaped(from: position, to: &arena)
+                        && ListPageDecoder.isValidUTF8(arena, from: begin)
+                }
+                guard byte >= 0x20 else { return false }
                 ascii = ascii && byte < 0x80
                 position += 1
             }
-            return nil
+            return false
         }
 
         /// Whether any of the eight bytes in `word` may be a quote, a backslash or a control byte
@@ -236,53 +306,52 @@ enum ListPageDecoder {
             return ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | control) & 0x8080_8080_8080_8080 != 0
         }
 
-        /// The slow path of ``string()``: a string with escapes, from its first byte.
-        private mutating func escapedString(from start: Int) -> String? {
-            self.scratch.removeAll(keepingCapacity: true)
-            var position = start
+        /// The slow path of ``appendString(to:)``: the rest of a string, from its first escape.
+        private mutating func appendEscaped(from escape: Int, to arena: inout [UInt8]) -> Bool {
+            var position = escape
             while position < self.bytes.count {
                 let byte = self.bytes[position]
                 switch byte {
                 case UInt8(ascii: "\""):
                     self.index = position + 1
-                    return String(validating: self.scratch, as: UTF8.self)
+                    return true
                 case UInt8(ascii: "\\"):
                     position += 1
-                    guard position < self.bytes.count else { return nil }
+                    guard position < self.bytes.count else { return false }
                     switch self.bytes[position] {
-                    case UInt8(ascii: "\""): self.scratch.append(UInt8(ascii: "\""))
-                    case UInt8(ascii: "\\"): self.scratch.append(UInt8(ascii: "\\"))
-                    case UInt8(ascii: "/"): self.scratch.append(UInt8(ascii: "/"))
-                    case UInt8(ascii: "b"): self.scratch.append(0x08)
-                    case UInt8(ascii: "f"): self.scratch.append(0x0C)
-                    case UInt8(ascii: "n"): self.scratch.append(0x0A)
-                    case UInt8(ascii: "r"): self.scratch.append(0x0D)
-                    case UInt8(ascii: "t"): self.scratch.append(0x09)
+                    case UInt8(ascii: "\""): arena.append(UInt8(ascii: "\""))
+                    case UInt8(ascii: "\\"): arena.append(UInt8(ascii: "\\"))
+                    case UInt8(ascii: "/"): arena.append(UInt8(ascii: "/"))
+                    case UInt8(ascii: "b"): arena.append(0x08)
+                    case UInt8(ascii: "f"): arena.append(0x0C)
+                    case UInt8(ascii: "n"): arena.append(0x0A)
+                    case UInt8(ascii: "r"): arena.append(0x0D)
+                    case UInt8(ascii: "t"): arena.append(0x09)
                     case UInt8(ascii: "u"):
-                        guard var scalar = self.hex4(at: position + 1) else { return nil }
+                        guard var scalar = self.hex4(at: position + 1) else { return false }
                         position += 4
                         if (0xD800..<0xDC00).contains(scalar) {
                             // A high surrogate must be followed by `\u` and a low one.
                             guard position + 2 < self.bytes.count, self.bytes[position + 1] == UInt8(ascii: "\\"),
                                 self.bytes[position + 2] == UInt8(ascii: "u"),
                                 let low = self.hex4(at: position + 3), (0xDC00..<0xE000).contains(low)
-                            else { return nil }
+                            else { return false }
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                             position += 6
                         }
-                        guard let unicode = Unicode.Scalar(scalar) else { return nil }
-                        self.scratch.append(contentsOf: UTF8.encode(unicode)!)
+                        guard let unicode = Unicode.Scalar(scalar) else { return false }
+                        arena.append(contentsOf: UTF8.encode(unicode)!)
                     default:
-                        return nil
+                        return false
                     }
                     position += 1
                 default:
-                    guard byte >= 0x20 else { return nil }
-                    self.scratch.append(byte)
+                    guard byte >= 0x20 else { return false }
+                    arena.append(byte)
                     position += 1
                 }
             }
-            return nil
+            return false
         }
 
         private func hex4(at position: Int) -> UInt32? {

@@ -20,20 +20,134 @@ public struct Face: Sendable, Hashable {
     }
 }
 
-/// One answer of `list`.
-public struct FacePage: Sendable, Hashable {
+/// Where a text field of a face lies in its page's ``FacePage/text``.
+public struct TextSpan: Sendable, Hashable {
+    /// No bytes.
+    public static let empty = TextSpan(start: 0, count: 0)
+
+    /// Offset of the first byte.
+    public var start: UInt32
+    /// Length in bytes.
+    public var count: UInt32
+
+    /// Creates a span.
+    public init(start: UInt32, count: UInt32) {
+        self.start = start
+        self.count = count
+    }
+}
+
+/// One face of a page as spans into the page's bytes: no `String` of its own.
+public struct FaceSpans: Sendable, Hashable {
+    /// The face's token.
+    public var faceToken: TextSpan
+    /// The user id; empty when the API sent none.
+    public var userID: TextSpan
+    /// The user data; empty when the API sent none.
+    public var userData: TextSpan
+    /// When the face was added, in Unix milliseconds.
+    public var addTime: Int64
+}
+
+/// One answer of `list`: its faces' text in one byte arena, each face as spans into it.
+///
+/// The decoder copies every string's bytes (unescaped) into ``text`` once; the walk, the transform
+/// and the sinks read them in place. ``faces`` makes ``Face`` values for tests and slow paths.
+public struct FacePage: Sendable {
+    /// The text of every face (token, user id, user data): unescaped UTF-8, one after the other.
+    public internal(set) var text: [UInt8]
     /// The faces, in creation order.
-    public var faces: [Face]
+    public private(set) var spans: [FaceSpans]
     /// The `next` start the server offered, if it sent one (the documents mention it, never show it).
     public var next: Int?
     /// The answer's `request_id`.
     public var requestID: String?
 
-    /// Creates a page.
+    /// Creates a page of `faces`.
     public init(faces: [Face], next: Int? = nil, requestID: String? = nil) {
-        self.faces = faces
+        self.init(capacity: faces.count, textCapacity: 0, next: next, requestID: requestID)
+        for face in faces { self.append(face) }
+    }
+
+    /// Creates an empty page with room for `capacity` faces and `textCapacity` bytes of text.
+    init(capacity: Int, textCapacity: Int, next: Int? = nil, requestID: String? = nil) {
+        self.text = []
+        self.text.reserveCapacity(textCapacity)
+        self.spans = []
+        self.spans.reserveCapacity(capacity)
         self.next = next
         self.requestID = requestID
+    }
+
+    /// Faces held.
+    public var count: Int { self.spans.count }
+    /// Whether no face is held.
+    public var isEmpty: Bool { self.spans.isEmpty }
+
+    /// The faces as values (a `String` per field: for tests and slow paths).
+    public var faces: [Face] { self.spans.indices.map(self.face(at:)) }
+
+    /// Face `index` as a value.
+    public func face(at index: Int) -> Face {
+        let spans = self.spans[index]
+        return Face(
+            faceToken: self.string(spans.faceToken),
+            userID: self.string(spans.userID),
+            userData: self.string(spans.userData),
+            addTime: spans.addTime
+        )
+    }
+
+    /// The text of `span`, as a `String`.
+    public func string(_ span: TextSpan) -> String {
+        String(decoding: self.text[Int(span.start)..<Int(span.start + span.count)], as: UTF8.self)
+    }
+
+    /// Appends a face.
+    public mutating func append(_ face: Face) {
+        let token = self.appendText(face.faceToken.utf8)
+        let userID = self.appendText(face.userID.utf8)
+        let userData = self.appendText(face.userData.utf8)
+        self.spans.append(FaceSpans(faceToken: token, userID: userID, userData: userData, addTime: face.addTime))
+    }
+
+    /// The faces at `indices`, without `next` or request id, sharing this page's text (no bytes copied).
+    public func selecting(_ indices: [Int]) -> FacePage {
+        var page = self
+        page.next = nil
+        page.requestID = nil
+        if indices.count != self.spans.count { page.spans = indices.map { self.spans[$0] } }
+        return page
+    }
+
+    /// Appends bytes to the text and returns their span.
+    mutating func appendText(_ bytes: some Collection<UInt8>) -> TextSpan {
+        let start = self.text.count
+        self.text.append(contentsOf: bytes)
+        return TextSpan(start: UInt32(start), count: UInt32(self.text.count - start))
+    }
+
+    /// Appends a face whose text the caller has already appended to ``text``.
+    mutating func append(_ spans: FaceSpans) {
+        self.spans.append(spans)
+    }
+
+    /// Calls `body` with the page's text in place.
+    public func withText<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        self.text.withUnsafeBufferPointer(body)
+    }
+}
+
+extension FacePage: Hashable {
+    /// Pages are equal when they hold the same faces, `next` and request id, however their text is laid out.
+    public static func == (left: FacePage, right: FacePage) -> Bool {
+        left.faces == right.faces && left.next == right.next && left.requestID == right.requestID
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.faces)
+        hasher.combine(self.next)
+        hasher.combine(self.requestID)
     }
 }
 
@@ -135,16 +249,18 @@ struct ErrorBody: Decodable {
 
 extension FacePage {
     init(_ body: ListBody) {
-        self.faces = body.face_tokens.map {
-            Face(
-                faceToken: $0.face_token,
-                userID: $0.user_id ?? "",
-                userData: $0.user_data ?? "",
-                addTime: $0.add_time.milliseconds
-            )
-        }
-        self.next = body.next?.value
-        self.requestID = body.request_id
+        self.init(
+            faces: body.face_tokens.map {
+                Face(
+                    faceToken: $0.face_token,
+                    userID: $0.user_id ?? "",
+                    userData: $0.user_data ?? "",
+                    addTime: $0.add_time.milliseconds
+                )
+            },
+            next: body.next?.value,
+            requestID: body.request_id
+        )
     }
 }
 

@@ -58,9 +58,16 @@ public enum Timestamp {
     }
 
     /// Formats Unix milliseconds as RFC 3339 UTC with milliseconds, e.g. `2026-01-30T02:21:30.208Z`.
-    ///
-    /// Written digit by digit into one 24-byte string: it runs once per exported face.
     public static func formatRFC3339UTC(milliseconds: Int64) -> String {
+        var bytes: [UInt8] = []
+        Self.appendRFC3339UTC(milliseconds: milliseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends Unix milliseconds as ``formatRFC3339UTC(milliseconds:)`` spells them.
+    ///
+    /// Written digit by digit into 24 bytes in place: it runs once per exported face.
+    public static func appendRFC3339UTC(milliseconds: Int64, to output: inout [UInt8]) {
         let (seconds, millis) = Self.floorDivide(milliseconds, 1000)
         let (days, secondOfDay) = Self.floorDivide(seconds, 86_400)
         let (year, month, day) = Self.civilFromDays(days)
@@ -74,9 +81,13 @@ public enum Timestamp {
             Self.append(secondOfDay % 60, width: 2, to: &text)
             text += "."
             Self.append(millis, width: 3, to: &text)
-            return text + "Z"
+            output.append(contentsOf: (text + "Z").utf8)
+            return
         }
-        return String(unsafeUninitializedCapacity: 24) { buffer in
+        let offset = output.count
+        output.append(contentsOf: repeatElement(0, count: 24))
+        output.withUnsafeMutableBufferPointer { whole in
+            let buffer = UnsafeMutableBufferPointer(rebasing: whole[offset..<(offset + 24)])
             func put(_ value: Int64, _ width: Int, at offset: Int) {
                 var value = value
                 for index in stride(from: offset + width - 1, through: offset, by: -1) {
@@ -98,7 +109,6 @@ public enum Timestamp {
             buffer[19] = UInt8(ascii: ".")
             put(millis, 3, at: 20)
             buffer[23] = UInt8(ascii: "Z")
-            return 24
         }
     }
 

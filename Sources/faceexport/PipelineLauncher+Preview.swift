@@ -64,7 +64,7 @@ extension PipelineLauncher {
                 "records (first \(rows.count) of library '\(groupID)', account '\(account.name)'\(filterNote)):"
             )
             let encoder = NDJSONEncoder(schema: transform.schema)
-            for index in 0..<rows.count { lines.append(String(encoder.line(rows[row: index]).dropLast())) }
+            for index in 0..<rows.count { lines.append(String(encoder.line(row: index, of: rows).dropLast())) }
             return lines.joined(separator: "\n")
         }
     }

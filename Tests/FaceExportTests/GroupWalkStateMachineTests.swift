@@ -7,6 +7,11 @@ struct GroupWalkStateMachineTests {
         range.map { Face(faceToken: "t\($0)", userID: "u", userData: "d", addTime: Int64($0)) }
     }
 
+    /// The faces a walk hands on, as the page it emits.
+    private func emitted(_ range: Range<Int>) -> FacePage {
+        FacePage(faces: self.faces(range))
+    }
+
     private func page(_ range: Range<Int>, next: Int? = nil) -> FacePage {
         FacePage(faces: self.faces(range), next: next, requestID: nil)
     }
@@ -35,9 +40,9 @@ struct GroupWalkStateMachineTests {
         #expect(machine.start() == .fetchSize)
         #expect(machine.sizeReceived(250) == .fetchPage(start: 1))
         // Every later page is asked from one position back, so it begins with the last face seen.
-        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndFetch(self.faces(0..<100), start: 100))
-        #expect(machine.pageReceived(self.page(99..<199)) == .emitAndFetch(self.faces(100..<199), start: 199))
-        #expect(machine.pageReceived(self.page(198..<250)) == .emitAndConfirmSize(self.faces(199..<250)))
+        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndFetch(self.emitted(0..<100), start: 100))
+        #expect(machine.pageReceived(self.page(99..<199)) == .emitAndFetch(self.emitted(100..<199), start: 199))
+        #expect(machine.pageReceived(self.page(198..<250)) == .emitAndConfirmSize(self.emitted(199..<250)))
         #expect(machine.position?.nextStart == 251, "a resumed walk would not fetch the last page again")
         #expect(
             machine.confirmedSizeReceived(250)
@@ -45,13 +50,44 @@ struct GroupWalkStateMachineTests {
         )
     }
 
+    /// Tokens are compared by their bytes (held inline up to 40): tokens of every length, differing
+    /// only in their last bytes and repeated across the overlap, are each handed on once, and the
+    /// journal's position keeps the last page's tokens exactly.
+    @Test(arguments: [1, 31, 32, 33, 40, 41, 64, 200])
+    func tokensOfAnyLengthAreTellingApartByEveryByte(length: Int) {
+        let tokens = (0..<250).map { number in
+            let tail = "é\(number)"
+            return String(repeating: "x", count: max(0, length - tail.utf8.count)) + tail
+        }
+        func page(_ range: Range<Int>) -> FacePage {
+            FacePage(faces: range.map { Face(faceToken: tokens[$0], userID: "", userData: "", addTime: Int64($0)) })
+        }
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        _ = machine.start()
+        _ = machine.sizeReceived(250)
+        var handedOn: [String] = []
+        if case .emitAndFetch(let faces, let start) = machine.pageReceived(page(0..<100)) {
+            handedOn += faces.faces.map(\.faceToken)
+            #expect(start == 100)
+        }
+        #expect(Set(machine.position?.lastPageTokens ?? []) == Set(tokens[0..<100]))
+        // Each later page begins with the last face of the one before: dropped by its bytes.
+        if case .emitAndFetch(let faces, _) = machine.pageReceived(page(99..<199)) {
+            handedOn += faces.faces.map(\.faceToken)
+        }
+        if case .emitAndConfirmSize(let faces) = machine.pageReceived(page(198..<250)) {
+            handedOn += faces.faces.map(\.faceToken)
+        }
+        #expect(handedOn == tokens)
+    }
+
     @Test func aShortPageIsNotTheEndButAnEmptyPageIs() {
         var machine = GroupWalkStateMachine(pageSize: 100)
         _ = machine.start()
         _ = machine.sizeReceived(150)
         // The server answered 60 of the 100 asked for: the next start follows what was received.
-        #expect(machine.pageReceived(self.page(0..<60)) == .emitAndFetch(self.faces(0..<60), start: 60))
-        #expect(machine.pageReceived(self.page(59..<120)) == .emitAndFetch(self.faces(60..<120), start: 120))
+        #expect(machine.pageReceived(self.page(0..<60)) == .emitAndFetch(self.emitted(0..<60), start: 60))
+        #expect(machine.pageReceived(self.page(59..<120)) == .emitAndFetch(self.emitted(60..<120), start: 120))
         #expect(machine.pageReceived(self.page(0..<0)) == .confirmSize)
         // The size held, but 30 faces never came: something moved under the walk. The library is
         // small, so it is walked once more; the second pass hands on nothing already handed on.
@@ -68,10 +104,10 @@ struct GroupWalkStateMachineTests {
         var machine = GroupWalkStateMachine(pageSize: 100)
         _ = machine.start()
         _ = machine.sizeReceived(100)
-        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndConfirmSize(self.faces(0..<100)))
+        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndConfirmSize(self.emitted(0..<100)))
         #expect(machine.confirmedSizeReceived(104) == .fetchPage(start: 1))
         #expect(machine.pageReceived(self.page(0..<100)) == .fetchPage(start: 100))
-        #expect(machine.pageReceived(self.page(99..<104)) == .emitAndConfirmSize(self.faces(100..<104)))
+        #expect(machine.pageReceived(self.page(99..<104)) == .emitAndConfirmSize(self.emitted(100..<104)))
         var expected = self.result(.complete, expected: 100, after: 104, exported: 104, pages: 3)
         expected.changedDuringExport = true
         #expect(machine.confirmedSizeReceived(104) == .finish(expected))
@@ -84,8 +120,8 @@ struct GroupWalkStateMachineTests {
         _ = machine.pageReceived(self.page(0..<10))
         _ = machine.pageReceived(self.page(9..<19))
         _ = machine.pageReceived(self.page(18..<28))
-        #expect(machine.pageReceived(self.page(27..<37)) == .emitAndFetch(self.faces(28..<37), start: 37))
-        #expect(machine.pageReceived(self.page(36..<46)) == .emitAndConfirmSize(self.faces(37..<46)))
+        #expect(machine.pageReceived(self.page(27..<37)) == .emitAndFetch(self.emitted(28..<37), start: 37))
+        #expect(machine.pageReceived(self.page(36..<46)) == .emitAndConfirmSize(self.emitted(37..<46)))
         var expected = self.result(.complete, expected: 40, after: 47, exported: 46, pages: 5)
         expected.changedDuringExport = true
         #expect(machine.confirmedSizeReceived(47) == .finish(expected))
@@ -95,7 +131,7 @@ struct GroupWalkStateMachineTests {
         var machine = GroupWalkStateMachine(pageSize: 100, onChanged: .fail)
         _ = machine.start()
         _ = machine.sizeReceived(100)
-        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndConfirmSize(self.faces(0..<100)))
+        #expect(machine.pageReceived(self.page(0..<100)) == .emitAndConfirmSize(self.emitted(0..<100)))
         var expected = self.result(.changedDuringExport, expected: 100, after: 104, exported: 100, pages: 1)
         expected.changedDuringExport = true
         #expect(machine.confirmedSizeReceived(104) == .finish(expected))
@@ -118,14 +154,14 @@ struct GroupWalkStateMachineTests {
             case .fetchSize: action = machine.sizeReceived(library.count)
             case .confirmSize: action = machine.confirmedSizeReceived(library.count)
             case .emitAndConfirmSize(let faces):
-                handedOn += faces.map(\.faceToken)
+                handedOn += faces.faces.map(\.faceToken)
                 action = machine.confirmedSizeReceived(library.count)
             case .fetchPage(let start), .emitAndFetch(_, let start):
-                if case .emitAndFetch(let faces, _) = action { handedOn += faces.map(\.faceToken) }
+                if case .emitAndFetch(let faces, _) = action { handedOn += faces.faces.map(\.faceToken) }
                 let slice = Array(library.dropFirst(start - 1).prefix(pageSize))
                 action = machine.pageReceived(FacePage(faces: slice, next: nil, requestID: nil))
             case .finish(let result): return (result, handedOn)
-            case .emitAndFinish(let faces, let result): return (result, handedOn + faces.map(\.faceToken))
+            case .emitAndFinish(let faces, let result): return (result, handedOn + faces.faces.map(\.faceToken))
             }
         }
         return (nil, handedOn)
@@ -186,21 +222,21 @@ struct GroupWalkStateMachineTests {
         var machine = GroupWalkStateMachine(pageSize: 10)
         _ = machine.start()
         _ = machine.sizeReceived(40)
-        #expect(machine.pageReceived(self.page(0..<10, next: 11)) == .emitAndFetch(self.faces(0..<10), start: 10))
+        #expect(machine.pageReceived(self.page(0..<10, next: 11)) == .emitAndFetch(self.emitted(0..<10), start: 10))
         // A `next` pointing backwards would loop forever; the computed position wins.
-        #expect(machine.pageReceived(self.page(9..<19, next: 3)) == .emitAndFetch(self.faces(10..<19), start: 19))
+        #expect(machine.pageReceived(self.page(9..<19, next: 3)) == .emitAndFetch(self.emitted(10..<19), start: 19))
     }
 
     @Test func deletionsBeforeTheOffsetAreFoundByStepsBackAndNoFaceIsSkipped() {
         var machine = GroupWalkStateMachine(pageSize: 10)
         _ = machine.start()
         _ = machine.sizeReceived(30)
-        #expect(machine.pageReceived(self.page(0..<10)) == .emitAndFetch(self.faces(0..<10), start: 10))
+        #expect(machine.pageReceived(self.page(0..<10)) == .emitAndFetch(self.emitted(0..<10), start: 10))
         // Faces 3 and 4 were deleted: position 10 now holds face 11, face 10 slid to position 9.
         #expect(machine.pageReceived(self.page(11..<21)) == .fetchPage(start: 9))
         #expect(machine.pageReceived(self.page(10..<20)) == .fetchPage(start: 7))
         // From position 7 the page begins with faces 8 and 9, seen already: face 10 is not skipped.
-        #expect(machine.pageReceived(self.page(8..<18)) == .emitAndFetch(self.faces(10..<18), start: 16))
+        #expect(machine.pageReceived(self.page(8..<18)) == .emitAndFetch(self.emitted(10..<18), start: 16))
         #expect(machine.position?.duplicatesDropped == 0)
     }
 
@@ -210,7 +246,7 @@ struct GroupWalkStateMachineTests {
         _ = machine.sizeReceived(20)
         _ = machine.pageReceived(self.page(0..<10))
         let repeated = FacePage(faces: self.faces(9..<12) + self.faces(11..<12) + self.faces(12..<18))
-        #expect(machine.pageReceived(repeated) == .emitAndFetch(self.faces(10..<18), start: 19))
+        #expect(machine.pageReceived(repeated) == .emitAndFetch(self.emitted(10..<18), start: 19))
         #expect(machine.position?.duplicatesDropped == 1)
     }
 
@@ -219,8 +255,8 @@ struct GroupWalkStateMachineTests {
         _ = machine.start()
         _ = machine.sizeReceived(2500)
         // The overlap asks for start=1000, which a strict server still allows: positions up to 1999.
-        #expect(machine.pageReceived(self.page(0..<1000)) == .emitAndFetch(self.faces(0..<1000), start: 1000))
-        #expect(machine.pageReceived(self.page(999..<1999)) == .emitAndFetch(self.faces(1000..<1999), start: 1999))
+        #expect(machine.pageReceived(self.page(0..<1000)) == .emitAndFetch(self.emitted(0..<1000), start: 1000))
+        #expect(machine.pageReceived(self.page(999..<1999)) == .emitAndFetch(self.emitted(1000..<1999), start: 1999))
         let refused = FaceSearchError.api(status: 400, error: "BAD_ARGUMENTS: start", requestID: nil, call: "list")
         let action = machine.callFailed(refused)
         guard case .finish(let result) = action else {

@@ -269,11 +269,38 @@ struct TimestampTests {
         #expect(Data(json.utf8).withUnsafeBytes { ListPageDecoder.decode($0) } == nil)
     }
 
-    @Test func invalidUTF8IsDeclined() {
+    @Test(arguments: [
+        [0xC3, 0x28], [0x5C, 0x6E, 0xC3, 0x28], [0xC3, 0x5C, 0x6E], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+    ])
+    func invalidUTF8IsDeclined(raw: [UInt8]) {
+        // Also after an escape (`\n`), and a lead byte cut short by one.
         var bytes = Array(#"{"face_tokens":[{"face_token":"a","user_data":"x"#.utf8)
-        bytes += [0xC3, 0x28]
+        bytes += raw
         bytes += Array(#"","add_time":1}]}"#.utf8)
         #expect(Data(bytes).withUnsafeBytes { ListPageDecoder.decode($0) } == nil)
+    }
+
+    /// The decoder's own UTF-8 check accepts exactly what `String(validating:)` accepts: every
+    /// sequence of one and two bytes, every three-byte sequence after a multi-byte lead, and the
+    /// four-byte leads with every second byte.
+    @Test func utf8CheckAgreesWithTheStandardLibrary() {
+        func check(_ bytes: [UInt8]) {
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(ListPageDecoder.isValidUTF8([0x41] + bytes, from: 1) == expected, "\(bytes)")
+        }
+        for first in 0...255 {
+            check([UInt8(first)])
+            for second in 0...255 { check([UInt8(first), UInt8(second)]) }
+        }
+        for lead in 0xE0...0xF4 {
+            for second in stride(from: 0x70, through: 0xC8, by: 1) {
+                for third in [0x00, 0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF] {
+                    check([UInt8(lead), UInt8(second), UInt8(third)])
+                    check([UInt8(lead), UInt8(second), UInt8(third), 0x80])
+                    check([UInt8(lead), UInt8(second), 0x80, UInt8(third)])
+                }
+            }
+        }
     }
 }
 

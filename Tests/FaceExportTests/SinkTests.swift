@@ -389,8 +389,7 @@ struct CSVQuotingTests {
             for before in 0..<18 {
                 for after in [0, 1, 7, 8, 9] {
                     let text = String(repeating: "a", count: before) + special + String(repeating: "z", count: after)
-                    var line: [UInt8] = []
-                    encoder.encode([.text(text)], into: &line)
+                    let line = Array(encoder.line([.text(text)]).utf8)
                     let quoted = text.utf8.contains { [0x2C, 0x22, 0x0D, 0x0A].contains($0) }
                     let body = quoted ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
                     #expect(line == Array((body + "\r\n").utf8), "\(Array(text.utf8))")

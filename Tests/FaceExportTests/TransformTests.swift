@@ -1,9 +1,10 @@
-import ExportPipeline
 import ExportSinks
 import FaceSearch
 import FaceSearchSimulator
 import Foundation
 import Testing
+
+@testable import ExportPipeline
 
 /// The `transform:` section through all three sinks, checked against values computed outside
 /// faceexport: Python computes every HMAC, truncation, timestamp and date, and reads every output.
@@ -233,6 +234,20 @@ struct TransformTests {
                 hashKey: Array("short".utf8),
                 run: .init(runID: "r", startedAt: 0)
             )
+        }
+    }
+
+    /// Truncation counts Unicode scalars in the UTF-8 bytes: the same cut as Swift's own
+    /// `unicodeScalars.prefix`, for every hard string at every length.
+    @Test func truncationCutsTheBytesWhereUnicodeScalarsEnd() {
+        for text in DatasetGenerator.hardStrings + ["", "é", "😀x", "a\u{301}b", "日本語テキスト"] {
+            for length in 0...(text.unicodeScalars.count + 1) {
+                let expected = String(String.UnicodeScalarView(text.unicodeScalars.prefix(length)))
+                let cut = withUTF8(of: text) {
+                    String(decoding: RecordTransform.prefix($0, scalars: length), as: UTF8.self)
+                }
+                #expect(cut == expected, "\(Array(text.utf8)) at \(length)")
+            }
         }
     }
 

@@ -136,41 +136,117 @@ public struct RecordTransform: Sendable {
     /// Appends the face's row, or nothing when the filter leaves it out; returns whether it was kept.
     @discardableResult
     public func append(_ face: Face, from source: RecordSource, to rows: inout RecordRows) -> Bool {
+        self.append(FacePage(faces: [face]), from: source, to: &rows) == 0
+    }
+
+    /// Appends the rows of the page's faces that the filter keeps; returns how many it left out.
+    ///
+    /// Every field is copied from the page's bytes into the rows' bytes: no `String` per field.
+    public func append(_ page: FacePage, from source: RecordSource, to rows: inout RecordRows) -> Int {
+        page.withText { text in
+            var filtered = 0
+            for index in page.spans.indices {
+                let face = page.spans[index]
+                if self.keeps(face, text) {
+                    self.appendRow(of: face, text, source, to: &rows)
+                } else {
+                    filtered += 1
+                }
+            }
+            return filtered
+        }
+    }
+
+    /// Whether the filter keeps the face.
+    private func keeps(_ face: FaceSpans, _ text: UnsafeBufferPointer<UInt8>) -> Bool {
         if let since = self.since, face.addTime < since { return false }
         if let until = self.until, face.addTime >= until { return false }
-        if let pattern = self.userIDPattern, !pattern.matches(face.userID) { return false }
-        // By index: iterating would copy every column and its text.
-        for index in self.columns.indices {
-            let field: FieldValue =
-                switch self.columns[index].value {
-                case .groupID: .text(source.groupID)
-                case .faceToken: .text(face.faceToken)
-                case .userID: .text(face.userID)
-                case .userData: .text(face.userData)
-                case .addTime: .integer(face.addTime)
-                case .addTimeUTC: .text(Timestamp.formatRFC3339UTC(milliseconds: face.addTime))
-                case .addDate: .text(self.date(of: face.addTime))
-                case .text(let text): .text(text)
-                case .account: .text(source.account)
-                }
-            guard case .text(let text) = field else {
-                rows.append(field)
-                continue
-            }
-            switch self.columns[index].change {
-            case .none: rows.append(field)
-            case .hash: rows.append(.text(self.hash(text)))
-            case .redact: rows.append(.text(self.redactMarker))
-            case .truncate(let length):
-                rows.append(.text(String(String.UnicodeScalarView(text.unicodeScalars.prefix(length)))))
-            }
+        if let pattern = self.userIDPattern {
+            return pattern.matches(String(decoding: Self.bytes(face.userID, in: text), as: UTF8.self))
         }
         return true
     }
 
+    private func appendRow(
+        of face: FaceSpans,
+        _ text: UnsafeBufferPointer<UInt8>,
+        _ source: RecordSource,
+        to rows: inout RecordRows
+    ) {
+        // By index: iterating would copy every column and its text.
+        for index in self.columns.indices {
+            if case .addTime = self.columns[index].value {
+                rows.appendInteger(face.addTime)
+                continue
+            }
+            switch self.columns[index].change {
+            case .none:
+                switch self.columns[index].value {
+                case .faceToken: rows.appendText(Self.bytes(face.faceToken, in: text))
+                case .userID: rows.appendText(Self.bytes(face.userID, in: text))
+                case .userData: rows.appendText(Self.bytes(face.userData, in: text))
+                case .addTimeUTC:
+                    // Formatted straight into the rows' bytes.
+                    rows.appendText { Timestamp.appendRFC3339UTC(milliseconds: face.addTime, to: &$0) }
+                default:
+                    self.withText(of: self.columns[index].value, face, text, source) { rows.appendText($0) }
+                }
+            case .hash:
+                self.withText(of: self.columns[index].value, face, text, source) { rows.appendText(self.hash($0)) }
+            case .redact:
+                rows.appendText(self.redactMarker)
+            case .truncate(let length):
+                self.withText(of: self.columns[index].value, face, text, source) {
+                    rows.appendText(Self.prefix($0, scalars: length))
+                }
+            }
+        }
+    }
+
+    /// The bytes of `span` in the page's `text`.
+    @inline(__always)
+    private static func bytes(_ span: TextSpan, in text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: text[Int(span.start)..<Int(span.start) + Int(span.count)])
+    }
+
+    /// Calls `body` with the UTF-8 bytes of a text value.
+    private func withText(
+        of value: Value,
+        _ face: FaceSpans,
+        _ text: UnsafeBufferPointer<UInt8>,
+        _ source: RecordSource,
+        _ body: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
+        switch value {
+        case .groupID: withUTF8(of: source.groupID, body)
+        case .faceToken: body(Self.bytes(face.faceToken, in: text))
+        case .userID: body(Self.bytes(face.userID, in: text))
+        case .userData: body(Self.bytes(face.userData, in: text))
+        case .addTime: withUTF8(of: String(face.addTime), body)
+        case .addTimeUTC:
+            var bytes: [UInt8] = []
+            Timestamp.appendRFC3339UTC(milliseconds: face.addTime, to: &bytes)
+            bytes.withUnsafeBufferPointer(body)
+        case .addDate: withUTF8(of: self.date(of: face.addTime), body)
+        case .text(let text): withUTF8(of: text, body)
+        case .account: withUTF8(of: source.account, body)
+        }
+    }
+
+    /// The first `count` Unicode scalars of UTF-8 `bytes` (all of them when there are fewer): a
+    /// scalar starts at every byte that is not a continuation byte (`10xxxxxx`).
+    static func prefix(_ bytes: UnsafeBufferPointer<UInt8>, scalars count: Int) -> UnsafeBufferPointer<UInt8> {
+        var seen = 0
+        for index in bytes.indices where bytes[index] & 0xC0 != 0x80 {
+            if seen == count { return UnsafeBufferPointer(rebasing: bytes[..<index]) }
+            seen += 1
+        }
+        return bytes
+    }
+
     /// HMAC-SHA256 of the value's UTF-8 bytes under the key, in the configured encoding.
-    func hash(_ text: String) -> String {
-        let mac = HMAC.sha256(key: self.hashKey, message: Array(text.utf8))
+    func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let mac = HMAC.sha256(key: self.hashKey, message: bytes)
         switch self.encoding {
         case .hex:
             return Hex.encode(mac)

@@ -1,4 +1,5 @@
 import ExportSinks
+import FaceSearch
 
 /// The third stage: turns the API's faces into the rows the sinks write, through the pipeline's
 /// ``RecordTransform``, and counts the faces its filter leaves out.
@@ -7,13 +8,12 @@ struct RecordTransformer: Sendable {
 
     /// The rows of one page.
     func transform(_ batch: FaceBatch) -> RecordBatch {
-        var rows = RecordRows(width: self.transform.schema.columns.count, capacity: batch.faces.count)
-        var filtered = 0
-        // By index: iterating would copy every face and its strings.
-        for index in batch.faces.indices where !self.transform.append(batch.faces[index], from: batch.source, to: &rows)
-        {
-            filtered += 1
-        }
+        var rows = RecordRows(
+            width: self.transform.schema.columns.count,
+            capacity: batch.faces.count,
+            textCapacity: batch.faces.text.count + batch.faces.count * 64
+        )
+        let filtered = self.transform.append(batch.faces, from: batch.source, to: &rows)
         return RecordBatch(
             key: batch.key,
             source: batch.source,
