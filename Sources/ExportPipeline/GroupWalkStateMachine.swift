@@ -83,7 +83,7 @@ public struct GroupWalkStateMachine: Sendable {
     private var exported = 0
     private var pages = 0
     private var duplicates = 0
-    private var previousPageTokens: Set<FaceTokenKey> = []
+    private var previousPageTokens = FaceTokenSet()
     /// The first position no page has covered yet.
     private var next = 1
     /// Steps back taken to find the last page again after deletions shifted the offsets.
@@ -96,7 +96,9 @@ public struct GroupWalkStateMachine: Sendable {
     /// Whether this is the second pass over a small library that moved.
     private var rewalking = false
     /// Every token handed on, kept only for libraries small enough to walk twice.
-    private var handedOn: Set<FaceTokenKey>?
+    private var handedOn: FaceTokenSet?
+    /// The seed of the walk's token hashes.
+    private let hashSeed = UInt64.random(in: .min ... .max)
     /// Distinct faces received in the current pass (handed on now or in the first pass).
     private var passSeen = 0
     /// The size `get_size` announced before the walk (nil for a walk resumed from the journal).
@@ -134,8 +136,7 @@ public struct GroupWalkStateMachine: Sendable {
             exported: self.exported,
             pages: self.pages,
             duplicatesDropped: self.duplicates,
-            // In no particular order: sorting a page of tokens for every journal line costs more than it tells.
-            packedTokens: WalkPosition.pack(self.previousPageTokens),
+            packedTokens: self.previousPageTokens.packed,
             rewalking: self.rewalking
         )
     }
@@ -147,7 +148,11 @@ public struct GroupWalkStateMachine: Sendable {
             self.exported = position.exported
             self.pages = position.pages
             self.duplicates = position.duplicatesDropped
-            self.previousPageTokens = Set(position.lastPageTokens.map(FaceTokenKey.init))
+            self.previousPageTokens = FaceTokenSet(minimumCapacity: position.lastPageTokens.count)
+            for token in position.lastPageTokens {
+                var token = token
+                token.withUTF8 { self.previousPageTokens.insert($0, hash: FaceTokenSet.hash($0, seed: self.hashSeed)) }
+            }
             self.next = position.nextStart
             self.passSeen = position.exported
             if position.rewalking {
@@ -170,7 +175,7 @@ public struct GroupWalkStateMachine: Sendable {
         guard case .sizing = self.state else { preconditionFailure("size received out of order") }
         if self.onChanged == .accept && count <= Self.rewalkPages * self.pageSize {
             // Sized for the library (and a few added during the walk): no rehashing as it fills.
-            self.handedOn = Set(minimumCapacity: count + count / 8 + 16)
+            self.handedOn = FaceTokenSet(minimumCapacity: count + count / 8 + 16)
         }
         self.firstSize = count
         self.state = .walking(expected: count, start: 1)
@@ -211,7 +216,7 @@ public struct GroupWalkStateMachine: Sendable {
             self.rewalking = true
             self.next = 1
             self.passSeen = 0
-            self.previousPageTokens = []
+            self.previousPageTokens = FaceTokenSet()
             self.state = .walking(expected: count, start: 1)
             return .fetchPage(start: 1)
         }
@@ -260,17 +265,14 @@ public struct GroupWalkStateMachine: Sendable {
             preconditionFailure("page received out of order")
         }
         if page.isEmpty { return self.walkEnded(expected: expected, emitting: page) }
-        // The tokens as keys, read from the page's bytes in place.
-        let keys = page.withText { text in
-            page.spans.map {
-                FaceTokenKey(
-                    UnsafeBufferPointer(
-                        rebasing: text[Int($0.faceToken.start)..<Int($0.faceToken.start + $0.faceToken.count)]
-                    )
-                )
-            }
+        // Every token's hash, once, from the page's bytes in place.
+        let hashes = page.withText { text in
+            page.spans.map { FaceTokenSet.hash(Self.token($0, in: text), seed: self.hashSeed) }
         }
-        if start < self.next, !self.previousPageTokens.isEmpty, !self.previousPageTokens.contains(keys[0]) {
+        let firstIsKnown = page.withText { text in
+            self.previousPageTokens.contains(Self.token(page.spans[0], in: text), hash: hashes[0])
+        }
+        if start < self.next, !self.previousPageTokens.isEmpty, !firstIsKnown {
             // The page should have begun inside the last one: faces before it were deleted and the
             // offsets moved left. Step back until the last page shows again.
             let back = min(self.pageSize, max(2, 2 * (self.next - start)))
@@ -288,22 +290,25 @@ public struct GroupWalkStateMachine: Sendable {
         self.lastPageStart = start
         var fresh: [Int] = []
         fresh.reserveCapacity(page.count)
-        var pageTokens = Set<FaceTokenKey>(minimumCapacity: page.count)
+        var pageTokens = FaceTokenSet(minimumCapacity: page.count)
         var seenBefore = 0
         var handedOnBefore = 0
-        for index in keys.indices {
-            let key = keys[index]
-            guard pageTokens.insert(key).inserted else {
-                self.duplicates += 1  // twice in one page
-                continue
-            }
-            if self.previousPageTokens.contains(key) {
-                seenBefore += 1
-            } else if self.rewalking, self.handedOn?.contains(key) == true {
-                handedOnBefore += 1  // the first pass handed it on
-            } else {
-                fresh.append(index)
-                self.handedOn?.insert(key)
+        page.withText { text in
+            for index in page.spans.indices {
+                let token = Self.token(page.spans[index], in: text)
+                let hash = hashes[index]
+                guard pageTokens.insert(token, hash: hash) else {
+                    self.duplicates += 1  // twice in one page
+                    continue
+                }
+                if self.previousPageTokens.contains(token, hash: hash) {
+                    seenBefore += 1
+                } else if self.rewalking, self.handedOn?.contains(token, hash: hash) == true {
+                    handedOnBefore += 1  // the first pass handed it on
+                } else {
+                    fresh.append(index)
+                    self.handedOn?.insert(token, hash: hash)
+                }
             }
         }
         // The positions before `next` were asked for again on purpose; more old faces than that are repeats.
@@ -324,6 +329,13 @@ public struct GroupWalkStateMachine: Sendable {
         let request = self.overlappingStart
         self.state = .walking(expected: expected, start: request)
         return fresh.isEmpty ? .fetchPage(start: request) : .emitAndFetch(emitted, start: request)
+    }
+
+    /// The bytes of a face's token in its page's text.
+    private static func token(_ face: FaceSpans, in text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(
+            rebasing: text[Int(face.faceToken.start)..<Int(face.faceToken.start + face.faceToken.count)]
+        )
     }
 
     /// Where the next page is asked from: one position before the first face not yet seen.
@@ -460,7 +472,7 @@ public struct WalkPosition: Sendable, Equatable, Codable {
         rewalking: Bool = false
     ) {
         var packed: [UInt8] = []
-        for token in lastPageTokens { Self.append(Array(token.utf8)[...], to: &packed) }
+        for token in lastPageTokens { Self.appendPacked(token.utf8, to: &packed) }
         self.init(
             expected: expected,
             nextStart: nextStart,
@@ -495,16 +507,8 @@ public struct WalkPosition: Sendable, Equatable, Codable {
         (try? Self.unpack(self.packedTokens[...])) ?? []
     }
 
-    /// `keys` packed as ``packedTokens``.
-    static func pack(_ keys: Set<FaceTokenKey>) -> [UInt8] {
-        var packed: [UInt8] = []
-        packed.reserveCapacity(keys.count * 36)
-        for key in keys { key.withBytes { Self.append($0, to: &packed) } }
-        return packed
-    }
-
-    /// Appends a token after its length in decimal and a colon.
-    private static func append(_ token: some Collection<UInt8>, to packed: inout [UInt8]) {
+    /// Appends a token after its length in decimal and a colon, as ``packedTokens`` holds it.
+    static func appendPacked(_ token: some Collection<UInt8>, to packed: inout [UInt8]) {
         // The length in decimal, without making a String for it.
         var divisor = 1
         while divisor * 10 <= token.count { divisor *= 10 }

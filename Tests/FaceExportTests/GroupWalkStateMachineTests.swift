@@ -50,9 +50,9 @@ struct GroupWalkStateMachineTests {
         )
     }
 
-    /// Tokens are compared by their bytes (held inline up to 40): tokens of every length, differing
-    /// only in their last bytes and repeated across the overlap, are each handed on once, and the
-    /// journal's position keeps the last page's tokens exactly.
+    /// Tokens are compared by their bytes: tokens of every length, differing only in their last bytes
+    /// and repeated across the overlap, are each handed on once, and the journal's position keeps the
+    /// last page's tokens exactly.
     @Test(arguments: [1, 31, 32, 33, 40, 41, 64, 200])
     func tokensOfAnyLengthAreTellingApartByEveryByte(length: Int) {
         let tokens = (0..<250).map { number in
