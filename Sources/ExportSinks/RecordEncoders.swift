@@ -19,7 +19,7 @@ extension RecordEncoder {
 
 /// Calls `body` with the UTF-8 bytes of `text`: in place for a native string (no copy, no retain),
 /// else from a contiguous copy.
-@inline(__always)
+@inlinable
 public func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
     if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
     var copy = text
@@ -66,9 +66,8 @@ public struct NDJSONEncoder: RecordEncoder {
         for column in 0..<rows.width {
             self.keyPrefixes[column].withUnsafeBufferPointer { line.append(contentsOf: $0) }
             switch rows.cell(row: row, column: column) {
-            case .text(let start, let count):
-                Self.appendString(bytes: rows.bytes(start: start, count: count), to: &line)
             case .integer(let number): appendDecimal(number, to: &line)
+            case let text: Self.appendString(bytes: rows.bytes(of: text), to: &line)
             }
         }
         line.append(UInt8(ascii: "}"))
@@ -162,8 +161,8 @@ struct CSVEncoder: RecordEncoder {
         for column in 0..<rows.width {
             if column != 0 { line.append(UInt8(ascii: ",")) }
             switch rows.cell(row: row, column: column) {
-            case .text(let start, let count): self.appendField(rows.bytes(start: start, count: count), to: &line)
             case .integer(let number): appendDecimal(number, to: &line)
+            case let text: self.appendField(rows.bytes(of: text), to: &line)
             }
         }
         line.append(0x0D)

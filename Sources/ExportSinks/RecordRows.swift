@@ -5,10 +5,12 @@
 /// every sink reads them in place, and no field is a `String` of its own (no allocation, no
 /// reference counting per value).
 public struct RecordRows: Sendable {
-    /// One value: where its UTF-8 bytes lie in ``text``, or a whole number.
+    /// One value: where its UTF-8 bytes lie in ``text`` or ``borrowed``, or a whole number.
     public enum Cell: Sendable, Hashable {
         /// `count` bytes of ``RecordRows/text`` from `start`.
         case text(start: UInt32, count: UInt32)
+        /// `count` bytes of ``RecordRows/borrowed`` from `start`.
+        case borrowed(start: UInt32, count: UInt32)
         /// A whole number.
         case integer(Int64)
     }
@@ -19,6 +21,9 @@ public struct RecordRows: Sendable {
     public private(set) var cells: [Cell] = []
     /// The bytes of every text cell, one after the other.
     public private(set) var text: [UInt8] = []
+    /// Bytes the rows share with where they came from (a page's text), read in place rather than
+    /// copied: see ``borrow(_:)``.
+    public private(set) var borrowed: [UInt8] = []
 
     /// Creates an empty batch with room for `capacity` rows and `textCapacity` bytes of text.
     public init(width: Int, capacity: Int = 0, textCapacity: Int = 0) {
@@ -67,6 +72,24 @@ public struct RecordRows: Sendable {
         self.cells.append(.text(start: UInt32(start), count: UInt32(bytes.count)))
     }
 
+    /// Makes `bytes` the rows' ``borrowed`` bytes, shared rather than copied; returns false when the
+    /// rows already borrow other bytes (the caller then copies with ``appendText(_:)-(UnsafeBufferPointer<UInt8>)``).
+    public mutating func borrow(_ bytes: [UInt8]) -> Bool {
+        if self.borrowed.isEmpty {
+            self.borrowed = bytes
+            return true
+        }
+        let mine = self.borrowed.withUnsafeBufferPointer { $0.baseAddress }
+        return mine == bytes.withUnsafeBufferPointer { $0.baseAddress } && self.borrowed.count == bytes.count
+    }
+
+    /// Appends text: `count` bytes of ``borrowed`` from `start`.
+    @inline(__always)
+    public mutating func appendBorrowed(start: UInt32, count: UInt32) {
+        precondition(Int(start) + Int(count) <= self.borrowed.count, "a borrowed span lies in the borrowed bytes")
+        self.cells.append(.borrowed(start: start, count: count))
+    }
+
     /// Appends text that `write` appends to the arena (a formatted time, a hash), without an
     /// intermediate string.
     @inline(__always)
@@ -82,6 +105,8 @@ public struct RecordRows: Sendable {
         switch self.cells[row * self.width + column] {
         case .text(let start, let count):
             .text(String(decoding: self.text[Int(start)..<Int(start + count)], as: UTF8.self))
+        case .borrowed(let start, let count):
+            .text(String(decoding: self.borrowed[Int(start)..<Int(start + count)], as: UTF8.self))
         case .integer(let number): .integer(number)
         }
     }
@@ -97,7 +122,9 @@ public struct RecordRows: Sendable {
     ) throws(Failure) -> Result {
         try self.cells.withUnsafeBufferPointer { (cells) throws(Failure) -> Result in
             try self.text.withUnsafeBufferPointer { (text) throws(Failure) -> Result in
-                try body(Reader(width: self.width, cells: cells, text: text))
+                try self.borrowed.withUnsafeBufferPointer { (borrowed) throws(Failure) -> Result in
+                    try body(Reader(width: self.width, cells: cells, text: text, borrowed: borrowed))
+                }
             }
         }
     }
@@ -108,6 +135,7 @@ public struct RecordRows: Sendable {
         public let width: Int
         let cells: UnsafeBufferPointer<Cell>
         let text: UnsafeBufferPointer<UInt8>
+        let borrowed: UnsafeBufferPointer<UInt8>
 
         /// Rows held.
         public var count: Int { self.cells.count / self.width }
@@ -118,10 +146,16 @@ public struct RecordRows: Sendable {
             self.cells[row * self.width + column]
         }
 
-        /// The bytes of a text cell.
+        /// The bytes of a text cell (none for an integer).
         @inline(__always)
-        public func bytes(start: UInt32, count: UInt32) -> UnsafeBufferPointer<UInt8> {
-            UnsafeBufferPointer(rebasing: self.text[Int(start)..<Int(start) + Int(count)])
+        public func bytes(of cell: Cell) -> UnsafeBufferPointer<UInt8> {
+            switch cell {
+            case .text(let start, let count):
+                UnsafeBufferPointer(rebasing: self.text[Int(start)..<Int(start) + Int(count)])
+            case .borrowed(let start, let count):
+                UnsafeBufferPointer(rebasing: self.borrowed[Int(start)..<Int(start) + Int(count)])
+            case .integer: UnsafeBufferPointer(start: nil, count: 0)
+            }
         }
     }
 }

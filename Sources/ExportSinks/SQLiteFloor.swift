@@ -51,9 +51,8 @@ public final class SQLiteFloor {
                         continue
                     }
                     switch reader.cell(row: source, column: column) {
-                    case .text(let start, let length):
-                        insert.bindStaticText(reader.bytes(start: start, count: length), at: parameter)
                     case .integer(let number): insert.bind(number, at: parameter)
+                    case let text: insert.bindStaticText(reader.bytes(of: text), at: parameter)
                     }
                 }
                 runID.withUnsafeBufferPointer {

@@ -193,9 +193,8 @@ final class SQLiteWriter: FileWriter {
                     let parameter = Int32(column + 1)
                     // The page's bytes outlive the step: bound in place, not copied.
                     switch reader.cell(row: row, column: column) {
-                    case .text(let start, let count):
-                        insert.bindStaticText(reader.bytes(start: start, count: count), at: parameter)
                     case .integer(let number): insert.bind(number, at: parameter)
+                    case let text: insert.bindStaticText(reader.bytes(of: text), at: parameter)
                     }
                 }
                 insert.bind(self.runID, at: runParameter)

@@ -141,14 +141,17 @@ public struct RecordTransform: Sendable {
 
     /// Appends the rows of the page's faces that the filter keeps; returns how many it left out.
     ///
-    /// Every field is copied from the page's bytes into the rows' bytes: no `String` per field.
+    /// The face's own fields are read from the page's bytes where they are (the rows borrow them), the
+    /// rest written into the rows' bytes: no `String` per field.
     public func append(_ page: FacePage, from source: RecordSource, to rows: inout RecordRows) -> Int {
-        page.withText { text in
+        // The rows share the page's bytes (no copy) unless they already share another page's.
+        let borrowing = rows.borrow(page.text)
+        return page.withText { text in
             var filtered = 0
             for index in page.spans.indices {
                 let face = page.spans[index]
                 if self.keeps(face, text) {
-                    self.appendRow(of: face, text, source, to: &rows)
+                    self.appendRow(of: face, text, borrowing: borrowing, source, to: &rows)
                 } else {
                     filtered += 1
                 }
@@ -170,6 +173,7 @@ public struct RecordTransform: Sendable {
     private func appendRow(
         of face: FaceSpans,
         _ text: UnsafeBufferPointer<UInt8>,
+        borrowing: Bool,
         _ source: RecordSource,
         to rows: inout RecordRows
     ) {
@@ -182,9 +186,11 @@ public struct RecordTransform: Sendable {
             switch self.columns[index].change {
             case .none:
                 switch self.columns[index].value {
-                case .faceToken: rows.appendText(Self.bytes(face.faceToken, in: text))
-                case .userID: rows.appendText(Self.bytes(face.userID, in: text))
-                case .userData: rows.appendText(Self.bytes(face.userData, in: text))
+                case .faceToken where borrowing:
+                    rows.appendBorrowed(start: face.faceToken.start, count: face.faceToken.count)
+                case .userID where borrowing: rows.appendBorrowed(start: face.userID.start, count: face.userID.count)
+                case .userData where borrowing:
+                    rows.appendBorrowed(start: face.userData.start, count: face.userData.count)
                 case .addTimeUTC:
                     // Formatted straight into the rows' bytes.
                     rows.appendText { Timestamp.appendRFC3339UTC(milliseconds: face.addTime, to: &$0) }
