@@ -19,6 +19,15 @@ struct ResponseDecodingTests {
         }
     }
 
+    @Test func multipartBoundariesAreRandomHex() {
+        let boundaries = (0..<100).map { _ in MultipartFormBody.randomBoundary() }
+        #expect(Set(boundaries).count == boundaries.count)
+        for boundary in boundaries {
+            #expect(boundary.hasPrefix("faceexport-") && boundary.count == 11 + 32)
+            #expect(boundary.dropFirst(11).allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        }
+    }
+
     @Test func addTimeInEveryDocumentedForm() throws {
         let page = try self.page(
             """
