@@ -78,7 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
     var compression = "isal:2"
 
     func run() async throws {
-        ProcessMemory.limitArenas()
+        ProcessMemory.configure()
         var results: [BenchResult] = []
         for scenario in self.scenarios {
             switch scenario {

@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
     var logFormat = "auto"
 
     func run() async throws {
-        ProcessMemory.limitArenas()
+        ProcessMemory.configure()
         guard let format = LogSetup.Format(rawValue: self.logFormat) else {
             throw ValidationError("--log-format must be auto, text or json")
         }
