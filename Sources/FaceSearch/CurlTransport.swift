@@ -181,20 +181,36 @@ private final class EasyHandle: @unchecked Sendable {
 }
 
 /// What libcurl's callbacks fill in during one call.
-private final class CurlAnswer {
+final class CurlAnswer {
     var body = Data()
     var retryAfter: String?
 
     /// One header line, `Name: value\r\n`, or a status line that starts a new answer (after a 100).
-    func header(_ line: String) {
-        if line.hasPrefix("HTTP/") {
+    ///
+    /// Read as bytes: only `Retry-After` is kept, and every answer has several other lines.
+    func header(_ line: UnsafeRawBufferPointer) {
+        if line.starts(with: "HTTP/".utf8) {
             self.retryAfter = nil
             return
         }
-        guard let colon = line.firstIndex(of: ":"),
-            line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "retry-after"
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = Self.trimmed(line[..<colon])
+        guard name.count == Self.retryAfterName.count,
+            zip(name, Self.retryAfterName).allSatisfy({ ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 })
         else { return }
-        self.retryAfter = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        self.retryAfter = String(decoding: Self.trimmed(line[(colon + 1)...]), as: UTF8.self)
+    }
+
+    private static let retryAfterName = Array("retry-after".utf8)
+
+    /// Without leading and trailing spaces, tabs, CR and LF.
+    private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, blank(bytes[start]) { start += 1 }
+        while end > start, blank(bytes[end - 1]) { end -= 1 }
+        return bytes[start..<end]
     }
 }
 
@@ -211,7 +227,7 @@ private let collectBody: faceexport_curl_data_callback = { data, size, count, co
 private let collectHeader: faceexport_curl_data_callback = { data, size, count, context in
     guard let data, let context else { return 0 }
     let length = size * count
-    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-    Unmanaged<CurlAnswer>.fromOpaque(context).takeUnretainedValue().header(line)
+    Unmanaged<CurlAnswer>.fromOpaque(context).takeUnretainedValue()
+        .header(UnsafeRawBufferPointer(start: data, count: length))
     return length
 }

@@ -19,6 +19,24 @@ struct ResponseDecodingTests {
         }
     }
 
+    /// libcurl hands header lines as bytes: `Retry-After` is found whatever its case and spacing,
+    /// and nothing else is taken for it; a new status line (after a 100) forgets it.
+    @Test func retryAfterIsReadFromHeaderLinesAsBytes() {
+        func read(_ lines: [String]) -> String? {
+            let answer = CurlAnswer()
+            for line in lines {
+                Array(line.utf8).withUnsafeBytes { answer.header($0) }
+            }
+            return answer.retryAfter
+        }
+        #expect(read(["HTTP/1.1 429 Too Many Requests\r\n", "Retry-After: 3\r\n", "\r\n"]) == "3")
+        #expect(read(["RETRY-AFTER :\t 7 \r\n"]) == "7")
+        #expect(read(["retry-after:Wed, 21 Oct 2026 07:28:00 GMT\r\n"]) == "Wed, 21 Oct 2026 07:28:00 GMT")
+        #expect(read(["X-Retry-After: 2\r\n", "Retry-After-Ms: 5\r\n", "Content-Type: text/plain\r\n"]) == nil)
+        #expect(read(["Retry\rAfter: 2\r\n", "Retry_After: 2\r\n"]) == nil)
+        #expect(read(["HTTP/1.1 100 Continue\r\n", "Retry-After: 1\r\n", "HTTP/1.1 200 OK\r\n"]) == nil)
+    }
+
     @Test func multipartBoundariesAreRandomHex() {
         let boundaries = (0..<100).map { _ in MultipartFormBody.randomBoundary() }
         #expect(Set(boundaries).count == boundaries.count)
