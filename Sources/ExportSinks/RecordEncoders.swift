@@ -28,17 +28,65 @@ public func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8
 
 /// Appends `number` in decimal ASCII, as `String(number)` spells it, without making a `String`.
 func appendDecimal(_ number: Int64, to output: inout [UInt8]) {
-    if number < 0 { output.append(UInt8(ascii: "-")) }
-    var magnitude = number.magnitude
-    // 20 digits hold any UInt64; written from the end, then copied in order.
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-        var start = 20
+    ByteWriter.append(to: &output, atMost: ByteWriter.decimalBound) { $0.writeDecimal(number) }
+}
+
+/// Writes bytes through a pointer into room reserved for them: a record is written with one
+/// reservation instead of an append (a uniqueness and a capacity check) per piece.
+struct ByteWriter {
+    /// Where the next byte goes.
+    private(set) var position: UnsafeMutablePointer<UInt8>
+
+    /// The most bytes ``writeDecimal(_:)`` writes.
+    static let decimalBound = 20
+
+    /// Appends at most `bound` bytes to `output`, written by `write`.
+    @inline(__always)
+    static func append(to output: inout [UInt8], atMost bound: Int, _ write: (inout ByteWriter) -> Void) {
+        if output.capacity - output.count < bound {
+            // Grow as appending would, geometrically, not to the exact size each time.
+            output.reserveCapacity(Swift.max(output.count + bound, 2 * output.capacity))
+        }
+        output.append(addingCapacity: bound) { span in
+            span.withUnsafeMutableBufferPointer { buffer, initialized in
+                var writer = ByteWriter(position: buffer.baseAddress! + initialized)
+                write(&writer)
+                initialized = writer.position - buffer.baseAddress!
+                precondition(initialized <= bound, "a writer stays within the room it reserved")
+            }
+        }
+    }
+
+    @inline(__always)
+    mutating func write(_ byte: UInt8) {
+        self.position.initialize(to: byte)
+        self.position += 1
+    }
+
+    @inline(__always)
+    mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress else { return }
+        self.position.initialize(from: base, count: bytes.count)
+        self.position += bytes.count
+    }
+
+    /// `number` in decimal ASCII, at most ``decimalBound`` bytes.
+    mutating func writeDecimal(_ number: Int64) {
+        if number < 0 { self.write(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        var digits = 1
+        var power: UInt64 = 10
+        while digits < 20, magnitude >= power {
+            digits += 1
+            power = power &* 10
+        }
+        var index = digits
         repeat {
-            start -= 1
-            digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            index -= 1
+            (self.position + index).initialize(to: UInt8(ascii: "0") + UInt8(magnitude % 10))
             magnitude /= 10
-        } while magnitude > 0
-        output.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start..<20]))
+        } while index > 0
+        self.position += digits
     }
 }
 
@@ -47,31 +95,52 @@ func appendDecimal(_ number: Int64, to output: inout [UInt8]) {
 /// Strings are escaped per RFC 8259 (quote, backslash and control characters) and otherwise kept as
 /// their UTF-8 bytes, so every reader decodes them to exactly what the API sent; integers are bare.
 public struct NDJSONEncoder: RecordEncoder {
-    /// `{"name":`, then `,"name":` for every later column: written before each value.
-    private let keyPrefixes: [[UInt8]]
+    /// `{"name":`, then `,"name":` for every later column, one after the other: written before each value.
+    private let keyPrefixes: [UInt8]
+    /// Where each column's prefix ends in ``keyPrefixes``.
+    private let prefixEnds: [Int]
 
     /// An encoder for records of `schema`.
     public init(schema: RecordSchema) {
-        self.keyPrefixes = schema.columns.enumerated().map { index, column in
-            var prefix: [UInt8] = [index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ",")]
-            Self.appendString(column.name, to: &prefix)
-            prefix.append(UInt8(ascii: ":"))
-            return prefix
+        var prefixes: [UInt8] = []
+        var ends: [Int] = []
+        for (index, column) in schema.columns.enumerated() {
+            prefixes.append(index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            Self.appendString(column.name, to: &prefixes)
+            prefixes.append(UInt8(ascii: ":"))
+            ends.append(prefixes.count)
         }
+        self.keyPrefixes = prefixes
+        self.prefixEnds = ends
     }
 
     var header: [UInt8] { [] }
 
     func encode(row: Int, of rows: RecordRows.Reader, into line: inout [UInt8]) {
+        // The most the record can take: every text byte escaped as `\u00XX`.
+        var bound = self.keyPrefixes.count + 2
         for column in 0..<rows.width {
-            self.keyPrefixes[column].withUnsafeBufferPointer { line.append(contentsOf: $0) }
             switch rows.cell(row: row, column: column) {
-            case .integer(let number): appendDecimal(number, to: &line)
-            case let text: Self.appendString(bytes: rows.bytes(of: text), to: &line)
+            case .integer: bound += ByteWriter.decimalBound
+            case let text: bound += Self.bound(rows.bytes(of: text).count)
             }
         }
-        line.append(UInt8(ascii: "}"))
-        line.append(UInt8(ascii: "\n"))
+        self.keyPrefixes.withUnsafeBufferPointer { prefixes in
+            ByteWriter.append(to: &line, atMost: bound) { writer in
+                var prefixStart = 0
+                for column in 0..<rows.width {
+                    let prefixEnd = self.prefixEnds[column]
+                    writer.write(UnsafeBufferPointer(rebasing: prefixes[prefixStart..<prefixEnd]))
+                    prefixStart = prefixEnd
+                    switch rows.cell(row: row, column: column) {
+                    case .integer(let number): writer.writeDecimal(number)
+                    case let text: Self.writeString(rows.bytes(of: text), to: &writer)
+                    }
+                }
+                writer.write(UInt8(ascii: "}"))
+                writer.write(UInt8(ascii: "\n"))
+            }
+        }
     }
 
     /// Record `row` of `rows` as a line of JSON, newline included.
@@ -81,7 +150,7 @@ public struct NDJSONEncoder: RecordEncoder {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let hex: StaticString = "0123456789abcdef"
 
     /// Appends `value` as a quoted JSON string: `"` and `\` escaped, control characters as escapes.
     public static func appendString(_ value: String, to output: inout [UInt8]) {
@@ -94,7 +163,16 @@ public struct NDJSONEncoder: RecordEncoder {
     }
 
     private static func appendString(bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
+        ByteWriter.append(to: &output, atMost: Self.bound(bytes.count)) { Self.writeString(bytes, to: &$0) }
+    }
+
+    /// The most bytes a string of `count` bytes takes quoted: each escaped as `\u00XX`.
+    @inline(__always)
+    private static func bound(_ count: Int) -> Int { 6 * count + 2 }
+
+    /// `bytes` as a quoted JSON string.
+    private static func writeString(_ bytes: UnsafeBufferPointer<UInt8>, to writer: inout ByteWriter) {
+        writer.write(UInt8(ascii: "\""))
         var runStart = 0
         var index = 0
         while index < bytes.count {
@@ -110,13 +188,13 @@ public struct NDJSONEncoder: RecordEncoder {
                 let byte = bytes[index]
                 index += 1
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<(index - 1)]))
-                Self.appendEscape(byte, to: &output)
+                writer.write(UnsafeBufferPointer(rebasing: bytes[runStart..<(index - 1)]))
+                Self.writeEscape(byte, to: &writer)
                 runStart = index
             }
         }
-        output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
-        output.append(UInt8(ascii: "\""))
+        writer.write(UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+        writer.write(UInt8(ascii: "\""))
     }
 
     /// Whether any of the eight bytes in `word` may be a quote, a backslash or a control character
@@ -126,19 +204,21 @@ public struct NDJSONEncoder: RecordEncoder {
         WordScan.equal(word, 0x22) | WordScan.equal(word, 0x5C) | WordScan.below(word, 0x20) != 0
     }
 
-    /// Appends the escape for `byte` (a quote, a backslash or a control character).
-    private static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\\"))
+    /// The escape for `byte` (a quote, a backslash or a control character).
+    private static func writeEscape(_ byte: UInt8, to writer: inout ByteWriter) {
+        writer.write(UInt8(ascii: "\\"))
         switch byte {
-        case UInt8(ascii: "\""): output.append(UInt8(ascii: "\""))
-        case UInt8(ascii: "\\"): output.append(UInt8(ascii: "\\"))
-        case UInt8(ascii: "\n"): output.append(UInt8(ascii: "n"))
-        case UInt8(ascii: "\r"): output.append(UInt8(ascii: "r"))
-        case UInt8(ascii: "\t"): output.append(UInt8(ascii: "t"))
+        case UInt8(ascii: "\""): writer.write(UInt8(ascii: "\""))
+        case UInt8(ascii: "\\"): writer.write(UInt8(ascii: "\\"))
+        case UInt8(ascii: "\n"): writer.write(UInt8(ascii: "n"))
+        case UInt8(ascii: "\r"): writer.write(UInt8(ascii: "r"))
+        case UInt8(ascii: "\t"): writer.write(UInt8(ascii: "t"))
         default:
-            output.append(contentsOf: "u00".utf8)
-            output.append(Self.hex[Int(byte >> 4)])
-            output.append(Self.hex[Int(byte & 0xF)])
+            writer.write(UInt8(ascii: "u"))
+            writer.write(UInt8(ascii: "0"))
+            writer.write(UInt8(ascii: "0"))
+            writer.write(Self.hex.utf8Start[Int(byte >> 4)])
+            writer.write(Self.hex.utf8Start[Int(byte & 0xF)])
         }
     }
 }
@@ -158,30 +238,40 @@ struct CSVEncoder: RecordEncoder {
     }
 
     func encode(row: Int, of rows: RecordRows.Reader, into line: inout [UInt8]) {
+        // The most the record can take: every text byte a doubled quote, the quotes and a `'` around it.
+        var bound = rows.width + 2
         for column in 0..<rows.width {
-            if column != 0 { line.append(UInt8(ascii: ",")) }
             switch rows.cell(row: row, column: column) {
-            case .integer(let number): appendDecimal(number, to: &line)
-            case let text: self.appendField(rows.bytes(of: text), to: &line)
+            case .integer: bound += ByteWriter.decimalBound
+            case let text: bound += 2 * rows.bytes(of: text).count + 3
             }
         }
-        line.append(0x0D)
-        line.append(0x0A)
+        ByteWriter.append(to: &line, atMost: bound) { writer in
+            for column in 0..<rows.width {
+                if column != 0 { writer.write(UInt8(ascii: ",")) }
+                switch rows.cell(row: row, column: column) {
+                case .integer(let number): writer.writeDecimal(number)
+                case let text: self.writeField(rows.bytes(of: text), to: &writer)
+                }
+            }
+            writer.write(0x0D)
+            writer.write(0x0A)
+        }
     }
 
-    private func appendField(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+    private func writeField(_ bytes: UnsafeBufferPointer<UInt8>, to writer: inout ByteWriter) {
         let formula = self.escapeFormulas && bytes.first.map(Self.startsFormula) == true
         let needsQuotes = Self.needsQuotes(bytes)
-        if needsQuotes { output.append(UInt8(ascii: "\"")) }
-        if formula { output.append(UInt8(ascii: "'")) }
+        if needsQuotes { writer.write(UInt8(ascii: "\"")) }
+        if formula { writer.write(UInt8(ascii: "'")) }
         if needsQuotes {
             for byte in bytes {
-                output.append(byte)
-                if byte == UInt8(ascii: "\"") { output.append(byte) }
+                writer.write(byte)
+                if byte == UInt8(ascii: "\"") { writer.write(byte) }
             }
-            output.append(UInt8(ascii: "\""))
+            writer.write(UInt8(ascii: "\""))
         } else {
-            output.append(contentsOf: bytes)
+            writer.write(bytes)
         }
     }
 

@@ -380,6 +380,46 @@ struct JSONEscapingTests {
     }
 }
 
+/// Records are written into room reserved for their worst case: values far larger than the
+/// writer's buffer, all escapes or all quotes, between ordinary rows, come out byte for byte.
+struct LargeRecordTests {
+    @Test(arguments: [1, 70_000, 300_000])
+    func largeValuesBetweenOrdinaryRowsAreWrittenExactly(size: Int) {
+        let worst = String(repeating: "\u{1}\"\\", count: size / 3)
+        let values: [[FieldValue]] = [
+            [.text("small"), .integer(1)], [.text(worst), .integer(Int64.min)], [.text("é"), .integer(Int64.max)],
+            [.text(String(repeating: "x", count: size)), .integer(-7)],
+        ]
+        var rows = RecordRows(width: 2)
+        for row in values { rows.append(row: row) }
+        let schema = RecordSchema(columns: [
+            .init(name: "v", type: .text, origin: .constant), .init(name: "n", type: .integer, origin: .constant),
+        ])
+        var json: [UInt8] = []
+        var csv: [UInt8] = []
+        let ndjson = NDJSONEncoder(schema: schema)
+        let csvEncoder = CSVEncoder(schema: schema, escapeFormulas: true)
+        rows.withReader { reader in
+            for row in 0..<reader.count {
+                ndjson.encode(row: row, of: reader, into: &json)
+                csvEncoder.encode(row: row, of: reader, into: &csv)
+            }
+        }
+        var expectedJSON: [UInt8] = []
+        var expectedCSV: [UInt8] = []
+        for row in values {
+            guard case .text(let text) = row[0], case .integer(let number) = row[1] else { continue }
+            expectedJSON +=
+                Array(#"{"v":"#.utf8) + JSONEscapingTests.reference(text) + Array(",\"n\":\(number)}\n".utf8)
+            let quoted = text.utf8.contains { [0x2C, 0x22, 0x0D, 0x0A].contains($0) }
+            let body = quoted ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+            expectedCSV += Array((body + ",\(number)\r\n").utf8)
+        }
+        #expect(json == expectedJSON)
+        #expect(csv == expectedCSV)
+    }
+}
+
 /// The CSV encoder's quoting, eight bytes at a time, against a byte-by-byte reference.
 struct CSVQuotingTests {
     @Test func everyByteThatNeedsQuotesIsFoundWhereverItFalls() {
