@@ -471,15 +471,13 @@ public struct WalkPosition: Sendable, Equatable, Codable {
         lastPageTokens: [String],
         rewalking: Bool = false
     ) {
-        var packed: [UInt8] = []
-        for token in lastPageTokens { Self.appendPacked(token.utf8, to: &packed) }
         self.init(
             expected: expected,
             nextStart: nextStart,
             exported: exported,
             pages: pages,
             duplicatesDropped: duplicatesDropped,
-            packedTokens: packed,
+            packedTokens: Self.pack(lastPageTokens),
             rewalking: rewalking
         )
     }
@@ -505,6 +503,13 @@ public struct WalkPosition: Sendable, Equatable, Codable {
     /// The tokens of the last page, to drop its faces if the next page repeats them.
     public var lastPageTokens: [String] {
         (try? Self.unpack(self.packedTokens[...])) ?? []
+    }
+
+    /// `tokens` as ``packedTokens`` holds them.
+    static func pack(_ tokens: [String]) -> [UInt8] {
+        var packed: [UInt8] = []
+        for token in tokens { Self.appendPacked(token.utf8, to: &packed) }
+        return packed
     }
 
     /// Appends a token after its length in decimal and a colon, as ``packedTokens`` holds it.
@@ -566,25 +571,18 @@ extension WalkPosition {
         let pages = try container.decode(Int.self, forKey: .pages)
         let duplicatesDropped = try container.decode(Int.self, forKey: .duplicatesDropped)
         let rewalking = try container.decodeIfPresent(Bool.self, forKey: .rewalking) ?? false
+        let packed: [UInt8]
         if let tokens = try? container.decode([String].self, forKey: .lastPageTokens) {
-            self.init(
-                expected: expected,
-                nextStart: nextStart,
-                exported: exported,
-                pages: pages,
-                duplicatesDropped: duplicatesDropped,
-                lastPageTokens: tokens,
-                rewalking: rewalking
-            )
-            return
-        }
-        let packed = Array(try container.decode(String.self, forKey: .lastPageTokens).utf8)
-        guard (try? Self.unpack(packed[...])) != nil else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .lastPageTokens,
-                in: container,
-                debugDescription: "not a list of length-prefixed tokens"
-            )
+            packed = Self.pack(tokens)
+        } else {
+            packed = Array(try container.decode(String.self, forKey: .lastPageTokens).utf8)
+            guard (try? Self.unpack(packed[...])) != nil else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .lastPageTokens,
+                    in: container,
+                    debugDescription: "not a list of length-prefixed tokens"
+                )
+            }
         }
         self.init(
             expected: expected,
