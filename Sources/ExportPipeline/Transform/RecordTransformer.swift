@@ -11,7 +11,9 @@ struct RecordTransformer: Sendable {
         var rows = RecordRows(
             width: self.transform.schema.columns.count,
             capacity: batch.faces.count,
-            textCapacity: batch.faces.text.count + batch.faces.count * 64
+            // The face's own fields are borrowed from the page; the rows' bytes hold the derived ones
+            // (`add_time_utc`, the library's id).
+            textCapacity: batch.faces.count * 64
         )
         let filtered = self.transform.append(batch.faces, from: batch.source, to: &rows)
         return RecordBatch(
