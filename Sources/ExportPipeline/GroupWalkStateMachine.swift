@@ -151,7 +151,9 @@ public struct GroupWalkStateMachine: Sendable {
             self.previousPageTokens = FaceTokenSet(minimumCapacity: position.lastPageTokens.count)
             for token in position.lastPageTokens {
                 var token = token
-                token.withUTF8 { self.previousPageTokens.insert($0, hash: FaceTokenSet.hash($0, seed: self.hashSeed)) }
+                token.withUTF8 { bytes in
+                    _ = self.previousPageTokens.insert(bytes, hash: FaceTokenSet.hash(bytes, seed: self.hashSeed))
+                }
             }
             self.next = position.nextStart
             self.passSeen = position.exported
