@@ -84,32 +84,45 @@ public enum Timestamp {
             output.append(contentsOf: (text + "Z").utf8)
             return
         }
-        let offset = output.count
-        output.append(contentsOf: repeatElement(0, count: 24))
-        output.withUnsafeMutableBufferPointer { whole in
-            let buffer = UnsafeMutableBufferPointer(rebasing: whole[offset..<(offset + 24)])
-            func put(_ value: Int64, _ width: Int, at offset: Int) {
-                var value = value
-                for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                    buffer[index] = UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0")
-                    value /= 10
-                }
+        // The 24 bytes written in place, in room added once (no zero-fill first).
+        output.append(addingCapacity: 24) { span in
+            span.withUnsafeMutableBufferPointer { room, initialized in
+                Self.write24(year, month, day, secondOfDay, millis, to: room.baseAddress! + initialized)
+                initialized += 24
             }
-            put(year, 4, at: 0)
-            buffer[4] = UInt8(ascii: "-")
-            put(month, 2, at: 5)
-            buffer[7] = UInt8(ascii: "-")
-            put(day, 2, at: 8)
-            buffer[10] = UInt8(ascii: "T")
-            put(secondOfDay / 3600, 2, at: 11)
-            buffer[13] = UInt8(ascii: ":")
-            put(secondOfDay / 60 % 60, 2, at: 14)
-            buffer[16] = UInt8(ascii: ":")
-            put(secondOfDay % 60, 2, at: 17)
-            buffer[19] = UInt8(ascii: ".")
-            put(millis, 3, at: 20)
-            buffer[23] = UInt8(ascii: "Z")
         }
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss.mmmZ` into 24 bytes at `start`.
+    private static func write24(
+        _ year: Int64,
+        _ month: Int64,
+        _ day: Int64,
+        _ secondOfDay: Int64,
+        _ millis: Int64,
+        to start: UnsafeMutablePointer<UInt8>
+    ) {
+        func put(_ value: Int64, _ width: Int, at offset: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                (start + index).initialize(to: UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0"))
+                value /= 10
+            }
+        }
+        put(year, 4, at: 0)
+        (start + 4).initialize(to: UInt8(ascii: "-"))
+        put(month, 2, at: 5)
+        (start + 7).initialize(to: UInt8(ascii: "-"))
+        put(day, 2, at: 8)
+        (start + 10).initialize(to: UInt8(ascii: "T"))
+        put(secondOfDay / 3600, 2, at: 11)
+        (start + 13).initialize(to: UInt8(ascii: ":"))
+        put(secondOfDay / 60 % 60, 2, at: 14)
+        (start + 16).initialize(to: UInt8(ascii: ":"))
+        put(secondOfDay % 60, 2, at: 17)
+        (start + 19).initialize(to: UInt8(ascii: "."))
+        put(millis, 3, at: 20)
+        (start + 23).initialize(to: UInt8(ascii: "Z"))
     }
 
     /// The calendar day of Unix milliseconds in a zone `offsetSeconds` east of UTC, as `YYYY-MM-DD`.
