@@ -81,6 +81,28 @@ struct GroupWalkStateMachineTests {
         #expect(handedOn == tokens)
     }
 
+    /// Tokens are opaque bytes: two that Swift's `String` calls equal (canonically equivalent, "é"
+    /// precomposed and decomposed) are two faces, as they are to the API and to SQLite's key.
+    @Test func canonicallyEquivalentTokensAreTwoFaces() {
+        let faces = [
+            Face(faceToken: "caf\u{E9}", userID: "", userData: "", addTime: 1),
+            Face(faceToken: "cafe\u{301}", userID: "", userData: "", addTime: 2),
+        ]
+        #expect(faces[0].faceToken == faces[1].faceToken, "Swift's String equality, which the walk used to rely on")
+        var machine = GroupWalkStateMachine(pageSize: 100)
+        _ = machine.start()
+        _ = machine.sizeReceived(2)
+        guard case .emitAndConfirmSize(let emitted) = machine.pageReceived(FacePage(faces: faces)) else {
+            Issue.record("the page of two faces was not handed on")
+            return
+        }
+        #expect(emitted.faces.map { Array($0.faceToken.utf8) } == faces.map { Array($0.faceToken.utf8) })
+        #expect(
+            machine.confirmedSizeReceived(2)
+                == .finish(self.result(.complete, expected: 2, after: 2, exported: 2, pages: 1))
+        )
+    }
+
     @Test func aShortPageIsNotTheEndButAnEmptyPageIs() {
         var machine = GroupWalkStateMachine(pageSize: 100)
         _ = machine.start()
