@@ -1,9 +1,9 @@
-/// The records of one page, row after row: `width` cells each, in schema order, the text of every
-/// cell in one byte arena.
+/// The records of one page, row after row: `width` cells each, in schema order, each text cell a
+/// span of the rows' own bytes or of bytes borrowed from the page.
 ///
-/// Two flat arrays per page rather than a value per field: the transformer writes the bytes once,
-/// every sink reads them in place, and no field is a `String` of its own (no allocation, no
-/// reference counting per value).
+/// Flat arrays per page rather than a value per field: the transformer writes derived bytes once
+/// and borrows the face's own, every sink reads them in place, and no field is a `String` of its
+/// own (no allocation, no reference counting per value).
 public struct RecordRows: Sendable {
     /// One value: where its UTF-8 bytes lie in ``text`` or ``borrowed``, or a whole number.
     public enum Cell: Sendable, Hashable {
