@@ -268,11 +268,9 @@ public struct GroupWalkStateMachine: Sendable {
         }
         if page.isEmpty { return self.walkEnded(expected: expected, emitting: page) }
         // Every token's hash, once, from the page's bytes in place.
-        let hashes = page.withText { text in
-            page.spans.map { FaceTokenSet.hash(Self.token($0, in: text), seed: self.hashSeed) }
-        }
-        let firstIsKnown = page.withText { text in
-            self.previousPageTokens.contains(Self.token(page.spans[0], in: text), hash: hashes[0])
+        let (hashes, firstIsKnown) = page.withText { text in
+            let hashes = page.spans.map { FaceTokenSet.hash($0.faceToken.bytes(in: text), seed: self.hashSeed) }
+            return (hashes, self.previousPageTokens.contains(page.spans[0].faceToken.bytes(in: text), hash: hashes[0]))
         }
         if start < self.next, !self.previousPageTokens.isEmpty, !firstIsKnown {
             // The page should have begun inside the last one: faces before it were deleted and the
@@ -297,7 +295,7 @@ public struct GroupWalkStateMachine: Sendable {
         var handedOnBefore = 0
         page.withText { text in
             for index in page.spans.indices {
-                let token = Self.token(page.spans[index], in: text)
+                let token = page.spans[index].faceToken.bytes(in: text)
                 let hash = hashes[index]
                 guard pageTokens.insert(token, hash: hash) else {
                     self.duplicates += 1  // twice in one page
@@ -331,13 +329,6 @@ public struct GroupWalkStateMachine: Sendable {
         let request = self.overlappingStart
         self.state = .walking(expected: expected, start: request)
         return fresh.isEmpty ? .fetchPage(start: request) : .emitAndFetch(emitted, start: request)
-    }
-
-    /// The bytes of a face's token in its page's text.
-    private static func token(_ face: FaceSpans, in text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(
-            rebasing: text[Int(face.faceToken.start)..<Int(face.faceToken.start + face.faceToken.count)]
-        )
     }
 
     /// Where the next page is asked from: one position before the first face not yet seen.

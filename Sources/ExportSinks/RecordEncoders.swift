@@ -26,11 +26,6 @@ public func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8
     return copy.withUTF8(body)
 }
 
-/// Appends `number` in decimal ASCII, as `String(number)` spells it, without making a `String`.
-func appendDecimal(_ number: Int64, to output: inout [UInt8]) {
-    ByteWriter.append(to: &output, atMost: ByteWriter.decimalBound) { $0.writeDecimal(number) }
-}
-
 /// Writes bytes through a pointer into room reserved for them: a record is written with one
 /// reservation instead of an append (a uniqueness and a capacity check) per piece.
 struct ByteWriter {
@@ -70,7 +65,7 @@ struct ByteWriter {
         self.position += bytes.count
     }
 
-    /// `number` in decimal ASCII, at most ``decimalBound`` bytes.
+    /// `number` in decimal ASCII, as `String(number)` spells it, at most ``decimalBound`` bytes.
     mutating func writeDecimal(_ number: Int64) {
         if number < 0 { self.write(UInt8(ascii: "-")) }
         var magnitude = number.magnitude

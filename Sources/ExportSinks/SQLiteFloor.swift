@@ -35,8 +35,8 @@ public final class SQLiteFloor {
         try database.execute(SQLiteWriter.facesTable(self.schema))
         let insert = try database.prepare(SQLiteWriter.insert(self.schema))
         let groupColumn = self.schema.index(of: .groupID)
-        let runParameter = Int32(self.schema.columns.count + 1)
-        let runID = Array("floor".utf8CString)
+        // The run's id, the same for every row, bound once as the sink binds it.
+        insert.bind("floor", at: Int32(self.schema.columns.count + 1))
         let groupNames = (0...count / self.rows.count).map { Array("floor-\($0)".utf8CString) }
         try database.execute("BEGIN")
         try self.rows.withReader { (reader) throws(SinkError) in
@@ -54,9 +54,6 @@ public final class SQLiteFloor {
                     case .integer(let number): insert.bind(number, at: parameter)
                     case let text: insert.bindStaticText(reader.bytes(of: text), at: parameter)
                     }
-                }
-                runID.withUnsafeBufferPointer {
-                    insert.bindText($0.baseAddress!, count: $0.count - 1, at: runParameter)
                 }
                 try insert.step()
                 insert.reset()

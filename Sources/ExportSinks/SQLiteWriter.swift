@@ -179,14 +179,16 @@ final class SQLiteWriter: FileWriter {
         try database.execute(Self.loadSettings)
         try database.execute(Self.facesTable(schema) + Self.runTables)
         try Self.checkColumns(of: database, against: schema, path: path)
-        self.insert = try database.prepare(Self.upsert(schema))
+        let insert = try database.prepare(Self.upsert(schema))
+        // The run's id is the same for every row: bound once (a reset keeps bindings).
+        insert.bind(runID, at: Int32(schema.columns.count + 1))
+        self.insert = insert
         self.database = database
         try database.execute("BEGIN")
     }
 
     func write(_ records: RecordRows) throws(SinkError) {
         guard let insert = self.insert, let database = self.database else { return }
-        let runParameter = Int32(records.width + 1)
         try records.withReader { (reader) throws(SinkError) in
             for row in 0..<reader.count {
                 for column in 0..<reader.width {
@@ -197,7 +199,6 @@ final class SQLiteWriter: FileWriter {
                     case let text: insert.bindStaticText(reader.bytes(of: text), at: parameter)
                     }
                 }
-                insert.bind(self.runID, at: runParameter)
                 try insert.step()
                 insert.reset()
             }

@@ -35,6 +35,12 @@ public struct TextSpan: Sendable, Hashable {
         self.start = start
         self.count = count
     }
+
+    /// The span's bytes in its page's text (``FacePage/withText(_:)``).
+    @inlinable
+    public func bytes(in text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: text[Int(self.start)..<Int(self.start) + Int(self.count)])
+    }
 }
 
 /// One face of a page as spans into the page's bytes: no `String` of its own.

@@ -107,7 +107,7 @@ public struct DatasetGenerator: Sendable {
 
         /// Bytes of a face's JSON besides `user_data`'s value: the keys, a 32-digit token, a
         /// `u-` and 7-digit user id, a 13-digit time and the comma between faces.
-        static let fixedBytes = 112
+        public static let fixedBytes = 112
     }
 
     /// Creates a generator with the defaults.

@@ -12,7 +12,7 @@ extension BenchCommand {
         switch self.data {
         case "hard": return []
         case "realistic":
-            return ["--realistic", "--face-bytes", String(self.faceBytes), "--hard-share", String(self.hardShare)]
+            return self.realisticData.simulatorArguments
         default: throw ValidationError("--data takes realistic or hard")
         }
     }
@@ -54,7 +54,7 @@ extension BenchCommand {
     func sqliteFloor(faces: Int) throws -> BenchResult {
         var generator = DatasetGenerator(groups: 3, faces: 1000, sizing: .exact, seed: 11)
         if self.data == "realistic" {
-            generator.realistic = .init(averageFaceBytes: self.faceBytes, hardShare: self.hardShare)
+            generator.realistic = try self.realisticData.faces()
         }
         let pages: [RecordRows] = generator.make().groups.map { group in
             var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: group.faces.count)

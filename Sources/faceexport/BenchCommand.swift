@@ -65,11 +65,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The cpu scenario's faces: realistic (--face-bytes, --hard-share) or hard (mostly hard values).")
     var data = "realistic"
 
-    @Option(help: "Realistic data: average bytes of a face as the API sends it.")
-    var faceBytes = 190
-
-    @Option(help: "Realistic data: share of faces with quotes, backslashes, control characters or non-ASCII.")
-    var hardShare = 1.0 / 6
+    @OptionGroup var realisticData: RealisticDataOptions
 
     @Flag(help: "In the cpu scenario, also run samples/baseline/python_exporter.py against the same simulator.")
     var compareBaseline = false
@@ -362,20 +358,18 @@ struct BenchCommand: AsyncParsableCommand {
         // ten pages, so the figures are the sink's, not the generator's.
         var random = SplitMix64(seed: 7)
         let strings = DatasetGenerator.hardStrings
-        let pages: [RecordRows] = (0..<10).map { pageIndex in
-            var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: 1000)
-            for index in 0..<1000 {
+        // Each row without its library id, which the maker puts first.
+        let pages: [[[FieldValue]]] = (0..<10).map { pageIndex in
+            (0..<1000).map { index in
                 let time = 1_767_225_600_000 + Int64(pageIndex * 1000 + index) * 1000
-                rows.append(row: [
-                    .text(""),
+                return [
                     .text(String(random.next(), radix: 16) + String(random.next(), radix: 16)),
                     .text("u-\(random.next() % 10_000_000)"),
                     .text(strings[Int(random.next() % UInt64(strings.count))]),
                     .integer(time),
                     .text(Timestamp.formatRFC3339UTC(milliseconds: time)),
-                ])
+                ]
             }
-            return rows
         }
         ResourceUsage.resetPeak()
         // The pages are made on another thread, as the transformer stage makes them for the sink stage
@@ -391,10 +385,10 @@ struct BenchCommand: AsyncParsableCommand {
                 let group = "grp-\(made / 10_000)"
                 let template = pages[(made / 1000) % pages.count]
                 let count = min(template.count, records - made)
-                var page = RecordRows(width: template.width, capacity: count)
-                for index in 0..<count {
-                    page.append(.text(group))
-                    for value in template[row: index].dropFirst() { page.append(value) }
+                var page = RecordRows(width: RecordSchema.standard.columns.count, capacity: count)
+                for row in template.prefix(count) {
+                    page.appendText(group)
+                    for value in row { page.append(value) }
                 }
                 guard handed.push((group, page)) else { return }
                 made += count

@@ -31,11 +31,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Faces like production's (plain user_data, a share hard) instead of the hard mix.")
     var realistic = false
 
-    @Option(help: "With --realistic: average bytes of a face as the API sends it.")
-    var faceBytes = 190
-
-    @Option(help: "With --realistic: share of faces with quotes, backslashes, control characters or non-ASCII.")
-    var hardShare = 1.0 / 6
+    @OptionGroup var realisticData: RealisticDataOptions
 
     @Flag(help: "Refuse start above 1000 with BAD_ARGUMENTS: start, as a strict server would.")
     var strictStartCap = false
@@ -109,12 +105,7 @@ struct SimulateCommand: AsyncParsableCommand {
             sizing: self.exactSizes ? .exact : .mixed,
             seed: self.seed
         )
-        if self.realistic {
-            guard self.faceBytes >= 112, (0...1).contains(self.hardShare) else {
-                throw ValidationError("--face-bytes must be at least 112 and --hard-share within 0 to 1")
-            }
-            generator.realistic = .init(averageFaceBytes: self.faceBytes, hardShare: self.hardShare)
-        }
+        if self.realistic { generator.realistic = try self.realisticData.faces() }
         let dataset = generator.make()
         let simulator = FaceSearchSimulator(configuration: configuration, dataset: dataset)
         let host = self.host

@@ -165,7 +165,7 @@ public struct RecordTransform: Sendable {
         if let since = self.since, face.addTime < since { return false }
         if let until = self.until, face.addTime >= until { return false }
         if let pattern = self.userIDPattern {
-            return pattern.matches(String(decoding: Self.bytes(face.userID, in: text), as: UTF8.self))
+            return pattern.matches(String(decoding: face.userID.bytes(in: text), as: UTF8.self))
         }
         return true
     }
@@ -209,12 +209,6 @@ public struct RecordTransform: Sendable {
         }
     }
 
-    /// The bytes of `span` in the page's `text`.
-    @inline(__always)
-    private static func bytes(_ span: TextSpan, in text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(rebasing: text[Int(span.start)..<Int(span.start) + Int(span.count)])
-    }
-
     /// Calls `body` with the UTF-8 bytes of a text value.
     private func withText(
         of value: Value,
@@ -225,9 +219,9 @@ public struct RecordTransform: Sendable {
     ) {
         switch value {
         case .groupID: withUTF8(of: source.groupID, body)
-        case .faceToken: body(Self.bytes(face.faceToken, in: text))
-        case .userID: body(Self.bytes(face.userID, in: text))
-        case .userData: body(Self.bytes(face.userData, in: text))
+        case .faceToken: body(face.faceToken.bytes(in: text))
+        case .userID: body(face.userID.bytes(in: text))
+        case .userData: body(face.userData.bytes(in: text))
         case .addTime: withUTF8(of: String(face.addTime), body)
         case .addTimeUTC:
             var bytes: [UInt8] = []
