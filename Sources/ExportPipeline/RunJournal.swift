@@ -62,34 +62,50 @@ final class RunJournal {
 
     func append(_ line: Line) throws(SinkError) {
         // Plain values cannot fail to encode.
-        var bytes = Self.pageLine(line) ?? Array(try! JSONEncoder().encode(line))
+        var bytes = Self.libraryLine(line) ?? Array(try! JSONEncoder().encode(line))
         bytes.append(0x0A)
         if let failure = bytes.withUnsafeBytes({ AtomicFileWriter.writeAll($0, to: self.descriptor) }) {
             throw .io("write the journal", path: self.path, errno: failure)
         }
     }
 
-    /// A `page` line (a walk position, counts and checkpoints; no result, no commit) written directly:
-    /// the line every page gets, with the page's thousand tokens, which `JSONEncoder` takes ten
-    /// times as long over. The same JSON `JSONEncoder` would write, up to key order and spacing, so
-    /// `JSONDecoder` reads it as it reads every other line. Nil for the other lines.
-    static func pageLine(_ line: Line) -> [UInt8]? {
-        guard let position = line.position, line.result == nil, line.commit == nil, line.run_id == nil,
-            line.date == nil, line.fingerprint == nil, line.started_at == nil
+    /// A library's `page` or `end` line (a walk position or result, counts and checkpoints; no
+    /// commit, none of the run's fields) written directly: the lines every page and every library
+    /// get, a page's with its thousand tokens, which `JSONEncoder` takes ten times as long over. The
+    /// same JSON `JSONEncoder` would write, up to key order and spacing, so `JSONDecoder` reads it as
+    /// it reads every other line. Nil for the other lines.
+    static func libraryLine(_ line: Line) -> [UInt8]? {
+        guard line.commit == nil, line.run_id == nil, line.date == nil, line.fingerprint == nil,
+            line.started_at == nil
         else { return nil }
-        let tokens = position.packedTokens
+        let tokens = line.position?.packedTokens ?? []
         var object = JSONObjectWriter(capacity: tokens.count + 512)
         object.text("type", line.type)
         object.text("account", line.account)
         object.text("group_id", line.group_id)
-        object.object("position") { members in
-            members.number("expected", position.expected)
-            members.number("nextStart", position.nextStart)
-            members.number("exported", position.exported)
-            members.number("pages", position.pages)
-            members.number("duplicatesDropped", position.duplicatesDropped)
-            members.text("lastPageTokens", bytes: tokens)
-            if position.rewalking { members.flag("rewalking", true) }
+        if let position = line.position {
+            object.object("position") { members in
+                members.number("expected", position.expected)
+                members.number("nextStart", position.nextStart)
+                members.number("exported", position.exported)
+                members.number("pages", position.pages)
+                members.number("duplicatesDropped", position.duplicatesDropped)
+                members.text("lastPageTokens", bytes: tokens)
+                if position.rewalking { members.flag("rewalking", true) }
+            }
+        }
+        if let result = line.result {
+            object.object("result") { members in
+                members.text("status", result.status.rawValue)
+                members.number("expected", result.expected)
+                members.number("expectedAfter", result.expectedAfter)
+                members.number("exported", result.exported)
+                members.number("pages", result.pages)
+                members.number("duplicatesDropped", result.duplicatesDropped)
+                members.number("unreachable", result.unreachable)
+                members.text("error", result.error)
+                members.flag("changedDuringExport", result.changedDuringExport)
+            }
         }
         object.number("written", line.written)
         object.number("filtered", line.filtered)

@@ -227,9 +227,9 @@ struct InterruptedCommitTests {
     }
 }
 
-/// The journal's page line, written without `JSONEncoder`, reads back as `JSONEncoder`'s would.
-struct JournalPageLineTests {
-    @Test func theHandWrittenPageLineDecodesToWhatJSONEncoderWouldHaveWritten() throws {
+/// The journal's page and end lines, written without `JSONEncoder`, read back as `JSONEncoder`'s would.
+struct JournalLibraryLineTests {
+    @Test func theHandWrittenLibraryLinesDecodeToWhatJSONEncoderWouldHaveWritten() throws {
         let hard = DatasetGenerator.hardStrings
         var lines: [RunJournal.Line] = []
         for (index, text) in hard.enumerated() {
@@ -249,12 +249,27 @@ struct JournalPageLineTests {
                 rows: index,
                 finished: index % 5 == 0
             )
+            let statuses: [GroupStatus] = [.complete, .changedDuringExport, .incomplete, .failed]
+            var result = GroupWalkResult(
+                status: statuses[index % statuses.count],
+                expected: index % 3 == 0 ? nil : index * 1000,
+                exported: index,
+                pages: index / 2,
+                duplicatesDropped: index % 4,
+                unreachable: index % 5 == 0 ? index : nil,
+                error: index % 2 == 0 ? nil : text
+            )
+            result.expectedAfter = index % 4 == 1 ? nil : index * 999
+            result.changedDuringExport = index % 3 == 1
+            // A page line (a position), an end line (a result, maybe a position), and neither.
+            let shape = index % 3
             lines.append(
                 RunJournal.Line(
-                    type: "page",
+                    type: shape == 0 ? "page" : "end",
                     account: index % 6 == 0 ? nil : text,
                     group_id: text,
-                    position: position,
+                    position: shape == 1 ? nil : position,
+                    result: shape == 0 ? nil : result,
                     written: index % 7 == 0 ? nil : index,
                     filtered: index,
                     requests: index * 2,
@@ -266,13 +281,15 @@ struct JournalPageLineTests {
         let sorted = JSONEncoder()
         sorted.outputFormatting = [.sortedKeys]
         for line in lines {
-            let written = try #require(RunJournal.pageLine(line))
+            let written = try #require(RunJournal.libraryLine(line))
             let decoded = try JSONDecoder().decode(RunJournal.Line.self, from: Data(written))
             let reference = try JSONDecoder().decode(RunJournal.Line.self, from: JSONEncoder().encode(line))
             #expect(try sorted.encode(decoded) == sorted.encode(reference))
             #expect(decoded.position?.lastPageTokens == line.position?.lastPageTokens)
+            #expect(decoded.result == line.result)
         }
-        // Lines with a result, a commit or the run's fields go through JSONEncoder.
-        #expect(RunJournal.pageLine(RunJournal.Line(type: "run", run_id: "r", date: "d", fingerprint: "f")) == nil)
+        #expect(lines.contains { $0.result != nil && $0.position != nil })
+        // Lines with a commit or the run's fields go through JSONEncoder.
+        #expect(RunJournal.libraryLine(RunJournal.Line(type: "run", run_id: "r", date: "d", fingerprint: "f")) == nil)
     }
 }
