@@ -18,6 +18,8 @@ import Synchronization
 /// ```
 public final class FaceSearchClient: Sendable {
     private let endpoint: FaceSearchEndpoint
+    /// The URLs of the calls the client makes, made once (thousands of calls a run).
+    private let urls: [String: URL]
     private let signer: RequestSigner
     private let transport: any FaceSearchTransport
     private let logger: Logger
@@ -30,6 +32,9 @@ public final class FaceSearchClient: Sendable {
         logger: Logger = Logger(label: "faceexport.facesearch")
     ) {
         self.endpoint = endpoint
+        self.urls = Dictionary(
+            uniqueKeysWithValues: ["list", "get_size", "group_list"].map { ($0, endpoint.url(for: $0)) }
+        )
         self.signer = signer
         self.transport = transport
         self.logger = logger
@@ -45,18 +50,7 @@ public final class FaceSearchClient: Sendable {
     /// The number of faces the library holds now.
     @available(*, noasync, message: "blocks the calling thread")
     public func groupSize(groupID: String) throws(FaceSearchError) -> Int {
-        let body: SizeBody = try self.call("get_size", fields: [("group_id", groupID)], groupID: groupID) {
-            (result) throws(FaceSearchError) in try Self.decode(result, call: "get_size")
-        }
-        guard let count = body.face_count.value, count >= 0 else {
-            throw .malformedResponse(
-                status: 200,
-                reason: "face_count is not a count",
-                requestID: body.request_id,
-                call: "get_size"
-            )
-        }
-        return count
+        try self.call("get_size", fields: [("group_id", groupID)], groupID: groupID, decode: Self.decodeSize)
     }
 
     /// Every library of the account.
@@ -79,7 +73,7 @@ public final class FaceSearchClient: Sendable {
         form.append(name: "sign_version", value: "hmac_sha1")
         for (name, value) in fields { form.append(name: name, value: value) }
         let request = TransportRequest(
-            url: self.endpoint.url(for: call),
+            url: self.urls[call] ?? self.endpoint.url(for: call),
             contentType: form.contentType,
             body: form.finished()
         )
@@ -131,6 +125,37 @@ public final class FaceSearchClient: Sendable {
         }
         let body: ListBody = try Self.decode(result, call: "list")
         return FacePage(body)
+    }
+
+    /// A `get_size` answer: the one-pass decoder for a whole-number count, `JSONDecoder` for the rest.
+    static func decodeSize(_ result: Result<TransportResponse, TransportFailure>) throws(FaceSearchError) -> Int {
+        if case .success(let response) = result, response.status == 200 {
+            switch response.body.withUnsafeBytes({ ListPageDecoder.decodeSize($0) }) {
+            case .count(let count, _)? where count >= 0:
+                return count
+            case .error(let message, let requestID)?:
+                var error = FaceSearchError.api(
+                    status: response.status,
+                    error: message,
+                    requestID: requestID,
+                    call: "get_size"
+                )
+                error.retryAfter = RetryAfter.seconds(response.retryAfter)
+                throw error
+            case .count?, nil:
+                break
+            }
+        }
+        let body: SizeBody = try Self.decode(result, call: "get_size")
+        guard let count = body.face_count.value, count >= 0 else {
+            throw .malformedResponse(
+                status: 200,
+                reason: "face_count is not a count",
+                requestID: body.request_id,
+                call: "get_size"
+            )
+        }
+        return count
     }
 
     /// Turns an exchange into the decoded body or the error it stands for.

@@ -9,6 +9,7 @@ import Glibc
 /// `user_id`, `user_data`, `add_time`), `next`, `request_id`, `error`, other keys skipped. Anything
 /// else (a fractional `add_time`, an ISO-8601 time, a lone surrogate, invalid UTF-8, bad JSON) makes
 /// it return nil, and the caller decodes the answer with `JSONDecoder`, which also words the error.
+/// `get_size` answers (`face_count` as a whole number) are read the same way: two per library.
 enum ListPageDecoder {
     /// What a `list` answer says.
     enum Answer: Equatable {
@@ -18,10 +19,34 @@ enum ListPageDecoder {
         case error(String, requestID: String?)
     }
 
+    /// What a `get_size` answer says.
+    enum SizeAnswer: Equatable {
+        /// The library's face count (any whole number: the client judges it), with the request id.
+        case count(Int, requestID: String?)
+        /// An API error (`error` present), with its request id.
+        case error(String, requestID: String?)
+    }
+
     /// The decoded answer, or nil when the body is not in the common shape.
     static func decode(_ bytes: UnsafeRawBufferPointer) -> Answer? {
-        var parser = Parser(bytes: bytes)
-        return parser.answer()
+        var parser = Parser(bytes: bytes, call: .list)
+        guard let members = parser.members() else { return nil }
+        if let error = members.error { return .error(error, requestID: members.requestID) }
+        // Without `face_tokens` the answer is malformed: `JSONDecoder` says so.
+        guard var page = members.page else { return nil }
+        page.next = members.next
+        page.requestID = members.requestID
+        return .page(page)
+    }
+
+    /// The decoded `get_size` answer, or nil when `face_count` is not a whole JSON number (a string,
+    /// `null`, a fraction) or the body is not in the common shape.
+    static func decodeSize(_ bytes: UnsafeRawBufferPointer) -> SizeAnswer? {
+        var parser = Parser(bytes: bytes, call: .size)
+        guard let members = parser.members() else { return nil }
+        if let error = members.error { return .error(error, requestID: members.requestID) }
+        guard let count = members.count else { return nil }
+        return .count(count, requestID: members.requestID)
     }
 
     /// Whether `bytes` from `start` are well-formed UTF-8 (as `String(validating:)` requires: no
@@ -63,47 +88,63 @@ enum ListPageDecoder {
         return true
     }
 
+    /// The call whose answer is read: which payload keys it has.
+    private enum Call { case list, size }
+
+    /// The members of an answer the client reads.
+    private struct Members {
+        var page: FacePage?
+        var next: Int?
+        var count: Int?
+        var requestID: String?
+        var error: String?
+    }
+
     private struct Parser {
         let bytes: UnsafeRawBufferPointer
+        let call: Call
         var index = 0
         /// Strings outside faces (`request_id`, `next`, a string `add_time`) are assembled here.
         var scratch: [UInt8] = []
 
-        init(bytes: UnsafeRawBufferPointer) {
+        init(bytes: UnsafeRawBufferPointer, call: Call) {
             self.bytes = bytes
+            self.call = call
         }
 
-        mutating func answer() -> Answer? {
+        /// The whole body as one object; nil when it is anything else or a member is not as expected.
+        mutating func members() -> Members? {
             guard self.consume(UInt8(ascii: "{")) else { return nil }
-            var page: FacePage?
-            var next: Int?
-            var requestID: String?
-            var error: String?
+            var members = Members()
             if !self.consume(UInt8(ascii: "}")) {
                 repeat {
                     guard let key = self.key() else { return nil }
                     switch key {
                     case .faceTokens:
                         guard let decoded = self.faces() else { return nil }
-                        page = decoded
+                        members.page = decoded
                     case .next:
                         // `next` as a number or a numeric string; anything else is ignored.
                         if self.peek() == UInt8(ascii: "\"") {
                             guard let text = self.string(), let number = Int(text.trimmingWhitespace) else {
                                 return nil
                             }
-                            next = number
+                            members.next = number
                         } else if let number = self.integer() {
-                            next = Int(number)
+                            members.next = Int(number)
                         } else {
                             guard self.skipValue() else { return nil }
                         }
+                    case .faceCount:
+                        // Twice is for JSONDecoder to settle.
+                        guard members.count == nil, let number = self.integer() else { return nil }
+                        members.count = Int(number)
                     case .requestID:
                         guard let value = self.optionalString() else { return nil }
-                        requestID = value
+                        members.requestID = value
                     case .error:
                         guard let value = self.optionalString() else { return nil }
-                        error = value
+                        members.error = value
                     case .other:
                         guard self.skipValue() else { return nil }
                     }
@@ -112,22 +153,22 @@ enum ListPageDecoder {
             }
             self.skipWhitespace()
             guard self.index == self.bytes.count else { return nil }
-            if let error { return .error(error, requestID: requestID) }
-            // Without `face_tokens` the answer is malformed: `JSONDecoder` says so.
-            guard var page else { return nil }
-            page.next = next
-            page.requestID = requestID
-            return .page(page)
+            return members
         }
 
-        private enum TopKey { case faceTokens, next, requestID, error, other }
+        private enum TopKey { case faceTokens, next, faceCount, requestID, error, other }
         private enum FaceKey { case faceToken, userID, userData, addTime, other }
 
-        /// A top-level key and its colon.
+        /// A top-level key and its colon; the other call's payload keys are "other".
         private mutating func key() -> TopKey? {
             guard let name = self.rawString(), self.consume(UInt8(ascii: ":")) else { return nil }
-            if Self.equals(name, "face_tokens") { return .faceTokens }
-            if Self.equals(name, "next") { return .next }
+            switch self.call {
+            case .list:
+                if Self.equals(name, "face_tokens") { return .faceTokens }
+                if Self.equals(name, "next") { return .next }
+            case .size:
+                if Self.equals(name, "face_count") { return .faceCount }
+            }
             if Self.equals(name, "request_id") { return .requestID }
             if Self.equals(name, "error") { return .error }
             return .other

@@ -296,6 +296,65 @@ struct TimestampTests {
         #expect(Data(json.utf8).withUnsafeBytes { ListPageDecoder.decode($0) } == nil)
     }
 
+    // MARK: - `get_size` through the one-pass decoder against JSONDecoder
+
+    /// What the client's `get_size` decoding makes of a body: the count, or the error's words.
+    private func sizeOutcome(_ body: String, status: Int, fast: Bool) -> String {
+        let result = Result<TransportResponse, TransportFailure>.success(
+            TransportResponse(status: status, retryAfter: "3", body: Data(body.utf8))
+        )
+        do throws(FaceSearchError) {
+            if fast { return "count \(try FaceSearchClient.decodeSize(result))" }
+            let decoded: SizeBody = try FaceSearchClient.decode(result, call: "get_size")
+            guard let count = decoded.face_count.value, count >= 0 else {
+                throw .malformedResponse(
+                    status: 200,
+                    reason: "face_count is not a count",
+                    requestID: decoded.request_id,
+                    call: "get_size"
+                )
+            }
+            return "count \(count)"
+        } catch {
+            return "\(error) request \(error.requestID ?? "-") retry \(error.retryAfter.map { "\($0)" } ?? "-")"
+        }
+    }
+
+    /// Every answer `get_size` may give, read by the client as `JSONDecoder` alone read it; the
+    /// common shapes without it.
+    @Test(arguments: [
+        (#"{"request_id":"1769742249,b05","time_used":3,"group_id":"lib-1","face_count":1000}"#, 200, true),
+        (#" { "face_count" : 0 , "group_id":"g","extra":{"a":[1,{"b":null}]} } "#, 200, true),
+        (#"{"group_id":"g","face_count":9007199254740993,"request_id":null}"#, 200, true),
+        (#"{"error":"INVALID_GROUP_ID","request_id":"q","time_used":1}"#, 400, false),
+        (#"{"error":"CONCURRENCY_LIMIT_EXCEEDED","face_count":5}"#, 200, true),
+        (#"{"error":"AUTHORIZATION_ERROR: DENIED"}"#, 403, false),
+        (#"{"face_count":-1,"request_id":"r"}"#, 200, false),
+        (#"{"face_count":"12","request_id":"r"}"#, 200, false),
+        (#"{"face_count":" 12 "}"#, 200, false),
+        (#"{"face_count":12.0}"#, 200, false),
+        (#"{"face_count":1e3}"#, 200, false),
+        (#"{"face_count":null}"#, 200, false),
+        (#"{"face_count":99999999999999999999}"#, 200, false),
+        (#"{"face_count":1,"face_count":2}"#, 200, false),
+        (#"{"group_id":"g","request_id":"r"}"#, 200, false),
+        (#"{"face_count":1"#, 200, false),
+        (#"{"face_count":1} x"#, 200, false),
+        ("<html>502 Bad Gateway</html>", 502, false),
+        ("", 200, false),
+    ])
+    func getSizeAnswersReadAsJSONDecoderReadsThem(body: String, status: Int, fastPath: Bool) {
+        #expect(
+            self.sizeOutcome(body, status: status, fast: true) == self.sizeOutcome(body, status: status, fast: false)
+        )
+        let fast = Data(body.utf8).withUnsafeBytes { ListPageDecoder.decodeSize($0) }
+        switch fast {
+        case .count(let count, _)?: #expect(fastPath == (count >= 0), "a negative count goes to JSONDecoder")
+        case .error?: #expect(fastPath == (status == 200))
+        case nil: #expect(!fastPath)
+        }
+    }
+
     @Test(arguments: [
         [0xC3, 0x28], [0x5C, 0x6E, 0xC3, 0x28], [0xC3, 0x5C, 0x6E], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
     ])
