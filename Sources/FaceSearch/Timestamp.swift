@@ -93,7 +93,7 @@ public enum Timestamp {
         }
     }
 
-    /// `YYYY-MM-DDThh:mm:ss.mmmZ` into 24 bytes at `start`.
+    /// `YYYY-MM-DDThh:mm:ss.mmmZ` into 24 bytes at `start`, two digits at a time from a table.
     private static func write24(
         _ year: Int64,
         _ month: Int64,
@@ -102,28 +102,36 @@ public enum Timestamp {
         _ millis: Int64,
         to start: UnsafeMutablePointer<UInt8>
     ) {
-        func put(_ value: Int64, _ width: Int, at offset: Int) {
-            var value = value
-            for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                (start + index).initialize(to: UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0"))
-                value /= 10
-            }
+        let pairs = Self.digitPairs.utf8Start
+        /// `value` (0 to 99) as two digits at `offset`.
+        func put2(_ value: UInt32, at offset: Int) {
+            (start + offset).initialize(to: pairs[Int(value) * 2])
+            (start + offset + 1).initialize(to: pairs[Int(value) * 2 + 1])
         }
-        put(year, 4, at: 0)
+        let year = UInt32(truncatingIfNeeded: year)
+        let second = UInt32(truncatingIfNeeded: secondOfDay)
+        let millis = UInt32(truncatingIfNeeded: millis)
+        put2(year / 100, at: 0)
+        put2(year % 100, at: 2)
         (start + 4).initialize(to: UInt8(ascii: "-"))
-        put(month, 2, at: 5)
+        put2(UInt32(truncatingIfNeeded: month), at: 5)
         (start + 7).initialize(to: UInt8(ascii: "-"))
-        put(day, 2, at: 8)
+        put2(UInt32(truncatingIfNeeded: day), at: 8)
         (start + 10).initialize(to: UInt8(ascii: "T"))
-        put(secondOfDay / 3600, 2, at: 11)
+        put2(second / 3600, at: 11)
         (start + 13).initialize(to: UInt8(ascii: ":"))
-        put(secondOfDay / 60 % 60, 2, at: 14)
+        put2(second / 60 % 60, at: 14)
         (start + 16).initialize(to: UInt8(ascii: ":"))
-        put(secondOfDay % 60, 2, at: 17)
+        put2(second % 60, at: 17)
         (start + 19).initialize(to: UInt8(ascii: "."))
-        put(millis, 3, at: 20)
+        (start + 20).initialize(to: UInt8(truncatingIfNeeded: millis / 100) &+ UInt8(ascii: "0"))
+        put2(millis % 100, at: 21)
         (start + 23).initialize(to: UInt8(ascii: "Z"))
     }
+
+    /// `00`, `01`, … `99`, one after the other.
+    private static let digitPairs: StaticString =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
     /// The calendar day of Unix milliseconds in a zone `offsetSeconds` east of UTC, as `YYYY-MM-DD`.
     public static func formatDate(milliseconds: Int64, offsetSeconds: Int64) -> String {

@@ -167,6 +167,26 @@ struct TimestampTests {
         #expect(Timestamp.formatRFC3339UTC(milliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
     }
 
+    /// Every millisecond of a second, every seventh second of a day, and the edges of the four-digit
+    /// years, against Foundation's formatter (Python's `datetime` for years before 1583).
+    @Test func formatsEveryPartOfTheTimeAsFoundationDoes() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        func check(_ millis: Int64) {
+            let foundation = formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+            #expect(Timestamp.formatRFC3339UTC(milliseconds: millis) == foundation, "\(millis)")
+        }
+        let day: Int64 = 1_769_731_200_000  // 2026-01-30T00:00:00Z
+        for millis in 0..<1000 { check(day + Int64(millis)) }
+        for second in stride(from: 0, to: 86_400, by: 7) { check(day + Int64(second) * 1000 + 999) }
+        check(253_402_300_799_999)
+        check(946_684_800_000)
+        // Before 1583 Foundation switches to the Julian calendar; RFC 3339 stays Gregorian (as Python's datetime).
+        #expect(Timestamp.formatRFC3339UTC(milliseconds: -62_135_596_800_000) == "0001-01-01T00:00:00.000Z")
+        #expect(Timestamp.formatRFC3339UTC(milliseconds: -30_610_224_000_001) == "0999-12-31T23:59:59.999Z")
+    }
+
     @Test func parsesISO8601WithOffsets() {
         #expect(Timestamp.parseISO8601("2026-01-27T14:19:01+08:00") == 1_769_494_741_000)
         #expect(Timestamp.parseISO8601("2026-01-27T06:19:01Z") == 1_769_494_741_000)
