@@ -195,13 +195,27 @@ final class CurlAnswer {
         }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
         let name = Self.trimmed(line[..<colon])
-        guard name.count == Self.retryAfterName.count,
-            zip(name, Self.retryAfterName).allSatisfy({ ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 })
-        else { return }
-        self.retryAfter = String(decoding: Self.trimmed(line[(colon + 1)...]), as: UTF8.self)
+        let value = Self.trimmed(line[(colon + 1)...])
+        if Self.named(name, Self.retryAfterName) {
+            self.retryAfter = String(decoding: value, as: UTF8.self)
+        } else if Self.named(name, Self.contentLengthName), let length = Int(String(decoding: value, as: UTF8.self)),
+            length > 0
+        {
+            // Room for the whole body at once, not a dozen reallocations (a bound, not a promise).
+            self.body.reserveCapacity(min(length, Self.reserveAtMost))
+        }
     }
 
     private static let retryAfterName = Array("retry-after".utf8)
+    private static let contentLengthName = Array("content-length".utf8)
+    /// The most a `Content-Length` makes the answer reserve in advance.
+    private static let reserveAtMost = 16 << 20
+
+    /// Whether a header's name is `lowercased` whatever its case.
+    private static func named(_ name: Slice<UnsafeRawBufferPointer>, _ lowercased: [UInt8]) -> Bool {
+        name.count == lowercased.count
+            && zip(name, lowercased).allSatisfy({ ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 })
+    }
 
     /// Without leading and trailing spaces, tabs, CR and LF.
     private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {

@@ -30,6 +30,7 @@ enum ListPageDecoder {
     /// The decoded answer, or nil when the body is not in the common shape.
     static func decode(_ bytes: UnsafeRawBufferPointer) -> Answer? {
         var parser = Parser(bytes: bytes, call: .list)
+        defer { parser.scratch.deallocate() }
         guard let members = parser.members() else { return nil }
         if let error = members.error { return .error(error, requestID: members.requestID) }
         // Without `face_tokens` the answer is malformed: `JSONDecoder` says so.
@@ -43,6 +44,7 @@ enum ListPageDecoder {
     /// `null`, a fraction) or the body is not in the common shape.
     static func decodeSize(_ bytes: UnsafeRawBufferPointer) -> SizeAnswer? {
         var parser = Parser(bytes: bytes, call: .size)
+        defer { parser.scratch.deallocate() }
         guard let members = parser.members() else { return nil }
         if let error = members.error { return .error(error, requestID: members.requestID) }
         guard let count = members.count else { return nil }
@@ -52,6 +54,11 @@ enum ListPageDecoder {
     /// Whether `bytes` from `start` are well-formed UTF-8 (as `String(validating:)` requires: no
     /// overlong forms, no surrogates, nothing above U+10FFFF).
     static func isValidUTF8(_ bytes: [UInt8], from start: Int) -> Bool {
+        bytes.withUnsafeBufferPointer { Self.isValidUTF8($0, from: start) }
+    }
+
+    /// ``isValidUTF8(_:from:)`` over memory.
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
         var index = start
         let end = bytes.count
         while index < end {
@@ -100,16 +107,49 @@ enum ListPageDecoder {
         var error: String?
     }
 
+    /// Text written into memory that has room for all of it: no growth, no check per append beyond
+    /// the bound itself.
+    private struct TextArena {
+        private let room: UnsafeMutableBufferPointer<UInt8>
+        private(set) var count = 0
+
+        init(_ room: UnsafeMutableBufferPointer<UInt8>) {
+            self.room = room
+        }
+
+        /// What has been written.
+        var written: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: self.room[..<self.count]) }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            precondition(bytes.count <= self.room.count - self.count, "text longer than its JSON")
+            guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+            UnsafeMutableRawPointer(self.room.baseAddress! + self.count).copyMemory(
+                from: source,
+                byteCount: bytes.count
+            )
+            self.count += bytes.count
+        }
+
+        mutating func append(_ byte: UInt8) {
+            precondition(self.count < self.room.count, "text longer than its JSON")
+            self.room[self.count] = byte
+            self.count += 1
+        }
+    }
+
     private struct Parser {
         let bytes: UnsafeRawBufferPointer
         let call: Call
         var index = 0
-        /// Strings outside faces (`request_id`, `next`, a string `add_time`) are assembled here.
-        var scratch: [UInt8] = []
+        /// Strings outside faces (`request_id`, `next`, a string `add_time`) are assembled here;
+        /// the decoding call deallocates it.
+        let scratch: UnsafeMutableBufferPointer<UInt8>
 
         init(bytes: UnsafeRawBufferPointer, call: Call) {
             self.bytes = bytes
             self.call = call
+            // Unescaped text is never longer than its JSON: the body's size is room for any string.
+            self.scratch = .allocate(capacity: max(1, bytes.count))
         }
 
         /// The whole body as one object; nil when it is anything else or a member is not as expected.
@@ -174,29 +214,42 @@ enum ListPageDecoder {
             return .other
         }
 
+        /// A face's key and its colon. The four names differ in length: one comparison per key.
         private mutating func faceKey() -> FaceKey? {
             guard let name = self.rawString(), self.consume(UInt8(ascii: ":")) else { return nil }
-            if Self.equals(name, "face_token") { return .faceToken }
-            if Self.equals(name, "user_id") { return .userID }
-            if Self.equals(name, "user_data") { return .userData }
-            if Self.equals(name, "add_time") { return .addTime }
-            return .other
+            switch name.count {
+            case 10: return Self.equals(name, "face_token") ? .faceToken : .other
+            case 7: return Self.equals(name, "user_id") ? .userID : .other
+            case 9: return Self.equals(name, "user_data") ? .userData : .other
+            case 8: return Self.equals(name, "add_time") ? .addTime : .other
+            default: return .other
+            }
         }
 
-        /// The faces, their text copied into the page's arena (the body's size is room enough).
+        /// The faces, their text copied into the page's text, made with the body's size as its
+        /// room (unescaped text is never longer than its JSON) and written in place.
         private mutating func faces() -> FacePage? {
             guard self.consume(UInt8(ascii: "[")) else { return nil }
-            var page = FacePage(capacity: 1000, textCapacity: self.bytes.count)
-            if self.consume(UInt8(ascii: "]")) { return page }
-            repeat {
-                guard let face = self.face(into: &page) else { return nil }
-                page.append(face)
-            } while self.consume(UInt8(ascii: ","))
-            guard self.consume(UInt8(ascii: "]")) else { return nil }
-            return page
+            var spans: [FaceSpans] = []
+            spans.reserveCapacity(1000)
+            var complete = false
+            let text = [UInt8](unsafeUninitializedCapacity: max(1, self.bytes.count)) { room, initialized in
+                var arena = TextArena(room)
+                defer { initialized = arena.count }
+                if self.consume(UInt8(ascii: "]")) {
+                    complete = true
+                    return
+                }
+                repeat {
+                    guard let face = self.face(into: &arena) else { return }
+                    spans.append(face)
+                } while self.consume(UInt8(ascii: ","))
+                complete = self.consume(UInt8(ascii: "]"))
+            }
+            return complete ? FacePage(text: text, spans: spans) : nil
         }
 
-        private mutating func face(into page: inout FacePage) -> FaceSpans? {
+        private mutating func face(into page: inout TextArena) -> FaceSpans? {
             guard self.consume(UInt8(ascii: "{")) else { return nil }
             var token: TextSpan?
             var userID = TextSpan.empty
@@ -230,14 +283,14 @@ enum ListPageDecoder {
         }
 
         /// A string value appended to the page's text; its span.
-        private mutating func text(into page: inout FacePage) -> TextSpan? {
-            let start = page.text.count
-            guard self.appendString(to: &page.text) else { return nil }
-            return TextSpan(start: UInt32(start), count: UInt32(page.text.count - start))
+        private mutating func text(into page: inout TextArena) -> TextSpan? {
+            let start = page.count
+            guard self.appendString(to: &page) else { return nil }
+            return TextSpan(start: UInt32(start), count: UInt32(page.count - start))
         }
 
         /// A string value appended to the page's text, or the empty span for `null`.
-        private mutating func optionalText(into page: inout FacePage) -> TextSpan? {
+        private mutating func optionalText(into page: inout TextArena) -> TextSpan? {
             if self.consumeLiteral("null") { return .empty }
             return self.text(into: &page)
         }
@@ -258,16 +311,22 @@ enum ListPageDecoder {
             let negative = position < self.bytes.count && self.bytes[position] == UInt8(ascii: "-")
             if negative { position += 1 }
             let digitsStart = position
-            var value: Int64 = 0
-            while position < self.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[position]) {
-                let digit = Int64(self.bytes[position] &- UInt8(ascii: "0"))
-                let (times, overflow) = value.multipliedReportingOverflow(by: 10)
-                let (sum, overflow2) = times.addingReportingOverflow(digit)
-                guard !overflow && !overflow2 else { return nil }
-                value = sum
-                position += 1
-            }
+            while position < self.bytes.count, self.bytes[position] &- UInt8(ascii: "0") < 10 { position += 1 }
             guard position > digitsStart else { return nil }
+            var value: Int64 = 0
+            if position - digitsStart <= 18 {
+                // Eighteen digits cannot overflow: no check per digit (a millisecond time has thirteen).
+                for index in digitsStart..<position {
+                    value = value &* 10 &+ Int64(self.bytes[index] &- UInt8(ascii: "0"))
+                }
+            } else {
+                for index in digitsStart..<position {
+                    let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+                    let (sum, overflow2) = times.addingReportingOverflow(Int64(self.bytes[index] &- UInt8(ascii: "0")))
+                    guard !overflow && !overflow2 else { return nil }
+                    value = sum
+                }
+            }
             if position < self.bytes.count {
                 let byte = self.bytes[position]
                 guard byte != UInt8(ascii: "."), byte != UInt8(ascii: "e"), byte != UInt8(ascii: "E") else {
@@ -288,17 +347,14 @@ enum ListPageDecoder {
         /// A string value, unescaped and checked to be UTF-8.
         private mutating func string() -> String? {
             // The scratch buffer, reused from one string to the next.
-            var arena = self.scratch
-            self.scratch = []
-            arena.removeAll(keepingCapacity: true)
-            defer { self.scratch = arena }
+            var arena = TextArena(self.scratch)
             guard self.appendString(to: &arena) else { return nil }
-            return String(decoding: arena, as: UTF8.self)
+            return String(decoding: arena.written, as: UTF8.self)
         }
 
         /// Appends a string value's bytes to `arena`, unescaped and checked to be UTF-8; false when the
         /// value is not such a string (what was appended is then of no use).
-        private mutating func appendString(to arena: inout [UInt8]) -> Bool {
+        private mutating func appendString(to arena: inout TextArena) -> Bool {
             self.skipWhitespace()
             guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else { return false }
             let start = self.index + 1
@@ -319,14 +375,14 @@ enum ListPageDecoder {
                 let byte = self.bytes[position]
                 if byte == UInt8(ascii: "\"") {
                     self.index = position + 1
-                    arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
+                    arena.append(UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
                     // Pure ASCII (tokens, most ids) needs no validation.
-                    return ascii || ListPageDecoder.isValidUTF8(arena, from: begin)
+                    return ascii || ListPageDecoder.isValidUTF8(arena.written, from: begin)
                 }
                 if byte == UInt8(ascii: "\\") {
-                    arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
+                    arena.append(UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
                     return self.appendEscaped(from: position, to: &arena)
-                        && ListPageDecoder.isValidUTF8(arena, from: begin)
+                        && ListPageDecoder.isValidUTF8(arena.written, from: begin)
                 }
                 guard byte >= 0x20 else { return false }
                 ascii = ascii && byte < 0x80
@@ -348,7 +404,7 @@ enum ListPageDecoder {
         }
 
         /// The slow path of ``appendString(to:)``: the rest of a string, from its first escape.
-        private mutating func appendEscaped(from escape: Int, to arena: inout [UInt8]) -> Bool {
+        private mutating func appendEscaped(from escape: Int, to arena: inout TextArena) -> Bool {
             var position = escape
             while position < self.bytes.count {
                 let byte = self.bytes[position]
@@ -381,7 +437,7 @@ enum ListPageDecoder {
                             position += 6
                         }
                         guard let unicode = Unicode.Scalar(scalar) else { return false }
-                        arena.append(contentsOf: UTF8.encode(unicode)!)
+                        for byte in UTF8.encode(unicode)! { arena.append(byte) }
                     default:
                         return false
                     }

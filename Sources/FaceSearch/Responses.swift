@@ -76,6 +76,12 @@ public struct FacePage: Sendable {
     }
 
     /// Creates an empty page with room for `capacity` faces and `textCapacity` bytes of text.
+    /// A page of faces described by `spans` over `text`.
+    init(text: [UInt8], spans: [FaceSpans]) {
+        self.text = text
+        self.spans = spans
+    }
+
     init(capacity: Int, textCapacity: Int, next: Int? = nil, requestID: String? = nil) {
         self.text = []
         self.text.reserveCapacity(textCapacity)

@@ -35,6 +35,13 @@ struct ResponseDecodingTests {
         #expect(read(["X-Retry-After: 2\r\n", "Retry-After-Ms: 5\r\n", "Content-Type: text/plain\r\n"]) == nil)
         #expect(read(["Retry\rAfter: 2\r\n", "Retry_After: 2\r\n"]) == nil)
         #expect(read(["HTTP/1.1 100 Continue\r\n", "Retry-After: 1\r\n", "HTTP/1.1 200 OK\r\n"]) == nil)
+        // A Content-Length only reserves room, at most 16 MiB however large it says the body is.
+        let answer = CurlAnswer()
+        for line in ["content-length: 999999999999999\r\n", "Content-Length: -4\r\n", "CONTENT-LENGTH: 12x\r\n"] {
+            Array(line.utf8).withUnsafeBytes { answer.header($0) }
+        }
+        answer.body.append(contentsOf: [1, 2, 3])
+        #expect(answer.body == Data([1, 2, 3]) && answer.retryAfter == nil)
     }
 
     @Test func multipartBoundariesAreRandomHex() {
@@ -356,6 +363,10 @@ struct TimestampTests {
         (#"{"face_count":1e3}"#, 200, false),
         (#"{"face_count":null}"#, 200, false),
         (#"{"face_count":99999999999999999999}"#, 200, false),
+        (#"{"face_count":999999999999999999}"#, 200, true),
+        (#"{"face_count":9223372036854775807}"#, 200, true),
+        (#"{"face_count":9223372036854775808}"#, 200, false),
+        (#"{"face_count":-0}"#, 200, true),
         (#"{"face_count":1,"face_count":2}"#, 200, false),
         (#"{"group_id":"g","request_id":"r"}"#, 200, false),
         (#"{"face_count":1"#, 200, false),
