@@ -46,10 +46,15 @@ final class TextFileWriter: FileWriter {
     }
 
     func write(_ records: RecordRows) throws(SinkError) {
+        // The buffer is a local while rows are encoded: a class's property taken `inout` costs a
+        // run-time exclusivity check per row.
+        var buffer = self.buffer
+        self.buffer = []
+        defer { self.buffer = buffer }
         try records.withReader { (reader) throws(SinkError) in
             for index in 0..<reader.count {
-                self.encoder.encode(row: index, of: reader, into: &self.buffer)
-                if self.buffer.count >= Self.flushThreshold { try self.flush() }
+                self.encoder.encode(row: index, of: reader, into: &buffer)
+                if buffer.count >= Self.flushThreshold { try self.flush(&buffer) }
             }
         }
         self.rows += records.count
@@ -82,8 +87,12 @@ final class TextFileWriter: FileWriter {
     }
 
     private func flush() throws(SinkError) {
-        guard !self.buffer.isEmpty, let output = self.output else { return }
-        try output.write(self.buffer[...])
-        self.buffer.removeAll(keepingCapacity: true)
+        try self.flush(&self.buffer)
+    }
+
+    private func flush(_ buffer: inout [UInt8]) throws(SinkError) {
+        guard !buffer.isEmpty, let output = self.output else { return }
+        try output.write(buffer[...])
+        buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -120,6 +120,7 @@ enum ListPageDecoder {
         /// What has been written.
         var written: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: self.room[..<self.count]) }
 
+        @inline(__always)
         mutating func append(_ bytes: UnsafeRawBufferPointer) {
             precondition(bytes.count <= self.room.count - self.count, "text longer than its JSON")
             guard let source = bytes.baseAddress, bytes.count > 0 else { return }
@@ -130,6 +131,7 @@ enum ListPageDecoder {
             self.count += bytes.count
         }
 
+        @inline(__always)
         mutating func append(_ byte: UInt8) {
             precondition(self.count < self.room.count, "text longer than its JSON")
             self.room[self.count] = byte
