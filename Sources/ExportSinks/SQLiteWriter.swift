@@ -138,6 +138,9 @@ final class SQLiteWriter: FileWriter {
     private var insert: SQLiteDatabase.Statement?
     private var rows = 0
     private var rowsInTransaction = 0
+    /// Whether the file held faces of earlier runs when this one began (merge mode): only then can a
+    /// face be missing from this run, and only then is the sweep for removed faces made at the commit.
+    private var hasEarlierFaces = false
 
     /// - Parameter changesPath: where to write the faces this run added, removed or modified (merge mode).
     init(
@@ -179,6 +182,13 @@ final class SQLiteWriter: FileWriter {
         try database.execute(Self.loadSettings)
         try database.execute(Self.facesTable(schema) + Self.runTables)
         try Self.checkColumns(of: database, against: schema, path: path)
+        // A new file (the usual case) has none: its sweep would look up every face it just wrote. A
+        // resumed run's file holds its own rows (same run id) and, in merge mode, the older ones.
+        let earlier = try database.prepare("SELECT EXISTS (SELECT 1 FROM faces WHERE last_seen_run IS NOT ?1)")
+        earlier.bind(runID, at: 1)
+        _ = try earlier.step()
+        self.hasEarlierFaces = earlier.int64(at: 0) != 0
+        earlier.reset()
         let insert = try database.prepare(Self.upsert(schema))
         // The run's id is the same for every row: bound once (a reset keeps bindings).
         insert.bind(runID, at: Int32(schema.columns.count + 1))
@@ -258,7 +268,7 @@ final class SQLiteWriter: FileWriter {
             try group.step()
             group.reset()
             // Only a library walked completely proves that an unseen face is gone.
-            if entry.status == "complete" || entry.status == "unverified", let deleted {
+            if self.hasEarlierFaces, entry.status == "complete" || entry.status == "unverified", let deleted {
                 deleted.bind(context.runID, at: 1)
                 deleted.bind(entry.groupID, at: 2)
                 try deleted.step()

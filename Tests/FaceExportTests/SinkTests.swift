@@ -438,3 +438,72 @@ struct CSVQuotingTests {
         }
     }
 }
+
+/// Merge mode marks the faces a complete library no longer has; a new file skips that sweep, a
+/// resumed run's file (its own rows and the earlier ones) does not.
+struct SQLiteRemovedFacesTests {
+    private static func rows(_ tokens: [String]) -> RecordRows {
+        var rows = RecordRows(width: RecordSchema.standard.columns.count)
+        for (index, token) in tokens.enumerated() {
+            rows.append(row: [
+                .text("g"), .text(token), .text("u\(index)"), .text("data \(token)"), .integer(Int64(index)),
+                .text("1970-01-01T00:00:00.000Z"),
+            ])
+        }
+        return rows
+    }
+
+    private static func commit(_ writer: SQLiteWriter, runID: String) throws {
+        let context = CommitContext(
+            runID: runID,
+            pipeline: "p",
+            startedAt: "2026-11-29T00:00:00.000Z",
+            finishedAt: "2026-11-29T00:00:01.000Z",
+            outcome: "complete",
+            groups: [.init(account: "a", groupID: "g", status: "complete", expected: 2, exported: 2, error: nil)],
+            pages: 1,
+            requests: 3,
+            retries: 0
+        )
+        for file in try writer.prepareCommit(context) {
+            #expect(rename(file.temporaryPath, file.summary.path) == 0)
+        }
+    }
+
+    @Test func aResumedMergeRunStillMarksTheFacesThatAreGone() throws {
+        let path = try makeTemporaryDirectory() + "/faces.sqlite"
+        let first = try SQLiteWriter(path: path, schema: .standard, runID: "r1", merge: true, mode: 0o644)
+        try first.write(Self.rows(["A", "B", "C"]))
+        try Self.commit(first, runID: "r1")
+
+        // The second run writes A and B, commits them at a checkpoint, and dies.
+        var interrupted: SQLiteWriter? = try SQLiteWriter(
+            path: path,
+            schema: .standard,
+            runID: "r2",
+            merge: true,
+            mode: 0o644
+        )
+        try interrupted?.write(Self.rows(["A", "B"]))
+        _ = try interrupted?.checkpoint()
+        interrupted = nil
+        let resume = FileCheckpoint(account: nil, group: nil, bytes: 0, rows: 2, finished: false)
+        let resumed = try SQLiteWriter(
+            path: path,
+            schema: .standard,
+            runID: "r2",
+            merge: true,
+            mode: 0o644,
+            resume: resume
+        )
+        try Self.commit(resumed, runID: "r2")
+
+        let faces = try OutputIntegrationTests.sqliteRows(
+            path,
+            "SELECT face_token, change, deleted_run FROM faces ORDER BY face_token"
+        )
+        #expect(faces.map { $0["face_token"] as? String } == ["A", "B", "C"])
+        #expect(faces.map { $0["change"] as? String } == ["added", "added", "removed"])
+        #expect(faces.map { $0["deleted_run"] as? String } == [nil, nil, "r2"])
+    }
+}
