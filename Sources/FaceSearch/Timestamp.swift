@@ -64,13 +64,33 @@ public enum Timestamp {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The calendar date of the last day formatted: faces come sorted by creation time, so most
+    /// follow one of the same day and skip the calendar arithmetic.
+    public struct DayCache: Sendable {
+        fileprivate var days = Int64.min
+        fileprivate var date: (year: Int64, month: Int64, day: Int64) = (0, 0, 0)
+
+        /// An empty cache.
+        public init() {}
+    }
+
     /// Appends Unix milliseconds as ``formatRFC3339UTC(milliseconds:)`` spells them.
     ///
     /// Written digit by digit into 24 bytes in place: it runs once per exported face.
     public static func appendRFC3339UTC(milliseconds: Int64, to output: inout [UInt8]) {
+        var cache = DayCache()
+        Self.appendRFC3339UTC(milliseconds: milliseconds, to: &output, cache: &cache)
+    }
+
+    /// ``appendRFC3339UTC(milliseconds:to:)`` with the date of the previous call's day kept in `cache`.
+    public static func appendRFC3339UTC(milliseconds: Int64, to output: inout [UInt8], cache: inout DayCache) {
         let (seconds, millis) = Self.floorDivide(milliseconds, 1000)
         let (days, secondOfDay) = Self.floorDivide(seconds, 86_400)
-        let (year, month, day) = Self.civilFromDays(days)
+        if days != cache.days {
+            cache.date = Self.civilFromDays(days)
+            cache.days = days
+        }
+        let (year, month, day) = cache.date
         guard (0...9999).contains(year) else {
             // Outside four-digit years (never a real add_time): the general path.
             var text = Self.formatDate(milliseconds: milliseconds, offsetSeconds: 0) + "T"

@@ -194,6 +194,22 @@ struct TimestampTests {
         #expect(Timestamp.formatRFC3339UTC(milliseconds: -30_610_224_000_001) == "0999-12-31T23:59:59.999Z")
     }
 
+    /// A day's date kept from one face to the next gives what a fresh formatting gives, across day
+    /// boundaries, back in time, before 1970 and outside four-digit years.
+    @Test func theDayCacheFormatsAsEachTimeAlone() {
+        let times: [Int64] = [
+            1_769_731_199_999, 1_769_731_200_000, 1_769_731_200_001, 1_769_817_599_999, 1_769_731_200_000,
+            -1, 0, -86_400_001, 253_402_300_800_000, 253_402_300_799_999, 1_769_731_199_999,
+        ]
+        var cache = Timestamp.DayCache()
+        var cached: [UInt8] = []
+        for millis in times { Timestamp.appendRFC3339UTC(milliseconds: millis, to: &cached, cache: &cache) }
+        #expect(
+            String(decoding: cached, as: UTF8.self)
+                == times.map { Timestamp.formatRFC3339UTC(milliseconds: $0) }.joined()
+        )
+    }
+
     @Test func parsesISO8601WithOffsets() {
         #expect(Timestamp.parseISO8601("2026-01-27T14:19:01+08:00") == 1_769_494_741_000)
         #expect(Timestamp.parseISO8601("2026-01-27T06:19:01Z") == 1_769_494_741_000)

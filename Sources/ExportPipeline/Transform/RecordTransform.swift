@@ -148,10 +148,11 @@ public struct RecordTransform: Sendable {
         let borrowing = rows.borrow(page.text)
         return page.withText { text in
             var filtered = 0
+            var days = Timestamp.DayCache()
             for index in page.spans.indices {
                 let face = page.spans[index]
                 if self.keeps(face, text) {
-                    self.appendRow(of: face, text, borrowing: borrowing, source, to: &rows)
+                    self.appendRow(of: face, text, borrowing: borrowing, source, days: &days, to: &rows)
                 } else {
                     filtered += 1
                 }
@@ -175,6 +176,7 @@ public struct RecordTransform: Sendable {
         _ text: UnsafeBufferPointer<UInt8>,
         borrowing: Bool,
         _ source: RecordSource,
+        days: inout Timestamp.DayCache,
         to rows: inout RecordRows
     ) {
         // By index: iterating would copy every column and its text.
@@ -193,7 +195,7 @@ public struct RecordTransform: Sendable {
                     rows.appendBorrowed(start: face.userData.start, count: face.userData.count)
                 case .addTimeUTC:
                     // Formatted straight into the rows' bytes.
-                    rows.appendText { Timestamp.appendRFC3339UTC(milliseconds: face.addTime, to: &$0) }
+                    rows.appendText { Timestamp.appendRFC3339UTC(milliseconds: face.addTime, to: &$0, cache: &days) }
                 default:
                     self.withText(of: self.columns[index].value, face, text, source) { rows.appendText($0) }
                 }
