@@ -118,8 +118,30 @@ struct DefinitionReader {
         return value
     }
 
+    /// A positive number of seconds, or a duration with its unit: `250ms`, `90s`, `10m`, `4h`, `1d`.
     func seconds(_ node: Node, _ key: String) throws(PipelineFileError) -> Double {
-        try self.positiveNumber(node, key, of: "seconds")
+        if case .scalar = node, node.float == nil, node.int == nil, let text = node.string,
+            let seconds = Self.duration(text)
+        {
+            return seconds
+        }
+        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value > 0, value.isFinite else {
+            throw self.fail(node, key, "expected a positive number of seconds, or a duration such as 90s, 10m or 4h")
+        }
+        return value
+    }
+
+    /// Seconds in a duration with its unit (`ms`, `s`, `m`, `h`, `d`): `90m` is 5,400; nil for
+    /// anything else, zero and negative amounts included.
+    static func duration(_ text: String) -> Double? {
+        let units: [(suffix: String, seconds: Double)] = [
+            ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400),
+        ]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            guard let amount = Double(text.dropLast(unit.suffix.count)), amount > 0, amount.isFinite else { return nil }
+            return amount * unit.seconds
+        }
+        return nil
     }
 
     func positiveNumber(_ node: Node, _ key: String, of unit: String) throws(PipelineFileError) -> Double {

@@ -181,12 +181,7 @@ extension DefinitionReader {
     /// `24h`, `90m`, `7d`, `3600s` (before the run's start) or an RFC 3339 instant.
     private func timeBound(_ node: Node, _ key: String) throws(PipelineFileError) -> TransformConfiguration.TimeBound {
         let text = try self.string(node, key)
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        if let unit = text.last.flatMap({ units[$0] }), let amount = Double(text.dropLast()), amount > 0,
-            amount.isFinite
-        {
-            return .relative(seconds: amount * unit)
-        }
+        if let seconds = Self.duration(text) { return .relative(seconds: seconds) }
         if let milliseconds = Timestamp.parseISO8601(text) { return .absolute(milliseconds: milliseconds) }
         throw self.fail(
             node,

@@ -53,6 +53,26 @@ struct PipelineFileTests {
         #expect(error.description.contains("is not one of curl"), "\(error)")
     }
 
+    /// Every time key takes seconds as a number or a duration with its unit, as the transform's windows do.
+    @Test func timeKeysTakeSecondsOrADurationWithItsUnit() throws {
+        let head = "name: x\nendpoint: embedded\noutputs: [{format: ndjson, path: f}]\n"
+        let definition = try PipelineFileLoader.parse(
+            head
+                + "outage_tolerance: 20s\ndeadline: 4h\nrequest_timeout: 12.5\nretry: {base_delay: 250ms, max_delay: 1m}\n",
+            file: "p.yaml"
+        )
+        #expect(definition.outageTolerance == 20)
+        #expect(definition.deadline == 14_400)
+        #expect(definition.requestTimeout == 12.5)
+        #expect(definition.retry.baseDelay == 0.25 && definition.retry.maxDelay == 60)
+        #expect(try PipelineFileLoader.parse(head + "deadline: 1d\n", file: "p.yaml").deadline == 86_400)
+        for (line, value) in [("outage_tolerance", "0s"), ("outage_tolerance", "20 minutes"), ("deadline", "-4h")] {
+            let error = try #require(self.error(head + "\(line): \(value)\n"), "\(value)")
+            #expect(error.line == 4 && error.key == line, "\(error)")
+            #expect(error.description.contains("a duration such as 90s, 10m or 4h"), "\(error)")
+        }
+    }
+
     @Test func outputOptionsAreCheckedAgainstTheirFormat() throws {
         let head = "name: x\nendpoint: embedded\noutputs:\n"
         let cases: [(String, Int, String)] = [
