@@ -318,6 +318,27 @@ struct TimestampTests {
         #expect(error.withUnsafeBytes { ListPageDecoder.decode($0) } == .error("INVALID_GROUP_ID", requestID: "q"))
     }
 
+    /// Keys one byte off the API's (first, middle or last byte, or one byte shorter or longer) are
+    /// other keys, skipped as JSONDecoder skips them.
+    @Test func keysThatDifferInOneByteAreOtherKeys() throws {
+        for name in ["face_token", "user_id", "user_data", "add_time", "next", "error", "request_id"] {
+            let bytes = Array(name.utf8)
+            var variants = [String(decoding: bytes.dropLast(), as: UTF8.self), name + "x"]
+            for index in [0, bytes.count / 2, bytes.count - 1] {
+                var changed = bytes
+                changed[index] ^= 0x20
+                variants.append(String(decoding: changed, as: UTF8.self))
+            }
+            for variant in variants {
+                let json = #"{"face_tokens":[{"face_token":"t","add_time":5,"\#(variant)":"v"}],"\#(variant)":"w"}"#
+                let (fast, reference) = self.bothDecoders(Data(json.utf8))
+                let expected = FacePage(faces: [Face(faceToken: "t", userID: "", userData: "", addTime: 5)])
+                #expect(reference == expected, "\(variant)")
+                #expect(fast == .page(expected), "\(variant)")
+            }
+        }
+    }
+
     /// Whatever the one-pass decoder does not handle, it hands back: JSONDecoder then decides.
     @Test(arguments: [
         #"{"face_tokens":[{"face_token":"a","add_time":1769739690208.0}]}"#,
