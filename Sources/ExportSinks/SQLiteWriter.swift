@@ -182,6 +182,9 @@ final class SQLiteWriter: FileWriter {
         try database.execute(Self.loadSettings)
         try database.execute(Self.facesTable(schema) + Self.runTables)
         try Self.checkColumns(of: database, against: schema, path: path)
+        // The `user_id` index is built after the load, as for a new file: kept during a merge, every
+        // upsert would move its entry at a random place of an index far larger than the cache.
+        try database.execute("DROP INDEX IF EXISTS faces_user_id")
         // A new file (the usual case) has none: its sweep would look up every face it just wrote. A
         // resumed run's file holds its own rows (same run id) and, in merge mode, the older ones.
         let earlier = try database.prepare("SELECT EXISTS (SELECT 1 FROM faces WHERE last_seen_run IS NOT ?1)")

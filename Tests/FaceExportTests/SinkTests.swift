@@ -178,13 +178,15 @@ struct SinkTests {
         let first = try Self.sink(.sqlite, path) { $0.sqliteMode = .merge }
         try first.write(Self.records(), from: RecordSource(account: "a", groupID: "g0"))
         _ = try first.commit(Self.context())
-        // The index is declared on another column than its entries hold: every old row disagrees with it.
+        // A user's own index, declared on another column than its entries hold: every old row
+        // disagrees with it. (Not `faces_user_id`: a merge drops that one and builds it again.)
         _ = try runProgram(
             "/usr/bin/sqlite3",
             [
                 path,
-                "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
-                    + "'CREATE INDEX faces_user_id ON faces (user_data)' WHERE name = 'faces_user_id';",
+                "CREATE INDEX faces_user_data ON faces (user_data); PRAGMA writable_schema = ON; "
+                    + "UPDATE sqlite_schema SET sql = 'CREATE INDEX faces_user_data ON faces (user_id)' "
+                    + "WHERE name = 'faces_user_data';",
             ]
         )
         let damaged = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -505,5 +507,15 @@ struct SQLiteRemovedFacesTests {
         #expect(faces.map { $0["face_token"] as? String } == ["A", "B", "C"])
         #expect(faces.map { $0["change"] as? String } == ["added", "added", "removed"])
         #expect(faces.map { $0["deleted_run"] as? String } == [nil, nil, "r2"])
+        // The `user_id` index, dropped for the merge's load, is back.
+        let indexes = try OutputIntegrationTests.sqliteRows(
+            path,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'faces' AND name = 'faces_user_id'"
+        )
+        #expect(indexes.count == 1)
+        #expect(
+            try OutputIntegrationTests.sqliteRows(path, "PRAGMA integrity_check").first?["integrity_check"] as? String
+                == "ok"
+        )
     }
 }
