@@ -111,14 +111,7 @@ public final class FaceSearchClient: Sendable {
             case .page(let page)?:
                 return page
             case .error(let message, let requestID)?:
-                var error = FaceSearchError.api(
-                    status: response.status,
-                    error: message,
-                    requestID: requestID,
-                    call: "list"
-                )
-                error.retryAfter = RetryAfter.seconds(response.retryAfter)
-                throw error
+                throw Self.apiError(message, requestID: requestID, in: response, call: "list")
             case nil:
                 break
             }
@@ -134,14 +127,7 @@ public final class FaceSearchClient: Sendable {
             case .count(let count, _)? where count >= 0:
                 return count
             case .error(let message, let requestID)?:
-                var error = FaceSearchError.api(
-                    status: response.status,
-                    error: message,
-                    requestID: requestID,
-                    call: "get_size"
-                )
-                error.retryAfter = RetryAfter.seconds(response.retryAfter)
-                throw error
+                throw Self.apiError(message, requestID: requestID, in: response, call: "get_size")
             case .count?, nil:
                 break
             }
@@ -156,6 +142,18 @@ public final class FaceSearchClient: Sendable {
             )
         }
         return count
+    }
+
+    /// The API's `error` read by the one-pass decoder, with the answer's `Retry-After`.
+    private static func apiError(
+        _ message: String,
+        requestID: String?,
+        in response: TransportResponse,
+        call: String
+    ) -> FaceSearchError {
+        var error = FaceSearchError.api(status: response.status, error: message, requestID: requestID, call: call)
+        error.retryAfter = RetryAfter.seconds(response.retryAfter)
+        return error
     }
 
     /// Turns an exchange into the decoded body or the error it stands for.
