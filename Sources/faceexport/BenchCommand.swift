@@ -22,7 +22,8 @@ struct BenchCommand: AsyncParsableCommand {
             run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
             no latency, no limit, pages of 1,000, of --data realistic or hard faces, exported into --cpu-formats in \
             turn: CPU per million, gzip size against zlib level 6, SQLite's own floor for the same rows, and with \
-            --compare-baseline the Python baseline's CPU; ndjson-uncompressed shows what gzip costs), scale (1,000 and --scale-groups libraries of 1,000 faces, \
+            --compare-baseline the Python baseline's CPU; ndjson-uncompressed shows what gzip costs, sqlite-merge \
+            measures a merge into the file an unmeasured run before it left, as a nightly merge does), scale (1,000 and --scale-groups libraries of 1,000 faces, \
             and one library of 1,000,000: CPU per face and peak memory must not grow), latency (200 ms ± 50 ms per \
             call, 64 libraries at once: calls per second against 64 / 0.2 s), biggroup (one library of 200,000 \
             faces, 100 ms per call: wall time against pages / concurrency × latency).
@@ -55,7 +56,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, ndjson-uncompressed)."
+            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, ndjson-uncompressed, sqlite-merge)."
     )
     var cpuFormats = "ndjson,csv,sqlite"
 
@@ -209,7 +210,7 @@ struct BenchCommand: AsyncParsableCommand {
         var results: [BenchResult] = []
         let outputs: [String: (OutputSink.Format, String)] = [
             "ndjson": (.ndjson, "faces.ndjson.gz"), "csv": (.csv, "faces.csv.gz"), "sqlite": (.sqlite, "faces.sqlite"),
-            "ndjson-uncompressed": (.ndjson, "faces.ndjson"),
+            "ndjson-uncompressed": (.ndjson, "faces.ndjson"), "sqlite-merge": (.sqlite, "faces.sqlite"),
         ]
         let formats = try self.cpuFormats.split(separator: ",").map { name in
             guard let output = outputs[String(name)] else {
@@ -218,7 +219,7 @@ struct BenchCommand: AsyncParsableCommand {
             return (String(name), output)
         }
         for (name, (format, file)) in formats {
-            let before = try await simulator.statistics()
+            var before = try await simulator.statistics()
             var zlibRatio: Double?
             let measured = try await self.export(
                 from: simulator,
@@ -226,10 +227,13 @@ struct BenchCommand: AsyncParsableCommand {
                 pageSize: 1000,
                 concurrency: 4,
                 format: format,
-                file: file
-            ) { path in
-                if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
-            }
+                file: file,
+                mergingIntoAnEarlierRun: name == "sqlite-merge",
+                measuring: { before = try await simulator.statistics() },
+                inspect: { path in
+                    if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
+                }
+            )
             let after = try await simulator.statistics()
             var statistics = after
             statistics.requests -= before.requests
@@ -451,6 +455,8 @@ struct BenchCommand: AsyncParsableCommand {
         concurrency: Int,
         format: OutputSink.Format = .ndjson,
         file: String = "faces.ndjson.gz",
+        mergingIntoAnEarlierRun: Bool = false,
+        measuring: () async throws -> Void = {},
         inspect: (String) throws -> Void = { _ in }
     ) async throws -> BenchResult.Measured {
         let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
@@ -463,21 +469,37 @@ struct BenchCommand: AsyncParsableCommand {
             transport: try PipelineDefinition.HTTPClient.curl.transport(timeout: 15),
             logger: logger
         )
-        var configuration = ExportConfiguration(runID: "bench")
-        configuration.pageSize = pageSize
-        configuration.concurrency = concurrency
-        // Journaled page by page, as `faceexport run` always is.
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        configuration.journalPath = folder + "/bench.journal"
         var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
         output.compression = try self.gzipCompression()
-        let sink = OutputSink(configuration: output, run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench"))
-        let run = ExportRun(
-            configuration: configuration,
-            accounts: [AccountJob(name: "bench", client: client, groups: .all, rateLimit: rateLimit)],
-            sinks: [sink],
-            logger: logger
-        )
+        if mergingIntoAnEarlierRun { output.sqliteMode = .merge }
+        func makeRun(_ runID: String) -> ExportRun {
+            var configuration = ExportConfiguration(runID: runID)
+            configuration.pageSize = pageSize
+            configuration.concurrency = concurrency
+            // Journaled page by page, as `faceexport run` always is.
+            configuration.journalPath = folder + "/bench.journal"
+            let sink = OutputSink(
+                configuration: output,
+                run: .init(date: "2026-01-01", runID: runID, pipeline: "bench")
+            )
+            return ExportRun(
+                configuration: configuration,
+                accounts: [AccountJob(name: "bench", client: client, groups: .all, rateLimit: rateLimit)],
+                sinks: [sink],
+                logger: logger
+            )
+        }
+        if mergingIntoAnEarlierRun {
+            // The night before, not measured: the measured run merges into the file it leaves.
+            let earlier = makeRun("bench-earlier")
+            let report = try await PipelineLauncher.offThePool { earlier.run() }
+            guard report.outcome.rawValue == "complete" else {
+                throw ValidationError("the earlier run of the merge scenario ended \(report.outcome.rawValue)")
+            }
+        }
+        let run = makeRun("bench")
+        try await measuring()
         ResourceUsage.resetPeak()
         let before = ResourceUsage.now()
         let started = Date()
