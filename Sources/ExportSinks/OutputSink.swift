@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One file of an output: NDJSON, CSV or SQLite.
 protocol FileWriter: AnyObject {
     func write(_ records: RecordRows) throws(SinkError)
@@ -150,7 +154,10 @@ public final class OutputSink: RecordSink {
             do throws(SinkError) {
                 summaries.append(contentsOf: try writer.prepareCommit(context))
             } catch {
-                for later in writers[(index + 1)...] { later.discard() }
+                // Nothing of the output stays behind: the files prepared so far, the one that failed
+                // (a disk that filled during a commit left a SQLite file and its WAL) and the rest.
+                for file in summaries { unlink(file.temporaryPath) }
+                for writer in writers[index...] { writer.discard() }
                 throw error
             }
         }

@@ -33,11 +33,20 @@ final class SQLiteDatabase {
     /// Runs one or more statements that return no rows the caller needs.
     func execute(_ sql: String) throws(SinkError) {
         var error: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(self.handle, sql, nil, nil, &error) == SQLITE_OK else {
+        let code = sqlite3_exec(self.handle, sql, nil, nil, &error)
+        guard code == SQLITE_OK else {
             let message = error.map { String(cString: $0) } ?? self.lastError
             sqlite3_free(error)
-            throw .sqlite("run '\(sql.prefix(60))'", path: self.path, message: message)
+            throw self.failure(code, "run '\(sql.prefix(60))'", message: message)
         }
+    }
+
+    /// SQLite's error in plain words where it has a plain cause (a full disk), else its own message.
+    fileprivate func failure(_ code: Int32, _ operation: String, message: String) -> SinkError {
+        if code & 0xFF == SQLITE_FULL {
+            return .sqlite("write", path: self.path, message: "the disk is full; free space there and run again")
+        }
+        return .sqlite(operation, path: self.path, message: message)
     }
 
     /// The first column of the first row of `sql`, as text.
@@ -116,7 +125,7 @@ final class SQLiteDatabase {
             switch sqlite3_step(self.statement) {
             case SQLITE_ROW: return true
             case SQLITE_DONE: return false
-            default: throw .sqlite("write", path: self.database.path, message: self.database.lastError)
+            case let code: throw self.database.failure(code, "write", message: self.database.lastError)
             }
         }
 

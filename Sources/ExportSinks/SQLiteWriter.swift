@@ -297,21 +297,33 @@ final class SQLiteWriter: FileWriter {
         self.insert = nil
         try database.execute("COMMIT")
         var prepared: [PreparedFile] = []
-        if let changesPath = self.changesPath {
-            prepared.append(contentsOf: try self.writeChanges(of: context, from: database, to: changesPath))
+        do throws(SinkError) {
+            if let changesPath = self.changesPath {
+                prepared.append(contentsOf: try self.writeChanges(of: context, from: database, to: changesPath))
+            }
+            if let index = Self.userIDIndex(self.schema) { try database.execute(index) }
+            try database.execute(Self.closeWAL)
+            let pragma = self.check == .full ? "integrity_check" : "quick_check"
+            let integrity = try database.scalarText("PRAGMA \(pragma)")
+            guard integrity == "ok" else {
+                throw .sqlite("check", path: self.temporaryPath, message: "\(pragma): \(integrity ?? "no answer")")
+            }
+            database.close()
+            self.database = nil
+            let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath)
+            let summary = SinkSummary(
+                path: self.finalPath,
+                format: "sqlite",
+                rows: self.rows,
+                bytes: bytes,
+                sha256: sha256
+            )
+            return [PreparedFile(temporaryPath: self.temporaryPath, summary: summary)] + prepared
+        } catch {
+            // The changes file goes with the database it describes (the sink discards the database).
+            for file in prepared { unlink(file.temporaryPath) }
+            throw error
         }
-        if let index = Self.userIDIndex(self.schema) { try database.execute(index) }
-        try database.execute(Self.closeWAL)
-        let pragma = self.check == .full ? "integrity_check" : "quick_check"
-        let integrity = try database.scalarText("PRAGMA \(pragma)")
-        guard integrity == "ok" else {
-            throw .sqlite("check", path: self.temporaryPath, message: "\(pragma): \(integrity ?? "no answer")")
-        }
-        database.close()
-        self.database = nil
-        let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath)
-        let summary = SinkSummary(path: self.finalPath, format: "sqlite", rows: self.rows, bytes: bytes, sha256: sha256)
-        return [PreparedFile(temporaryPath: self.temporaryPath, summary: summary)] + prepared
     }
 
     /// Writes the faces this run added, removed or modified, by library, time and token.

@@ -193,11 +193,17 @@ struct SinkTests {
         let full = try Self.sink(.sqlite, path, runID: "r2") {
             $0.sqliteMode = .merge
             $0.sqliteCheck = .full
+            $0.changesPath = try? OutputPathTemplate(
+                (path as NSString).deletingLastPathComponent + "/changes.ndjson.gz"
+            )
         }
         try full.write(Self.records(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
         let error = #expect(throws: SinkError.self) { try full.commit(Self.context(runID: "r2")) }
         #expect(error?.description.contains("integrity_check") == true, "\(String(describing: error))")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == damaged)
+        // Nothing of the failed commit stays: not the database's copy, not its changes file.
+        let folder = (path as NSString).deletingLastPathComponent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["faces.sqlite"])
         // The default check reads every page and record, not every index entry: it lets this file through.
         let quick = try Self.sink(.sqlite, path, runID: "r3") { $0.sqliteMode = .merge }
         try quick.write(Self.records(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
@@ -517,5 +523,26 @@ struct SQLiteRemovedFacesTests {
             try OutputIntegrationTests.sqliteRows(path, "PRAGMA integrity_check").first?["integrity_check"] as? String
                 == "ok"
         )
+    }
+}
+
+/// SQLite's "database or disk is full" reaches the user in plain words.
+struct SQLiteFullDiskTests {
+    @Test func aFullDatabaseSaysTheDiskIsFull() throws {
+        let path = try makeTemporaryDirectory() + "/full.sqlite"
+        let database = try SQLiteDatabase(path: path)
+        // A page limit makes SQLite answer SQLITE_FULL as a full disk would.
+        try database.execute("PRAGMA max_page_count = 3; CREATE TABLE t (v TEXT)")
+        let bulk = String(repeating: "x", count: 20_000)
+        let error = #expect(throws: SinkError.self) {
+            for _ in 0..<20 { try database.execute("INSERT INTO t VALUES ('\(bulk)')") }
+        }
+        #expect(
+            error?.description == "SQLite could not write \(path): the disk is full; free space there and run again"
+        )
+        let insert = try database.prepare("INSERT INTO t VALUES (?1)")
+        insert.bind(bulk, at: 1)
+        let stepped = #expect(throws: SinkError.self) { try insert.step() }
+        #expect(stepped?.description.contains("the disk is full") == true)
     }
 }
