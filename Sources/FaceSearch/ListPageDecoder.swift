@@ -29,9 +29,7 @@ enum ListPageDecoder {
 
     /// The decoded answer, or nil when the body is not in the common shape.
     static func decode(_ bytes: UnsafeRawBufferPointer) -> Answer? {
-        var parser = Parser(bytes: bytes, call: .list)
-        defer { parser.scratch.deallocate() }
-        guard let members = parser.members() else { return nil }
+        guard let members = Parser.members(of: bytes, call: .list) else { return nil }
         if let error = members.error { return .error(error, requestID: members.requestID) }
         // Without `face_tokens` the answer is malformed: `JSONDecoder` says so.
         guard var page = members.page else { return nil }
@@ -43,9 +41,7 @@ enum ListPageDecoder {
     /// The decoded `get_size` answer, or nil when `face_count` is not a whole JSON number (a string,
     /// `null`, a fraction) or the body is not in the common shape.
     static func decodeSize(_ bytes: UnsafeRawBufferPointer) -> SizeAnswer? {
-        var parser = Parser(bytes: bytes, call: .size)
-        defer { parser.scratch.deallocate() }
-        guard let members = parser.members() else { return nil }
+        guard let members = Parser.members(of: bytes, call: .size) else { return nil }
         if let error = members.error { return .error(error, requestID: members.requestID) }
         guard let count = members.count else { return nil }
         return .count(count, requestID: members.requestID)
@@ -143,19 +139,26 @@ enum ListPageDecoder {
         let bytes: UnsafeRawBufferPointer
         let call: Call
         var index = 0
-        /// Strings outside faces (`request_id`, `next`, a string `add_time`) are assembled here;
-        /// the decoding call deallocates it.
-        let scratch: UnsafeMutableBufferPointer<UInt8>
+        /// Strings outside faces (`request_id`, `next`, a string `add_time`) are assembled here.
+        private let scratch: UnsafeMutableBufferPointer<UInt8>
 
-        init(bytes: UnsafeRawBufferPointer, call: Call) {
+        private init(bytes: UnsafeRawBufferPointer, call: Call, scratch: UnsafeMutableBufferPointer<UInt8>) {
             self.bytes = bytes
             self.call = call
+            self.scratch = scratch
+        }
+
+        /// The members of the answer in `bytes` to `call`; nil when it is not in the common shape.
+        static func members(of bytes: UnsafeRawBufferPointer, call: Call) -> Members? {
             // Unescaped text is never longer than its JSON: the body's size is room for any string.
-            self.scratch = .allocate(capacity: max(1, bytes.count))
+            let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, bytes.count))
+            defer { scratch.deallocate() }
+            var parser = Parser(bytes: bytes, call: call, scratch: scratch)
+            return parser.members()
         }
 
         /// The whole body as one object; nil when it is anything else or a member is not as expected.
-        mutating func members() -> Members? {
+        private mutating func members() -> Members? {
             guard self.consume(UInt8(ascii: "{")) else { return nil }
             var members = Members()
             if !self.consume(UInt8(ascii: "}")) {

@@ -494,7 +494,7 @@ struct BenchCommand: AsyncParsableCommand {
             // The night before, not measured: the measured run merges into the file it leaves.
             let earlier = makeRun("bench-earlier")
             let report = try await PipelineLauncher.offThePool { earlier.run() }
-            guard report.outcome.rawValue == "complete" else {
+            guard report.outcome == .complete else {
                 throw ValidationError("the earlier run of the merge scenario ended \(report.outcome.rawValue)")
             }
         }
