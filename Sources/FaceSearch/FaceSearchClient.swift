@@ -62,23 +62,20 @@ public final class FaceSearchClient: Sendable {
         return body.group_infos.map(GroupInfo.init)
     }
 
+    /// One `list` call's answer as it came, not read: what the calls alone cost, for the bench.
+    @available(*, noasync, message: "blocks the calling thread")
+    public func listFacesUnread(groupID: String, start: Int, limit: Int) -> Result<TransportResponse, TransportFailure>
+    {
+        self.exchange("list", fields: [("group_id", groupID), ("start", String(start)), ("limit", String(limit))])
+    }
+
     private func call<Answer>(
         _ call: String,
         fields: [(String, String)],
         groupID: String?,
         decode: (Result<TransportResponse, TransportFailure>) throws(FaceSearchError) -> Answer
     ) throws(FaceSearchError) -> Answer {
-        var form = MultipartFormBody()
-        form.append(name: "sign", value: self.signer.makeSignature())
-        form.append(name: "sign_version", value: "hmac_sha1")
-        for (name, value) in fields { form.append(name: name, value: value) }
-        let request = TransportRequest(
-            url: self.urls[call] ?? self.endpoint.url(for: call),
-            contentType: form.contentType,
-            body: form.finished()
-        )
-
-        let result = self.sendAndWait(request)
+        let result = self.exchange(call, fields: fields)
         do {
             return try decode(result)
         } catch {
@@ -90,6 +87,20 @@ public final class FaceSearchClient: Sendable {
             self.logger.debug("FaceSearch call failed", metadata: metadata)
             throw error
         }
+    }
+
+    /// Signs `call` with `fields`, sends it and waits for its answer.
+    private func exchange(_ call: String, fields: [(String, String)]) -> Result<TransportResponse, TransportFailure> {
+        var form = MultipartFormBody()
+        form.append(name: "sign", value: self.signer.makeSignature())
+        form.append(name: "sign_version", value: "hmac_sha1")
+        for (name, value) in fields { form.append(name: name, value: value) }
+        let request = TransportRequest(
+            url: self.urls[call] ?? self.endpoint.url(for: call),
+            contentType: form.contentType,
+            body: form.finished()
+        )
+        return self.sendAndWait(request)
     }
 
     private func sendAndWait(_ request: TransportRequest) -> Result<TransportResponse, TransportFailure> {

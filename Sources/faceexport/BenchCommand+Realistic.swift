@@ -4,6 +4,8 @@ import ExportSinks
 import FaceSearch
 import FaceSearchSimulator
 import Foundation
+import Logging
+import Synchronization
 
 /// The cpu scenario's yardsticks: the dataset, gzip size against zlib, SQLite's floor, the Python baseline.
 extension BenchCommand {
@@ -84,6 +86,72 @@ extension BenchCommand {
         var result = BenchResult(scenario: "sqlite-floor", measured: measured, statistics: SimulatorStatistics())
         result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
         return result
+    }
+
+    /// The transform of the records-dropped format: a filter that leaves every face out (added
+    /// since 2100), so the run does everything before the records and writes none.
+    static var dropEveryFace: RecordTransform {
+        var configuration = TransformConfiguration()
+        configuration.filter.since = .absolute(milliseconds: 4_102_444_800_000)
+        // A filter needs no key and passes the configuration's checks.
+        return try! RecordTransform(
+            configuration: configuration,
+            hashKey: nil,
+            run: .init(runID: "bench", startedAt: 0)
+        )
+    }
+
+    /// The calls the cpu scenario's export makes (`group_list`, then for each library `get_size`, its
+    /// pages of 1,000 through `list`, and `get_size` again), `concurrency` libraries at a time through
+    /// the same transport, with the pages' answers not read: the floor of an export's calls.
+    func callsOnly(_ simulator: SimulatorProcess, concurrency: Int) async throws -> BenchResult.Measured {
+        var logger = Logger(label: "faceexport.bench")
+        logger.logLevel = .error
+        let client = try Self.client(of: simulator, logger: logger)
+        ResourceUsage.resetPeak()
+        let before = ResourceUsage.now()
+        let started = Date()
+        let faces = try await PipelineLauncher.offThePool { () throws -> Int in
+            let groups = try client.listGroups()
+            let next = Atomic<Int>(0)
+            let faces = Atomic<Int>(0)
+            let failure = Mutex<String?>(nil)
+            let workers = DispatchGroup()
+            for worker in 0..<concurrency {
+                DispatchQueue(label: "faceexport.bench.calls-\(worker)").async(group: workers) {
+                    while failure.withLock({ $0 == nil }) {
+                        let index = next.add(1, ordering: .relaxed).oldValue
+                        guard index < groups.count else { return }
+                        let groupID = groups[index].groupID
+                        do {
+                            let size = try client.groupSize(groupID: groupID)
+                            for start in stride(from: 1, through: size, by: 1000) {
+                                let answer = try client.listFacesUnread(groupID: groupID, start: start, limit: 1000)
+                                    .get()
+                                guard answer.status == 200 else { throw ValidationError("HTTP \(answer.status)") }
+                            }
+                            _ = try client.groupSize(groupID: groupID)
+                            faces.add(size, ordering: .relaxed)
+                        } catch {
+                            failure.withLock { $0 = $0 ?? "\(groupID): \(error)" }
+                        }
+                    }
+                }
+            }
+            workers.wait()
+            if let failure = failure.withLock({ $0 }) {
+                throw ValidationError("the calls-only scenario's call failed: \(failure)")
+            }
+            return faces.load(ordering: .relaxed)
+        }
+        let after = ResourceUsage.now()
+        return BenchResult.Measured(
+            outcome: "complete",
+            faces: faces,
+            wallSeconds: Date().timeIntervalSince(started),
+            cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+            peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
+        )
     }
 
     /// `samples/baseline/python_exporter.py` against the same simulator: its CPU per million faces.

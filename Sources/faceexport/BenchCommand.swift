@@ -23,7 +23,9 @@ struct BenchCommand: AsyncParsableCommand {
             no latency, no limit, pages of 1,000, of --data realistic or hard faces, exported into --cpu-formats in \
             turn: CPU per million, gzip size against zlib level 6, SQLite's own floor for the same rows, and with \
             --compare-baseline the Python baseline's CPU; ndjson-uncompressed shows what gzip costs, sqlite-merge \
-            measures a merge into the file an unmeasured run before it left, as a nightly merge does), scale (1,000 and --scale-groups libraries of 1,000 faces, \
+            measures a merge into the file an unmeasured run before it left, as a nightly merge does; \
+            records-dropped exports with a filter that leaves every face out and calls-only makes the same calls \
+            without reading the pages: what comes before the records, and what the calls alone cost), scale (1,000 and --scale-groups libraries of 1,000 faces, \
             and one library of 1,000,000: CPU per face and peak memory must not grow), latency (200 ms ± 50 ms per \
             call, 64 libraries at once: calls per second against 64 / 0.2 s), biggroup (one library of 200,000 \
             faces, 100 ms per call: wall time against pages / concurrency × latency).
@@ -56,7 +58,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, ndjson-uncompressed, sqlite-merge)."
+            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, ndjson-uncompressed, sqlite-merge, records-dropped, calls-only)."
     )
     var cpuFormats = "ndjson,csv,sqlite"
 
@@ -208,9 +210,11 @@ struct BenchCommand: AsyncParsableCommand {
         )
         defer { simulator.stop() }
         var results: [BenchResult] = []
-        let outputs: [String: (OutputSink.Format, String)] = [
+        // Each format's output; none for calls-only, which writes nothing.
+        let outputs: [String: (OutputSink.Format, String)?] = [
             "ndjson": (.ndjson, "faces.ndjson.gz"), "csv": (.csv, "faces.csv.gz"), "sqlite": (.sqlite, "faces.sqlite"),
             "ndjson-uncompressed": (.ndjson, "faces.ndjson"), "sqlite-merge": (.sqlite, "faces.sqlite"),
+            "records-dropped": (.ndjson, "faces.ndjson"), "calls-only": nil,
         ]
         let formats = try self.cpuFormats.split(separator: ",").map { name in
             guard let output = outputs[String(name)] else {
@@ -218,22 +222,28 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return (String(name), output)
         }
-        for (name, (format, file)) in formats {
+        for (name, output) in formats {
             var before = try await simulator.statistics()
             var zlibRatio: Double?
-            let measured = try await self.export(
-                from: simulator,
-                rateLimit: .unlimited,
-                pageSize: 1000,
-                concurrency: 4,
-                format: format,
-                file: file,
-                mergingIntoAnEarlierRun: name == "sqlite-merge",
-                measuring: { before = try await simulator.statistics() },
-                inspect: { path in
-                    if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
-                }
-            )
+            let measured: BenchResult.Measured
+            if let (format, file) = output {
+                measured = try await self.export(
+                    from: simulator,
+                    rateLimit: .unlimited,
+                    pageSize: 1000,
+                    concurrency: 4,
+                    format: format,
+                    file: file,
+                    mergingIntoAnEarlierRun: name == "sqlite-merge",
+                    droppingEveryFace: name == "records-dropped",
+                    measuring: { before = try await simulator.statistics() },
+                    inspect: { path in
+                        if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
+                    }
+                )
+            } else {
+                measured = try await self.callsOnly(simulator, concurrency: 4)
+            }
             let after = try await simulator.statistics()
             var statistics = after
             statistics.requests -= before.requests
@@ -447,6 +457,16 @@ struct BenchCommand: AsyncParsableCommand {
         return result
     }
 
+    /// A client of `simulator` through the transport `faceexport run` uses.
+    static func client(of simulator: SimulatorProcess, logger: Logger) throws -> FaceSearchClient {
+        FaceSearchClient(
+            endpoint: try FaceSearchEndpoint(simulator.endpoint),
+            signer: RequestSigner(credentials: simulator.credentials),
+            transport: try PipelineDefinition.HTTPClient.curl.transport(timeout: 15),
+            logger: logger
+        )
+    }
+
     /// Runs one export in this process against `simulator` and measures it.
     private func export(
         from simulator: SimulatorProcess,
@@ -456,6 +476,7 @@ struct BenchCommand: AsyncParsableCommand {
         format: OutputSink.Format = .ndjson,
         file: String = "faces.ndjson.gz",
         mergingIntoAnEarlierRun: Bool = false,
+        droppingEveryFace: Bool = false,
         measuring: () async throws -> Void = {},
         inspect: (String) throws -> Void = { _ in }
     ) async throws -> BenchResult.Measured {
@@ -463,12 +484,7 @@ struct BenchCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var logger = Logger(label: "faceexport.bench")
         logger.logLevel = .error
-        let client = FaceSearchClient(
-            endpoint: try FaceSearchEndpoint(simulator.endpoint),
-            signer: RequestSigner(credentials: simulator.credentials),
-            transport: try PipelineDefinition.HTTPClient.curl.transport(timeout: 15),
-            logger: logger
-        )
+        let client = try Self.client(of: simulator, logger: logger)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
         output.compression = try self.gzipCompression()
@@ -479,6 +495,7 @@ struct BenchCommand: AsyncParsableCommand {
             configuration.concurrency = concurrency
             // Journaled page by page, as `faceexport run` always is.
             configuration.journalPath = folder + "/bench.journal"
+            if droppingEveryFace { configuration.transform = Self.dropEveryFace }
             let sink = OutputSink(
                 configuration: output,
                 run: .init(date: "2026-01-01", runID: runID, pipeline: "bench")
@@ -509,7 +526,8 @@ struct BenchCommand: AsyncParsableCommand {
         try inspect(folder + "/" + file)
         return BenchResult.Measured(
             outcome: report.outcome.rawValue,
-            faces: report.faces,
+            // Faces read, written or left out by the transform's filter.
+            faces: report.faces + report.filtered,
             wallSeconds: wall,
             cpuSeconds: after.cpuSeconds - before.cpuSeconds,
             peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
