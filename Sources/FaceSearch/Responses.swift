@@ -186,14 +186,18 @@ struct FlexibleTimestamp: Decodable {
         let container = try decoder.singleValueContainer()
         if let integer = try? container.decode(Int64.self) {
             self.milliseconds = integer
-        } else if let double = try? container.decode(Double.self), double.isFinite {
-            self.milliseconds = Int64(double.rounded())
+        } else if let double = try? container.decode(Double.self),
+            let milliseconds = Self.milliseconds(double)
+        {
+            self.milliseconds = milliseconds
         } else {
             let text = try container.decode(String.self).trimmingCharacters(in: .whitespaces)
             if let integer = Int64(text) {
                 self.milliseconds = integer
-            } else if let double = Double(text), double.isFinite, text.allSatisfy({ $0.isNumber || $0 == "." }) {
-                self.milliseconds = Int64(double.rounded())
+            } else if let double = Double(text), text.allSatisfy({ $0.isNumber || $0 == "." }),
+                let milliseconds = Self.milliseconds(double)
+            {
+                self.milliseconds = milliseconds
             } else if let parsed = Timestamp.parseISO8601(text) {
                 self.milliseconds = parsed
             } else {
@@ -203,6 +207,14 @@ struct FlexibleTimestamp: Decodable {
                 )
             }
         }
+    }
+}
+
+extension FlexibleTimestamp {
+    /// A fractional time rounded to whole milliseconds; nil when it is not finite or beyond `Int64`
+    /// (an answer that says so is malformed, not a reason to stop the process).
+    fileprivate static func milliseconds(_ value: Double) -> Int64? {
+        Int64(exactly: value.rounded())
     }
 }
 

@@ -125,20 +125,32 @@ struct DefinitionReader {
         {
             return seconds
         }
-        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value > 0, value.isFinite else {
-            throw self.fail(node, key, "expected a positive number of seconds, or a duration such as 90s, 10m or 4h")
+        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value > 0,
+            value <= Self.longestDuration
+        else {
+            throw self.fail(
+                node,
+                key,
+                "expected a positive number of seconds, or a duration such as 90s, 10m or 4h, of at most 100 years"
+            )
         }
         return value
     }
 
+    /// The longest time a key takes, 100 years in seconds: longer ones are typing mistakes, and
+    /// would overflow the clocks and timers they are given to.
+    static let longestDuration: Double = 100 * 365.25 * 86_400
+
     /// Seconds in a duration with its unit (`ms`, `s`, `m`, `h`, `d`): `90m` is 5,400; nil for
-    /// anything else, zero and negative amounts included.
+    /// anything else, zero and negative amounts and more than 100 years included.
     static func duration(_ text: String) -> Double? {
         let units: [(suffix: String, seconds: Double)] = [
             ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400),
         ]
         for unit in units where text.hasSuffix(unit.suffix) {
-            guard let amount = Double(text.dropLast(unit.suffix.count)), amount > 0, amount.isFinite else { return nil }
+            guard let amount = Double(text.dropLast(unit.suffix.count)), amount > 0,
+                amount * unit.seconds <= Self.longestDuration
+            else { return nil }
             return amount * unit.seconds
         }
         return nil

@@ -186,7 +186,7 @@ extension DefinitionReader {
         throw self.fail(
             node,
             key,
-            "expected a duration before the run's start (24h, 90m, 7d, 3600s) or an RFC 3339 time (2026-11-01T00:00:00Z)"
+            "expected a duration before the run's start (24h, 90m, 7d, 3600s; at most 100 years) or an RFC 3339 time (2026-11-01T00:00:00Z)"
         )
     }
 

@@ -66,7 +66,13 @@ struct PipelineFileTests {
         #expect(definition.requestTimeout == 12.5)
         #expect(definition.retry.baseDelay == 0.25 && definition.retry.maxDelay == 60)
         #expect(try PipelineFileLoader.parse(head + "deadline: 1d\n", file: "p.yaml").deadline == 86_400)
-        for (line, value) in [("outage_tolerance", "0s"), ("outage_tolerance", "20 minutes"), ("deadline", "-4h")] {
+        #expect(try PipelineFileLoader.parse(head + "deadline: 36525d\n", file: "p.yaml").deadline == 36525 * 86_400)
+        // More than 100 years is a typing mistake (1e300 seconds once stopped the process in libcurl's timeout).
+        let mistakes = [
+            ("outage_tolerance", "0s"), ("outage_tolerance", "20 minutes"), ("deadline", "-4h"),
+            ("request_timeout", "1e300"), ("request_timeout", "99999999999999999999d"), ("deadline", "36526d"),
+        ]
+        for (line, value) in mistakes {
             let error = try #require(self.error(head + "\(line): \(value)\n"), "\(value)")
             #expect(error.line == 4 && error.key == line, "\(error)")
             #expect(error.description.contains("a duration such as 90s, 10m or 4h"), "\(error)")

@@ -172,6 +172,13 @@ struct TransformSectionTests {
             says: "expected a duration"
         ),
         Case(
+            name: "a window of more than 100 years",
+            transform: "filter:\n  add_time: {since: 99999999999999999999d}",
+            line: 7,
+            key: "transform.filter.add_time.since",
+            says: "at most 100 years"
+        ),
+        Case(
             name: "empty window",
             transform: "filter:\n  add_time:\n    since: 2026-11-02T00:00:00Z\n    until: 2026-11-01T00:00:00Z",
             line: 9,
