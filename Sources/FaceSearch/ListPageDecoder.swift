@@ -219,8 +219,11 @@ enum ListPageDecoder {
             return .other
         }
 
-        /// A face's key and its colon. The four names differ in length: one comparison per key.
+        /// A face's key and its colon: in place when written as the API writes it, otherwise scanned
+        /// (the four names differ in length: one comparison per key).
         private mutating func faceKey() -> FaceKey? {
+            self.skipWhitespace()
+            if let known = self.knownFaceKey() { return known }
             guard let name = self.rawString(), self.consume(UInt8(ascii: ":")) else { return nil }
             switch name.count {
             case 10: return Self.equals(name, "face_token") ? .faceToken : .other
@@ -230,6 +233,49 @@ enum ListPageDecoder {
             default: return .other
             }
         }
+
+        /// One of the API's four face keys written as the API writes it (`"user_id":`, no space before
+        /// the colon), matched in place by two overlapping 8-byte loads; nil for anything else.
+        @inline(__always)
+        private mutating func knownFaceKey() -> FaceKey? {
+            let start = self.index + 1
+            guard start + 12 <= self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else { return nil }
+            let name: KnownKey
+            switch self.bytes[start] {
+            case UInt8(ascii: "f"): name = self.knownKeys.faceToken
+            case UInt8(ascii: "a"): name = self.knownKeys.addTime
+            case UInt8(ascii: "u"):
+                name = self.bytes[start + 5] == UInt8(ascii: "i") ? self.knownKeys.userID : self.knownKeys.userData
+            default: return nil
+            }
+            guard self.bytes.loadUnaligned(fromByteOffset: start, as: UInt64.self) == name.head,
+                self.bytes.loadUnaligned(fromByteOffset: start + name.count - 8, as: UInt64.self) == name.tail
+            else { return nil }
+            self.index = start + name.count
+            return name.key
+        }
+
+        /// A face key with its closing quote and colon, as two overlapping 8-byte words.
+        private struct KnownKey {
+            let key: FaceKey
+            let count: Int
+            let head: UInt64
+            let tail: UInt64
+
+            init(_ key: FaceKey, _ text: StaticString) {
+                let bytes = UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+                self.key = key
+                self.count = bytes.count
+                self.head = bytes.loadUnaligned(as: UInt64.self)
+                self.tail = bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self)
+            }
+        }
+
+        /// The four keys, made once per page (a `static let` would pay a `swift_once` per key).
+        private let knownKeys = (
+            faceToken: KnownKey(.faceToken, "face_token\":"), userID: KnownKey(.userID, "user_id\":"),
+            userData: KnownKey(.userData, "user_data\":"), addTime: KnownKey(.addTime, "add_time\":")
+        )
 
         /// The faces, their text copied into the page's text, made with the body's size as its
         /// room (unescaped text is never longer than its JSON) and written in place.
@@ -316,15 +362,24 @@ enum ListPageDecoder {
             let negative = position < self.bytes.count && self.bytes[position] == UInt8(ascii: "-")
             if negative { position += 1 }
             let digitsStart = position
+            var value: Int64 = 0
+            // A millisecond time's first eight digits at once.
+            if position + 8 <= self.bytes.count,
+                let eight = Self.eightDigits(self.bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            {
+                value = Int64(eight)
+                position += 8
+            }
+            let tailStart = position
             while position < self.bytes.count, self.bytes[position] &- UInt8(ascii: "0") < 10 { position += 1 }
             guard position > digitsStart else { return nil }
-            var value: Int64 = 0
             if position - digitsStart <= 18 {
                 // Eighteen digits cannot overflow: no check per digit (a millisecond time has thirteen).
-                for index in digitsStart..<position {
+                for index in tailStart..<position {
                     value = value &* 10 &+ Int64(self.bytes[index] &- UInt8(ascii: "0"))
                 }
             } else {
+                value = 0
                 for index in digitsStart..<position {
                     let (times, overflow) = value.multipliedReportingOverflow(by: 10)
                     let (sum, overflow2) = times.addingReportingOverflow(Int64(self.bytes[index] &- UInt8(ascii: "0")))
@@ -340,6 +395,20 @@ enum ListPageDecoder {
             }
             self.index = position
             return negative ? -value : value
+        }
+
+        /// The number eight ASCII digits (first digit in the lowest byte) stand for; nil unless all
+        /// eight are digits.
+        @inline(__always)
+        static func eightDigits(_ word: UInt64) -> UInt64? {
+            let high: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
+            let zeros: UInt64 = 0x3030_3030_3030_3030
+            guard word & high == zeros, (word &+ 0x0606_0606_0606_0606) & high == zeros else { return nil }
+            let digits = word &- zeros
+            // Pairs, then fours, then the eight: each step multiplies the higher-order half and adds.
+            let pairs = (digits &* 10 &+ (digits >> 8)) & 0x00FF_00FF_00FF_00FF
+            let fours = (pairs &* 100 &+ (pairs >> 16)) & 0x0000_FFFF_0000_FFFF
+            return (fours &* 10_000 &+ (fours >> 32)) & 0xFFFF_FFFF
         }
 
         /// A string, or `.some(nil)` for `null`.
@@ -371,11 +440,16 @@ enum ListPageDecoder {
                 // Eight bytes at a time while none ends the string, starts an escape or is a control byte.
                 if position + 8 <= self.bytes.count {
                     let word = self.bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)
-                    if !Self.mayEndOrEscape(word) {
+                    let special = Self.specialBytes(word)
+                    if special == 0 {
                         ascii = ascii && word & highs == 0
                         position += 8
                         continue
                     }
+                    // The lowest flagged byte is the first special one: step over the plain bytes before it.
+                    let plain = special.trailingZeroBitCount / 8
+                    ascii = ascii && word & highs & ((1 << (plain * 8)) &- 1) == 0
+                    position += plain
                 }
                 let byte = self.bytes[position]
                 if byte == UInt8(ascii: "\"") {
@@ -396,16 +470,17 @@ enum ListPageDecoder {
             return false
         }
 
-        /// Whether any of the eight bytes in `word` may be a quote, a backslash or a control byte
-        /// (below 0x20); never false when one is. A byte equal to a value is a zero byte after XOR,
-        /// and `(x - 0x01…) & ~x & 0x80…` finds zero bytes (and bytes below 0x20 without the XOR).
+        /// The high bit of each of the eight bytes in `word` that is a quote, a backslash or a control
+        /// byte (below 0x20); zero when none is. A byte equal to a value is a zero byte after XOR, and
+        /// `(x - 0x01…) & ~x & 0x80…` finds zero bytes (and bytes below 0x20 without the XOR). The
+        /// lowest flagged byte is always a true one; a borrow from it may flag plain bytes above it.
         @inline(__always)
-        private static func mayEndOrEscape(_ word: UInt64) -> Bool {
+        private static func specialBytes(_ word: UInt64) -> UInt64 {
             let ones: UInt64 = 0x0101_0101_0101_0101
             let quote = word ^ (ones &* 0x22)
             let backslash = word ^ (ones &* 0x5C)
             let control = (word &- ones &* 0x20) & ~word
-            return ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | control) & 0x8080_8080_8080_8080 != 0
+            return ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | control) & 0x8080_8080_8080_8080
         }
 
         /// The slow path of ``appendString(to:)``: the rest of a string, from its first escape.
