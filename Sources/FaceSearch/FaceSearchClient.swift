@@ -143,6 +143,14 @@ public final class FaceSearchClient: Sendable {
                 break
             }
         }
+        return try Self.decodeSizeWithJSONDecoder(result)
+    }
+
+    /// A `get_size` answer read by `JSONDecoder` alone: the fallback, and what the one-pass decoder
+    /// is tested against.
+    static func decodeSizeWithJSONDecoder(
+        _ result: Result<TransportResponse, TransportFailure>
+    ) throws(FaceSearchError) -> Int {
         let body: SizeBody = try Self.decode(result, call: "get_size")
         guard let count = body.face_count.value, count >= 0 else {
             throw .malformedResponse(

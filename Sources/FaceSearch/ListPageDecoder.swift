@@ -400,7 +400,7 @@ enum ListPageDecoder {
         /// The number eight ASCII digits (first digit in the lowest byte) stand for; nil unless all
         /// eight are digits.
         @inline(__always)
-        static func eightDigits(_ word: UInt64) -> UInt64? {
+        private static func eightDigits(_ word: UInt64) -> UInt64? {
             let high: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
             let zeros: UInt64 = 0x3030_3030_3030_3030
             guard word & high == zeros, (word &+ 0x0606_0606_0606_0606) & high == zeros else { return nil }

@@ -417,16 +417,7 @@ struct TimestampTests {
         )
         do throws(FaceSearchError) {
             if fast { return "count \(try FaceSearchClient.decodeSize(result))" }
-            let decoded: SizeBody = try FaceSearchClient.decode(result, call: "get_size")
-            guard let count = decoded.face_count.value, count >= 0 else {
-                throw .malformedResponse(
-                    status: 200,
-                    reason: "face_count is not a count",
-                    requestID: decoded.request_id,
-                    call: "get_size"
-                )
-            }
-            return "count \(count)"
+            return "count \(try FaceSearchClient.decodeSizeWithJSONDecoder(result))"
         } catch {
             return "\(error) request \(error.requestID ?? "-") retry \(error.retryAfter.map { "\($0)" } ?? "-")"
         }
