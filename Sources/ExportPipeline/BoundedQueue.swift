@@ -9,12 +9,17 @@ import Foundation
 /// - Important: ``push(_:)`` and ``pop()`` block the calling thread. Use them on dedicated Dispatch
 ///   queues only, never from an `async` context.
 public final class BoundedQueue<Element>: @unchecked Sendable {
-    // Every stored property is read and written only while `condition` is locked.
-    private let condition = NSCondition()
+    // Every stored `var` is read and written only while `lock` is held.
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// Consumers wait here for an item; a push wakes one.
+    private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Producers wait here for room; a pop wakes one (not all four walkers for one free slot).
+    private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var items: [Element?] = []
     private var head = 0
     private var closed = false
     private var cancelled = false
+    private var producersWaiting = 0
     /// The most items the queue holds.
     public let capacity: Int
 
@@ -22,27 +27,50 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
     public init(capacity: Int) {
         precondition(capacity > 0, "a bounded queue needs room for one item")
         self.capacity = capacity
+        pthread_mutex_init(self.lock, nil)
+        pthread_cond_init(self.notEmpty, nil)
+        pthread_cond_init(self.notFull, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(self.notFull)
+        pthread_cond_destroy(self.notEmpty)
+        pthread_mutex_destroy(self.lock)
+        self.notFull.deallocate()
+        self.notEmpty.deallocate()
+        self.lock.deallocate()
     }
 
     private var count: Int { self.items.count - self.head }
 
+    /// Producers waiting for room now (for tests that must know a producer is held).
+    var producersHeld: Int {
+        pthread_mutex_lock(self.lock)
+        defer { pthread_mutex_unlock(self.lock) }
+        return self.producersWaiting
+    }
+
     /// Appends `item`, waiting while the queue is full; false when the queue was cancelled or closed.
     @discardableResult
     public func push(_ item: Element) -> Bool {
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        while self.count >= self.capacity && !self.cancelled && !self.closed { self.condition.wait() }
+        pthread_mutex_lock(self.lock)
+        defer { pthread_mutex_unlock(self.lock) }
+        while self.count >= self.capacity && !self.cancelled && !self.closed {
+            self.producersWaiting += 1
+            pthread_cond_wait(self.notFull, self.lock)
+            self.producersWaiting -= 1
+        }
         guard !self.cancelled && !self.closed else { return false }
         self.items.append(item)
-        self.condition.broadcast()
+        pthread_cond_signal(self.notEmpty)
         return true
     }
 
     /// Takes the oldest item, waiting while the queue is empty; nil once it is closed and drained, or cancelled.
     public func pop() -> Element? {
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        while self.count == 0 && !self.closed && !self.cancelled { self.condition.wait() }
+        pthread_mutex_lock(self.lock)
+        defer { pthread_mutex_unlock(self.lock) }
+        while self.count == 0 && !self.closed && !self.cancelled { pthread_cond_wait(self.notEmpty, self.lock) }
         guard !self.cancelled, self.count > 0 else { return nil }
         let item = self.items[self.head].take()
         self.head += 1
@@ -50,25 +78,30 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
             self.items.removeFirst(self.head)
             self.head = 0
         }
-        self.condition.broadcast()
+        pthread_cond_signal(self.notFull)
         return item
     }
 
     /// No more items will come; consumers drain what is left and then see the end.
     public func close() {
-        self.condition.lock()
+        pthread_mutex_lock(self.lock)
         self.closed = true
-        self.condition.broadcast()
-        self.condition.unlock()
+        self.wakeEverybody()
+        pthread_mutex_unlock(self.lock)
     }
 
     /// Ends the stream now: waiting producers and consumers return at once, queued items are dropped.
     public func cancel() {
-        self.condition.lock()
+        pthread_mutex_lock(self.lock)
         self.cancelled = true
         self.items.removeAll()
         self.head = 0
-        self.condition.broadcast()
-        self.condition.unlock()
+        self.wakeEverybody()
+        pthread_mutex_unlock(self.lock)
+    }
+
+    private func wakeEverybody() {
+        pthread_cond_broadcast(self.notEmpty)
+        pthread_cond_broadcast(self.notFull)
     }
 }

@@ -1,7 +1,9 @@
 import Dispatch
-import ExportPipeline
+import Foundation
 import Synchronization
 import Testing
+
+@testable import ExportPipeline
 
 struct BoundedQueueTests {
     @Test func deliversInOrderAndEndsWhenClosedAndDrained() {
@@ -60,6 +62,25 @@ struct BoundedQueueTests {
         consumers.wait()
         let expected = (0..<4).flatMap { producer in (0..<500).map { producer * 1000 + $0 } }
         #expect(received.withLock { $0.sorted() } == expected)
+    }
+
+    /// Producers and consumers wait on separate conditions: a producer held by a full queue must be
+    /// woken by `close` as surely as a consumer held by an empty one.
+    @Test(.timeLimit(.minutes(1))) func closeReleasesProducersHeldByAFullQueue() {
+        let queue = BoundedQueue<Int>(capacity: 1)
+        queue.push(0)
+        let refused = Mutex(0)
+        let producers = DispatchGroup()
+        for producer in 1...3 {
+            DispatchQueue(label: "producer-\(producer)").async(group: producers) {
+                if !queue.push(producer) { refused.withLock { $0 += 1 } }
+            }
+        }
+        while queue.producersHeld < 3 { sched_yield() }
+        queue.close()
+        producers.wait()
+        #expect(refused.withLock { $0 } == 3)
+        #expect([queue.pop(), queue.pop()] == [0, nil])
     }
 }
 

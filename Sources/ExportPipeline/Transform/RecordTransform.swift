@@ -288,7 +288,9 @@ extension TransformConfiguration {
 /// A compiled `filter.user_id` pattern.
 ///
 /// `Regex` holds an immutable compiled program; it is only read after `init`.
-private struct UserIDPattern: @unchecked Sendable {
+/// A class, so the transform's optional pattern is a null check per face: an optional of a struct
+/// holding a `Regex` is tested through the runtime's generic witnesses.
+private final class UserIDPattern: @unchecked Sendable {
     private let regex: Regex<AnyRegexOutput>
 
     init(_ pattern: String) throws {
