@@ -288,6 +288,7 @@ extension TransformConfiguration {
 /// A compiled `filter.user_id` pattern.
 ///
 /// `Regex` holds an immutable compiled program; it is only read after `init`.
+///
 /// A class, so the transform's optional pattern is a null check per face: an optional of a struct
 /// holding a `Regex` is tested through the runtime's generic witnesses.
 private final class UserIDPattern: @unchecked Sendable {
