@@ -19,7 +19,9 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
     private var head = 0
     private var closed = false
     private var cancelled = false
-    private var producersWaiting = 0
+    /// Called, with the queue locked, each time a producer starts waiting for room: how a test
+    /// knows a producer is held. Set before the queue is shared.
+    var producerWillWait: (@Sendable () -> Void)?
     /// The most items the queue holds.
     public let capacity: Int
 
@@ -43,22 +45,14 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
 
     private var count: Int { self.items.count - self.head }
 
-    /// Producers waiting for room now (for tests that must know a producer is held).
-    var producersHeld: Int {
-        pthread_mutex_lock(self.lock)
-        defer { pthread_mutex_unlock(self.lock) }
-        return self.producersWaiting
-    }
-
     /// Appends `item`, waiting while the queue is full; false when the queue was cancelled or closed.
     @discardableResult
     public func push(_ item: Element) -> Bool {
         pthread_mutex_lock(self.lock)
         defer { pthread_mutex_unlock(self.lock) }
         while self.count >= self.capacity && !self.cancelled && !self.closed {
-            self.producersWaiting += 1
+            self.producerWillWait?()
             pthread_cond_wait(self.notFull, self.lock)
-            self.producersWaiting -= 1
         }
         guard !self.cancelled && !self.closed else { return false }
         self.items.append(item)

@@ -27,11 +27,16 @@ struct OperationsTests {
         )
     }
 
-    /// Starts `faceexport run` and returns once its debug log has said `marker` `count` times.
+    /// Starts `faceexport run` and returns once its debug log has said `marker` `count` times; sends
+    /// `signal` at that moment when given.
+    ///
+    /// The signal goes from the thread that read the marker: the test's own task may wait seconds for
+    /// a thread of the cooperative pool on a loaded machine, while the run goes on to its end.
     static func startSlowRun(
         _ pipeline: String,
         libraries: Int = 2,
-        marker: String = "library walked"
+        marker: String = "library walked",
+        signal: Int32? = nil
     ) async throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
@@ -41,13 +46,16 @@ struct OperationsTests {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        let pid = process.processIdentifier
         await runOffThePool {
             var text = ""
             while text.components(separatedBy: marker).count <= libraries {
                 let chunk = errors.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
+                // The run ended first: there is nothing left to signal.
+                if chunk.isEmpty { return }
                 text += String(decoding: chunk, as: UTF8.self)
             }
+            if let signal { kill(pid, signal) }
         }
         return process
     }
@@ -88,8 +96,7 @@ struct OperationsTests {
         )
         #expect(try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"]).status == 0)
         let before = try KillTests.snapshot(folder + "/out")
-        let run = try await Self.startSlowRun(folder + "/slow.yaml")
-        kill(run.processIdentifier, SIGTERM)
+        let run = try await Self.startSlowRun(folder + "/slow.yaml", signal: SIGTERM)
         #expect(await Self.wait(run) == 143)
         #expect(try KillTests.snapshot(folder + "/out") == before)
         // The interrupted run keeps its journal (and hidden temporary files) for `--resume`.

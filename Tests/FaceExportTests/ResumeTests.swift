@@ -82,8 +82,11 @@ struct ResumeTests {
     @Test(arguments: [1, 5])
     func sigkillThenResumeExportsEveryFaceExactlyOnce(afterLibraries: Int) async throws {
         let folder = try Self.prepare()
-        let run = try await OperationsTests.startSlowRun(folder + "/slow.yaml", libraries: afterLibraries)
-        kill(run.processIdentifier, SIGKILL)
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: afterLibraries,
+            signal: SIGKILL
+        )
         _ = await OperationsTests.wait(run)
         let journal = try #require(ResumeState.read(path: folder + "/out/.faceexport/resumable.journal", outputs: 3))
         #expect(!journal.runID.isEmpty, "the journal names the run to continue")
@@ -98,9 +101,9 @@ struct ResumeTests {
         let run = try await OperationsTests.startSlowRun(
             folder + "/slow.yaml",
             libraries: 1,
-            marker: "committing the outputs"
+            marker: "committing the outputs",
+            signal: SIGKILL
         )
-        kill(run.processIdentifier, SIGKILL)
         _ = await OperationsTests.wait(run)
         // Wherever the kill landed (preparing the files, or among the renames), a resumed run ends with
         // every output complete; if the commit had already finished, there is nothing to resume.
@@ -112,16 +115,18 @@ struct ResumeTests {
 
     @Test func sigtermKeepsAConsistentJournalAndResumeCompletes() async throws {
         let folder = try Self.prepare()
-        let run = try await OperationsTests.startSlowRun(folder + "/slow.yaml", libraries: 3)
-        kill(run.processIdentifier, SIGTERM)
+        let run = try await OperationsTests.startSlowRun(folder + "/slow.yaml", libraries: 3, signal: SIGTERM)
         #expect(await OperationsTests.wait(run) == 143)
         let journal = try #require(ResumeState.read(path: folder + "/out/.faceexport/resumable.journal", outputs: 3))
         let finished = journal.groups.values.flatMap(\.values).filter { $0.result != nil }
         #expect(finished.count >= 3)
         #expect(finished.allSatisfy { $0.written == $0.result?.exported })
         // A second interruption of the resumed run, then a resume to the end.
-        let again = try await OperationsTests.startSlowRun(folder + "/slow.yaml --resume", libraries: 2)
-        kill(again.processIdentifier, SIGTERM)
+        let again = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml --resume",
+            libraries: 2,
+            signal: SIGTERM
+        )
         let status = await OperationsTests.wait(again)
         // On a loaded machine the resumed run may finish before the signal lands: then it committed.
         #expect([0, 143].contains(status))
@@ -133,8 +138,7 @@ struct ResumeTests {
 
     @Test func aChangedPipelineRefusesToResumeAndANewRunStartsOver() async throws {
         let folder = try Self.prepare()
-        let run = try await OperationsTests.startSlowRun(folder + "/slow.yaml", libraries: 1)
-        kill(run.processIdentifier, SIGKILL)
+        let run = try await OperationsTests.startSlowRun(folder + "/slow.yaml", libraries: 1, signal: SIGKILL)
         _ = await OperationsTests.wait(run)
         let changed = try String(contentsOfFile: folder + "/fast.yaml", encoding: .utf8)
             .replacingOccurrences(of: "path: faces.sqlite", with: "path: other.sqlite")

@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import Synchronization
 import Testing
 
@@ -69,6 +68,8 @@ struct BoundedQueueTests {
     @Test(.timeLimit(.minutes(1))) func closeReleasesProducersHeldByAFullQueue() {
         let queue = BoundedQueue<Int>(capacity: 1)
         queue.push(0)
+        let held = DispatchSemaphore(value: 0)
+        queue.producerWillWait = { held.signal() }
         let refused = Mutex(0)
         let producers = DispatchGroup()
         for producer in 1...3 {
@@ -76,7 +77,7 @@ struct BoundedQueueTests {
                 if !queue.push(producer) { refused.withLock { $0 += 1 } }
             }
         }
-        while queue.producersHeld < 3 { sched_yield() }
+        for _ in 1...3 { held.wait() }
         queue.close()
         producers.wait()
         #expect(refused.withLock { $0 } == 3)
