@@ -9,8 +9,16 @@ public struct ExportConfiguration: Sendable {
     /// Where the run's `manifest.json` goes once the outputs are committed (a `_SUCCESS` marker goes
     /// beside it and beside every file when the run is complete); nil for none. Default nil.
     public var manifestPath: String?
-    /// Libraries walked at the same time (width of the page-walker stage). Default 4.
+    /// Libraries walked at the same time (width of the page-walker stage), 1 to
+    /// ``maximumConcurrency``. Default 4.
     public var concurrency: Int = 4
+    /// The most libraries a run walks at once.
+    ///
+    /// Every walker blocks a thread of libdispatch's pool for the whole run, and that pool holds at
+    /// most 255 threads: at 252 walkers and more, the transformer and the sink got none, the walkers
+    /// waited on them for ever and the run hung, deaf even to SIGTERM (whose handler needs a thread
+    /// too). Half the pool leaves room for the other stages and for the pages fetched ahead.
+    public static let maximumConcurrency = 128
     /// Faces asked for per `list` call (`limit`), 1 to 1000. Default 1000.
     public var pageSize: Int = 1000
     /// Pages of large libraries (more than two pages) fetched ahead in parallel, across the run;

@@ -86,6 +86,10 @@ public final class ExportRun: Sendable {
                 sizeCall: CallAvailability()
             )
         }
+        precondition(
+            (1...ExportConfiguration.maximumConcurrency).contains(self.configuration.concurrency),
+            "concurrency is 1 to \(ExportConfiguration.maximumConcurrency)"
+        )
         let groups = BoundedQueue<GroupTask>(capacity: self.configuration.concurrency)
         let faces = BoundedQueue<FaceBatch>(capacity: self.configuration.queueCapacity)
         let records = BoundedQueue<RecordBatch>(capacity: self.configuration.queueCapacity)
@@ -106,6 +110,17 @@ public final class ExportRun: Sendable {
                 self.stop.raise("cannot \(what): \(error)")
             }
         }
+        // The consumers first: they hold their threads before the walkers take theirs.
+        let transformer = RecordTransformer(transform: self.configuration.transform)
+        DispatchQueue(label: "faceexport.transformer").async { transformer.work(input: faces, output: records) }
+
+        let sinkStage = self.sinkStage
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "faceexport.sink").async {
+            sinkStage.work(input: records)
+            drained.signal()
+        }
+
         let source = GroupSource(
             accounts: accounts,
             shard: self.configuration.shard,
@@ -134,15 +149,6 @@ public final class ExportRun: Sendable {
         }
         walkers.notify(queue: DispatchQueue(label: "faceexport.walkers-done")) { faces.close() }
 
-        let transformer = RecordTransformer(transform: self.configuration.transform)
-        DispatchQueue(label: "faceexport.transformer").async { transformer.work(input: faces, output: records) }
-
-        let sinkStage = self.sinkStage
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue(label: "faceexport.sink").async {
-            sinkStage.work(input: records)
-            drained.signal()
-        }
         drained.wait()
         return self.conclude(started: started, startedAt: startedAt)
     }

@@ -200,7 +200,11 @@ struct DefinitionReader {
         if let node = entries["groups"] { definition.groups = try self.groups(node) }
         if let node = entries["groups_file"] { definition.groups = .file(try self.string(node, "groups_file")) }
         if let node = entries["concurrency"] {
-            definition.concurrency = try self.integer(node, "concurrency", in: 1...256)
+            definition.concurrency = try self.integer(
+                node,
+                "concurrency",
+                in: 1...ExportConfiguration.maximumConcurrency
+            )
         }
         if let node = entries["page_size"] { definition.pageSize = try self.integer(node, "page_size", in: 1...1000) }
         if let node = entries["request_timeout"] {

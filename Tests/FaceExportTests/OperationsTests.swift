@@ -103,6 +103,22 @@ struct OperationsTests {
         #expect(FileManager.default.fileExists(atPath: folder + "/out/.faceexport/ops.journal"))
     }
 
+    /// The widest run the pipeline file allows: every walker holds a thread of libdispatch's pool, and
+    /// the transformer, the sink, the pages fetched ahead and the signal handler still get theirs.
+    @Test func theMostLibrariesAtOnceExportEveryFaceOnce() async throws {
+        let folder = try makeTemporaryDirectory()
+        let groups = 2 * ExportConfiguration.maximumConcurrency
+        let wide = Self.pipeline(folder: folder, groups: groups)
+            .replacingOccurrences(of: "concurrency: 2", with: "concurrency: \(ExportConfiguration.maximumConcurrency)")
+        try wide.write(toFile: folder + "/wide.yaml", atomically: true, encoding: .utf8)
+        let run = try await CommandLineTests.faceexport(["run", folder + "/wide.yaml"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let dataset = DatasetGenerator(groups: groups, faces: 600, sizing: .mixed, seed: 8).make()
+        let rows = try readNDJSON(folder + "/out/faces.ndjson")
+        #expect(rows.count == dataset.faceCount)
+        #expect(Set(rows) == Set(expectedRows(dataset.groups)))
+    }
+
     @Test func logsOffATerminalAreJSONLinesWithTheRunIDAndNoSecret() async throws {
         let secretFile = try makeTemporaryDirectory() + "/secret"
         let secret = "s3cr3t-" + UUID().uuidString

@@ -206,6 +206,18 @@ struct PipelineFileTests {
         }
     }
 
+    /// Each walker holds a thread of libdispatch's pool (255 at most) for the whole run: at 252 and
+    /// more the run hung. The file says so before anything starts.
+    @Test func concurrencyIsAtMostWhatTheThreadPoolServes() throws {
+        let base = "name: x\nendpoint: embedded\noutputs:\n  - {format: ndjson, path: f}\n"
+        for value in [129, 256] {
+            let error = try #require(self.error(base + "concurrency: \(value)\n"))
+            #expect(error.line == 5 && error.key == "concurrency", "\(error)")
+            #expect(error.message.contains("expected 1 to 128"), "\(error)")
+        }
+        #expect(try PipelineFileLoader.parse(base + "concurrency: 128\n", file: "p.yaml").concurrency == 128)
+    }
+
     @Test func aLiteralSecretIsRefusedWithoutEchoingIt() throws {
         let error = try #require(
             self.error(
