@@ -25,7 +25,9 @@ struct RunSummary {
         lines.append("  groups    \(report.groups.count): \(counts.joined(separator: ", "))")
         let filtered = report.filtered > 0 ? " (\(report.filtered) more left out by the transform's filter)" : ""
         lines.append("  faces     \(report.faces) in \(report.pages) pages\(filtered)")
-        lines.append("  requests  \(report.requests), retries \(report.retries)")
+        let throttled = report.throttled > 0 ? ", throttled by the API \(report.throttled)" : ""
+        lines.append("  requests  \(report.requests), retries \(report.retries)\(throttled)")
+        if let hint = Self.throttleHint(throttled: report.throttled, requests: report.requests) { lines.append(hint) }
         let rate = report.duration > 0 ? Int(Double(report.faces) / report.duration) : 0
         lines.append("  time      \(String(format: "%.2f", report.duration)) s, \(rate) faces/s")
         for file in report.files {
@@ -71,5 +73,14 @@ struct RunSummary {
             lines.append("  … and \(reasons.count - 20) more reasons libraries were not exported completely")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A line of advice when the API refused a fifth of the calls or more as over its rate limit: the
+    /// run still ends well, but every refusal cost a retry and time, night after night.
+    static func throttleHint(throttled: Int, requests: Int) -> String? {
+        guard requests >= 20, throttled * 5 >= requests else { return nil }
+        let share = Int((Double(throttled) / Double(requests) * 100).rounded())
+        return "  THROTTLED the API refused \(share)% of the calls as over its rate limit, each retried at a cost of"
+            + " time: lower rate_limit.requests_per_second (mode: fixed) or let mode: adaptive find the limit"
     }
 }

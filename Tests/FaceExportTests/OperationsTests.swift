@@ -119,6 +119,25 @@ struct OperationsTests {
         #expect(Set(rows) == Set(expectedRows(dataset.groups)))
     }
 
+    /// A fixed rate far above what the API admits still exports everything, and the summary says how
+    /// many calls the API refused and what to change.
+    @Test func aRateFarAboveTheAPIsLimitIsReportedWithWhatToChange() async throws {
+        let folder = try makeTemporaryDirectory()
+        let throttled = Self.pipeline(folder: folder, groups: 8)
+            .replacingOccurrences(
+                of: "faults: {latency: 0.0}",
+                with: "faults: {latency: 0.0, rate_limit: 10, limit_status: 429}"
+            )
+        #expect(throttled.contains("rate_limit: 10") && throttled.contains("mode: fixed, requests_per_second: 1000"))
+        try throttled.write(toFile: folder + "/throttled.yaml", atomically: true, encoding: .utf8)
+        let run = try await CommandLineTests.faceexport(["run", folder + "/throttled.yaml"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let requests = try #require(run.stderr.split(separator: "\n").first { $0.hasPrefix("  requests") })
+        #expect(requests.contains("throttled by the API"), "\(requests)")
+        #expect(run.stderr.contains("THROTTLED the API refused"), "\(run.stderr)")
+        #expect(run.stderr.contains("lower rate_limit.requests_per_second"))
+    }
+
     @Test func logsOffATerminalAreJSONLinesWithTheRunIDAndNoSecret() async throws {
         let secretFile = try makeTemporaryDirectory() + "/secret"
         let secret = "s3cr3t-" + UUID().uuidString
