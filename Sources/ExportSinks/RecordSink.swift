@@ -188,6 +188,7 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
         switch self.code {
         case .io(let operation, let path, let errno):
             "cannot \(operation) \(path): \(String(cString: strerror(errno)))"
+                + (errno == ENOSPC || errno == EDQUOT ? "; free space there and run again" : "")
         case .compression(let reason):
             "gzip failed: \(reason)"
         case .sqlite(let operation, let path, let message):

@@ -167,6 +167,7 @@ struct FullDiskTests {
         let big = try await CommandLineTests.faceexport(["run", try pipeline(groups: 40)])
         #expect(big.status == 3, "\(big.stderr)")
         #expect(big.stderr.contains("No space left on device"), "\(big.stderr)")
+        #expect(big.stderr.contains("free space there and run again"), "\(big.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: disk + "/out/faces.ndjson")) == lastNight)
     }
 }
