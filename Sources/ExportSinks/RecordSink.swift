@@ -184,11 +184,14 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
         Self(code: .sqlite(operation: operation, path: path, message: message))
     }
 
+    /// What to do about a full disk, in every sink's words alike.
+    static let diskFullAdvice = "free space there and run again"
+
     public var description: String {
         switch self.code {
         case .io(let operation, let path, let errno):
             "cannot \(operation) \(path): \(String(cString: strerror(errno)))"
-                + (errno == ENOSPC || errno == EDQUOT ? "; free space there and run again" : "")
+                + (errno == ENOSPC || errno == EDQUOT ? "; \(Self.diskFullAdvice)" : "")
         case .compression(let reason):
             "gzip failed: \(reason)"
         case .sqlite(let operation, let path, let message):

@@ -44,7 +44,7 @@ final class SQLiteDatabase {
     /// SQLite's error in plain words where it has a plain cause (a full disk), else its own message.
     fileprivate func failure(_ code: Int32, _ operation: String, message: String) -> SinkError {
         if code & 0xFF == SQLITE_FULL {
-            return .sqlite("write", path: self.path, message: "the disk is full; free space there and run again")
+            return .sqlite("write", path: self.path, message: "the disk is full; \(SinkError.diskFullAdvice)")
         }
         return .sqlite(operation, path: self.path, message: message)
     }
