@@ -1,3 +1,4 @@
+public import ExportSinks
 public import FaceSearch
 
 /// How an export run walks and hands work between its stages.
@@ -51,6 +52,9 @@ public struct ExportConfiguration: Sendable {
     public var resume: ResumeState?
     /// When the run started, Unix ms, recorded in the journal so a resumed run keeps it. Default 0.
     public var startedAt: Int64 = 0
+    /// The journal's and the commit's file operations, as steps a crash test can stop at (the sinks
+    /// carry their own, in their configuration). Default: carried out directly.
+    public var fileSteps = FileSteps.direct
     /// What the transformer stage makes of every face; the sinks must be built for its schema.
     /// Default ``RecordTransform/standard``.
     public var transform = RecordTransform.standard

@@ -60,7 +60,7 @@ public final class ExportRun: Sendable {
         let ledger = RunLedger()
         self.stop = stop
         self.ledger = ledger
-        self.sinkStage = SinkStage(sinks: sinks, ledger: ledger, stop: stop)
+        self.sinkStage = SinkStage(sinks: sinks, ledger: ledger, stop: stop, steps: configuration.fileSteps)
     }
 
     /// Runs the export to its end and returns what happened.
@@ -102,7 +102,8 @@ public final class ExportRun: Sendable {
                     date: self.configuration.runDate,
                     startedAt: self.configuration.startedAt,
                     fingerprint: self.configuration.fingerprint,
-                    fresh: self.configuration.resume == nil
+                    continuing: self.configuration.resume,
+                    steps: self.configuration.fileSteps
                 )
                 if let resume = self.configuration.resume { try self.sinkStage.resume(resume) }
             } catch {
@@ -196,7 +197,14 @@ public final class ExportRun: Sendable {
             self.logger.debug("committing the outputs")
         }
         switch self.sinkStage.finish(commit: context) {
-        case .success(let prepared) where outcome != .failed:
+        case .success(let outputs) where outcome != .failed:
+            if let disagreement = CommitCheck(libraries: self.ledger.handedOn).disagreement(outputs: outputs) {
+                for file in outputs.joined() { self.configuration.fileSteps.remove(file.temporaryPath) }
+                failure = disagreement
+                outcome = .failed
+                break
+            }
+            let prepared = Array(outputs.joined())
             report.files = prepared.map(\.summary)
             var plan = CommitPlan(
                 runID: report.runID,
@@ -213,9 +221,13 @@ public final class ExportRun: Sendable {
                 if outcome == .complete { plan.successFolders = manifest.successFolders(manifestPath: manifestPath) }
             }
             do throws(SinkError) {
-                // Journaled first: a crash among the renames is finished by the next run.
-                try self.sinkStage.journal?.append(RunJournal.Line(type: "commit", commit: plan))
-                try plan.execute()
+                // Recorded first, in a file of its own beside the journal (written whole or not at
+                // all, so no damage to the journal can take it): a crash among the renames is
+                // finished by the next run.
+                if let path = self.configuration.journalPath {
+                    try plan.record(at: CommitPlan.path(forJournal: path), steps: self.configuration.fileSteps)
+                }
+                try plan.execute(steps: self.configuration.fileSteps)
             } catch {
                 failure = "the outputs could not all be put in place: \(error); the next run finishes the commit"
                 outcome = .failed
@@ -226,7 +238,12 @@ public final class ExportRun: Sendable {
             failure = "cannot commit the outputs: \(error)"
             outcome = .failed
         }
-        if failure == nil || outcome == .failed && report.files.isEmpty { self.sinkStage.journal?.remove() }
+        if failure == nil || outcome == .failed && report.files.isEmpty {
+            self.sinkStage.journal?.remove()
+            if let path = self.configuration.journalPath {
+                self.configuration.fileSteps.remove(CommitPlan.path(forJournal: path))
+            }
+        }
         report.outcome = outcome
         report.failure = failure
         if outcome == .failed { report.files = [] }

@@ -54,7 +54,8 @@ struct GroupSource: Sendable {
                         written: previous.written,
                         filtered: previous.filtered,
                         requests: previous.requests,
-                        retries: previous.retries
+                        retries: previous.retries,
+                        repaired: previous.repaired
                     )
                 }
                 if let result = previous?.result {

@@ -11,7 +11,11 @@ import Glibc
 /// - `run`: the run id and the fingerprint of the settings that shape the outputs;
 /// - `page`: a library's walk position after the page, rows written, and each output's file checkpoint;
 /// - `end`: a library's walk result and final checkpoints.
-/// A torn last line (the process died while writing it) is ignored on reading.
+/// Each line ends with `"crc":"<8 hex digits>"`: the CRC-32 of the line's bytes before that
+/// member, continuing from the previous line's CRC, so a damaged, missing or reordered line breaks
+/// the chain. Reading trusts the lines before the first one that does not decode or does not match
+/// (``RunJournal/Contents``); a torn last line (the process died while writing it) is the normal end
+/// of an interrupted journal. Journals of earlier versions (no CRC) are read line by line as written.
 final class RunJournal {
     struct Line: Codable {
         var type: String
@@ -30,28 +34,41 @@ final class RunJournal {
         var retries: Int?
         /// One entry per output, in the pipeline's order; nil where the output has no file for it yet.
         var files: [FileCheckpoint?]?
-        /// The commit about to be carried out (`type` `commit`).
+        /// The commit about to be carried out (`type` `commit`); earlier versions only, this one
+        /// records it in a file of its own.
         var commit: CommitPlan?
+        /// Faces of the library whose text was repaired so far, and the first of their tokens.
+        var repaired: Int?
+        var repaired_tokens: [String]?
     }
 
     let path: String
     private let descriptor: Int32
+    private let steps: FileSteps
+    /// The CRC of the last line written: the next line's CRC continues from it.
+    private var chain: UInt32
 
-    /// Opens the journal for appending; `fresh` starts it over with a `run` line.
+    /// Opens the journal for appending: a new one with a `run` line, or with `continuing`, the
+    /// interrupted run's, cut back to the lines it trusts (a damaged tail is dropped, so what is
+    /// appended now follows the last line the reader will trust).
     init(
         path: String,
         runID: String,
         date: String,
         startedAt: Int64,
         fingerprint: String,
-        fresh: Bool
+        continuing: ResumeState?,
+        steps: FileSteps = .direct
     ) throws(SinkError) {
         self.path = path
-        let flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (fresh ? O_TRUNC : 0)
-        let descriptor = open(path, flags, 0o600)
-        guard descriptor >= 0 else { throw .io("open the journal", path: path, errno: errno) }
+        self.steps = steps
+        self.chain = continuing?.journalChain ?? 0
+        let flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (continuing == nil ? O_TRUNC : 0)
+        let descriptor = try steps.open(path, flags: flags, mode: 0o600, operation: "open the journal")
         self.descriptor = descriptor
-        if fresh {
+        if let continuing {
+            try steps.truncate(descriptor, to: continuing.journalLength, path: path, operation: "cut back the journal")
+        } else {
             try self.append(
                 Line(type: "run", run_id: runID, date: date, fingerprint: fingerprint, started_at: startedAt)
             )
@@ -63,10 +80,109 @@ final class RunJournal {
     func append(_ line: Line) throws(SinkError) {
         // Plain values cannot fail to encode.
         var bytes = Self.libraryLine(line) ?? Array(try! JSONEncoder().encode(line))
+        self.chain = Self.seal(&bytes, chain: self.chain)
+        try self.steps.write(
+            bytes,
+            to: self.descriptor,
+            step: .journal,
+            path: self.path,
+            operation: "write the journal"
+        )
+    }
+
+    /// The member that closes every line: `,"crc":"` before the eight hex digits and `"}`.
+    private static let crcMember = Array(#","crc":""#.utf8)
+    /// The bytes a sealed line ends with after its JSON body: the member, eight digits, `"}`.
+    private static let sealLength = crcMember.count + 8 + 2
+
+    /// Closes a JSON object's `bytes` with its CRC member (the CRC of the bytes before the member,
+    /// continuing from `chain`) and a newline; returns the CRC.
+    static func seal(_ bytes: inout [UInt8], chain: UInt32) -> UInt32 {
+        precondition(bytes.last == UInt8(ascii: "}") && bytes.count > 2)
+        bytes.removeLast()
+        let crc = CRC32.checksum(bytes, seed: chain)
+        bytes.append(contentsOf: Self.crcMember)
+        let digits = String(crc, radix: 16)
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 8 - digits.utf8.count))
+        bytes.append(contentsOf: digits.utf8)
+        bytes.append(contentsOf: #""}"#.utf8)
         bytes.append(0x0A)
-        if let failure = bytes.withUnsafeBytes({ AtomicFileWriter.writeAll($0, to: self.descriptor) }) {
-            throw .io("write the journal", path: self.path, errno: failure)
+        return crc
+    }
+
+    /// Eight lower-case hex digits as a number; nil for anything else.
+    private static func hexDigits(_ text: ArraySlice<UInt8>) -> UInt32? {
+        var value: UInt32 = 0
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = value << 4 | UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = value << 4 | UInt32(byte - UInt8(ascii: "a") + 10)
+            default: return nil
+            }
         }
+        return text.count == 8 ? value : nil
+    }
+
+    /// What a journal on disk holds that can be trusted.
+    struct Contents {
+        /// The lines before the first damaged one, decoded.
+        var lines: [Line] = []
+        /// Bytes of the file those lines take, with their newlines.
+        var trustedLength = 0
+        /// The CRC of the last trusted line (0 when it has none).
+        var chain: UInt32 = 0
+        /// Where the first damaged line starts, and why it is not trusted; nil when every line is
+        /// sound or only the last one is torn.
+        var damage: (offset: Int, reason: String)?
+    }
+
+    /// Reads the journal at `path`; nil when there is none.
+    static func read(path: String) -> Contents? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return Self.read(Array(data))
+    }
+
+    /// Reads a journal's bytes: every line up to the first that does not decode or whose CRC does
+    /// not continue the chain.
+    static func read(_ bytes: [UInt8]) -> Contents {
+        var contents = Contents()
+        var sealed = false
+        let decoder = JSONDecoder()
+        var start = 0
+        while start < bytes.count {
+            guard let newline = bytes[start...].firstIndex(of: 0x0A) else {
+                // A torn last line: the process died while writing it; it was never vouched for.
+                return contents
+            }
+            let line = bytes[start..<newline]
+            var reason: String?
+            var crc: UInt32?
+            if line.count > Self.sealLength, line.suffix(Self.sealLength).starts(with: Self.crcMember),
+                let digits = Self.hexDigits(line.suffix(10).prefix(8))
+            {
+                let body = line.dropLast(Self.sealLength)
+                if CRC32.checksum(body, seed: contents.chain) == digits {
+                    crc = digits
+                } else {
+                    reason = "its checksum does not match"
+                }
+            } else if sealed {
+                reason = "it has no checksum"
+            }
+            let entry = reason == nil ? try? decoder.decode(Line.self, from: Data(line)) : nil
+            guard let entry else {
+                contents.damage = (start, reason ?? "it is not a journal line")
+                return contents
+            }
+            if let crc {
+                sealed = true
+                contents.chain = crc
+            }
+            contents.lines.append(entry)
+            start = newline + 1
+            contents.trustedLength = start
+        }
+        return contents
     }
 
     /// A library's `page` or `end` line (a walk position or result, counts and checkpoints; no
@@ -111,6 +227,8 @@ final class RunJournal {
         object.number("filtered", line.filtered)
         object.number("requests", line.requests)
         object.number("retries", line.retries)
+        object.number("repaired", line.repaired)
+        if let tokens = line.repaired_tokens { object.texts("repaired_tokens", tokens) }
         if let files = line.files {
             object.array("files", files) { members, file in
                 members.text("account", file.account)
@@ -118,13 +236,15 @@ final class RunJournal {
                 members.number("bytes", file.bytes)
                 members.number("rows", file.rows)
                 members.flag("finished", file.finished)
+                members.text("sha256", file.sha256)
+                members.number("lastRowID", file.lastRowID)
             }
         }
         return object.finished()
     }
 
     /// Removes the journal: the run committed, or failed for good.
-    func remove() { unlink(self.path) }
+    func remove() { self.steps.remove(self.path) }
 }
 
 /// What an interrupted run's journal says: where to continue.
@@ -142,6 +262,8 @@ public struct ResumeState: Sendable {
         /// Calls made and retried.
         public var requests: Int
         public var retries: Int
+        /// Faces whose text was repaired.
+        public var repaired = RepairedText()
     }
 
     /// The interrupted run's id; the resumed run keeps it (its temporary files carry it).
@@ -157,18 +279,34 @@ public struct ResumeState: Sendable {
     /// Per output (pipeline order), the last checkpoint of each of its files.
     public let files: [[FileCheckpoint]]
 
+    /// The interrupted run's journal: how many of its bytes are trusted, and the CRC the next line
+    /// continues from.
+    public let journalLength: Int
+    let journalChain: UInt32
+    /// Where the journal is damaged and why, when a line before its end could not be trusted: the
+    /// run continues from the lines before it.
+    public let damage: String?
+
+    /// Where the journal at `path` stops being trusted and why; nil when it is sound (a torn last
+    /// line is sound: the process died while writing it) or there is none.
+    public static func damage(path: String) -> String? {
+        RunJournal.read(path: path).flatMap { Self.describeDamage($0, path: path) }
+    }
+
+    private static func describeDamage(_ contents: RunJournal.Contents, path: String) -> String? {
+        contents.damage.map { "\(path) is damaged at byte \($0.offset) (\($0.reason))" }
+    }
+
     /// Reads the journal at `path`; nil when there is none or it has no `run` line.
     public static func read(path: String, outputs: Int) -> ResumeState? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let contents = RunJournal.read(path: path) else { return nil }
         var runID: String?
         var date = ""
         var fingerprint = ""
         var startedAt: Int64 = 0
         var groups: [String: [String: Group]] = [:]
         var files: [[String: FileCheckpoint]] = Array(repeating: [:], count: outputs)
-        let decoder = JSONDecoder()
-        for line in data.split(separator: 0x0A) {
-            guard let entry = try? decoder.decode(RunJournal.Line.self, from: Data(line)) else { continue }
+        for entry in contents.lines {
             switch entry.type {
             case "run":
                 runID = entry.run_id
@@ -186,6 +324,9 @@ public struct ResumeState: Sendable {
                 group.filtered = entry.filtered ?? group.filtered
                 group.requests = entry.requests ?? group.requests
                 group.retries = entry.retries ?? group.retries
+                if let count = entry.repaired {
+                    group.repaired = RepairedText(count: count, tokens: entry.repaired_tokens ?? [])
+                }
                 groups[account, default: [:]][groupID] = group
                 for (index, checkpoint) in (entry.files ?? []).enumerated() where index < outputs {
                     guard let checkpoint else { continue }
@@ -202,7 +343,10 @@ public struct ResumeState: Sendable {
             fingerprint: fingerprint,
             startedAt: startedAt,
             groups: groups,
-            files: files.map { Array($0.values) }
+            files: files.map { Array($0.values) },
+            journalLength: contents.trustedLength,
+            journalChain: contents.chain,
+            damage: Self.describeDamage(contents, path: path)
         )
     }
 }
@@ -253,6 +397,17 @@ struct JSONObjectWriter {
     mutating func flag(_ name: String, _ value: Bool) {
         self.key(name)
         self.bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// A member that is an array of strings.
+    mutating func texts(_ name: String, _ values: [String]) {
+        self.key(name)
+        self.bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { self.bytes.append(UInt8(ascii: ",")) }
+            NDJSONEncoder.appendString(value, to: &self.bytes)
+        }
+        self.bytes.append(UInt8(ascii: "]"))
     }
 
     /// A member that is an object, its members written by `fill`.

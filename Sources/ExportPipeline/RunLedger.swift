@@ -17,6 +17,7 @@ final class RunLedger: Sendable {
         var filtered = 0
         var requests = 0
         var retries = 0
+        var repaired = RepairedText()
     }
 
     private struct State {
@@ -41,20 +42,28 @@ final class RunLedger: Sendable {
     }
 
     /// Carries over what an interrupted run had done for this library.
-    func restore(_ key: GroupKey, written: Int, filtered: Int, requests: Int, retries: Int) {
+    func restore(
+        _ key: GroupKey,
+        written: Int,
+        filtered: Int,
+        requests: Int,
+        retries: Int,
+        repaired: RepairedText = RepairedText()
+    ) {
         self.state.withLock {
             $0.entries[key.index].written = written
             $0.entries[key.index].filtered = filtered
             $0.entries[key.index].requests = requests
             $0.entries[key.index].retries = retries
+            $0.entries[key.index].repaired = repaired
         }
     }
 
-    /// Rows written, faces filtered out, calls and retries of one library so far.
-    func counts(_ key: GroupKey) -> (written: Int, filtered: Int, requests: Int, retries: Int) {
+    /// Rows written, faces filtered out, calls, retries and repaired faces of one library so far.
+    func counts(_ key: GroupKey) -> (written: Int, filtered: Int, requests: Int, retries: Int, repaired: RepairedText) {
         self.state.withLock {
             let entry = $0.entries[key.index]
-            return (entry.written, entry.filtered, entry.requests, entry.retries)
+            return (entry.written, entry.filtered, entry.requests, entry.retries, entry.repaired)
         }
     }
 
@@ -93,11 +102,27 @@ final class RunLedger: Sendable {
         self.state.withLock { $0.entries[key.index].walk = result }
     }
 
-    /// The sinks wrote `rows` records of this library, and the transform's filter left out `filtered` faces.
-    func written(_ key: GroupKey, rows: Int, filtered: Int) {
+    /// The sinks wrote `rows` records of this library, the transform's filter left out `filtered`
+    /// faces, and the faces with these tokens had their text repaired.
+    func written(_ key: GroupKey, rows: Int, filtered: Int, repaired: [String] = []) {
         self.state.withLock {
             $0.entries[key.index].written += rows
             $0.entries[key.index].filtered += filtered
+            if !repaired.isEmpty { $0.entries[key.index].repaired.add(repaired) }
+        }
+    }
+
+    /// What the walk handed on for each library, less what the filter left out: what the outputs
+    /// must hold.
+    var handedOn: [CommitCheck.Library] {
+        self.state.withLock { state in
+            state.entries.map {
+                CommitCheck.Library(
+                    account: $0.account,
+                    groupID: $0.groupID,
+                    rows: ($0.walk?.exported ?? $0.written + $0.filtered) - $0.filtered
+                )
+            }
         }
     }
 
@@ -135,10 +160,37 @@ final class RunLedger: Sendable {
                     unreachable: walk.unreachable,
                     error: error,
                     info: entry.info,
-                    changedDuringExport: walk.changedDuringExport
+                    changedDuringExport: walk.changedDuringExport,
+                    repairedText: entry.repaired
                 )
             }
             return (groups, state.accountErrors)
         }
+    }
+}
+
+/// Faces of one library whose text was not valid UTF-8 (or held a lone surrogate) as the API sent
+/// it, and was repaired: how many, and the first tokens, for the manifest.
+public struct RepairedText: Sendable, Hashable {
+    /// The most tokens kept per library.
+    public static let tokensKept = 20
+
+    /// Faces repaired.
+    public private(set) var count = 0
+    /// The first ``tokensKept`` of their tokens.
+    public private(set) var tokens: [String] = []
+
+    /// None repaired.
+    public init() {}
+
+    /// As an interrupted run's journal recorded it.
+    init(count: Int, tokens: [String]) {
+        self.count = count
+        self.tokens = Array(tokens.prefix(Self.tokensKept))
+    }
+
+    mutating func add(_ repaired: [String]) {
+        self.count += repaired.count
+        self.tokens += repaired.prefix(max(0, Self.tokensKept - self.tokens.count))
     }
 }

@@ -30,6 +30,10 @@ struct RunManifest: Encodable {
         let requests: Int
         let retries: Int
         let duplicates_dropped: Int
+        /// Faces whose text was not valid UTF-8 as the API sent it, exported with U+FFFD in its place.
+        let repaired_text: Int
+        /// The first of their tokens; absent when none was repaired.
+        let repaired_faces: [String]?
         let unreachable: Int?
         let error: String?
         /// What `group_list` said of the library, when the run discovered it.
@@ -41,6 +45,7 @@ struct RunManifest: Encodable {
     struct Totals: Encodable {
         let faces: Int
         let filtered: Int
+        let repaired_text: Int
         let pages: Int
         let requests: Int
         let retries: Int
@@ -87,6 +92,7 @@ struct RunManifest: Encodable {
         self.totals = Totals(
             faces: report.faces,
             filtered: report.filtered,
+            repaired_text: report.repairedText,
             pages: report.pages,
             requests: report.requests,
             retries: report.retries
@@ -107,6 +113,8 @@ struct RunManifest: Encodable {
                 requests: $0.requests,
                 retries: $0.retries,
                 duplicates_dropped: $0.duplicatesDropped,
+                repaired_text: $0.repairedText.count,
+                repaired_faces: $0.repairedText.tokens.isEmpty ? nil : $0.repairedText.tokens,
                 unreachable: $0.unreachable,
                 error: $0.error,
                 group_name: $0.info?.groupName,
@@ -175,26 +183,57 @@ public struct CommitPlan: Sendable, Codable {
     }
 
     /// Carries the plan out; safe to repeat after a crash (installed files are skipped).
-    public func execute() throws(SinkError) {
-        for file in self.files { try file.install() }
+    public func execute(steps: FileSteps = .direct) throws(SinkError) {
+        for file in self.files { try file.install(steps: steps) }
         if let path = self.manifestPath, let manifest = self.manifest {
-            try AtomicFileWriter.write(Array(manifest.utf8), to: path, runID: self.runID)
+            try AtomicFileWriter.write(Array(manifest.utf8), to: path, runID: self.runID, steps: steps)
         }
         for folder in self.successFolders {
-            try AtomicFileWriter.write([], to: folder + "/_SUCCESS", runID: self.runID)
+            try AtomicFileWriter.write([], to: folder + "/_SUCCESS", runID: self.runID, steps: steps)
         }
     }
 
-    /// Finishes the commit a killed run had begun, as its journal at `journalPath` describes, and
-    /// removes the journal; nil when the journal holds no commit.
-    public static func finishInterrupted(journalPath: String) throws(SinkError) -> CommitPlan? {
-        guard let data = FileManager.default.contents(atPath: journalPath) else { return nil }
-        let plan = data.split(separator: 0x0A).reversed().lazy.compactMap {
-            try? JSONDecoder().decode(RunJournal.Line.self, from: Data($0)).commit
-        }.first
-        guard let plan else { return nil }
-        try plan.execute()
-        unlink(journalPath)
+    /// Where the plan of the run journaled at `journalPath` is recorded.
+    public static func path(forJournal journalPath: String) -> String { journalPath + ".commit" }
+
+    /// Records the plan in its own file, synced and renamed into place, before it is carried out.
+    func record(at path: String, steps: FileSteps) throws(SinkError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Plain values cannot fail to encode.
+        try AtomicFileWriter.write(Array(try! encoder.encode(self)), to: path, runID: self.runID, steps: steps)
+    }
+
+    /// Finishes the commit a killed run had begun, as its recorded plan (or, from earlier versions, the
+    /// last commit line among the trusted lines of its journal at `journalPath`) describes it, and
+    /// removes the journal and the plan; nil when there is no commit to finish.
+    public static func finishInterrupted(
+        journalPath: String,
+        steps: FileSteps = .direct
+    ) throws(SinkError)
+        -> CommitPlan?
+    {
+        let recorded = Self.path(forJournal: journalPath)
+        let plan: CommitPlan
+        if let data = FileManager.default.contents(atPath: recorded) {
+            guard let decoded = try? JSONDecoder().decode(CommitPlan.self, from: data) else {
+                throw .damaged(
+                    "the commit record \(recorded)",
+                    "cannot be read, so the interrupted commit cannot be finished",
+                    advice: "remove it and run without --resume"
+                )
+            }
+            plan = decoded
+        } else if let line = RunJournal.read(path: journalPath)?.lines.last(where: { $0.commit != nil }),
+            let journaled = line.commit
+        {
+            plan = journaled
+        } else {
+            return nil
+        }
+        try plan.execute(steps: steps)
+        steps.remove(journalPath)
+        steps.remove(recorded)
         return plan
     }
 }

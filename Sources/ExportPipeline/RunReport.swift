@@ -46,6 +46,8 @@ public struct GroupReport: Sendable {
     public var info: GroupInfo?
     /// Whether the library was edited while it was walked (its size or the faces walked moved).
     public var changedDuringExport = false
+    /// Faces whose text was not valid UTF-8 as the API sent it, exported with U+FFFD in its place.
+    public var repairedText = RepairedText()
 
     /// ``error`` without the API's `[request_id …]`: the same failure reads the same for every library.
     public var reason: String? { self.error?.components(separatedBy: " [request_id").first }
@@ -88,6 +90,8 @@ public struct RunReport: Sendable {
     public var faces: Int { self.groups.reduce(0) { $0 + $1.exported } }
     /// Faces the transform's filter left out.
     public var filtered: Int { self.groups.reduce(0) { $0 + $1.filtered } }
+    /// Faces whose text was repaired (not valid UTF-8 as the API sent it), over every library.
+    public var repairedText: Int { self.groups.reduce(0) { $0 + $1.repairedText.count } }
     /// Non-empty pages received.
     public var pages: Int { self.groups.reduce(0) { $0 + $1.pages } }
     /// Calls made, retries included.

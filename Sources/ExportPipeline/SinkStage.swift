@@ -15,8 +15,11 @@ final class SinkStage: @unchecked Sendable {
     /// Set before `work` starts, when the run keeps a journal.
     var journal: RunJournal?
 
-    init(sinks: [any RecordSink], ledger: RunLedger, stop: StopSignal) {
+    private let steps: FileSteps
+
+    init(sinks: [any RecordSink], ledger: RunLedger, stop: StopSignal, steps: FileSteps) {
         self.sinks = sinks
+        self.steps = steps
         self.ledger = ledger
         self.stop = stop
     }
@@ -34,7 +37,12 @@ final class SinkStage: @unchecked Sendable {
                 if !batch.records.isEmpty {
                     for sink in self.sinks { try sink.write(batch.records, from: batch.source) }
                 }
-                self.ledger.written(batch.key, rows: batch.records.count, filtered: batch.filtered)
+                self.ledger.written(
+                    batch.key,
+                    rows: batch.records.count,
+                    filtered: batch.filtered,
+                    repaired: batch.repairedTokens
+                )
                 if batch.isLast {
                     for sink in self.sinks { try sink.groupFinished(batch.source) }
                 }
@@ -63,24 +71,26 @@ final class SinkStage: @unchecked Sendable {
                 filtered: counts.filtered,
                 requests: counts.requests,
                 retries: counts.retries,
-                files: files
+                files: files,
+                repaired: counts.repaired.count == 0 ? nil : counts.repaired.count,
+                repaired_tokens: counts.repaired.tokens.isEmpty ? nil : counts.repaired.tokens
             )
         )
     }
 
-    /// Prepares every sink's files for the commit, or discards them all when `context` is nil or
-    /// one cannot be prepared.
-    func finish(commit context: CommitContext?) -> Result<[PreparedFile], SinkError> {
+    /// Prepares every sink's files for the commit (one list per sink), or discards them all when
+    /// `context` is nil or one cannot be prepared.
+    func finish(commit context: CommitContext?) -> Result<[[PreparedFile]], SinkError> {
         guard let context, !self.failed else {
             for sink in self.sinks { sink.discard() }
             return .success([])
         }
-        var summaries: [PreparedFile] = []
+        var summaries: [[PreparedFile]] = []
         for (index, sink) in self.sinks.enumerated() {
             do throws(SinkError) {
-                summaries.append(contentsOf: try sink.prepareCommit(context))
+                summaries.append(try sink.prepareCommit(context))
             } catch {
-                for file in summaries { unlink(file.temporaryPath) }
+                for file in summaries.joined() { self.steps.remove(file.temporaryPath) }
                 for later in self.sinks[(index + 1)...] { later.discard() }
                 return .failure(error)
             }

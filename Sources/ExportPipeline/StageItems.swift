@@ -30,6 +30,8 @@ struct RecordBatch: Sendable {
     let records: RecordRows
     /// Faces of the page the transform's filter left out.
     let filtered: Int
+    /// Tokens of the page's faces whose text was repaired (not valid UTF-8 as the API sent it).
+    let repairedTokens: [String]
     let isLast: Bool
     let position: WalkPosition?
     let result: GroupWalkResult?

@@ -14,32 +14,71 @@ final class AtomicFile {
     let finalPath: String
     let temporaryPath: String
     private var descriptor: Int32
+    private let steps: FileSteps
     private var digest: SHA256Digest? = SHA256Digest()
     private(set) var sha256 = ""
     private(set) var bytesWritten = 0
 
-    /// Creates the temporary file, or with `resumeAt` reopens the one an interrupted run left and
-    /// cuts it back to the last checkpoint.
-    init(path: String, runID: String, mode: mode_t = 0o600, resumeAt: Int? = nil) throws(SinkError) {
+    /// Creates the temporary file, or with `resume` reopens the one an interrupted run left, checks
+    /// that it still holds the bytes its checkpoint vouched for, and cuts it back to them.
+    init(
+        path: String,
+        runID: String,
+        mode: mode_t = 0o600,
+        resume: Resume? = nil,
+        steps: FileSteps = .direct
+    )
+        throws(SinkError)
+    {
         self.finalPath = path
         self.temporaryPath = Self.temporaryPath(for: path, runID: runID)
-        try Self.makeFolders(Self.folder(of: path))
-        let flags = resumeAt == nil ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC : O_WRONLY | O_CLOEXEC
-        let descriptor = open(self.temporaryPath, flags, mode)
-        guard descriptor >= 0 else {
-            throw .io(resumeAt == nil ? "create" : "resume", path: self.temporaryPath, errno: errno)
+        self.steps = steps
+        try Self.makeFolders(Self.folder(of: path), steps: steps)
+        let flags = resume == nil ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC : O_WRONLY | O_CLOEXEC
+        if resume != nil, access(self.temporaryPath, F_OK) != 0 {
+            throw .damaged("the temporary file \(self.temporaryPath)", "is gone")
         }
+        let descriptor = try steps.open(
+            self.temporaryPath,
+            flags: flags,
+            mode: mode,
+            operation: resume == nil ? "create" : "resume"
+        )
         // open() applies the umask; the mode is a promise about personal data, so set it exactly.
         fchmod(descriptor, mode)
         self.descriptor = descriptor
-        if let offset = resumeAt {
-            guard ftruncate(descriptor, off_t(offset)) == 0, lseek(descriptor, 0, SEEK_END) == off_t(offset) else {
-                throw .io("cut back", path: self.temporaryPath, errno: errno)
+        if let resume {
+            var status = stat()
+            guard fstat(descriptor, &status) == 0 else { throw .io("resume", path: self.temporaryPath, errno: errno) }
+            guard Int(status.st_size) >= resume.bytes else {
+                throw .damaged(
+                    "the temporary file \(self.temporaryPath)",
+                    "holds \(status.st_size) bytes, fewer than the \(resume.bytes) its journal vouches for"
+                )
             }
-            try self.hashExistingBytes(offset)
-            self.bytesWritten = offset
+            try self.hashExistingBytes(resume.bytes)
+            if let expected = resume.sha256, self.digest?.hexDigestSoFar() != expected {
+                throw .damaged(
+                    "the temporary file \(self.temporaryPath)",
+                    "no longer holds the bytes its journal vouches for"
+                )
+            }
+            try steps.truncate(descriptor, to: resume.bytes, path: self.temporaryPath, operation: "cut back")
+            self.bytesWritten = resume.bytes
         }
     }
+
+    /// Where an interrupted run's file is continued from: the bytes its last checkpoint vouched for.
+    struct Resume {
+        /// The file's length at the checkpoint.
+        var bytes: Int
+        /// SHA-256 of those bytes, when the journal recorded it (journals of earlier versions did not).
+        var sha256: String?
+    }
+
+    /// SHA-256 of the bytes written so far: recorded at a checkpoint, so that a resumed run can tell
+    /// that the file still holds them.
+    var sha256SoFar: String { self.digest?.hexDigestSoFar() ?? self.sha256 }
 
     deinit {
         // Removing the temporary file is `discard()`'s decision: an interrupted run keeps it to resume.
@@ -100,16 +139,14 @@ final class AtomicFile {
     /// Appends `buffer` to the file and to its digest.
     func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError) {
         self.digest?.update(buffer)
-        if let failure = AtomicFileWriter.writeAll(buffer, to: self.descriptor) {
-            throw .io("write", path: self.temporaryPath, errno: failure)
-        }
+        try self.steps.write(buffer, to: self.descriptor, path: self.temporaryPath)
         self.bytesWritten += buffer.count
     }
 
     /// Syncs and closes the temporary file; it is renamed into place by ``commit()``.
     func finish() throws(SinkError) {
         guard self.descriptor >= 0 else { return }
-        guard fsync(self.descriptor) == 0 else { throw .io("sync", path: self.temporaryPath, errno: errno) }
+        try self.steps.sync(self.descriptor, path: self.temporaryPath)
         close(self.descriptor)
         self.descriptor = -1
         self.sha256 = self.digest.take()?.hexDigest() ?? ""
@@ -118,7 +155,7 @@ final class AtomicFile {
     /// Finishes the file, renames it into place and syncs the folder so the rename survives a crash.
     func commit() throws(SinkError) {
         try self.finish()
-        try Self.rename(self.temporaryPath, to: self.finalPath)
+        try Self.rename(self.temporaryPath, to: self.finalPath, steps: self.steps)
     }
 
     func discard() {
@@ -126,14 +163,15 @@ final class AtomicFile {
             close(self.descriptor)
             self.descriptor = -1
         }
-        unlink(self.temporaryPath)
+        self.steps.remove(self.temporaryPath)
     }
 
     /// Renames `source` over `destination` and syncs the destination's folder.
-    static func rename(_ source: String, to destination: String) throws(SinkError) {
+    static func rename(_ source: String, to destination: String, steps: FileSteps = .direct) throws(SinkError) {
+        steps.step(.rename, path: destination)
         guard Glibc.rename(source, destination) == 0 else {
             let error = errno
-            unlink(source)
+            steps.remove(source)
             throw .io("rename into place", path: destination, errno: error)
         }
         let folder = open(Self.folder(of: destination), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -148,10 +186,12 @@ final class AtomicFile {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    static func makeFolders(_ folder: String) throws(SinkError) {
+    static func makeFolders(_ folder: String, steps: FileSteps = .direct) throws(SinkError) {
         var current = folder.hasPrefix("/") ? "" : "."
         for component in folder.split(separator: "/") where component != "." {
             current += "/" + component
+            if access(current, F_OK) == 0 { continue }
+            steps.step(.create, path: current)
             if mkdir(current, 0o755) != 0 && errno != EEXIST {
                 throw .io("create folder", path: current, errno: errno)
             }
@@ -178,8 +218,14 @@ public enum AtomicFileWriter {
     }
 
     /// Writes `bytes` to `path` through a temporary file, synced and renamed into place.
-    public static func write(_ bytes: [UInt8], to path: String, runID: String, mode: UInt32 = 0o600) throws(SinkError) {
-        let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode))
+    public static func write(
+        _ bytes: [UInt8],
+        to path: String,
+        runID: String,
+        mode: UInt32 = 0o600,
+        steps: FileSteps = .direct
+    ) throws(SinkError) {
+        let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode), steps: steps)
         try file.write(bytes[...])
         try file.commit()
     }

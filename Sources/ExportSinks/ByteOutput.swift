@@ -19,18 +19,19 @@ extension AtomicFile: ByteOutput {
     func checkpoint() throws(SinkError) {}
 }
 
-/// Opens the output for `path`: gzip when it ends in `.gz`; with `resumeAt`, continues a file an
+/// Opens the output for `path`: gzip when it ends in `.gz`; with `resume`, continues a file an
 /// interrupted run left.
 func makeByteOutput(
     path: String,
     runID: String,
     compression: GzipCompression,
     mode: UInt32,
-    resumeAt: Int? = nil
+    resume: AtomicFile.Resume? = nil,
+    steps: FileSteps = .direct
 )
     throws(SinkError) -> any ByteOutput
 {
-    let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode), resumeAt: resumeAt)
+    let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode), resume: resume, steps: steps)
     return path.hasSuffix(".gz")
-        ? try GzipOutput(file: file, compression: compression, continuing: (resumeAt ?? 0) > 0) : file
+        ? try GzipOutput(file: file, compression: compression, continuing: (resume?.bytes ?? 0) > 0) : file
 }

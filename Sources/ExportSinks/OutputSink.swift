@@ -5,11 +5,12 @@ import Glibc
 /// One file of an output: NDJSON, CSV or SQLite.
 protocol FileWriter: AnyObject {
     func write(_ records: RecordRows) throws(SinkError)
-    /// Makes what was written so far durable against a crash of this process; returns the file's
-    /// size (for text files) and rows, for the run's journal.
-    func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int)
+    /// Makes what was written so far durable against a crash of this process; returns how far the
+    /// file is (size, rows and what proves it), for the run's journal; the partition is the caller's.
+    func checkpoint() throws(SinkError) -> FileCheckpoint
     /// No more records come: sync the file (it is renamed at commit).
     func finish() throws(SinkError)
+    /// Finishes the file (and any file that goes with it) under its temporary name; the faces file first.
     func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile]
     func discard()
 }
@@ -68,6 +69,8 @@ public final class OutputSink: RecordSink {
         public var changesPath: OutputPathTemplate?
         /// Permissions of created files. Default 0600: exports hold personal data.
         public var fileMode: UInt32 = 0o600
+        /// The file operations, as steps a crash test can stop at. Default: carried out directly.
+        public var steps = FileSteps.direct
 
         /// Creates a configuration with the defaults.
         public init(format: Format, path: OutputPathTemplate) {
@@ -114,14 +117,11 @@ public final class OutputSink: RecordSink {
         let key = self.key(for: source)
         let done = finished ? self.finished.last(where: { $0.key == key })?.writer : nil
         guard let writer = self.open[key] ?? done else { return nil }
-        let (bytes, rows) = try writer.checkpoint()
-        return FileCheckpoint(
-            account: key.account,
-            group: key.group,
-            bytes: bytes,
-            rows: rows,
-            finished: finished && key.group != nil
-        )
+        var checkpoint = try writer.checkpoint()
+        checkpoint.account = key.account
+        checkpoint.group = key.group
+        checkpoint.finished = finished && key.group != nil
+        return checkpoint
     }
 
     public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {
@@ -149,14 +149,21 @@ public final class OutputSink: RecordSink {
             + self.open.sorted {
                 ($0.key.account ?? "", $0.key.group ?? "") < ($1.key.account ?? "", $1.key.group ?? "")
             }.map(\.value)
+        let partitions =
+            self.finished.map(\.key)
+            + self.open.keys.sorted { ($0.account ?? "", $0.group ?? "") < ($1.account ?? "", $1.group ?? "") }
         var summaries: [PreparedFile] = []
         for (index, writer) in writers.enumerated() {
             do throws(SinkError) {
-                summaries.append(contentsOf: try writer.prepareCommit(context))
+                var files = try writer.prepareCommit(context)
+                if !files.isEmpty {
+                    files[0].partition = .init(account: partitions[index].account, group: partitions[index].group)
+                }
+                summaries.append(contentsOf: files)
             } catch {
                 // Nothing of the output stays behind: the files prepared so far, the one that failed
                 // (a disk that filled during a commit left a SQLite file and its WAL) and the rest.
-                for file in summaries { unlink(file.temporaryPath) }
+                for file in summaries { self.configuration.steps.remove(file.temporaryPath) }
                 for writer in writers[index...] { writer.discard() }
                 throw error
             }
@@ -200,7 +207,8 @@ public final class OutputSink: RecordSink {
                 runID: self.run.runID,
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
-                resume: resume
+                resume: resume,
+                steps: self.configuration.steps
             )
         case .csv:
             writer = try TextFileWriter(
@@ -210,7 +218,8 @@ public final class OutputSink: RecordSink {
                 runID: self.run.runID,
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
-                resume: resume
+                resume: resume,
+                steps: self.configuration.steps
             )
         case .sqlite:
             writer = try SQLiteWriter(
@@ -221,7 +230,8 @@ public final class OutputSink: RecordSink {
                 check: self.configuration.sqliteCheck,
                 mode: self.configuration.fileMode,
                 changesPath: self.configuration.changesPath?.resolve(self.run, account: nil, group: nil),
-                resume: resume
+                resume: resume,
+                steps: self.configuration.steps
             )
         }
         return writer

@@ -61,6 +61,12 @@ public struct FileCheckpoint: Sendable, Hashable, Codable {
     public var rows: Int
     /// Whether the per-library file is complete.
     public var finished: Bool
+    /// SHA-256 of the text file's first `bytes` bytes: a resumed run continues the file only if it
+    /// still holds them. Nil in journals of earlier versions.
+    public var sha256: String? = nil
+    /// SQLite: the largest row id of the `faces` table at the checkpoint; a resumed run removes the
+    /// rows added after it. Nil in journals of earlier versions.
+    public var lastRowID: Int? = nil
 }
 
 /// What a run tells its sinks when it commits: enough for a SQLite file's `groups` and `runs` tables.
@@ -169,6 +175,7 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
         case io(operation: String, path: String, errno: Int32)
         case compression(String)
         case sqlite(operation: String, path: String, message: String)
+        case damaged(what: String, reason: String, advice: String)
     }
 
     private let code: Code
@@ -184,6 +191,16 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
         Self(code: .sqlite(operation: operation, path: path, message: message))
     }
 
+    /// Something an interrupted run left (a temporary file, its commit record) is not as it was
+    /// left: `what` names it, `reason` says how.
+    public static func damaged(
+        _ what: String,
+        _ reason: String,
+        advice: String = "run without --resume to start over"
+    ) -> Self {
+        Self(code: .damaged(what: what, reason: reason, advice: advice))
+    }
+
     /// What to do about a full disk, in every sink's words alike.
     static let diskFullAdvice = "free space there and run again"
 
@@ -196,6 +213,8 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
             "gzip failed: \(reason)"
         case .sqlite(let operation, let path, let message):
             "SQLite could not \(operation) \(path): \(message)"
+        case .damaged(let what, let reason, let advice):
+            "\(what) \(reason); \(advice)"
         }
     }
 }
@@ -206,12 +225,42 @@ public struct PreparedFile: Sendable, Codable {
     public var temporaryPath: String
     /// The file once in place.
     public var summary: SinkSummary
+    /// The faces file of which partition this is (its account and library when the path template
+    /// names them): the run checks its rows against what the walk handed that partition. Nil for a
+    /// file that does not hold the export's faces (a SQLite output's changes file).
+    public var partition: Partition?
+
+    /// The account and library a file's path is made for; nil where the template does not name them.
+    public struct Partition: Sendable, Hashable, Codable {
+        /// The account, for a `{account}` template.
+        public var account: String?
+        /// The library, for a `{group}` template.
+        public var group: String?
+
+        /// Creates a partition.
+        public init(account: String?, group: String?) {
+            self.account = account
+            self.group = group
+        }
+
+        /// Whether a library's faces go into this partition's file.
+        public func holds(account: String, group: String) -> Bool {
+            (self.account == nil || self.account == account) && (self.group == nil || self.group == group)
+        }
+    }
+
+    /// Creates a prepared file.
+    public init(temporaryPath: String, summary: SinkSummary, partition: Partition? = nil) {
+        self.temporaryPath = temporaryPath
+        self.summary = summary
+        self.partition = partition
+    }
 
     /// Renames the file into place (atomically) and syncs its folder; a file already in place (its
     /// temporary name gone, its final name there) counts as installed, so a crash-interrupted
     /// install can simply be repeated.
-    public func install() throws(SinkError) {
+    public func install(steps: FileSteps = .direct) throws(SinkError) {
         if access(self.temporaryPath, F_OK) != 0 && access(self.summary.path, F_OK) == 0 { return }
-        try AtomicFile.rename(self.temporaryPath, to: self.summary.path)
+        try AtomicFile.rename(self.temporaryPath, to: self.summary.path, steps: steps)
     }
 }

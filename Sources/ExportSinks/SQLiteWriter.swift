@@ -134,6 +134,7 @@ final class SQLiteWriter: FileWriter {
     private let changesPath: String?
     private let schema: RecordSchema
     private let check: OutputSink.SQLiteCheck
+    private let steps: FileSteps
     private var database: SQLiteDatabase?
     private var insert: SQLiteDatabase.Statement?
     private var rows = 0
@@ -151,8 +152,10 @@ final class SQLiteWriter: FileWriter {
         check: OutputSink.SQLiteCheck = .quick,
         mode: UInt32,
         changesPath: String? = nil,
-        resume: FileCheckpoint? = nil
+        resume: FileCheckpoint? = nil,
+        steps: FileSteps = .direct
     ) throws(SinkError) {
+        self.steps = steps
         self.changesPath = changesPath
         self.schema = schema
         self.check = check
@@ -160,26 +163,33 @@ final class SQLiteWriter: FileWriter {
         self.temporaryPath = AtomicFile.temporaryPath(for: path, runID: runID)
         self.runID = runID
         self.fileMode = mode_t(mode)
-        try AtomicFile.makeFolders(AtomicFile.folder(of: path))
+        try AtomicFile.makeFolders(AtomicFile.folder(of: path), steps: steps)
         if let resume {
             // The interrupted run's database: what it committed at its last checkpoint is there; what it
             // had not committed SQLite rolled back.
             guard access(self.temporaryPath, F_OK) == 0 else {
-                throw .io("resume", path: self.temporaryPath, errno: ENOENT)
+                throw .damaged("the temporary file \(self.temporaryPath)", "is gone")
             }
             self.rows = resume.rows
         } else if merge && access(path, F_OK) == 0 {
-            Self.removeFiles(self.temporaryPath)
-            try Self.copy(path, to: self.temporaryPath, mode: self.fileMode)
+            Self.removeFiles(self.temporaryPath, steps: steps)
+            try Self.copy(path, to: self.temporaryPath, mode: self.fileMode, steps: steps)
         } else {
-            Self.removeFiles(self.temporaryPath)
-            let descriptor = open(self.temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, self.fileMode)
-            guard descriptor >= 0 else { throw .io("create", path: self.temporaryPath, errno: errno) }
+            Self.removeFiles(self.temporaryPath, steps: steps)
+            let descriptor = try steps.open(
+                self.temporaryPath,
+                flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                mode: self.fileMode,
+                operation: "create"
+            )
             fchmod(descriptor, self.fileMode)
             close(descriptor)
         }
         let database = try SQLiteDatabase(path: self.temporaryPath)
         try database.execute(Self.loadSettings)
+        if let resume, let lastRowID = resume.lastRowID {
+            try Self.cutBack(database, to: lastRowID, path: self.temporaryPath, steps: steps)
+        }
         try database.execute(Self.facesTable(schema) + Self.runTables)
         try Self.checkColumns(of: database, against: schema, path: path)
         // The `user_id` index is built after the load, as for a new file: kept during a merge, every
@@ -219,6 +229,7 @@ final class SQLiteWriter: FileWriter {
         self.rows += records.count
         self.rowsInTransaction += records.count
         if self.rowsInTransaction >= Self.rowsPerTransaction {
+            self.steps.step(.sqliteCommit, path: self.temporaryPath)
             try database.execute("COMMIT; BEGIN")
             self.rowsInTransaction = 0
         }
@@ -227,11 +238,46 @@ final class SQLiteWriter: FileWriter {
     /// A SQLite file stays open until the run commits: its `groups` and `runs` tables need the outcome.
     func finish() throws(SinkError) {}
 
-    /// Commits the rows so far: after a crash they are in the file, and the journal says so.
-    func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int) {
-        try self.database?.execute("COMMIT; BEGIN")
+    /// Commits the rows so far: after a crash they are in the file, and the journal says so. The
+    /// checkpoint names the table's last row id, so a resumed run can remove rows added after it.
+    func checkpoint() throws(SinkError) -> FileCheckpoint {
+        var lastRowID: Int?
+        if let database = self.database {
+            self.steps.step(.sqliteCommit, path: self.temporaryPath)
+            try database.execute("COMMIT")
+            lastRowID = Int(try Self.lastRowID(database))
+            try database.execute("BEGIN")
+        }
         self.rowsInTransaction = 0
-        return (0, self.rows)
+        return FileCheckpoint(bytes: 0, rows: self.rows, finished: false, lastRowID: lastRowID)
+    }
+
+    /// The largest row id of the `faces` table (0 when it is empty): rows are only ever added at the end.
+    private static func lastRowID(_ database: SQLiteDatabase) throws(SinkError) -> Int64 {
+        let query = try database.prepare("SELECT coalesce(max(rowid), 0) FROM faces")
+        _ = try query.step()
+        return query.int64(at: 0)
+    }
+
+    /// Cuts an interrupted run's database back to its checkpoint: the rows added after the row id the
+    /// journal names go (their pages are fetched again); a database that lost rows the journal
+    /// vouches for cannot be continued.
+    private static func cutBack(
+        _ database: SQLiteDatabase,
+        to lastRowID: Int,
+        path: String,
+        steps: FileSteps
+    ) throws(SinkError) {
+        let last = try Self.lastRowID(database)
+        guard last >= lastRowID else {
+            throw .damaged(
+                "the temporary file \(path)",
+                "ends at row \(last), before the row \(lastRowID) its journal vouches for"
+            )
+        }
+        guard last > lastRowID else { return }
+        steps.step(.sqliteCommit, path: path)
+        try database.execute("DELETE FROM faces WHERE rowid > \(lastRowID)")
     }
 
     func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile] {
@@ -295,6 +341,7 @@ final class SQLiteWriter: FileWriter {
         run.bind(context.retries, at: 9)
         try run.step()
         self.insert = nil
+        self.steps.step(.sqliteCommit, path: self.temporaryPath)
         try database.execute("COMMIT")
         var prepared: [PreparedFile] = []
         do throws(SinkError) {
@@ -310,7 +357,7 @@ final class SQLiteWriter: FileWriter {
             }
             database.close()
             self.database = nil
-            let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath)
+            let (bytes, sha256) = try Self.syncAndHash(self.temporaryPath, steps: self.steps)
             let summary = SinkSummary(
                 path: self.finalPath,
                 format: "sqlite",
@@ -321,7 +368,7 @@ final class SQLiteWriter: FileWriter {
             return [PreparedFile(temporaryPath: self.temporaryPath, summary: summary)] + prepared
         } catch {
             // The changes file goes with the database it describes (the sink discards the database).
-            for file in prepared { unlink(file.temporaryPath) }
+            for file in prepared { self.steps.remove(file.temporaryPath) }
             throw error
         }
     }
@@ -354,7 +401,8 @@ final class SQLiteWriter: FileWriter {
             encoder: csv ? CSVEncoder(schema: schema, escapeFormulas: false) : NDJSONEncoder(schema: schema),
             runID: self.runID,
             compression: .standard,
-            mode: UInt32(self.fileMode)
+            mode: UInt32(self.fileMode),
+            steps: self.steps
         )
         var rows = RecordRows(width: schema.columns.count, capacity: 1000)
         while try changes.step() {
@@ -399,31 +447,37 @@ final class SQLiteWriter: FileWriter {
         self.insert = nil
         self.database?.close()
         self.database = nil
-        Self.removeFiles(self.temporaryPath)
+        Self.removeFiles(self.temporaryPath, steps: self.steps)
     }
 
-    private static func removeFiles(_ path: String) {
-        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    private static func removeFiles(_ path: String, steps: FileSteps) {
+        for suffix in ["", "-wal", "-shm", "-journal"] { steps.remove(path + suffix) }
     }
 
-    private static func copy(_ source: String, to destination: String, mode: mode_t) throws(SinkError) {
-        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard output >= 0 else { throw .io("create", path: destination, errno: errno) }
+    private static func copy(_ source: String, to destination: String, mode: mode_t, steps: FileSteps) throws(SinkError)
+    {
+        let output = try steps.open(
+            destination,
+            flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+            mode: mode,
+            operation: "create"
+        )
         defer { close(output) }
         fchmod(output, mode)
-        var failure: Int32?
+        var failure: SinkError?
         _ = try AtomicFile.readChunks(of: source) { chunk in
-            if failure == nil { failure = AtomicFileWriter.writeAll(chunk, to: output) }
+            guard failure == nil else { return }
+            do throws(SinkError) { try steps.write(chunk, to: output, path: destination) } catch { failure = error }
         }
-        if let failure { throw .io("write", path: destination, errno: failure) }
+        if let failure { throw failure }
     }
 
     /// Syncs the file and returns its size and SHA-256.
-    private static func syncAndHash(_ path: String) throws(SinkError) -> (Int, String) {
+    private static func syncAndHash(_ path: String, steps: FileSteps) throws(SinkError) -> (Int, String) {
         let descriptor = open(path, O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { throw .io("open", path: path, errno: errno) }
         defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw .io("sync", path: path, errno: errno) }
+        try steps.sync(descriptor, path: path)
         var digest = SHA256Digest()
         let total = try AtomicFile.readChunks(of: path) { digest.update($0) }
         return (total, digest.hexDigest())

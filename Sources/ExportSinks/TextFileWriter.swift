@@ -16,7 +16,8 @@ final class TextFileWriter: FileWriter {
         runID: String,
         compression: GzipCompression,
         mode: UInt32,
-        resume: FileCheckpoint? = nil
+        resume: FileCheckpoint? = nil,
+        steps: FileSteps = .direct
     )
         throws(SinkError)
     {
@@ -25,7 +26,8 @@ final class TextFileWriter: FileWriter {
             runID: runID,
             compression: compression,
             mode: mode,
-            resumeAt: resume?.bytes
+            resume: resume.map { AtomicFile.Resume(bytes: $0.bytes, sha256: $0.sha256) },
+            steps: steps
         )
         self.output = output
         self.file = output.file
@@ -39,10 +41,15 @@ final class TextFileWriter: FileWriter {
         }
     }
 
-    func checkpoint() throws(SinkError) -> (bytes: Int, rows: Int) {
+    func checkpoint() throws(SinkError) -> FileCheckpoint {
         try self.flush()
         try self.output?.checkpoint()
-        return (self.file.bytesWritten, self.rows)
+        return FileCheckpoint(
+            bytes: self.file.bytesWritten,
+            rows: self.rows,
+            finished: false,
+            sha256: self.file.sha256SoFar
+        )
     }
 
     func write(_ records: RecordRows) throws(SinkError) {

@@ -62,6 +62,19 @@ public struct SHA256Digest: ~Copyable {
         EVP_DigestUpdate(self.context, bytes.baseAddress, bytes.count)
     }
 
+    /// The digest of everything added so far, as 64 lower-case hex digits; the digest goes on.
+    public func hexDigestSoFar() -> String {
+        guard let copy = EVP_MD_CTX_new() else { fatalError("libcrypto could not copy a SHA-256 digest") }
+        defer { EVP_MD_CTX_free(copy) }
+        guard EVP_MD_CTX_copy_ex(copy, self.context) == 1 else {
+            fatalError("libcrypto could not copy a SHA-256 digest")
+        }
+        var output = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(copy, &output, &length)
+        return Hex.encode(output)
+    }
+
     /// The digest of everything added, as 64 lower-case hex digits.
     public consuming func hexDigest() -> String {
         var output = [UInt8](repeating: 0, count: 32)

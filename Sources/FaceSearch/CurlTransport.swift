@@ -21,6 +21,11 @@ public final class CurlTransport: FaceSearchTransport {
         public var stallSeconds: Int = 20
         /// The proxy and the certificates to trust. Default: the proxy variables, the system's store.
         public var network = NetworkOptions()
+        /// The largest answer read, in bytes; a larger one is cut off and the call fails (and may be
+        /// retried). Default 8 MiB: a page of 1,000 faces at the API's largest fields, every character
+        /// of `user_data` written as a JSON escape, is 1.7 MB; a larger body is a broken proxy or server,
+        /// and memory holds at most this much per call in flight, whatever is sent.
+        public var maximumAnswerBytes = 8 << 20
 
         /// Creates a configuration with the defaults.
         public init() {}
@@ -79,10 +84,12 @@ public struct TransportSetUpError: Error, CustomStringConvertible {
 private final class EasyHandle: @unchecked Sendable {
     private let easy: UnsafeMutableRawPointer
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+    private let maximumAnswerBytes: Int
 
     init(configuration: CurlTransport.Configuration, trusted: Data?) {
         guard let easy = curl_easy_init() else { fatalError("libcurl could not make a handle") }
         self.easy = easy
+        self.maximumAnswerBytes = configuration.maximumAnswerBytes
         self.long(CURLOPT_NOSIGNAL, 1)
         self.long(CURLOPT_TCP_NODELAY, 1)
         self.long(CURLOPT_FOLLOWLOCATION, 0)
@@ -127,7 +134,7 @@ private final class EasyHandle: @unchecked Sendable {
 
     func perform(_ request: TransportRequest) -> Result<TransportResponse, TransportFailure> {
         let host = request.url.host ?? "the server"
-        let answer = CurlAnswer()
+        let answer = CurlAnswer(limit: self.maximumAnswerBytes)
         let context = Unmanaged.passUnretained(answer).toOpaque()
         var headers: UnsafeMutablePointer<curl_slist>?
         headers = curl_slist_append(headers, "Content-Type: \(request.contentType)")
@@ -144,9 +151,10 @@ private final class EasyHandle: @unchecked Sendable {
             self.pointer(CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(headers))
         }
         let code = withExtendedLifetime(answer) { curl_easy_perform(self.easy) }
-        guard code == CURLE_OK else { return .failure(self.failure(code, host: host)) }
         var status = 0
         _ = faceexport_curl_getinfo_long(self.easy, CURLINFO_RESPONSE_CODE, &status)
+        if answer.tooLarge { return .failure(.tooLarge(status: status, limit: self.maximumAnswerBytes)) }
+        guard code == CURLE_OK else { return .failure(self.failure(code, host: host)) }
         return .success(TransportResponse(status: status, retryAfter: answer.retryAfter, body: answer.body))
     }
 
@@ -184,16 +192,35 @@ private final class EasyHandle: @unchecked Sendable {
 final class CurlAnswer {
     var body = Data()
     var retryAfter: String?
+    /// The most body bytes kept; past it the transfer is aborted.
+    let limit: Int
+    /// Whether the answer was (or announced itself) larger than ``limit``.
+    private(set) var tooLarge = false
 
-    /// One header line, `Name: value\r\n`, or a status line that starts a new answer (after a 100).
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Appends a piece of the body; false (abort the transfer) once the body would pass the limit.
+    func append(_ piece: UnsafeRawBufferPointer) -> Bool {
+        guard self.body.count + piece.count <= self.limit else {
+            self.tooLarge = true
+            return false
+        }
+        self.body.append(piece.baseAddress!.assumingMemoryBound(to: UInt8.self), count: piece.count)
+        return true
+    }
+
+    /// One header line, `Name: value\r\n`, or a status line that starts a new answer (after a 100);
+    /// false (abort the transfer) when a `Content-Length` announces more than the limit.
     ///
     /// Read as bytes: only `Retry-After` is kept, and every answer has several other lines.
-    func header(_ line: UnsafeRawBufferPointer) {
+    func header(_ line: UnsafeRawBufferPointer) -> Bool {
         if line.starts(with: "HTTP/".utf8) {
             self.retryAfter = nil
-            return
+            return true
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return true }
         let name = Self.trimmed(line[..<colon])
         let value = Self.trimmed(line[(colon + 1)...])
         if Self.named(name, Self.retryAfterName) {
@@ -201,15 +228,18 @@ final class CurlAnswer {
         } else if Self.named(name, Self.contentLengthName), let length = Int(String(decoding: value, as: UTF8.self)),
             length > 0
         {
+            guard length <= self.limit else {
+                self.tooLarge = true
+                return false
+            }
             // Room for the whole body at once, not a dozen reallocations (a bound, not a promise).
-            self.body.reserveCapacity(min(length, Self.reserveAtMost))
+            self.body.reserveCapacity(length)
         }
+        return true
     }
 
     private static let retryAfterName = Array("retry-after".utf8)
     private static let contentLengthName = Array("content-length".utf8)
-    /// The most a `Content-Length` makes the answer reserve in advance.
-    private static let reserveAtMost = 16 << 20
 
     /// Whether a header's name is `lowercased` whatever its case.
     private static func named(_ name: Slice<UnsafeRawBufferPointer>, _ lowercased: [UInt8]) -> Bool {
@@ -233,15 +263,14 @@ private let collectBody: faceexport_curl_data_callback = { data, size, count, co
     guard let data, let context else { return 0 }
     let length = size * count
     let answer = Unmanaged<CurlAnswer>.fromOpaque(context).takeUnretainedValue()
-    answer.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length)
-    return length
+    return answer.append(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
 }
 
 /// libcurl's header callback: one header line at a time, the status lines included.
 private let collectHeader: faceexport_curl_data_callback = { data, size, count, context in
     guard let data, let context else { return 0 }
     let length = size * count
-    Unmanaged<CurlAnswer>.fromOpaque(context).takeUnretainedValue()
+    let keep = Unmanaged<CurlAnswer>.fromOpaque(context).takeUnretainedValue()
         .header(UnsafeRawBufferPointer(start: data, count: length))
-    return length
+    return keep ? length : 0
 }

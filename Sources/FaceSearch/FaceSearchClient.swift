@@ -23,14 +23,21 @@ public final class FaceSearchClient: Sendable {
     private let signer: RequestSigner
     private let transport: any FaceSearchTransport
     private let logger: Logger
+    private let repairsText: Bool
 
     /// Creates a client for one account.
+    ///
+    /// - Parameter repairsText: Whether a face whose text is not valid UTF-8 (or holds a lone
+    ///   surrogate escape) is read with each ill-formed sequence replaced by U+FFFD and marked
+    ///   (``FaceSpans/textRepaired``), rather than making its whole page unreadable. Default true.
     public init(
         endpoint: FaceSearchEndpoint,
         signer: RequestSigner,
         transport: any FaceSearchTransport,
-        logger: Logger = Logger(label: "faceexport.facesearch")
+        logger: Logger = Logger(label: "faceexport.facesearch"),
+        repairsText: Bool = true
     ) {
+        self.repairsText = repairsText
         self.endpoint = endpoint
         self.urls = Dictionary(
             uniqueKeysWithValues: ["list", "get_size", "group_list"].map { ($0, endpoint.url(for: $0)) }
@@ -44,7 +51,10 @@ public final class FaceSearchClient: Sendable {
     @available(*, noasync, message: "blocks the calling thread")
     public func listFaces(groupID: String, start: Int, limit: Int) throws(FaceSearchError) -> FacePage {
         let fields = [("group_id", groupID), ("start", String(start)), ("limit", String(limit))]
-        return try self.call("list", fields: fields, groupID: groupID, decode: Self.decodeList)
+        let repairing = self.repairsText
+        return try self.call("list", fields: fields, groupID: groupID) { (result) throws(FaceSearchError) in
+            try Self.decodeList(result, repairingText: repairing)
+        }
     }
 
     /// The number of faces the library holds now.
@@ -114,10 +124,17 @@ public final class FaceSearchClient: Sendable {
         return outcome.withLock { $0! }
     }
 
-    /// A `list` answer: the one-pass decoder for the common shape, `JSONDecoder` for the rest.
-    static func decodeList(_ result: Result<TransportResponse, TransportFailure>) throws(FaceSearchError) -> FacePage {
+    /// A `list` answer: the one-pass decoder for the common shape, `JSONDecoder` for the rest; with
+    /// `repairingText`, the one-pass decoder again with ill-formed text repaired before giving up.
+    static func decodeList(
+        _ result: Result<TransportResponse, TransportFailure>,
+        repairingText: Bool = false
+    ) throws(FaceSearchError) -> FacePage {
         if case .success(let response) = result, response.status == 200 {
-            let answer = response.body.withUnsafeBytes { ListPageDecoder.decode($0) }
+            let answer = response.body.withUnsafeBytes {
+                // The repairing pass only for an answer the plain one could not read: it is rare.
+                ListPageDecoder.decode($0) ?? (repairingText ? ListPageDecoder.decode($0, repairingText: true) : nil)
+            }
             switch answer {
             case .page(let page)?:
                 return page
@@ -186,6 +203,9 @@ public final class FaceSearchClient: Sendable {
         case .failure(.connection(let reason)): throw .transport(reason, call: call)
         case .failure(.tls(let reason)): throw .tls(reason, call: call)
         case .failure(.proxy(let reason)): throw .proxy(reason, call: call)
+        case .failure(.tooLarge(let status, let limit)):
+            let size = limit % (1 << 20) == 0 ? "\(limit >> 20) MiB" : "\(limit) bytes"
+            throw .malformedResponse(status: status, reason: "answer larger than \(size)", call: call)
         case .success(let answer): response = answer
         }
         do {

@@ -44,6 +44,8 @@ public enum TransportFailure: Error, Sendable {
     case tls(String)
     /// The proxy refused to carry the call (e.g. `403` to `CONNECT`): no retry helps.
     case proxy(String)
+    /// The answer (with HTTP `status`) was larger than `limit` bytes and was cut off: no page can be.
+    case tooLarge(status: Int, limit: Int)
 }
 
 /// How calls reach the API: through which proxy, trusting which certificates.

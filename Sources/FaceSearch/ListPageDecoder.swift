@@ -28,8 +28,12 @@ enum ListPageDecoder {
     }
 
     /// The decoded answer, or nil when the body is not in the common shape.
-    static func decode(_ bytes: UnsafeRawBufferPointer) -> Answer? {
-        guard let members = Parser.members(of: bytes, call: .list) else { return nil }
+    ///
+    /// With `repairingText`, text that is not valid UTF-8 and lone surrogate escapes are not a reason
+    /// to give up: each ill-formed sequence becomes U+FFFD (as WHATWG's decoder, Go and Rust's lossy
+    /// conversions make it) and the face says its text was repaired.
+    static func decode(_ bytes: UnsafeRawBufferPointer, repairingText: Bool = false) -> Answer? {
+        guard let members = Parser.members(of: bytes, call: .list, repairingText: repairingText) else { return nil }
         if let error = members.error { return .error(error, requestID: members.requestID) }
         // Without `face_tokens` the answer is malformed: `JSONDecoder` says so.
         guard var page = members.page else { return nil }
@@ -127,6 +131,11 @@ enum ListPageDecoder {
             self.count += bytes.count
         }
 
+        /// Forgets the last `count` bytes written.
+        mutating func removeLast(_ count: Int) {
+            self.count -= count
+        }
+
         @inline(__always)
         mutating func append(_ byte: UInt8) {
             precondition(self.count < self.room.count, "text longer than its JSON")
@@ -141,19 +150,34 @@ enum ListPageDecoder {
         var index = 0
         /// Strings outside faces (`request_id`, `next`, a string `add_time`) are assembled here.
         private let scratch: UnsafeMutableBufferPointer<UInt8>
+        /// Whether ill-formed text is replaced (U+FFFD) rather than a reason to give up.
+        private let repairing: Bool
+        /// Whether text of the face being read was repaired.
+        private var repairedInFace = false
+        /// Room for the text per byte of the body: unescaped text is never longer than its JSON, but
+        /// a repaired byte (one invalid byte) becomes three (U+FFFD).
+        private var roomPerByte: Int { self.repairing ? 3 : 1 }
 
-        private init(bytes: UnsafeRawBufferPointer, call: Call, scratch: UnsafeMutableBufferPointer<UInt8>) {
+        private init(
+            bytes: UnsafeRawBufferPointer,
+            call: Call,
+            scratch: UnsafeMutableBufferPointer<UInt8>,
+            repairing: Bool
+        ) {
             self.bytes = bytes
             self.call = call
             self.scratch = scratch
+            self.repairing = repairing
         }
 
         /// The members of the answer in `bytes` to `call`; nil when it is not in the common shape.
-        static func members(of bytes: UnsafeRawBufferPointer, call: Call) -> Members? {
+        static func members(of bytes: UnsafeRawBufferPointer, call: Call, repairingText: Bool = false) -> Members? {
             // Unescaped text is never longer than its JSON: the body's size is room for any string.
-            let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, bytes.count))
+            let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(
+                capacity: max(1, bytes.count * (repairingText ? 3 : 1))
+            )
             defer { scratch.deallocate() }
-            var parser = Parser(bytes: bytes, call: call, scratch: scratch)
+            var parser = Parser(bytes: bytes, call: call, scratch: scratch, repairing: repairingText)
             return parser.members()
         }
 
@@ -284,7 +308,9 @@ enum ListPageDecoder {
             var spans: [FaceSpans] = []
             spans.reserveCapacity(1000)
             var complete = false
-            let text = [UInt8](unsafeUninitializedCapacity: max(1, self.bytes.count)) { room, initialized in
+            let text = [UInt8](unsafeUninitializedCapacity: max(1, self.bytes.count * self.roomPerByte)) {
+                room,
+                initialized in
                 var arena = TextArena(room)
                 defer { initialized = arena.count }
                 if self.consume(UInt8(ascii: "]")) {
@@ -302,6 +328,7 @@ enum ListPageDecoder {
 
         private mutating func face(into page: inout TextArena) -> FaceSpans? {
             guard self.consume(UInt8(ascii: "{")) else { return nil }
+            self.repairedInFace = false
             var token: TextSpan?
             var userID = TextSpan.empty
             var userData = TextSpan.empty
@@ -330,7 +357,13 @@ enum ListPageDecoder {
             }
             // A face without a token or a time is for JSONDecoder to report.
             guard let token, let addTime else { return nil }
-            return FaceSpans(faceToken: token, userID: userID, userData: userData, addTime: addTime)
+            return FaceSpans(
+                faceToken: token,
+                userID: userID,
+                userData: userData,
+                addTime: addTime,
+                textRepaired: self.repairedInFace
+            )
         }
 
         /// A string value appended to the page's text; its span.
@@ -457,17 +490,30 @@ enum ListPageDecoder {
                     arena.append(UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
                     // Pure ASCII (tokens, most ids) needs no validation.
                     return ascii || ListPageDecoder.isValidUTF8(arena.written, from: begin)
+                        || self.repairing && self.repair(&arena, from: begin)
                 }
                 if byte == UInt8(ascii: "\\") {
                     arena.append(UnsafeRawBufferPointer(rebasing: self.bytes[start..<position]))
                     return self.appendEscaped(from: position, to: &arena)
-                        && ListPageDecoder.isValidUTF8(arena.written, from: begin)
+                        && (ListPageDecoder.isValidUTF8(arena.written, from: begin)
+                            || self.repairing && self.repair(&arena, from: begin))
                 }
                 guard byte >= 0x20 else { return false }
                 ascii = ascii && byte < 0x80
                 position += 1
             }
             return false
+        }
+
+        /// Rewrites the string written from `begin` with each ill-formed UTF-8 sequence as U+FFFD (the
+        /// standard library's decoding replaces each maximal ill-formed subpart, as WHATWG does).
+        private mutating func repair(_ arena: inout TextArena, from begin: Int) -> Bool {
+            let written = UnsafeBufferPointer(rebasing: arena.written[begin...])
+            let repaired = Array(String(decoding: written, as: UTF8.self).utf8)
+            arena.removeLast(arena.count - begin)
+            repaired.withUnsafeBytes { arena.append($0) }
+            self.repairedInFace = true
+            return true
         }
 
         /// The high bit of each of the eight bytes in `word` that is a quote, a backslash or a control
@@ -509,14 +555,23 @@ enum ListPageDecoder {
                         position += 4
                         if (0xD800..<0xDC00).contains(scalar) {
                             // A high surrogate must be followed by `\u` and a low one.
-                            guard position + 2 < self.bytes.count, self.bytes[position + 1] == UInt8(ascii: "\\"),
+                            if position + 2 < self.bytes.count, self.bytes[position + 1] == UInt8(ascii: "\\"),
                                 self.bytes[position + 2] == UInt8(ascii: "u"),
                                 let low = self.hex4(at: position + 3), (0xDC00..<0xE000).contains(low)
-                            else { return false }
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                            position += 6
+                            {
+                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                                position += 6
+                            }
                         }
-                        guard let unicode = Unicode.Scalar(scalar) else { return false }
+                        let unicode: Unicode.Scalar
+                        if let valid = Unicode.Scalar(scalar) {
+                            unicode = valid
+                        } else {
+                            // A lone surrogate: no character at all.
+                            guard self.repairing else { return false }
+                            unicode = "\u{FFFD}"
+                            self.repairedInFace = true
+                        }
                         for byte in UTF8.encode(unicode)! { arena.append(byte) }
                     default:
                         return false

@@ -53,6 +53,9 @@ public struct FaceSpans: Sendable, Hashable {
     public var userData: TextSpan
     /// When the face was added, in Unix milliseconds.
     public var addTime: Int64
+    /// Whether some of the face's text was not valid UTF-8 (or a lone surrogate) as the API sent it,
+    /// and was repaired: each ill-formed sequence replaced by U+FFFD.
+    public var textRepaired = false
 }
 
 /// One answer of `list`: its faces' text in one byte arena, each face as spans into it.

@@ -135,6 +135,8 @@ public final class FaceSearchAPI: Sendable {
                 response.connectionFault = .reset
             } else if self.draw(faults.truncateRate, fault: "truncate") {
                 response.connectionFault = .truncate
+            } else if self.draw(faults.endlessRate, fault: "endless") {
+                response.connectionFault = .endless
             }
         }
         let remaining = arrived + .seconds(delay) - ContinuousClock.now
@@ -339,14 +341,21 @@ public final class FaceSearchAPI: Sendable {
         }
         let from = min(start - 1, group.faces.count)
         let to = min(from + limit, group.faces.count)
+        let damagedRate = self.configuration.faults.damagedTextRate
         let faces = group.faces[from..<to].enumerated().map { offset, face in
-            Wire.Face(face: face, addTimeStyle: self.configuration.addTimeStyle, position: from + offset)
+            var face = face
+            if let damage = DamagedText.damage(of: face.faceToken, rate: damagedRate) {
+                face.userData = damage.marker + face.userData
+            }
+            return Wire.Face(face: face, addTimeStyle: self.configuration.addTimeStyle, position: from + offset)
         }
         let next = self.configuration.sendsNext && to < group.faces.count ? String(to + 1) : nil
         self.statistics.withLock { $0.facesServed += faces.count }
-        return answer.json(
+        var response = answer.json(
             Wire.List(request_id: answer.requestID, time_used: answer.timeUsed, face_tokens: faces, next: next)
         )
+        if damagedRate > 0 { response.body = DamagedText.apply(to: response.body) }
+        return response
     }
 
     private func groupList(_ library: Library, _ answer: Answer) -> SimulatedResponse {
@@ -403,7 +412,7 @@ public struct SimulatorStatistics: Sendable, Codable {
     public var errorsByCode: [String: Int] = [:]
     /// Faces sent in `list` answers.
     public var facesServed = 0
-    /// Faults injected, by kind: `internal_error`, `reset`, `truncate`, `slow`, `expired_signature`.
+    /// Faults injected, by kind: `internal_error`, `reset`, `truncate`, `endless`, `slow`, `expired_signature`.
     public var faults: [String: Int] = [:]
     /// Calls refused with `CONCURRENCY_LIMIT_EXCEEDED`.
     public var rejections = 0
@@ -447,4 +456,46 @@ public struct SimulatedMutation: Sendable, Hashable, Codable {
     public var faceToken: String
     /// Added or deleted.
     public var kind: Kind
+}
+
+/// Text a buggy API release sends: `user_data` that is not valid UTF-8, for a share of the faces.
+///
+/// The faces are picked by their token, so the same faces are damaged on every call and every
+/// night. The damage is made in the encoded answer: a marker (a Unicode noncharacter, which no
+/// dataset holds) stands in the text until the body is written, then becomes the damaged bytes.
+enum DamagedText: CaseIterable {
+    /// `\ud800`: a high surrogate escape with no low one after it.
+    case loneSurrogate
+    /// The byte 0xFF, which UTF-8 never uses.
+    case invalidByte
+
+    /// The damage `token`'s face gets at `rate`, if any.
+    static func damage(of token: String, rate: Double) -> DamagedText? {
+        guard rate > 0 else { return nil }
+        let hash = token.utf8.reduce(UInt64(5381)) { ($0 &* 33) &+ UInt64($1) }
+        guard Double(hash % 10_000) < rate * 10_000 else { return nil }
+        return hash / 10_000 % 2 == 0 ? .loneSurrogate : .invalidByte
+    }
+
+    var marker: String { String(Unicode.Scalar(self == .loneSurrogate ? 0xFDD0 : 0xFDD1)!) }
+
+    private var bytes: [UInt8] { self == .loneSurrogate ? Array(#"\ud800"#.utf8) : [0xFF] }
+
+    /// `body` with every marker replaced by its damage.
+    static func apply(to body: Data) -> Data {
+        var output = [UInt8]()
+        output.reserveCapacity(body.count)
+        let markers = Self.allCases.map { (Array($0.marker.utf8), $0.bytes) }
+        var index = body.startIndex
+        while index < body.endIndex {
+            if body[index] == 0xEF, let (marker, bytes) = markers.first(where: { body[index...].starts(with: $0.0) }) {
+                output += bytes
+                index += marker.count
+            } else {
+                output.append(body[index])
+                index += 1
+            }
+        }
+        return Data(output)
+    }
 }

@@ -141,11 +141,35 @@ public final class FaceSearchSimulator: Sendable {
     private static func response(_ answer: SimulatedResponse) -> Response {
         var headers: HTTPFields = [.contentType: answer.contentType]
         if let retryAfter = answer.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if answer.connectionFault == .endless {
+            return Response(
+                status: HTTPResponse.Status(code: answer.status),
+                headers: headers,
+                body: Self.endlessBody(answer.body)
+            )
+        }
         if let fault = answer.connectionFault { headers[ConnectionFaultHandler.marker] = fault.rawValue }
         return Response(
             status: HTTPResponse.Status(code: answer.status),
             headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body))
         )
+    }
+
+    /// `body`, then its bytes again and again, chunked: until the client closes the connection, or
+    /// 4 GiB, so a test that forgets to stop still ends.
+    private static func endlessBody(_ body: Data) -> ResponseBody {
+        ResponseBody { writer in
+            // Chunks of 64 KiB at least: the answer's bytes repeated, not written a few hundred at a time.
+            var bytes = body.isEmpty ? Data(" ".utf8) : body
+            while bytes.count < 1 << 16 { bytes += bytes }
+            let chunk = ByteBuffer(bytes: bytes)
+            var sent = 0
+            while sent < 4 << 30 {
+                try await writer.write(chunk)
+                sent += chunk.readableBytes
+            }
+            try await writer.finish(nil)
+        }
     }
 }

@@ -12,6 +12,13 @@ public struct FaultPlan: Sendable, Hashable {
     public var resetRate: Double = 0
     /// Share of answers cut in half after a full `Content-Length`, then the connection closed. Default 0.
     public var truncateRate: Double = 0
+    /// Share of answers whose body never ends: the answer's bytes, then more of them without end (a
+    /// broken proxy or server), until the client gives up or 4 GiB have been sent. Default 0.
+    public var endlessRate: Double = 0
+    /// Share of faces whose `user_data` is sent damaged, every time (a buggy API release): a lone
+    /// surrogate escape (`\ud800`) or a byte that is not UTF-8 (0xFF) before the text, half of
+    /// each, chosen by the face's token. Default 0.
+    public var damagedTextRate: Double = 0
     /// Share of requests answered late by ``slowDelay``. Default 0.
     public var slowRate: Double = 0
     /// Seconds a slow answer waits. Default 5.

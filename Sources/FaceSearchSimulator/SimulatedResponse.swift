@@ -21,6 +21,8 @@ public struct SimulatedResponse: Sendable {
         case reset
         /// Send the full `Content-Length` but half the body, then close.
         case truncate
+        /// Send a chunked body that never ends.
+        case endless
     }
 
     /// Creates an answer.

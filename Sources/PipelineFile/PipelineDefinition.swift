@@ -154,6 +154,18 @@ public struct PipelineDefinition: Sendable {
     /// What a library edited during its walk means: `accept` (default) keeps it complete, flagged, when
     /// the walk kept the export's guarantee; `fail` makes it `changed_during_export` and the run partial.
     public var onChanged = ChangedLibraryPolicy.accept
+    /// What a face whose text is not valid UTF-8 (or holds a lone surrogate) means: `repair` (default)
+    /// exports it with U+FFFD in place of each ill-formed sequence and counts it; `fail` makes its
+    /// page unreadable, so its library fails.
+    public var onInvalidText = InvalidTextPolicy.repair
+
+    /// What a face with text that is not valid UTF-8 means (`on_invalid_text`).
+    public enum InvalidTextPolicy: String, Sendable, Hashable, CaseIterable {
+        /// Export it with U+FFFD in place of each ill-formed sequence, counted in the manifest.
+        case repair
+        /// Its page is unreadable: the library fails.
+        case fail
+    }
     /// Where to write Prometheus metrics at the end of a run; nil for none.
     public var metricsFile: String?
     /// Where the run's manifest goes, under ``outputDirectory``; may use `{date}`, `{run_id}`,

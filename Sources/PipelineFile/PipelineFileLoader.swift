@@ -172,7 +172,8 @@ struct DefinitionReader {
         let keys: Set<String> = [
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
-            "on_changed", "on_unverified", "outage_tolerance", "accounts", "proxy", "tls", "metrics_file", "transform",
+            "on_changed", "on_unverified", "on_invalid_text", "outage_tolerance", "accounts", "proxy", "tls",
+            "metrics_file", "transform",
             "http_client",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
@@ -252,6 +253,9 @@ struct DefinitionReader {
             definition.acceptsUnverified = text == "accept"
         }
         if let node = entries["on_changed"] { definition.onChanged = try self.choice(node, "on_changed") }
+        if let node = entries["on_invalid_text"] {
+            definition.onInvalidText = try self.choice(node, "on_invalid_text")
+        }
         if let node = entries["metrics_file"] { definition.metricsFile = try self.string(node, "metrics_file") }
         if let node = entries["manifest"] {
             definition.manifest = try self.template(node, "manifest")
@@ -315,7 +319,8 @@ struct DefinitionReader {
     func faults(_ node: Node) throws(PipelineFileError) -> (FaultPlan, Int64) {
         let rates: [(String, WritableKeyPath<FaultPlan, Double>)] = [
             ("error_rate", \.errorRate), ("reset_rate", \.resetRate), ("truncate_rate", \.truncateRate),
-            ("slow_rate", \.slowRate), ("expired_signature_rate", \.expiredSignatureRate),
+            ("endless_rate", \.endlessRate), ("damaged_text_rate", \.damagedTextRate), ("slow_rate", \.slowRate),
+            ("expired_signature_rate", \.expiredSignatureRate),
         ]
         let durations: [(String, WritableKeyPath<FaultPlan, Double>)] = [
             ("latency", \.latency), ("latency_jitter", \.latencyJitter), ("slow_delay", \.slowDelay),

@@ -18,6 +18,12 @@ struct FaultOptions: ParsableArguments {
     @Option(help: "Share of answers cut in half after a full Content-Length (0–1).")
     var truncateRate: Double = 0
 
+    @Option(help: "Share of answers whose body never ends (0–1): a broken proxy or server.")
+    var endlessRate: Double = 0
+
+    @Option(help: "Share of faces whose user_data is sent not valid UTF-8, on every call (0–1).")
+    var damagedTextRate: Double = 0
+
     @Option(help: "Share of answers delayed by --slow-delay (0–1).")
     var slowRate: Double = 0
 
@@ -63,6 +69,7 @@ struct FaultOptions: ParsableArguments {
     func plan() throws -> FaultPlan {
         for (name, rate) in [
             ("error-rate", self.errorRate), ("reset-rate", self.resetRate), ("truncate-rate", self.truncateRate),
+            ("endless-rate", self.endlessRate), ("damaged-text-rate", self.damagedTextRate),
             ("slow-rate", self.slowRate), ("expired-signature-rate", self.expiredSignatureRate),
         ] where !(0...1).contains(rate) {
             throw ValidationError("--\(name) must lie between 0 and 1")
@@ -74,6 +81,8 @@ struct FaultOptions: ParsableArguments {
         plan.errorRate = self.errorRate
         plan.resetRate = self.resetRate
         plan.truncateRate = self.truncateRate
+        plan.endlessRate = self.endlessRate
+        plan.damagedTextRate = self.damagedTextRate
         plan.slowRate = self.slowRate
         plan.slowDelay = self.slowDelay
         plan.expiredSignatureRate = self.expiredSignatureRate

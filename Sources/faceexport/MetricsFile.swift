@@ -45,6 +45,11 @@ struct MetricsFile {
             }
         )
         gauge("retries", "Calls the last run retried.", [("", Double(report.retries))])
+        gauge(
+            "repaired_text_faces",
+            "Faces of the last run whose text was not valid UTF-8, exported with U+FFFD in its place.",
+            [("", Double(report.repairedText))]
+        )
         gauge("rate_limited_requests", "Calls the API throttled in the last run.", [("", Double(report.throttled))])
         gauge(
             "groups",

@@ -37,6 +37,8 @@ struct PipelineLauncher {
     let stop: StopSignal
     /// Told the run as it starts, for the progress line.
     var onStart: (ExportRun) -> Void = { _ in }
+    /// The run's file operations: direct, unless a crash test asks to stop at one.
+    var steps = CrashTestSteps.fromEnvironment()
 
     /// Checks what can be checked without calling the API; returns notes worth showing.
     static func check(_ definition: PipelineDefinition, file: String) throws -> [String] {
@@ -275,7 +277,7 @@ struct PipelineLauncher {
         let journalPath = folder + "/.faceexport/" + SafeFileName.make(lockName) + ".journal"
         // A run killed while renaming its files into place left its commit in the journal: finish it first.
         do {
-            if let plan = try CommitPlan.finishInterrupted(journalPath: journalPath) {
+            if let plan = try CommitPlan.finishInterrupted(journalPath: journalPath, steps: self.steps) {
                 let message =
                     "run \(plan.runID) was interrupted while putting its outputs in place; that is now finished (\(plan.outcome))"
                 self.logger.warning("\(message)")
@@ -302,6 +304,12 @@ struct PipelineLauncher {
         var resume: ResumeState?
         if self.overrides.resume {
             guard let previous else {
+                if let damage = ResumeState.damage(path: journalPath) {
+                    throw LaunchError(
+                        description:
+                            "cannot resume: \(damage), before it names its run; run without --resume to start over"
+                    )
+                }
                 throw LaunchError(description: "nothing to resume: no interrupted run of '\(lockName)' in \(folder)")
             }
             guard previous.fingerprint == fingerprint else {
@@ -316,9 +324,14 @@ struct PipelineLauncher {
             runDate = previous.date
             if previous.startedAt > 0 { startedAt = previous.startedAt }
             resume = previous
+            if let damage = previous.damage {
+                self.logger.warning(
+                    "\(damage); continuing from the last line before it (the pages after it are fetched again)"
+                )
+            }
         } else if let previous {
             // A new run replaces an interrupted one: its temporary files go.
-            Self.removeTemporaryFiles(of: previous.runID, under: folder)
+            Self.removeTemporaryFiles(of: previous.runID, under: folder, steps: self.steps)
         }
         var logger = self.logger
         logger[metadataKey: "run_id"] = "\(runID)"
@@ -329,7 +342,8 @@ struct PipelineLauncher {
                 endpoint: account.endpoint!,
                 signer: RequestSigner(credentials: account.credentials),
                 transport: try self.transport(),
-                logger: accountLogger
+                logger: accountLogger,
+                repairsText: self.definition.onInvalidText == .repair
             )
             return AccountJob(
                 name: account.name,
@@ -351,6 +365,7 @@ struct PipelineLauncher {
             var configuration = output
             configuration.path = try Self.underFolder(folder, output.path)
             configuration.changesPath = try output.changesPath.map { try Self.underFolder(folder, $0) }
+            configuration.steps = self.steps
             sinks.append(OutputSink(configuration: configuration, run: values, schema: transform.schema))
         }
         var configuration = ExportConfiguration(runID: runID)
@@ -374,6 +389,7 @@ struct PipelineLauncher {
         configuration.resume = resume
         configuration.startedAt = startedAt
         configuration.transform = transform
+        configuration.fileSteps = self.steps
         let run = ExportRun(
             configuration: configuration,
             accounts: jobs,
@@ -383,7 +399,13 @@ struct PipelineLauncher {
         )
         self.onStart(run)
         // The run blocks while it works; it gets its own thread, off the cooperative pool.
-        return try await Self.offThePool { run.run() }
+        let report = try await Self.offThePool { run.run() }
+        if (resume != nil || report.outcome == .failed) && !FileManager.default.fileExists(atPath: journalPath) {
+            // The run is over for good: nothing of its id may stay behind, not even what an earlier
+            // attempt of it left outside the sinks' own files (a manifest it was writing when it died).
+            Self.removeTemporaryFiles(of: runID, under: folder, steps: self.steps)
+        }
+        return report
     }
 
     /// A digest of everything that decides what the outputs hold and where: a run may be resumed
@@ -399,6 +421,8 @@ struct PipelineLauncher {
         }
         parts.append("manifest=\(self.definition.manifest.text)")
         parts.append("transform=\(self.definition.transform.digest)")
+        // Only when not the default, so that journals of earlier versions still resume.
+        if self.definition.onInvalidText != .repair { parts.append("invalid_text=\(self.definition.onInvalidText)") }
         if let hashKey {
             // A resumed run must hash with the same key; the journal keeps only this one-way check of it.
             parts.append("key=\(Hex.encode(HMAC.sha256(key: hashKey, message: Array("faceexport key check".utf8))))")
@@ -407,13 +431,13 @@ struct PipelineLauncher {
     }
 
     /// Removes what an interrupted run left under `folder`: files named `*.tmp-<run id>` (and SQLite's companions).
-    private static func removeTemporaryFiles(of runID: String, under folder: String) {
+    private static func removeTemporaryFiles(of runID: String, under folder: String, steps: FileSteps) {
         let suffix = ".tmp-" + runID
         guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return }
         while let path = enumerator.nextObject() as? String {
             let name = (path as NSString).lastPathComponent
             if ["", "-wal", "-shm", "-journal"].contains(where: { name.hasSuffix(suffix + $0) }) {
-                try? FileManager.default.removeItem(atPath: folder + "/" + path)
+                steps.remove(folder + "/" + path)
             }
         }
     }

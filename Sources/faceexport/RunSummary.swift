@@ -25,6 +25,13 @@ struct RunSummary {
         lines.append("  groups    \(report.groups.count): \(counts.joined(separator: ", "))")
         let filtered = report.filtered > 0 ? " (\(report.filtered) more left out by the transform's filter)" : ""
         lines.append("  faces     \(report.faces) in \(report.pages) pages\(filtered)")
+        if report.repairedText > 0 {
+            let libraries = report.groups.filter { $0.repairedText.count > 0 }.count
+            lines.append(
+                "  REPAIRED  \(report.repairedText) faces in \(libraries) libraries had text that was not valid UTF-8;"
+                    + " exported with U+FFFD in its place (manifest: repaired_text, repaired_faces)"
+            )
+        }
         let throttled = report.throttled > 0 ? ", throttled by the API \(report.throttled)" : ""
         lines.append("  requests  \(report.requests), retries \(report.retries)\(throttled)")
         if let hint = Self.throttleHint(throttled: report.throttled, requests: report.requests) { lines.append(hint) }

@@ -251,7 +251,9 @@ struct JournalLibraryLineTests {
                 group: index % 4 == 0 ? nil : text,
                 bytes: index * 99,
                 rows: index,
-                finished: index % 5 == 0
+                finished: index % 5 == 0,
+                sha256: index % 2 == 0 ? nil : String(repeating: "ab", count: 32),
+                lastRowID: index % 3 == 0 ? nil : index * 1000
             )
             let statuses: [GroupStatus] = [.complete, .changedDuringExport, .incomplete, .failed]
             var result = GroupWalkResult(

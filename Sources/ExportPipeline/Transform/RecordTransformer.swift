@@ -16,11 +16,16 @@ struct RecordTransformer: Sendable {
             textCapacity: batch.faces.count * 64
         )
         let filtered = self.transform.append(batch.faces, from: batch.source, to: &rows)
+        var repaired: [String] = []
+        for face in batch.faces.spans where face.textRepaired {
+            repaired.append(batch.faces.withText { String(decoding: face.faceToken.bytes(in: $0), as: UTF8.self) })
+        }
         return RecordBatch(
             key: batch.key,
             source: batch.source,
             records: rows,
             filtered: filtered,
+            repairedTokens: repaired,
             isLast: batch.isLast,
             position: batch.position,
             result: batch.result
