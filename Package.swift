@@ -49,6 +49,7 @@ let package = Package(
             name: "ExportPipeline",
             dependencies: [
                 "FaceExportBuild",
+                "FaceExportCrypto",
                 "FaceSearch",
                 "ExportSinks",
                 .product(name: "Logging", package: "swift-log"),
@@ -74,7 +75,6 @@ let package = Package(
                 "ExportPipeline",
                 "ExportSinks",
                 "FaceSearch",
-                "FaceSearchSimulator",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -86,6 +86,7 @@ let package = Package(
                 "FaceExportCrypto",
                 "PipelineFile",
                 "ExportPipeline",
+                "ExportSinks",
                 "FaceSearch",
                 "FaceSearchSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

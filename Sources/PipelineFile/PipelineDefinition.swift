@@ -1,7 +1,6 @@
 public import ExportPipeline
 public import ExportSinks
 public import FaceSearch
-public import FaceSearchSimulator
 
 /// A pipeline file, checked and typed: everything a run needs except secrets' values.
 public struct PipelineDefinition: Sendable {
@@ -24,18 +23,63 @@ public struct PipelineDefinition: Sendable {
         /// Whether `start` above 1000 is refused. Default false.
         public var strictStartCap = false
         /// `add_time` form. Default `number`.
-        public var addTimeStyle = SimulatorConfiguration.AddTimeStyle.number
+        public var addTimeStyle = AddTimeStyle.number
         /// Whether `list` answers carry `next`. Default false.
         public var sendsNext = false
         /// Share of `list` calls before which the library changes. Default 0.
         public var mutationRate = 0.0
         /// Faults to inject. Default none.
-        public var faults = FaultPlan()
+        public var faults = Faults()
         /// Seconds the server's clock runs ahead. Default 0.
         public var clockOffset: Int64 = 0
 
         /// Creates the defaults.
         public init() {}
+
+        /// How `list` answers write `add_time` (`simulator.add_time`).
+        public enum AddTimeStyle: String, Sendable, Hashable, CaseIterable {
+            /// Unix milliseconds as a JSON number, as the vendor's page shows.
+            case number
+            /// Unix milliseconds as a string.
+            case string
+            /// Numbers, strings and ISO-8601 times with an offset, in turn.
+            case mixed
+        }
+
+        /// The faults of `simulator.faults`, as the pipeline file gives them; the application turns
+        /// them into the simulator's own plan. Shares are per call (per face for damaged text).
+        public struct Faults: Sendable, Hashable {
+            /// Seconds added to every answer, ± ``latencyJitter``. Default 0.
+            public var latency = 0.0
+            public var latencyJitter = 0.0
+            /// Share answered `500 INTERNAL_ERROR`. Default 0.
+            public var errorRate = 0.0
+            /// Share whose connection is reset. Default 0.
+            public var resetRate = 0.0
+            /// Share cut in half after a full `Content-Length`. Default 0.
+            public var truncateRate = 0.0
+            /// Share whose body never ends. Default 0.
+            public var endlessRate = 0.0
+            /// Share of faces whose `user_data` is sent not valid UTF-8. Default 0.
+            public var damagedTextRate = 0.0
+            /// Share answered late, by ``slowDelay`` seconds. Default 0, 5 s.
+            public var slowRate = 0.0
+            public var slowDelay = 5.0
+            /// Share whose signature is taken as expired. Default 0.
+            public var expiredSignatureRate = 0.0
+            /// Calls per key admitted in any second, and in flight at once; more are throttled. Default none.
+            public var requestsPerSecondLimit: Int?
+            public var inFlightLimit: Int?
+            /// The status of a throttled call: 429 (default) or 403.
+            public var limitStatus = 429
+            /// Seconds sent as `Retry-After` with a throttled call. Default none.
+            public var retryAfter: Int?
+            /// Seed of the fault draws. Default 1.
+            public var seed: UInt64 = 1
+
+            /// No faults.
+            public init() {}
+        }
     }
 
     /// Where the API key and secret come from; never the file itself.

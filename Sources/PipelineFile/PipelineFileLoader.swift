@@ -1,6 +1,5 @@
 import ExportPipeline
 import ExportSinks
-import FaceSearchSimulator
 import Foundation
 import Yams
 
@@ -300,7 +299,7 @@ struct DefinitionReader {
         }
         if let node = entries["add_time"] {
             let text = try self.string(node, "simulator.add_time")
-            guard let style = SimulatorConfiguration.AddTimeStyle(rawValue: text) else {
+            guard let style = PipelineDefinition.EmbeddedSimulator.AddTimeStyle(rawValue: text) else {
                 throw self.fail(node, "simulator.add_time", "'\(text)' is not one of number, string, mixed")
             }
             simulator.addTimeStyle = style
@@ -316,13 +315,14 @@ struct DefinitionReader {
         return simulator
     }
 
-    func faults(_ node: Node) throws(PipelineFileError) -> (FaultPlan, Int64) {
-        let rates: [(String, WritableKeyPath<FaultPlan, Double>)] = [
+    func faults(_ node: Node) throws(PipelineFileError) -> (PipelineDefinition.EmbeddedSimulator.Faults, Int64) {
+        typealias Faults = PipelineDefinition.EmbeddedSimulator.Faults
+        let rates: [(String, WritableKeyPath<Faults, Double>)] = [
             ("error_rate", \.errorRate), ("reset_rate", \.resetRate), ("truncate_rate", \.truncateRate),
             ("endless_rate", \.endlessRate), ("damaged_text_rate", \.damagedTextRate), ("slow_rate", \.slowRate),
             ("expired_signature_rate", \.expiredSignatureRate),
         ]
-        let durations: [(String, WritableKeyPath<FaultPlan, Double>)] = [
+        let durations: [(String, WritableKeyPath<Faults, Double>)] = [
             ("latency", \.latency), ("latency_jitter", \.latencyJitter), ("slow_delay", \.slowDelay),
         ]
         let counts: Set<String> = [
@@ -330,7 +330,7 @@ struct DefinitionReader {
         ]
         let allowed = Set(rates.map(\.0) + durations.map(\.0)).union(counts)
         let entries = try self.mapping(node, "simulator.faults", allowed: allowed)
-        var plan = FaultPlan()
+        var plan = Faults()
         for (name, path) in rates {
             guard let node = entries[name] else { continue }
             guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), (0...1).contains(value)

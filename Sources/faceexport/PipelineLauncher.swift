@@ -164,10 +164,10 @@ struct PipelineLauncher {
         }
         var configuration = SimulatorConfiguration(credentials: credentials)
         configuration.startCap = settings.strictStartCap ? .strict(1000) : .lax
-        configuration.addTimeStyle = settings.addTimeStyle
+        configuration.addTimeStyle = SimulatorConfiguration.AddTimeStyle(rawValue: settings.addTimeStyle.rawValue)!
         configuration.sendsNext = settings.sendsNext
         configuration.mutationRate = settings.mutationRate
-        configuration.faults = settings.faults
+        configuration.faults = FaultPlan(settings.faults)
         configuration.clockOffset = settings.clockOffset
         // The server's own notes (e.g. "Waiting on child channel: CancellationError()" when it is shut
         // down early) mean nothing to a person running a pipeline.
@@ -543,5 +543,27 @@ struct PipelineLauncher {
 
     static func randomHex(_ bytes: Int) -> String {
         Hex.encode((0..<bytes).map { _ in UInt8.random(in: 0...255) })
+    }
+}
+
+extension FaultPlan {
+    /// The simulator's plan for a pipeline file's `simulator.faults`.
+    init(_ faults: PipelineDefinition.EmbeddedSimulator.Faults) {
+        self.init()
+        self.latency = faults.latency
+        self.latencyJitter = faults.latencyJitter
+        self.errorRate = faults.errorRate
+        self.resetRate = faults.resetRate
+        self.truncateRate = faults.truncateRate
+        self.endlessRate = faults.endlessRate
+        self.damagedTextRate = faults.damagedTextRate
+        self.slowRate = faults.slowRate
+        self.slowDelay = faults.slowDelay
+        self.expiredSignatureRate = faults.expiredSignatureRate
+        self.requestsPerSecondLimit = faults.requestsPerSecondLimit
+        self.inFlightLimit = faults.inFlightLimit
+        self.limitStatus = faults.limitStatus
+        self.retryAfter = faults.retryAfter
+        self.seed = faults.seed
     }
 }
