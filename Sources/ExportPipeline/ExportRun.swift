@@ -208,7 +208,7 @@ public final class ExportRun: Sendable {
             report.files = prepared.map(\.summary)
             var plan = CommitPlan(
                 runID: report.runID,
-                outcome: outcome.rawValue,
+                outcome: outcome,
                 files: prepared,
                 manifestPath: nil,
                 manifest: nil,

@@ -155,7 +155,7 @@ public struct CommitPlan: Sendable, Codable {
     /// The run's id.
     public var runID: String
     /// `complete` or `partial`.
-    public var outcome: String
+    public var outcome: RunOutcome
     /// The files to rename into place.
     public var files: [PreparedFile]
     /// Where the manifest goes, if the run writes one.
@@ -168,7 +168,7 @@ public struct CommitPlan: Sendable, Codable {
     /// Creates a plan.
     public init(
         runID: String,
-        outcome: String,
+        outcome: RunOutcome,
         files: [PreparedFile],
         manifestPath: String?,
         manifest: String?,

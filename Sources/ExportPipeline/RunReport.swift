@@ -116,6 +116,7 @@ public struct RunReport: Sendable {
                     account: $0.account,
                     groupID: $0.groupID,
                     status: $0.status.rawValue,
+                    walkedToItsEnd: $0.status == .complete || $0.status == .unverified,
                     expected: $0.expected,
                     exported: $0.exported,
                     error: $0.error,

@@ -202,7 +202,7 @@ public final class OutputSink: RecordSink {
         case .ndjson:
             writer = try TextFileWriter(
                 path: path,
-                format: "ndjson",
+                format: .ndjson,
                 encoder: NDJSONEncoder(schema: self.schema),
                 runID: self.run.runID,
                 compression: self.configuration.compression,
@@ -213,7 +213,7 @@ public final class OutputSink: RecordSink {
         case .csv:
             writer = try TextFileWriter(
                 path: path,
-                format: "csv",
+                format: .csv,
                 encoder: CSVEncoder(schema: self.schema, escapeFormulas: self.configuration.escapeFormulas),
                 runID: self.run.runID,
                 compression: self.configuration.compression,

@@ -77,8 +77,12 @@ public struct CommitContext: Sendable {
         public var account: String
         /// The library's id.
         public var groupID: String
-        /// `complete`, `changed_during_export`, `incomplete` or `failed`.
+        /// `complete`, `changed_during_export`, `incomplete`, `unverified` or `failed`, as the
+        /// `groups` table records it.
         public var status: String
+        /// Whether the library was walked to its end, so that a face of an earlier run not seen now is
+        /// gone from it (`complete` or `unverified`): only then does a merge mark such faces removed.
+        public var walkedToItsEnd: Bool
         /// The count `get_size` announced.
         public var expected: Int?
         /// Faces written.
@@ -95,6 +99,7 @@ public struct CommitContext: Sendable {
             account: String,
             groupID: String,
             status: String,
+            walkedToItsEnd: Bool,
             expected: Int?,
             exported: Int,
             error: String?,
@@ -105,6 +110,7 @@ public struct CommitContext: Sendable {
             self.account = account
             self.groupID = groupID
             self.status = status
+            self.walkedToItsEnd = walkedToItsEnd
             self.expected = expected
             self.exported = exported
             self.error = error

@@ -186,9 +186,14 @@ final class SQLiteWriter: FileWriter {
             close(descriptor)
         }
         let database = try SQLiteDatabase(path: self.temporaryPath)
-        try database.execute(Self.loadSettings)
-        if let resume, let lastRowID = resume.lastRowID {
-            try Self.cutBack(database, to: lastRowID, path: self.temporaryPath, steps: steps)
+        do throws(SinkError) {
+            try database.execute(Self.loadSettings)
+            if let resume, let lastRowID = resume.lastRowID {
+                try Self.cutBack(database, to: lastRowID, path: self.temporaryPath, steps: steps)
+            }
+        } catch  where resume != nil {
+            // What a crash leaves SQLite recovers from itself: a file it cannot read was damaged after.
+            throw .damaged("the temporary file \(self.temporaryPath)", "cannot be read as SQLite (\(error))")
         }
         try database.execute(Self.facesTable(schema) + Self.runTables)
         try Self.checkColumns(of: database, against: schema, path: path)
@@ -317,7 +322,7 @@ final class SQLiteWriter: FileWriter {
             try group.step()
             group.reset()
             // Only a library walked completely proves that an unseen face is gone.
-            if self.hasEarlierFaces, entry.status == "complete" || entry.status == "unverified", let deleted {
+            if self.hasEarlierFaces, entry.walkedToItsEnd, let deleted {
                 deleted.bind(context.runID, at: 1)
                 deleted.bind(entry.groupID, at: 2)
                 try deleted.step()
@@ -397,7 +402,7 @@ final class SQLiteWriter: FileWriter {
         let csv = path.hasSuffix(".csv") || path.hasSuffix(".csv.gz")
         let file = try TextFileWriter(
             path: path,
-            format: csv ? "csv" : "ndjson",
+            format: csv ? .csv : .ndjson,
             encoder: csv ? CSVEncoder(schema: schema, escapeFormulas: false) : NDJSONEncoder(schema: schema),
             runID: self.runID,
             compression: .standard,

@@ -2,7 +2,7 @@
 /// ``AtomicFile``.
 final class TextFileWriter: FileWriter {
     private let encoder: any RecordEncoder
-    private let format: String
+    private let format: OutputSink.Format
     private var output: (any ByteOutput)?
     private let file: AtomicFile
     private var buffer: [UInt8] = []
@@ -11,7 +11,7 @@ final class TextFileWriter: FileWriter {
 
     init(
         path: String,
-        format: String,
+        format: OutputSink.Format,
         encoder: any RecordEncoder,
         runID: String,
         compression: GzipCompression,
@@ -80,7 +80,7 @@ final class TextFileWriter: FileWriter {
         try self.finish()
         let summary = SinkSummary(
             path: self.file.finalPath,
-            format: self.format,
+            format: self.format.rawValue,
             rows: self.rows,
             bytes: self.file.bytesWritten,
             sha256: self.file.sha256

@@ -284,7 +284,7 @@ struct PipelineLauncher {
                 if self.overrides.resume {
                     throw LaunchError(
                         description: message,
-                        exitCode: plan.outcome == "complete" ? ExitStatus.complete : ExitStatus.partial
+                        exitCode: plan.outcome == .complete ? ExitStatus.complete : ExitStatus.partial
                     )
                 }
             }

@@ -90,6 +90,25 @@ struct DamagedStateTests {
         #expect(try CrashSweepTests.fileDigests(out) == night.previous)
     }
 
+    /// The interrupted run's SQLite file lost what it had committed (its write-ahead log gone, as a
+    /// careless clean-up or a lost page cache leaves it): the journal vouches for rows it no longer has.
+    @Test func aTemporarySQLiteFileThatLostItsCommittedRowsIsRefused() async throws {
+        let night = try await CrashSweepTests.prepareNight(outputs: Self.outputs)
+        let out = try await Self.killedRun(night, name: "lostwal", journalLine: 10)
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).filter {
+            $0.hasPrefix(".faces.sqlite.tmp-")
+        }
+        let log = try #require(names.first { $0.hasSuffix("-wal") })
+        try FileManager.default.removeItem(atPath: out + "/" + log)
+
+        let resumed = try await night.run(out: out, ["--resume"])
+        #expect(resumed.status == 3, "\(resumed.stderr)")
+        let failed = try #require(resumed.stderr.split(separator: "\n").first { $0.contains("FAILED  ") })
+        #expect(failed.contains(".faces.sqlite.tmp-"), "\(failed)")
+        #expect(failed.contains("run without --resume to start over"), "\(failed)")
+        #expect(try CrashSweepTests.fileDigests(out) == night.previous)
+    }
+
     /// The journal of an earlier version (no checksums) with a library's lines gone: its pages are
     /// walked again while the single file's later checkpoints already hold them. The check before the
     /// commit catches it on its own.

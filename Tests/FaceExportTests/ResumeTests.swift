@@ -204,7 +204,7 @@ struct InterruptedCommitTests {
         let prepared = try sinks.flatMap { try $0.prepareCommit(SinkTests.context(runID: "r9")) }
         let plan = CommitPlan(
             runID: "r9",
-            outcome: "complete",
+            outcome: .complete,
             files: prepared,
             manifestPath: folder + "/manifest.json",
             manifest: "{}\n",

@@ -219,6 +219,7 @@ struct SinkTests {
             account: "a",
             groupID: "g0",
             status: "complete",
+            walkedToItsEnd: true,
             expected: records.count,
             exported: records.count,
             error: nil
@@ -468,7 +469,17 @@ struct SQLiteRemovedFacesTests {
             startedAt: "2026-11-29T00:00:00.000Z",
             finishedAt: "2026-11-29T00:00:01.000Z",
             outcome: "complete",
-            groups: [.init(account: "a", groupID: "g", status: "complete", expected: 2, exported: 2, error: nil)],
+            groups: [
+                .init(
+                    account: "a",
+                    groupID: "g",
+                    status: "complete",
+                    walkedToItsEnd: true,
+                    expected: 2,
+                    exported: 2,
+                    error: nil
+                )
+            ],
             pages: 1,
             requests: 3,
             retries: 0
