@@ -22,10 +22,10 @@ public final class CurlTransport: FaceSearchTransport {
         /// The proxy and the certificates to trust. Default: the proxy variables, the system's store.
         public var network = NetworkOptions()
         /// The largest answer read, in bytes; a larger one is cut off and the call fails (and may be
-        /// retried). Default 8 MiB: a page of 1,000 faces at the API's largest fields, every character
+        /// retried). Default 4 MiB: a page of 1,000 faces at the API's largest fields, every character
         /// of `user_data` written as a JSON escape, is 1.7 MB; a larger body is a broken proxy or server,
         /// and memory holds at most this much per call in flight, whatever is sent.
-        public var maximumAnswerBytes = 8 << 20
+        public var maximumAnswerBytes = 4 << 20
 
         /// Creates a configuration with the defaults.
         public init() {}

@@ -137,7 +137,7 @@ struct BrokenAnswerTests {
             "run", pipeline, "--log-level", "debug", "--log-format", "text",
         ])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stderr.contains("answer larger than 8 MiB"))
+        #expect(run.stderr.contains("answer larger than 4 MiB"))
         let rows = try readNDJSON(folder + "/out/faces.ndjson.gz")
         #expect(rows.count == Self.dataset.faceCount)
         #expect(Set(rows) == Set(expectedRows(Self.dataset.groups)))
