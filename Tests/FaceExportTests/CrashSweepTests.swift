@@ -12,7 +12,7 @@ import Testing
 /// night's outputs must be as they were, byte for byte.
 ///
 /// `FACEEXPORT_LONG_SWEEP=1` sweeps a larger run (more libraries and pages, so more points).
-@Suite(.timeLimit(.minutes(10)))
+@Suite(.timeLimit(.minutes(CrashSweepTests.long ? 60 : 10)))
 struct CrashSweepTests {
     struct Scenario: Sendable, CustomStringConvertible {
         var name: String
