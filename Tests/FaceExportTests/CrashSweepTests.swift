@@ -12,7 +12,6 @@ import Testing
 /// night's outputs must be as they were, byte for byte.
 ///
 /// `FACEEXPORT_LONG_SWEEP=1` sweeps a larger run (more libraries and pages, so more points).
-@Suite(.timeLimit(.minutes(CrashSweepTests.long ? 60 : 10)))
 struct CrashSweepTests {
     struct Scenario: Sendable, CustomStringConvertible {
         var name: String
@@ -146,7 +145,7 @@ struct CrashSweepTests {
         return night
     }
 
-    @Test(arguments: Self.scenarios)
+    @Test(.timeLimit(.minutes(Self.long ? 60 : 10)), arguments: Self.scenarios)
     func everyCrashPointEndsInTheOutputsOfARunThatNeverCrashed(_ scenario: Scenario) async throws {
         let night = try await Self.prepareNight(outputs: scenario.outputs)
         let steps = night.steps
