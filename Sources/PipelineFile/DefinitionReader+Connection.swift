@@ -1,0 +1,129 @@
+import ExportPipeline
+import ExportSinks
+import Foundation
+import Yams
+
+/// Where the API is and who calls it: `proxy`, `credentials`, `groups`, `accounts`.
+extension DefinitionReader {
+    func proxy(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Proxy {
+        func checkedURL(_ text: String, _ node: Node, _ key: String) throws(PipelineFileError) -> String {
+            guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                url.host != nil
+            else { throw self.fail(node, key, "expected none or a URL such as http://proxy.example.com:3128") }
+            guard url.user == nil && url.password == nil else {
+                throw self.fail(
+                    node,
+                    key,
+                    "credentials never go in a pipeline file; use username_env/username_file and password_env/password_file"
+                )
+            }
+            return text
+        }
+        if case .scalar = node {
+            let text = try self.string(node, "proxy")
+            return text == "none"
+                ? .none : .server(url: try checkedURL(text, node, "proxy"), username: nil, password: nil)
+        }
+        let entries = try self.mapping(
+            node,
+            "proxy",
+            allowed: ["url", "username_env", "username_file", "password_env", "password_file"]
+        )
+        guard let urlNode = entries["url"] else { throw self.fail(node, "proxy.url", "missing: the proxy's URL") }
+        let url = try checkedURL(try self.string(urlNode, "proxy.url"), urlNode, "proxy.url")
+        func source(_ name: String) throws(PipelineFileError) -> PipelineDefinition.SecretSource? {
+            if let node = entries[name + "_file"] { return .file(try self.string(node, "proxy.\(name)_file")) }
+            if let node = entries[name + "_env"] { return .environment(try self.string(node, "proxy.\(name)_env")) }
+            return nil
+        }
+        return .server(url: url, username: try source("username"), password: try source("password"))
+    }
+
+    func credentials(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Credentials {
+        let allowed: Set<String> = [
+            "api_key_env", "api_secret_env", "api_key_file", "api_secret_file", "api_key", "api_secret",
+        ]
+        let entries = try self.mapping(node, "credentials", allowed: allowed)
+        for literal in ["api_key", "api_secret"] {
+            if let node = entries[literal] {
+                throw self.fail(
+                    node,
+                    "credentials.\(literal)",
+                    "credentials never go in a pipeline file; use \(literal)_env (an environment variable) or \(literal)_file"
+                )
+            }
+        }
+        var credentials = PipelineDefinition.Credentials()
+        if let node = entries["api_key_env"] {
+            credentials.apiKeyEnvironment = try self.string(node, "credentials.api_key_env")
+        }
+        if let node = entries["api_secret_env"] {
+            credentials.apiSecretEnvironment = try self.string(node, "credentials.api_secret_env")
+        }
+        if let node = entries["api_key_file"] {
+            credentials.apiKeyFile = try self.string(node, "credentials.api_key_file")
+        }
+        if let node = entries["api_secret_file"] {
+            credentials.apiSecretFile = try self.string(node, "credentials.api_secret_file")
+        }
+        return credentials
+    }
+
+    func groups(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Groups {
+        switch node {
+        case .scalar(let scalar) where scalar.string == "all":
+            return .all
+        case .sequence(let sequence):
+            var ids: [String] = []
+            for (index, item) in sequence.enumerated() {
+                let id = try self.string(item, "groups[\(index)]")
+                guard !ids.contains(id) else { throw self.fail(item, "groups[\(index)]", "'\(id)' is listed twice") }
+                ids.append(id)
+            }
+            guard !ids.isEmpty else {
+                throw self.fail(node, "groups", "the list is empty; use 'all' to export every library")
+            }
+            return .list(ids)
+        default:
+            throw self.fail(node, "groups", "expected 'all' or a list of group ids")
+        }
+    }
+
+    func accounts(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Account] {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            throw self.fail(node, "accounts", "expected a list of accounts, e.g. '- {name: sgp-1, credentials: {...}}'")
+        }
+        var accounts: [PipelineDefinition.Account] = []
+        for (index, item) in sequence.enumerated() {
+            let key = "accounts[\(index)]"
+            let entries = try self.mapping(
+                item,
+                key,
+                allowed: ["name", "endpoint", "credentials", "groups", "groups_file", "rate_limit"]
+            )
+            guard let nameNode = entries["name"] else {
+                throw self.fail(item, "\(key).name", "missing: the account's name")
+            }
+            var account = PipelineDefinition.Account(name: try self.string(nameNode, "\(key).name"))
+            guard !accounts.contains(where: { $0.name == account.name }) else {
+                throw self.fail(nameNode, "\(key).name", "another account is already named '\(account.name)'")
+            }
+            if let node = entries["endpoint"] {
+                let text = try self.string(node, "\(key).endpoint")
+                guard text != "embedded" else {
+                    throw self.fail(node, "\(key).endpoint", "'embedded' is set once, as the pipeline's endpoint")
+                }
+                account.endpoint = text
+            }
+            if let node = entries["credentials"] { account.credentials = try self.credentials(node) }
+            if entries["groups"] != nil, let fileNode = entries["groups_file"] {
+                throw self.fail(fileNode, "\(key).groups_file", "give either groups or groups_file, not both")
+            }
+            if let node = entries["groups"] { account.groups = try self.groups(node) }
+            if let node = entries["groups_file"] { account.groups = .file(try self.string(node, "\(key).groups_file")) }
+            if let node = entries["rate_limit"] { account.rateLimit = try self.rateLimit(node) }
+            accounts.append(account)
+        }
+        return accounts
+    }
+}

@@ -1,0 +1,139 @@
+import ExportPipeline
+import ExportSinks
+import Foundation
+import Yams
+
+/// What is written where: `outputs`, their path templates and compression.
+extension DefinitionReader {
+    func template(_ node: Node, _ key: String) throws(PipelineFileError) -> OutputPathTemplate {
+        let text = try self.string(node, key)
+        guard !text.hasPrefix("/"), !text.split(separator: "/").contains("..") else {
+            throw self.fail(node, key, "must be relative to output_dir and stay inside it")
+        }
+        do {
+            return try OutputPathTemplate(text)
+        } catch {
+            throw self.fail(node, key, error.description)
+        }
+    }
+
+    /// `compression: isal` or `compression: {engine: isal, level: 2}`, the level checked against the engine's.
+    func compression(_ node: Node, _ key: String) throws(PipelineFileError) -> GzipCompression {
+        if case .scalar = node {
+            let engine: GzipCompression.Engine = try self.choice(node, key)
+            return GzipCompression(engine: engine)!
+        }
+        let entries = try self.mapping(node, key, allowed: ["engine", "level"])
+        guard let engineNode = entries["engine"] else {
+            throw self.fail(node, "\(key).engine", "missing: one of \(Self.choices(GzipCompression.Engine.self))")
+        }
+        let engine: GzipCompression.Engine = try self.choice(engineNode, "\(key).engine")
+        guard let levelNode = entries["level"] else { return GzipCompression(engine: engine)! }
+        let level = try self.integer(levelNode, "\(key).level", in: engine.levels)
+        return GzipCompression(engine: engine, level: level)!
+    }
+
+    func outputs(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Output] {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            throw self.fail(node, "outputs", "expected a list of outputs, e.g. '- {format: csv, path: faces.csv.gz}'")
+        }
+        let formats = OutputSink.Format.allCases.map(\.rawValue)
+        var outputs: [PipelineDefinition.Output] = []
+        for (index, item) in sequence.enumerated() {
+            let key = "outputs[\(index)]"
+            let allowed: Set<String> = [
+                "format", "path", "compression", "compression_level", "escape_formulas", "mode", "integrity_check",
+                "file_mode", "changes",
+            ]
+            let entries = try self.mapping(item, key, allowed: allowed)
+            guard let formatNode = entries["format"] else {
+                throw self.fail(item, "\(key).format", "missing: one of \(formats.joined(separator: ", "))")
+            }
+            guard let pathNode = entries["path"] else {
+                throw self.fail(item, "\(key).path", "missing: the file's path")
+            }
+            let formatText = try self.string(formatNode, "\(key).format")
+            guard let format = OutputSink.Format(rawValue: formatText) else {
+                throw self.fail(
+                    formatNode,
+                    "\(key).format",
+                    "'\(formatText)' is not a known format; expected one of \(formats.joined(separator: ", "))"
+                )
+            }
+            let path = try self.template(pathNode, "\(key).path")
+            guard !outputs.contains(where: { $0.path.text == path.text }) else {
+                throw self.fail(pathNode, "\(key).path", "another output already writes '\(path.text)'")
+            }
+            if format == .sqlite && (path.isPerGroup || path.isPerAccount) {
+                throw self.fail(
+                    pathNode,
+                    "\(key).path",
+                    "a SQLite output holds every library in one file: {group} and {account} are not allowed"
+                )
+            }
+            var output = PipelineDefinition.Output(format: format, path: path)
+            if let node = entries["compression_level"] {
+                guard format != .sqlite else {
+                    throw self.fail(node, "\(key).compression_level", "only for ndjson and csv")
+                }
+                guard entries["compression"] == nil else {
+                    throw self.fail(
+                        node,
+                        "\(key).compression_level",
+                        "give compression: {engine, level} or compression_level (zlib's level), not both"
+                    )
+                }
+                // The key of earlier versions keeps its meaning: zlib at that level, byte for byte.
+                output.compression = GzipCompression(
+                    engine: .zlib,
+                    level: try self.integer(node, "\(key).compression_level", in: GzipCompression.Engine.zlib.levels)
+                )!
+            }
+            if let node = entries["compression"] {
+                guard format != .sqlite else { throw self.fail(node, "\(key).compression", "only for ndjson and csv") }
+                guard path.text.hasSuffix(".gz") else {
+                    throw self.fail(node, "\(key).compression", "'\(path.text)' is not compressed: only .gz paths are")
+                }
+                output.compression = try self.compression(node, "\(key).compression")
+            }
+            if let node = entries["escape_formulas"] {
+                guard format == .csv else { throw self.fail(node, "\(key).escape_formulas", "only for csv") }
+                output.escapeFormulas = try self.boolean(node, "\(key).escape_formulas")
+            }
+            if let node = entries["mode"] {
+                guard format == .sqlite else { throw self.fail(node, "\(key).mode", "only for sqlite") }
+                output.sqliteMode = try self.choice(node, "\(key).mode")
+            }
+            if let node = entries["integrity_check"] {
+                guard format == .sqlite else { throw self.fail(node, "\(key).integrity_check", "only for sqlite") }
+                output.sqliteCheck = try self.choice(node, "\(key).integrity_check")
+            }
+            if let node = entries["changes"] {
+                guard format == .sqlite, output.sqliteMode == .merge else {
+                    throw self.fail(
+                        node,
+                        "\(key).changes",
+                        "only for a sqlite output with mode: merge (it remembers the previous run)"
+                    )
+                }
+                output.changesPath = try self.template(node, "\(key).changes")
+                guard !(output.changesPath!.isPerGroup || output.changesPath!.isPerAccount) else {
+                    throw self.fail(
+                        node,
+                        "\(key).changes",
+                        "one changes file per run: {group} and {account} are not allowed"
+                    )
+                }
+            }
+            if let node = entries["file_mode"] {
+                let text = try self.string(node, "\(key).file_mode")
+                guard let mode = UInt32(text, radix: 8), mode <= 0o777 else {
+                    throw self.fail(node, "\(key).file_mode", "expected octal permissions such as \"0640\"")
+                }
+                output.fileMode = mode
+            }
+            outputs.append(output)
+        }
+        return outputs
+    }
+}
