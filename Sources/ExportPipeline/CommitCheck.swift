@@ -35,14 +35,22 @@ public struct CommitCheck: Sendable {
     /// The first disagreement between the outputs' files (one list per output) and the walk, said
     /// in one line; nil when every file holds what it should.
     public func disagreement(outputs: [[PreparedFile]]) -> String? {
-        let total = self.libraries.reduce(0) { $0 + $1.rows }
+        // What each partition a path template can name should hold, summed once: a run with a file
+        // per library has as many files as libraries.
+        var expectedRows: [PreparedFile.Partition: Int] = [:]
+        for library in self.libraries {
+            for account in [nil, library.account] {
+                for group in [nil, library.groupID] {
+                    expectedRows[.init(account: account, group: group), default: 0] += library.rows
+                }
+            }
+        }
+        let total = expectedRows[.init(account: nil, group: nil)] ?? 0
         for files in outputs {
             var held = 0
             for file in files {
                 guard let partition = file.partition else { continue }
-                let expected = self.libraries.reduce(0) {
-                    $0 + (partition.holds(account: $1.account, group: $1.groupID) ? $1.rows : 0)
-                }
+                let expected = expectedRows[partition] ?? 0
                 held += file.summary.rows
                 if file.summary.rows != expected {
                     return Self.describe(file.summary.path, holds: file.summary.rows, expected: expected)

@@ -249,10 +249,6 @@ public struct PreparedFile: Sendable, Codable {
             self.group = group
         }
 
-        /// Whether a library's faces go into this partition's file.
-        public func holds(account: String, group: String) -> Bool {
-            (self.account == nil || self.account == account) && (self.group == nil || self.group == group)
-        }
     }
 
     /// Creates a prepared file.

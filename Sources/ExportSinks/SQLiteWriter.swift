@@ -137,6 +137,8 @@ final class SQLiteWriter: FileWriter {
     private let steps: FileSteps
     private var database: SQLiteDatabase?
     private var insert: SQLiteDatabase.Statement?
+    /// The table's last row id, asked at every checkpoint: prepared once.
+    private var lastRowIDQuery: SQLiteDatabase.Statement?
     private var rows = 0
     private var rowsInTransaction = 0
     /// Whether the file held faces of earlier runs when this one began (merge mode): only then can a
@@ -211,6 +213,7 @@ final class SQLiteWriter: FileWriter {
         // The run's id is the same for every row: bound once (a reset keeps bindings).
         insert.bind(runID, at: Int32(schema.columns.count + 1))
         self.insert = insert
+        self.lastRowIDQuery = try database.prepare(Self.lastRowIDSQL)
         self.database = database
         try database.execute("BEGIN")
     }
@@ -250,7 +253,7 @@ final class SQLiteWriter: FileWriter {
         if let database = self.database {
             self.steps.step(.sqliteCommit, path: self.temporaryPath)
             try database.execute("COMMIT")
-            lastRowID = Int(try Self.lastRowID(database))
+            if let query = self.lastRowIDQuery { lastRowID = Int(try Self.lastRowID(query)) }
             try database.execute("BEGIN")
         }
         self.rowsInTransaction = 0
@@ -258,8 +261,11 @@ final class SQLiteWriter: FileWriter {
     }
 
     /// The largest row id of the `faces` table (0 when it is empty): rows are only ever added at the end.
-    private static func lastRowID(_ database: SQLiteDatabase) throws(SinkError) -> Int64 {
-        let query = try database.prepare("SELECT coalesce(max(rowid), 0) FROM faces")
+    private static let lastRowIDSQL = "SELECT coalesce(max(rowid), 0) FROM faces"
+
+    /// Runs the prepared ``lastRowIDSQL`` and resets it, so it holds no read transaction open.
+    private static func lastRowID(_ query: SQLiteDatabase.Statement) throws(SinkError) -> Int64 {
+        defer { query.reset() }
         _ = try query.step()
         return query.int64(at: 0)
     }
@@ -273,7 +279,7 @@ final class SQLiteWriter: FileWriter {
         path: String,
         steps: FileSteps
     ) throws(SinkError) {
-        let last = try Self.lastRowID(database)
+        let last = try Self.lastRowID(try database.prepare(Self.lastRowIDSQL))
         guard last >= lastRowID else {
             throw .damaged(
                 "the temporary file \(path)",
@@ -346,6 +352,7 @@ final class SQLiteWriter: FileWriter {
         run.bind(context.retries, at: 9)
         try run.step()
         self.insert = nil
+        self.lastRowIDQuery = nil
         self.steps.step(.sqliteCommit, path: self.temporaryPath)
         try database.execute("COMMIT")
         var prepared: [PreparedFile] = []
@@ -450,6 +457,7 @@ final class SQLiteWriter: FileWriter {
 
     func discard() {
         self.insert = nil
+        self.lastRowIDQuery = nil
         self.database?.close()
         self.database = nil
         Self.removeFiles(self.temporaryPath, steps: self.steps)
