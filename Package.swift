@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "faceexport", targets: ["faceexport"]),
+        .executable(name: "faceexport-bench", targets: ["FaceExportBench"]),
         .library(name: "FaceSearch", targets: ["FaceSearch"]),
         .library(name: "ExportPipeline", targets: ["ExportPipeline"]),
         .library(name: "ExportSinks", targets: ["ExportSinks"]),
@@ -23,7 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
-        // C libraries enter through system-library targets; each is imported by one Swift wrapper only.
+        // C libraries enter through system-library targets; each is imported by one Swift wrapper only
+        // (CMalloc: by the application, for its malloc settings, and by the bench, for its memory figures).
         .systemLibrary(name: "CCryptoOpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
@@ -78,12 +80,42 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The application: one pipeline run from a checked pipeline file to its report.
+        .target(
+            name: "FaceExport",
+            dependencies: [
+                "CMalloc",
+                "ExportPipeline",
+                "ExportSinks",
+                "FaceExportCrypto",
+                "FaceSearch",
+                "FaceSearchSimulator",
+                "PipelineFile",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The command line: arguments, printing, exit codes.
         .executableTarget(
             name: "faceexport",
             dependencies: [
-                "CMalloc",
+                "FaceExport",
                 "FaceExportBuild",
                 "FaceExportCrypto",
+                "PipelineFile",
+                "ExportPipeline",
+                "ExportSinks",
+                "FaceSearch",
+                "FaceSearchSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The benchmark, not shipped in `faceexport`: scenarios against a `faceexport simulate` process.
+        .executableTarget(
+            name: "FaceExportBench",
+            dependencies: [
+                "CMalloc",
+                "FaceExport",
                 "PipelineFile",
                 "ExportPipeline",
                 "ExportSinks",
@@ -103,6 +135,7 @@ let package = Package(
                 "ExportPipeline",
                 "FaceSearchSimulator",
                 "PipelineFile",
+                "FaceExport",
                 "faceexport",
             ]
         ),

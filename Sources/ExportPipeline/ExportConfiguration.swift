@@ -1,10 +1,9 @@
 public import ExportSinks
 public import FaceSearch
 
-/// How an export run walks and hands work between its stages.
+/// How an export run walks and hands work between its stages: the settings, the same for every
+/// run of a pipeline (what is particular to one run is in its ``RunContext``).
 public struct ExportConfiguration: Sendable {
-    /// The run's id, used in temporary file names and reports.
-    public var runID: String
     /// The pipeline's name, for the manifest and the SQLite `runs` table. Default `faceexport`.
     public var pipeline = "faceexport"
     /// Where the run's `manifest.json` goes once the outputs are committed (a `_SUCCESS` marker goes
@@ -41,28 +40,12 @@ public struct ExportConfiguration: Sendable {
     public var outageTolerance: Double = 600
     /// Export only the libraries of this shard; nil for all. Default nil.
     public var shard: Shard?
-    /// Where to journal progress page by page, so an interrupted run can be resumed; nil for no
-    /// journal. Default nil.
-    public var journalPath: String?
-    /// A digest of the settings that shape the outputs, recorded in the journal. Default empty.
-    public var fingerprint = ""
-    /// The run's `{date}`, recorded in the journal so a resumed run writes to the same places. Default empty.
-    public var runDate = ""
-    /// An interrupted run to continue (its run id must be ``runID``). Default nil.
-    public var resume: ResumeState?
-    /// When the run started, Unix ms, recorded in the journal so a resumed run keeps it. Default 0.
-    public var startedAt: Int64 = 0
-    /// The journal's and the commit's file operations, as steps a crash test can stop at (the sinks
-    /// carry their own, in their configuration). Default: carried out directly.
-    public var fileSteps = FileSteps.direct
     /// What the transformer stage makes of every face; the sinks must be built for its schema.
     /// Default ``RecordTransform/standard``.
     public var transform = RecordTransform.standard
 
     /// Creates a configuration with the defaults.
-    public init(runID: String) {
-        self.runID = runID
-    }
+    public init() {}
 }
 
 /// One API account and the libraries to export from it.

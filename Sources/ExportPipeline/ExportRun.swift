@@ -11,13 +11,18 @@ public import Logging
 /// ``run()`` decides the outcome in one place, commits or discards the outputs and returns the report.
 ///
 /// ```swift
-/// let run = ExportRun(configuration: .init(runID: "2026-11-26T0100"),
+/// let context = RunContext(runID: "20261126T010000Z-1a2b3c")
+/// let output = OutputSink.Configuration(format: .ndjson, path: try OutputPathTemplate("out/faces.ndjson.gz"))
+/// let run = ExportRun(configuration: ExportConfiguration(), context: context,
 ///                     accounts: [AccountJob(name: "main", client: client, groups: .all)],
-///                     sinks: [try NDJSONSink(configuration: .init(path: "out/faces.ndjson.gz"), runID: id)])
+///                     sinks: [OutputSink(configuration: output, run: .init(date: "2026-11-26",
+///                                                                          runID: context.runID))])
 /// let report = run.run()
+/// ```
 /// ```
 public final class ExportRun: Sendable {
     private let configuration: ExportConfiguration
+    private let context: RunContext
     private let accounts: [AccountJob]
     private let sinkStage: SinkStage
     private let clock: any PipelineClock
@@ -43,6 +48,7 @@ public final class ExportRun: Sendable {
     /// - Important: The run takes the sinks over: it writes, commits or discards them.
     public init(
         configuration: ExportConfiguration,
+        context: RunContext,
         accounts: [AccountJob],
         sinks: [any RecordSink],
         stop: StopSignal = StopSignal(),
@@ -52,15 +58,16 @@ public final class ExportRun: Sendable {
         precondition(configuration.concurrency > 0 && configuration.queueCapacity > 0)
         precondition((1...1000).contains(configuration.pageSize), "the API allows limit 1 to 1000")
         self.configuration = configuration
+        self.context = context
         self.accounts = accounts
         self.clock = clock
         var logger = logger
-        logger[metadataKey: "run_id"] = "\(configuration.runID)"
+        logger[metadataKey: "run_id"] = "\(context.runID)"
         self.logger = logger
         let ledger = RunLedger()
         self.stop = stop
         self.ledger = ledger
-        self.sinkStage = SinkStage(sinks: sinks, ledger: ledger, stop: stop, steps: configuration.fileSteps)
+        self.sinkStage = SinkStage(sinks: sinks, ledger: ledger, stop: stop, steps: context.fileSteps)
     }
 
     /// Runs the export to its end and returns what happened.
@@ -94,20 +101,20 @@ public final class ExportRun: Sendable {
         let faces = BoundedQueue<FaceBatch>(capacity: self.configuration.queueCapacity)
         let records = BoundedQueue<RecordBatch>(capacity: self.configuration.queueCapacity)
 
-        if let path = self.configuration.journalPath {
+        if let path = self.context.journalPath {
             do throws(SinkError) {
                 self.sinkStage.journal = try RunJournal(
                     path: path,
-                    runID: self.configuration.runID,
-                    date: self.configuration.runDate,
-                    startedAt: self.configuration.startedAt,
-                    fingerprint: self.configuration.fingerprint,
-                    continuing: self.configuration.resume,
-                    steps: self.configuration.fileSteps
+                    runID: self.context.runID,
+                    date: self.context.date,
+                    startedAt: self.context.startedAt,
+                    fingerprint: self.context.fingerprint,
+                    continuing: self.context.resume,
+                    steps: self.context.fileSteps
                 )
-                if let resume = self.configuration.resume { try self.sinkStage.resume(resume) }
+                if let resume = self.context.resume { try self.sinkStage.resume(resume) }
             } catch {
-                let what = self.configuration.resume == nil ? "keep the run's journal" : "resume the interrupted run"
+                let what = self.context.resume == nil ? "keep the run's journal" : "resume the interrupted run"
                 self.stop.raise("cannot \(what): \(error)")
             }
         }
@@ -125,7 +132,7 @@ public final class ExportRun: Sendable {
         let source = GroupSource(
             accounts: accounts,
             shard: self.configuration.shard,
-            resume: self.configuration.resume,
+            resume: self.context.resume,
             selections: self.accounts.map(\.groups),
             ledger: self.ledger,
             retrier: retrier,
@@ -171,7 +178,7 @@ public final class ExportRun: Sendable {
         let finishedAt = Self.wallClockNow()
         let calls = self.ledger.callCounts
         var report = RunReport(
-            runID: self.configuration.runID,
+            runID: self.context.runID,
             pipeline: self.configuration.pipeline,
             startedAt: startedAt,
             finishedAt: finishedAt,
@@ -199,7 +206,7 @@ public final class ExportRun: Sendable {
         switch self.sinkStage.finish(commit: context) {
         case .success(let outputs) where outcome != .failed:
             if let disagreement = CommitCheck(libraries: self.ledger.handedOn).disagreement(outputs: outputs) {
-                for file in outputs.joined() { self.configuration.fileSteps.remove(file.temporaryPath) }
+                for file in outputs.joined() { self.context.fileSteps.remove(file.temporaryPath) }
                 failure = disagreement
                 outcome = .failed
                 break
@@ -224,10 +231,10 @@ public final class ExportRun: Sendable {
                 // Recorded first, in a file of its own beside the journal (written whole or not at
                 // all, so no damage to the journal can take it): a crash among the renames is
                 // finished by the next run.
-                if let path = self.configuration.journalPath {
-                    try plan.record(at: CommitPlan.path(forJournal: path), steps: self.configuration.fileSteps)
+                if let path = self.context.journalPath {
+                    try plan.record(at: CommitPlan.path(forJournal: path), steps: self.context.fileSteps)
                 }
-                try plan.execute(steps: self.configuration.fileSteps)
+                try plan.execute(steps: self.context.fileSteps)
             } catch {
                 failure = "the outputs could not all be put in place: \(error); the next run finishes the commit"
                 outcome = .failed
@@ -240,8 +247,8 @@ public final class ExportRun: Sendable {
         }
         if failure == nil || outcome == .failed && report.files.isEmpty {
             self.sinkStage.journal?.remove()
-            if let path = self.configuration.journalPath {
-                self.configuration.fileSteps.remove(CommitPlan.path(forJournal: path))
+            if let path = self.context.journalPath {
+                self.context.fileSteps.remove(CommitPlan.path(forJournal: path))
             }
         }
         report.outcome = outcome

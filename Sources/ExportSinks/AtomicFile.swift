@@ -125,8 +125,11 @@ final class AtomicFile {
         let folder = Self.folder(of: path)
         let name = String(path.split(separator: "/").last ?? Substring(path))
         let prefix = folder == "." && !path.hasPrefix("./") ? "" : folder == "/" ? "/" : folder + "/"
-        return prefix + ".\(name).tmp-\(runID)"
+        return prefix + ".\(name)" + Self.temporarySuffix(runID: runID)
     }
+
+    /// What ends every temporary name of the run `runID`.
+    static func temporarySuffix(runID: String) -> String { ".tmp-" + runID }
 
     func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
         let failure: SinkError? = bytes.withUnsafeBytes { buffer in
@@ -228,5 +231,40 @@ public enum AtomicFileWriter {
         let file = try AtomicFile(path: path, runID: runID, mode: mode_t(mode), steps: steps)
         try file.write(bytes[...])
         try file.commit()
+    }
+}
+
+/// What an interrupted run leaves behind, found by the names ``AtomicFile`` gives.
+public enum LeftoverFiles {
+    /// Removes the temporary files of the run `runID` under `folder` (any depth), with SQLite's
+    /// companions (`-wal`, `-shm`, `-journal`).
+    public static func remove(of runID: String, under folder: String, steps: FileSteps) {
+        let suffix = AtomicFile.temporarySuffix(runID: runID)
+        Self.walk(folder) { path, name in
+            if ["", "-wal", "-shm", "-journal"].contains(where: { name.hasSuffix(suffix + $0) }) { steps.remove(path) }
+        }
+    }
+
+    /// Calls `body` with the path and name of every file under `folder`, not following links.
+    private static func walk(_ folder: String, _ body: (String, String) -> Void) {
+        guard let directory = opendir(folder) else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name != ".", name != ".." else { continue }
+            let path = folder + "/" + name
+            var status = stat()
+            let isFolder =
+                entry.pointee.d_type == UInt8(DT_UNKNOWN)
+                ? lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+                : entry.pointee.d_type == UInt8(DT_DIR)
+            if isFolder {
+                Self.walk(path, body)
+            } else {
+                body(path, name)
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 import CSQLite
 
 /// A thin handle on one SQLite database through the C API: open, run SQL, prepared statements.
-final class SQLiteDatabase {
+package final class SQLiteDatabase {
     let path: String
     private var handle: OpaquePointer?
 
@@ -10,7 +10,7 @@ final class SQLiteDatabase {
     /// faceexport reads them. When SQLite was already initialised the call is refused and changes nothing.
     private static let processSettings: Void = { _ = sqlite3_config_memstatus(0) }()
 
-    init(path: String) throws(SinkError) {
+    package init(path: String) throws(SinkError) {
         _ = Self.processSettings
         self.path = path
         var handle: OpaquePointer?
@@ -25,13 +25,13 @@ final class SQLiteDatabase {
 
     deinit { self.close() }
 
-    func close() {
+    package func close() {
         sqlite3_close_v2(self.handle)
         self.handle = nil
     }
 
     /// Runs one or more statements that return no rows the caller needs.
-    func execute(_ sql: String) throws(SinkError) {
+    package func execute(_ sql: String) throws(SinkError) {
         var error: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(self.handle, sql, nil, nil, &error)
         guard code == SQLITE_OK else {
@@ -50,13 +50,13 @@ final class SQLiteDatabase {
     }
 
     /// The first column of the first row of `sql`, as text.
-    func scalarText(_ sql: String) throws(SinkError) -> String? {
+    package func scalarText(_ sql: String) throws(SinkError) -> String? {
         let statement = try self.prepare(sql)
         guard try statement.step() else { return nil }
         return statement.text(at: 0)
     }
 
-    func prepare(_ sql: String) throws(SinkError) -> Statement {
+    package func prepare(_ sql: String) throws(SinkError) -> Statement {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(self.handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw .sqlite("prepare '\(sql.prefix(60))'", path: self.path, message: self.lastError)
@@ -67,7 +67,7 @@ final class SQLiteDatabase {
     var lastError: String { self.handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed" }
 
     /// A prepared statement; bind, step, reset.
-    final class Statement {
+    package final class Statement {
         private let statement: OpaquePointer
         private unowned let database: SQLiteDatabase
         /// SQLite copies bound text at once, so Swift strings need not outlive the call.
@@ -80,7 +80,7 @@ final class SQLiteDatabase {
 
         deinit { sqlite3_finalize(self.statement) }
 
-        func bind(_ value: String, at index: Int32) {
+        package func bind(_ value: String, at index: Int32) {
             _ = withUTF8(of: value) { bytes in
                 bytes.withMemoryRebound(to: CChar.self) { characters in
                     // An empty string may have no buffer; SQLite needs a pointer for '' (a nil one means NULL).
@@ -93,25 +93,25 @@ final class SQLiteDatabase {
         }
 
         /// Binds `count` bytes at `text`, copied by SQLite.
-        func bindText(_ text: UnsafePointer<CChar>, count: Int, at index: Int32) {
+        package func bindText(_ text: UnsafePointer<CChar>, count: Int, at index: Int32) {
             sqlite3_bind_text(self.statement, index, text, Int32(count), Self.transient)
         }
 
         /// Binds `text` without a copy: its bytes must stay valid until the statement is stepped and
         /// bound again.
-        func bindStaticText(_ text: UnsafeBufferPointer<UInt8>, at index: Int32) {
+        package func bindStaticText(_ text: UnsafeBufferPointer<UInt8>, at index: Int32) {
             // An empty span may have no address; SQLite needs a pointer for '' (a nil one means NULL).
             let base = UnsafeRawPointer(text.baseAddress ?? ("" as StaticString).utf8Start)
             sqlite3_bind_text(self.statement, index, base.assumingMemoryBound(to: CChar.self), Int32(text.count), nil)
         }
 
-        func bind(_ value: String?, at index: Int32) {
+        package func bind(_ value: String?, at index: Int32) {
             if let value { self.bind(value, at: index) } else { sqlite3_bind_null(self.statement, index) }
         }
 
-        func bind(_ value: Int64, at index: Int32) { sqlite3_bind_int64(self.statement, index, value) }
+        package func bind(_ value: Int64, at index: Int32) { sqlite3_bind_int64(self.statement, index, value) }
 
-        func bind(_ value: Int?, at index: Int32) {
+        package func bind(_ value: Int?, at index: Int32) {
             if let value {
                 sqlite3_bind_int64(self.statement, index, Int64(value))
             } else {
@@ -121,7 +121,7 @@ final class SQLiteDatabase {
 
         /// Steps once; true when a row is available.
         @discardableResult
-        func step() throws(SinkError) -> Bool {
+        package func step() throws(SinkError) -> Bool {
             switch sqlite3_step(self.statement) {
             case SQLITE_ROW: return true
             case SQLITE_DONE: return false
@@ -129,7 +129,7 @@ final class SQLiteDatabase {
             }
         }
 
-        func reset() {
+        package func reset() {
             sqlite3_reset(self.statement)
         }
 

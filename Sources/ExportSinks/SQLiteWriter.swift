@@ -15,7 +15,7 @@ import Glibc
 /// `user_id` index is built, the WAL is checkpointed, the journal switched back to `DELETE` (one
 /// self-contained file), `PRAGMA quick_check` (or `integrity_check`) must say `ok`, and the file is
 /// synced and renamed.
-final class SQLiteWriter: FileWriter {
+package final class SQLiteWriter: FileWriter {
     /// Columns every `faces` table has after the export's own, with their SQL types: they track
     /// sightings and changes.
     private static let bookkeeping = [
@@ -56,7 +56,7 @@ final class SQLiteWriter: FileWriter {
 
     /// The `faces` table for `schema`: its columns in order, then the bookkeeping columns; the primary
     /// key is the library and token columns when the schema has both.
-    static func facesTable(_ schema: RecordSchema) -> String {
+    package static func facesTable(_ schema: RecordSchema) -> String {
         var lines = schema.columns.map { "    \(quoted($0.name)) \($0.type == .integer ? "INTEGER" : "TEXT") NOT NULL" }
         lines += Self.bookkeeping.map { "    \($0.name) \($0.type)" }
         if let key = Self.keyColumns(schema) { lines.append("    PRIMARY KEY (\(key.group), \(key.token))") }
@@ -73,7 +73,7 @@ final class SQLiteWriter: FileWriter {
     static func quoted(_ name: String) -> String { "\"\(name)\"" }
 
     /// Inserts a face, added by this run: the schema's columns as `?1…?n`, the run's id as `?n+1`.
-    static func insert(_ schema: RecordSchema) -> String {
+    package static func insert(_ schema: RecordSchema) -> String {
         let names = schema.names.map(quoted)
         let run = "?\(names.count + 1)"
         return """
@@ -83,7 +83,7 @@ final class SQLiteWriter: FileWriter {
     }
 
     /// The index on the `user_id` column, made when the run commits (after the load, which it would slow).
-    static func userIDIndex(_ schema: RecordSchema) -> String? {
+    package static func userIDIndex(_ schema: RecordSchema) -> String? {
         schema.index(of: .userID).map {
             "CREATE INDEX IF NOT EXISTS faces_user_id ON faces (\(Self.quoted(schema.columns[$0].name)))"
         }
@@ -92,11 +92,11 @@ final class SQLiteWriter: FileWriter {
     /// The settings of the load. 16 KiB pages (for a new file; a copied one keeps its own) take a
     /// tenth less time to load than the default 4 KiB; a 4 MiB cache loads as fast as 16 MiB: the
     /// b-tree's hot pages are few.
-    static let loadSettings =
+    package static let loadSettings =
         "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -4000;"
 
     /// Folds the WAL into the file and leaves it a single self-contained file.
-    static let closeWAL = "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;"
+    package static let closeWAL = "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;"
 
     /// Inserts a face; with a key, upserts it. New faces are `added` by this run; a face seen again
     /// after a deletion is `added` again; one whose columns describing the face differ is
@@ -125,7 +125,7 @@ final class SQLiteWriter: FileWriter {
         return sql
     }
 
-    static let rowsPerTransaction = 50_000
+    package static let rowsPerTransaction = 50_000
 
     private let finalPath: String
     private let temporaryPath: String

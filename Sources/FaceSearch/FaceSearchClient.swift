@@ -13,7 +13,8 @@ import Synchronization
 ///
 /// ```swift
 /// let client = FaceSearchClient(endpoint: try FaceSearchEndpoint("https://api-sgp.yljz.com"),
-///                               credentials: credentials, transport: URLSessionTransport())
+///                               signer: RequestSigner(credentials: credentials),
+///                               transport: try CurlTransport())
 /// let page = try client.listFaces(groupID: "library-1", start: 1, limit: 1000)
 /// ```
 public final class FaceSearchClient: Sendable {
@@ -72,13 +73,6 @@ public final class FaceSearchClient: Sendable {
         return body.group_infos.map(GroupInfo.init)
     }
 
-    /// One `list` call's answer as it came, not read: what the calls alone cost, for the bench.
-    @available(*, noasync, message: "blocks the calling thread")
-    public func listFacesUnread(groupID: String, start: Int, limit: Int) -> Result<TransportResponse, TransportFailure>
-    {
-        self.exchange("list", fields: [("group_id", groupID), ("start", String(start)), ("limit", String(limit))])
-    }
-
     private func call<Answer>(
         _ call: String,
         fields: [(String, String)],
@@ -99,8 +93,10 @@ public final class FaceSearchClient: Sendable {
         }
     }
 
-    /// Signs `call` with `fields`, sends it and waits for its answer.
-    private func exchange(_ call: String, fields: [(String, String)]) -> Result<TransportResponse, TransportFailure> {
+    /// Signs `call` with `fields`, sends it and waits for its answer, not read (the bench measures
+    /// what the calls alone cost with it).
+    @available(*, noasync, message: "blocks the calling thread")
+    package func exchange(_ call: String, fields: [(String, String)]) -> Result<TransportResponse, TransportFailure> {
         var form = MultipartFormBody()
         form.append(name: "sign", value: self.signer.makeSignature())
         form.append(name: "sign_version", value: "hmac_sha1")

@@ -108,6 +108,19 @@ public struct DatasetGenerator: Sendable {
         /// Bytes of a face's JSON besides `user_data`'s value: the keys, a 32-digit token, a
         /// `u-` and 7-digit user id, a 13-digit time and the comma between faces.
         public static let fixedBytes = 112
+
+        /// What is wrong with these settings as command-line flags, or nil when they can be made.
+        public var problem: String? {
+            guard self.averageFaceBytes >= Self.fixedBytes, (0...1).contains(self.hardShare) else {
+                return "--face-bytes must be at least \(Self.fixedBytes) and --hard-share within 0 to 1"
+            }
+            return nil
+        }
+
+        /// The `faceexport simulate` flags that make the same faces.
+        public var simulatorArguments: [String] {
+            ["--realistic", "--face-bytes", String(self.averageFaceBytes), "--hard-share", String(self.hardShare)]
+        }
     }
 
     /// Creates a generator with the defaults.

@@ -9,7 +9,8 @@ struct FaceExportCommand: AsyncParsableCommand {
         abstract: "Export FinAuth FaceSearch face libraries to NDJSON, CSV and SQLite files.",
         version: ExporterVersion.full,
         subcommands: [
-            RunCommand.self, ValidateCommand.self, SimulateCommand.self, BenchCommand.self, MergeManifestsCommand.self,
+            RunCommand.self, ValidateCommand.self, SimulateCommand.self, MergeManifestsCommand.self,
+            BenchMovedCommand.self,
         ]
     )
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import ExportPipeline
+import FaceExport
 import FaceSearch
 import Foundation
 import Logging
@@ -106,6 +107,7 @@ struct RunCommand: AsyncParsableCommand {
             logger: logger,
             stop: stop
         )
+        launcher.steps = CrashTestSteps.fromEnvironment(ProcessInfo.processInfo.environment)
         if self.dryRun {
             print(
                 try await Self.exitingOnError { [launcher] in
@@ -142,7 +144,7 @@ struct RunCommand: AsyncParsableCommand {
             return try await body()
         } catch let error as LaunchError {
             Self.say("faceexport: \(error)")
-            throw error.exitCode
+            throw ExitCode(error.status.rawValue)
         } catch let error as FaceSearchError {
             Self.say("faceexport: \(error)")
             throw ExitStatus.failed

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FaceExport
 import Foundation
 import PipelineFile
 

@@ -1,5 +1,6 @@
 import ExportPipeline
 import ExportSinks
+import FaceExport
 import FaceSearch
 import FaceSearchSimulator
 import Foundation
@@ -41,12 +42,12 @@ struct AccountTests {
                     }
                 }
                 #expect(foreign == "INVALID_GROUP_ID")
-                var configuration = ExportConfiguration(runID: "accounts")
+                var configuration = ExportConfiguration()
                 configuration.pageSize = 50
                 configuration.manifestPath = folder + "/manifest.json"
-                let values = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "accounts", pipeline: "accounts")
-                let run = ExportRun(
+                let job = ExportJob(
                     configuration: configuration,
+                    context: RunContext(runID: "accounts"),
                     accounts: [
                         AccountJob(name: "sgp-a", client: clients[0], groups: .all, rateLimit: .fixed(500, burst: 5)),
                         AccountJob(
@@ -56,25 +57,13 @@ struct AccountTests {
                             rateLimit: .fixed(200, burst: 2, maxInFlight: 1)
                         ),
                     ],
-                    sinks: [
-                        OutputSink(
-                            configuration: .init(
-                                format: .ndjson,
-                                path: try OutputPathTemplate(folder + "/{account}.ndjson")
-                            ),
-                            run: values
-                        ),
-                        OutputSink(
-                            configuration: .init(
-                                format: .sqlite,
-                                path: try OutputPathTemplate(folder + "/faces.sqlite")
-                            ),
-                            run: values
-                        ),
+                    outputs: [
+                        .init(format: .ndjson, path: try OutputPathTemplate(folder + "/{account}.ndjson")),
+                        .init(format: .sqlite, path: try OutputPathTemplate(folder + "/faces.sqlite")),
                     ],
-                    clock: ManualClock()
+                    pathValues: .init(date: "2026-11-26", runID: "accounts", pipeline: "accounts")
                 )
-                return await runOffThePool { run.run() }
+                return await ExportJob.run(job.makeRun(clock: ManualClock()))
             }
         }
         #expect(report.outcome == .complete)

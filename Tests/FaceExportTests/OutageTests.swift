@@ -48,10 +48,12 @@ struct OutageTests {
                 $0.monotonicClock = { clock.now() }
             },
             pipeline: {
-                $0.runID = runID
                 $0.pageSize = 50
-                $0.journalPath = journal
                 $0.outageTolerance = 120
+            },
+            context: {
+                $0.runID = runID
+                $0.journalPath = journal
             },
             clock: clock,
             outputPath: output
@@ -66,9 +68,9 @@ struct OutageTests {
         let resume = try #require(ResumeState.read(path: journal, outputs: 1))
         let back = try await exportFromSimulator(
             dataset: Self.dataset,
-            pipeline: {
+            pipeline: { $0.pageSize = 50 },
+            context: {
                 $0.runID = runID
-                $0.pageSize = 50
                 $0.journalPath = journal
                 $0.resume = resume
             },

@@ -557,7 +557,7 @@ struct UnreadCallTests {
             )
             return await runOffThePool {
                 (
-                    client.listFacesUnread(groupID: groupID, start: 51, limit: 50),
+                    client.exchange("list", fields: [("group_id", groupID), ("start", "51"), ("limit", "50")]),
                     Result { () throws(FaceSearchError) in try client.listFaces(groupID: groupID, start: 51, limit: 50)
                     }
                 )

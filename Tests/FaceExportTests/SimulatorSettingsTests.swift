@@ -2,7 +2,7 @@ import FaceSearchSimulator
 import PipelineFile
 import Testing
 
-@testable import faceexport
+@testable import FaceExport
 
 /// A pipeline file's `simulator:` section reaches the embedded simulator whole, though the pipeline
 /// file module does not know the simulator.

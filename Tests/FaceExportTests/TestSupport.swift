@@ -1,6 +1,7 @@
 import Dispatch
 import ExportPipeline
 import ExportSinks
+import FaceExport
 import FaceSearch
 import FaceSearchSimulator
 import Foundation
@@ -160,6 +161,7 @@ func exportFromSimulator(
     groups: AccountJob.Groups = .all,
     clientSecret: String? = nil,
     pipeline: (inout ExportConfiguration) -> Void = { _ in },
+    context: (inout RunContext) -> Void = { _ in },
     rateLimit: RateLimitConfiguration = .unlimited,
     clock: any PipelineClock = ManualClock(),
     outputPath: String? = nil,
@@ -174,6 +176,7 @@ func exportFromSimulator(
             groups: groups,
             clientSecret: clientSecret,
             pipeline: pipeline,
+            context: context,
             rateLimit: rateLimit,
             clock: clock,
             outputPath: outputPath,
@@ -190,6 +193,7 @@ private func exportFromSimulatorNow(
     groups: AccountJob.Groups,
     clientSecret: String?,
     pipeline: (inout ExportConfiguration) -> Void,
+    context configureContext: (inout RunContext) -> Void,
     rateLimit: RateLimitConfiguration,
     clock: any PipelineClock,
     outputPath: String?,
@@ -198,43 +202,43 @@ private func exportFromSimulatorNow(
     requestTimeout: Double
 ) async throws -> ExportResult {
     let credentials = FaceSearchCredentials(apiKey: "test-key", apiSecret: "test-secret")
-    var configuration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
-    configure(&configuration)
-    let simulator = FaceSearchSimulator(configuration: configuration, dataset: dataset)
+    var simulatorConfiguration = SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret])
+    configure(&simulatorConfiguration)
+    let simulator = FaceSearchSimulator(configuration: simulatorConfiguration, dataset: dataset)
     let path = try outputPath ?? (makeTemporaryDirectory() + "/faces.ndjson.gz")
-    var exportConfiguration = ExportConfiguration(runID: "test-\(UUID().uuidString.prefix(8))")
-    exportConfiguration.manifestPath = manifestPath
-    exportConfiguration.retry = RetryPolicy(maxAttempts: 4, baseDelay: 0.001, maxDelay: 0.01)
-    pipeline(&exportConfiguration)
-    let finalConfiguration = exportConfiguration
+    var configuration = ExportConfiguration()
+    configuration.manifestPath = manifestPath
+    configuration.retry = RetryPolicy(maxAttempts: 4, baseDelay: 0.001, maxDelay: 0.01)
+    pipeline(&configuration)
+    var context = RunContext(runID: "test-\(UUID().uuidString.prefix(8))")
+    context.date = "2026-11-26"
+    configureContext(&context)
     // Tests that cut a call short pass a short timeout; the others keep room for a loaded machine.
     let transport = try PipelineDefinition.HTTPClient.curl.transport(timeout: requestTimeout)
+    let outputs = [OutputSink.Configuration(format: .ndjson, path: try OutputPathTemplate(path))] + extraOutputs
     let report = try await simulator.withRunning { port in
-        let signer = RequestSigner(
+        let account = AccountJob(
+            name: "test",
+            endpoint: try FaceSearchEndpoint("http://127.0.0.1:\(port)"),
             credentials: FaceSearchCredentials(
                 apiKey: credentials.apiKey,
                 apiSecret: clientSecret ?? credentials.apiSecret
-            )
+            ),
+            transport: transport,
+            groups: groups,
+            rateLimit: rateLimit
         )
-        let client = FaceSearchClient(
-            endpoint: try FaceSearchEndpoint("http://127.0.0.1:\(port)"),
-            signer: signer,
-            transport: transport
+        let job = ExportJob(
+            configuration: configuration,
+            context: context,
+            accounts: [account],
+            outputs: outputs,
+            pathValues: .init(date: context.date, runID: context.runID, pipeline: "test")
         )
-        let values = OutputPathTemplate.RunValues(date: "2026-11-26", runID: finalConfiguration.runID, pipeline: "test")
-        let outputs = [OutputSink.Configuration(format: .ndjson, path: try OutputPathTemplate(path))] + extraOutputs
-        let run = ExportRun(
-            configuration: finalConfiguration,
-            accounts: [AccountJob(name: "test", client: client, groups: groups, rateLimit: rateLimit)],
-            sinks: outputs.map {
-                OutputSink(configuration: $0, run: values, schema: finalConfiguration.transform.schema)
-            },
-            clock: clock
-        )
-        return await runOffThePool { run.run() }
+        return await ExportJob.run(job.makeRun(clock: clock))
     }
     // Rows of other schemas are read by the tests that make them.
-    let standard = finalConfiguration.transform.schema == .standard
+    let standard = configuration.transform.schema == .standard
     let rows = report.files.isEmpty || !standard ? [] : try readNDJSON(path)
     return ExportResult(report: report, rows: rows, statistics: simulator.api.counts, outputPath: path)
 }

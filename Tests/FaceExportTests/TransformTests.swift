@@ -275,10 +275,10 @@ struct TransformTests {
         let result = try await exportFromSimulator(
             dataset: Self.dataset,
             pipeline: {
-                $0.runID = Self.run
                 $0.pageSize = 100
                 $0.transform = transform
             },
+            context: { $0.runID = Self.run },
             outputPath: folder + "/faces.ndjson.gz",
             extraOutputs: [
                 .init(format: .csv, path: try OutputPathTemplate(folder + "/faces.csv.gz")),

@@ -1,18 +1,27 @@
-import ExportPipeline
+public import ExportPipeline
 import ExportSinks
 import FaceExportBuild
-import Foundation
+public import Foundation
 
 /// The run's figures in Prometheus text format, for node_exporter's textfile collector.
 ///
 /// Every value describes the last run of the pipeline (gauges); labels are the pipeline's name and
 /// fixed enumerations (status, outcome), so their number is bounded.
 /// `faceexport_last_success_timestamp_seconds` carries over from the previous file when a run fails.
-struct MetricsFile {
-    let path: String
-    let pipeline: String
+public struct MetricsFile {
+    /// Where the file goes; written whole (a temporary file renamed), read by the collector.
+    public let path: String
+    /// The pipeline's name, the `pipeline` label of every sample.
+    public let pipeline: String
 
-    func write(_ report: RunReport, now: Date = Date()) throws {
+    /// Creates a writer of `path` for `pipeline`.
+    public init(path: String, pipeline: String) {
+        self.path = path
+        self.pipeline = pipeline
+    }
+
+    /// Writes the figures of `report`, finished at `now`.
+    public func write(_ report: RunReport, now: Date = Date()) throws {
         let pipeline = "pipeline=\(Self.labelValue(self.pipeline))"
         var lastSuccess = self.previousLastSuccess()
         if report.outcome == .complete { lastSuccess = now.timeIntervalSince1970 }

@@ -1,23 +1,23 @@
-import CSQLite
+import ExportSinks
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What SQLite itself costs to load rows into the SQLite output's `faces` table: the floor the
-/// SQLite sink's figure is read against in `faceexport bench`.
+/// SQLite sink's figure is read against in `faceexport-bench`.
 ///
 /// A minimal loop over ``SQLiteWriter``'s own table, settings, insert, transaction size and finishing
 /// steps (the `user_id` index, the WAL folded in, `PRAGMA quick_check`), with the rows' bytes made up
 /// front (``init(_:schema:)``, outside what is measured) and bound without copies (`SQLITE_STATIC`).
 /// Whatever the sink spends beyond ``load(count:path:)`` is its own.
-public final class SQLiteFloor {
+final class SQLiteFloor {
     private let schema: RecordSchema
     /// Every row of the pages, in one batch whose bytes the statement reads in place.
     private let rows: RecordRows
 
     /// Makes every cell of `pages` ready to bind.
-    public init(_ pages: [RecordRows], schema: RecordSchema = .standard) {
+    init(_ pages: [RecordRows], schema: RecordSchema = .standard) {
         var rows = RecordRows(width: schema.columns.count)
         for page in pages {
             for index in 0..<page.count { rows.append(row: page[row: index]) }
@@ -28,7 +28,7 @@ public final class SQLiteFloor {
 
     /// Loads `count` rows, cycling through the pages (the library column renamed on every cycle so
     /// keys stay distinct), into a new file at `path`.
-    public func load(count: Int, path: String) throws(SinkError) {
+    func load(count: Int, path: String) throws(SinkError) {
         unlink(path)
         let database = try SQLiteDatabase(path: path)
         try database.execute(SQLiteWriter.loadSettings)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExportPipeline
 import ExportSinks
+import FaceExport
 import FaceSearch
 import FaceSearchSimulator
 import Foundation
@@ -14,9 +15,16 @@ extension BenchCommand {
         switch self.data {
         case "hard": return []
         case "realistic":
-            return self.realisticData.simulatorArguments
+            return try self.realisticFaces().simulatorArguments
         default: throw ValidationError("--data takes realistic or hard")
         }
+    }
+
+    /// `--face-bytes` and `--hard-share`, checked.
+    func realisticFaces() throws -> DatasetGenerator.RealisticFaces {
+        let faces = DatasetGenerator.RealisticFaces(averageFaceBytes: self.faceBytes, hardShare: self.hardShare)
+        if let problem = faces.problem { throw ValidationError(problem) }
+        return faces
     }
 
     /// `--compression`: an engine, or an engine and a level (`zlib:6`).
@@ -56,7 +64,7 @@ extension BenchCommand {
     func sqliteFloor(faces: Int) throws -> BenchResult {
         var generator = DatasetGenerator(groups: 3, faces: 1000, sizing: .exact, seed: 11)
         if self.data == "realistic" {
-            generator.realistic = try self.realisticData.faces()
+            generator.realistic = try self.realisticFaces()
         }
         let pages: [RecordRows] = generator.make().groups.map { group in
             var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: group.faces.count)
@@ -111,7 +119,7 @@ extension BenchCommand {
         ResourceUsage.resetPeak()
         let before = ResourceUsage.now()
         let started = Date()
-        let faces = try await PipelineLauncher.offThePool { () throws -> Int in
+        let faces = try await BlockingWork.run { () throws -> Int in
             let groups = try client.listGroups()
             let next = Atomic<Int>(0)
             let faces = Atomic<Int>(0)
@@ -126,8 +134,8 @@ extension BenchCommand {
                         do {
                             let size = try client.groupSize(groupID: groupID)
                             for start in stride(from: 1, through: size, by: 1000) {
-                                let answer = try client.listFacesUnread(groupID: groupID, start: start, limit: 1000)
-                                    .get()
+                                let fields = [("group_id", groupID), ("start", String(start)), ("limit", "1000")]
+                                let answer = try client.exchange("list", fields: fields).get()
                                 guard answer.status == 200 else { throw ValidationError("HTTP \(answer.status)") }
                             }
                             _ = try client.groupSize(groupID: groupID)

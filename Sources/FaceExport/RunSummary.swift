@@ -1,13 +1,22 @@
-import ExportPipeline
+public import ExportPipeline
 import ExportSinks
 import Foundation
 
 /// The one-screen account of a run printed on standard error.
-struct RunSummary {
-    let report: RunReport
-    let pipeline: String
+public struct RunSummary {
+    /// The run's report.
+    public let report: RunReport
+    /// The pipeline's name, on the first line.
+    public let pipeline: String
 
-    var text: String {
+    /// Creates the summary of `report`.
+    public init(report: RunReport, pipeline: String) {
+        self.report = report
+        self.pipeline = pipeline
+    }
+
+    /// The lines to print, joined by newlines.
+    public var text: String {
         let report = self.report
         var lines: [String] = []
         lines.append(

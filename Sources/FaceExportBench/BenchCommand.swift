@@ -1,16 +1,18 @@
 import ArgumentParser
 import ExportPipeline
 import ExportSinks
+import FaceExport
 import FaceSearch
 import FaceSearchSimulator
 import Foundation
 import Logging
 import PipelineFile
 
-/// `faceexport bench`: named scenarios against a simulator in a separate process.
+/// `faceexport-bench`: named scenarios against a simulator in a separate process.
+@main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "faceexport-bench",
         abstract: "Run benchmark scenarios against a simulator process; prints a table and optionally JSON.",
         discussion: """
             Scenarios: ratelimit (the simulator admits 20 calls/s; the exporter is paced at a fixed 98% of it), \
@@ -68,7 +70,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The cpu scenario's faces: realistic (--face-bytes, --hard-share) or hard (mostly hard values).")
     var data = "realistic"
 
-    @OptionGroup var realisticData: RealisticDataOptions
+    @Option(help: "Realistic data: average bytes of a face as the API sends it.")
+    var faceBytes = DatasetGenerator.RealisticFaces().averageFaceBytes
+
+    @Option(help: "Realistic data: share of faces with quotes, backslashes, control characters or non-ASCII.")
+    var hardShare = DatasetGenerator.RealisticFaces().hardShare
 
     @Flag(help: "In the cpu scenario, also run samples/baseline/python_exporter.py against the same simulator.")
     var compareBaseline = false
@@ -490,27 +496,23 @@ struct BenchCommand: AsyncParsableCommand {
         output.compression = try self.gzipCompression()
         if mergingIntoAnEarlierRun { output.sqliteMode = .merge }
         func makeRun(_ runID: String) -> ExportRun {
-            var configuration = ExportConfiguration(runID: runID)
+            var configuration = ExportConfiguration()
+            configuration.pipeline = "bench"
             configuration.pageSize = pageSize
             configuration.concurrency = concurrency
-            // Journaled page by page, as `faceexport run` always is.
-            configuration.journalPath = folder + "/bench.journal"
             if droppingEveryFace { configuration.transform = Self.dropEveryFace }
-            let sink = OutputSink(
-                configuration: output,
-                run: .init(date: "2026-01-01", runID: runID, pipeline: "bench")
-            )
-            return ExportRun(
-                configuration: configuration,
-                accounts: [AccountJob(name: "bench", client: client, groups: .all, rateLimit: rateLimit)],
-                sinks: [sink],
-                logger: logger
-            )
+            var context = RunContext(runID: runID)
+            context.date = "2026-01-01"
+            // Journaled page by page, as `faceexport run` always is.
+            context.journalPath = folder + "/bench.journal"
+            let account = AccountJob(name: "bench", client: client, groups: .all, rateLimit: rateLimit)
+            return ExportJob(configuration: configuration, context: context, accounts: [account], outputs: [output])
+                .makeRun(logger: logger)
         }
         if mergingIntoAnEarlierRun {
             // The night before, not measured: the measured run merges into the file it leaves.
             let earlier = makeRun("bench-earlier")
-            let report = try await PipelineLauncher.offThePool { earlier.run() }
+            let report = await ExportJob.run(earlier)
             guard report.outcome == .complete else {
                 throw ValidationError("the earlier run of the merge scenario ended \(report.outcome.rawValue)")
             }
@@ -520,7 +522,7 @@ struct BenchCommand: AsyncParsableCommand {
         ResourceUsage.resetPeak()
         let before = ResourceUsage.now()
         let started = Date()
-        let report = try await PipelineLauncher.offThePool { run.run() }
+        let report = await ExportJob.run(run)
         let wall = Date().timeIntervalSince(started)
         let after = ResourceUsage.now()
         try inspect(folder + "/" + file)
@@ -532,66 +534,5 @@ struct BenchCommand: AsyncParsableCommand {
             cpuSeconds: after.cpuSeconds - before.cpuSeconds,
             peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
         )
-    }
-}
-
-/// One scenario's figures.
-struct BenchResult: Codable {
-    struct Measured: Codable {
-        var outcome: String
-        var faces: Int
-        var wallSeconds: Double
-        var cpuSeconds: Double
-        var peakResidentMB: Double
-
-        var cpuSecondsPerMillionFaces: Double { self.cpuSeconds / Double(max(1, self.faces)) * 1e6 }
-    }
-
-    var scenario: String
-    var measured: Measured
-    var requests: Int
-    var rejections: Int
-    var connections: Int
-    var figures: [String: Double] = [:]
-
-    init(scenario: String, measured: Measured, statistics: SimulatorStatistics) {
-        self.scenario = scenario
-        self.measured = measured
-        self.requests = statistics.requests
-        self.rejections = statistics.rejections
-        self.connections = statistics.connectionsAccepted
-    }
-
-    var line: String {
-        let figures = self.figures.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3f", $0.value))" }
-        return "bench \(self.scenario): \(self.measured.outcome), \(self.measured.faces) faces in "
-            + "\(String(format: "%.1f", self.measured.wallSeconds)) s, \(self.requests) requests, "
-            + "\(self.rejections) rejected, \(self.connections) connections; \(figures.joined(separator: " "))\n"
-    }
-
-    static func table(_ results: [BenchResult]) -> String {
-        var lines = [
-            "scenario            outcome   faces      wall s   cpu s  peak MB  requests  rejected  conns  figures"
-        ]
-        for result in results {
-            let figures = result.figures.sorted { $0.key < $1.key }.map {
-                "\($0.key)=\(String(format: "%.3f", $0.value))"
-            }
-            lines.append(
-                [
-                    result.scenario.padding(toLength: 19, withPad: " ", startingAt: 0),
-                    result.measured.outcome.padding(toLength: 9, withPad: " ", startingAt: 0),
-                    String(result.measured.faces).padding(toLength: 10, withPad: " ", startingAt: 0),
-                    String(format: "%7.1f", result.measured.wallSeconds),
-                    String(format: "%7.2f", result.measured.cpuSeconds),
-                    String(format: "%8.1f", result.measured.peakResidentMB),
-                    String(format: "%9d", result.requests),
-                    String(format: "%9d", result.rejections),
-                    String(format: "%6d", result.connections),
-                    " " + figures.joined(separator: " "),
-                ].joined(separator: " ")
-            )
-        }
-        return lines.joined(separator: "\n")
     }
 }

@@ -7,10 +7,10 @@ import PipelineFile
 extension PipelineLauncher {
     /// `run --dry-run`: the output schema and the first `count` transformed records of the first
     /// library, as text; nothing is written, locked or journaled.
-    func preview(count: Int) async throws -> String {
+    public func preview(count: Int) async throws -> String {
         try await self.withAccounts { accounts in
             let hashKey = try self.definition.transform.hashKey.map { source in
-                try Self.hashKey(source, definition: self.definition, file: self.file)
+                try Secrets.hashKey(source, definition: self.definition, file: self.file)
             }
             let transform = try self.makeTransform(
                 hashKey: hashKey,
@@ -36,7 +36,7 @@ extension PipelineLauncher {
                 transport: try self.transport(),
                 logger: self.logger
             )
-            let sample = try await Self.offThePool { () throws -> (String, [Face])? in
+            let sample = try await BlockingWork.run { () throws -> (String, [Face])? in
                 let groupIDs: [String]
                 switch account.groups {
                 case .list(let ids): groupIDs = ids

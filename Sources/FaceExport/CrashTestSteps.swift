@@ -1,4 +1,4 @@
-import ExportSinks
+public import ExportSinks
 import Foundation
 import Synchronization
 
@@ -12,14 +12,14 @@ import Glibc
 /// N-th step (`N:tear` writes half of it first, when it is a write), and
 /// `FACEEXPORT_TEST_STEP_LOG=PATH` appends one line per step (`N kind path`), so a test knows how
 /// many steps a run has and which one it stopped at.
-final class CrashTestSteps: FileSteps.Observer {
+public final class CrashTestSteps: FileSteps.Observer {
     private let crashAt: Int?
     private let tear: Bool
     private let log: Int32?
     private let count = Mutex(0)
 
     /// The steps the environment asks for: ``FileSteps/direct`` when it asks for nothing.
-    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> FileSteps {
+    public static func fromEnvironment(_ environment: [String: String]) -> FileSteps {
         let crash = environment["FACEEXPORT_TEST_CRASH_AT"].flatMap { $0.isEmpty ? nil : $0 }
         let logPath = environment["FACEEXPORT_TEST_STEP_LOG"].flatMap { $0.isEmpty ? nil : $0 }
         guard crash != nil || logPath != nil else { return .direct }
@@ -40,7 +40,7 @@ final class CrashTestSteps: FileSteps.Observer {
         self.log = log
     }
 
-    func decide(_ kind: FileSteps.Kind, path: String) -> FileSteps.Decision {
+    public func decide(_ kind: FileSteps.Kind, path: String) -> FileSteps.Decision {
         let number = self.count.withLock {
             $0 += 1
             return $0
@@ -53,7 +53,7 @@ final class CrashTestSteps: FileSteps.Observer {
         return self.tear && (kind == .write || kind == .journal) ? .tear : .crash
     }
 
-    func crash() -> Never {
+    public func crash() -> Never {
         kill(getpid(), SIGKILL)
         // SIGKILL cannot be caught; this is never reached.
         _exit(137)

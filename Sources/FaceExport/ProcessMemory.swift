@@ -1,7 +1,7 @@
 import CMalloc
 
 /// The process's malloc settings for an export, set before the run's threads start.
-enum ProcessMemory {
+public enum ProcessMemory {
     /// Freed memory above this stays in the process for the next page instead of going back to the
     /// kernel (glibc's default: 128 KiB, then twice the largest block freed).
     static let trimThreshold: Int32 = 64 << 20
@@ -16,7 +16,7 @@ enum ProcessMemory {
     /// hands a page's freed buffers (a few hundred KiB each, made on one thread and freed on
     /// another) back to the kernel, and the next page faults them in again: 5–6% of an export's CPU
     /// in page faults and `madvise`, 1.3% with these thresholds, for 1–2 MB more peak memory.
-    static func configure() {
+    public static func configure() {
         _ = mallopt(M_ARENA_MAX, 4)
         _ = mallopt(M_TRIM_THRESHOLD, Self.trimThreshold)
         _ = mallopt(M_MMAP_THRESHOLD, Self.mmapThreshold)

@@ -1,0 +1,74 @@
+import ExportPipeline
+import FaceSearch
+public import PipelineFile
+
+extension PipelineLauncher {
+    /// Checks what can be checked without calling the API (`faceexport validate`); returns notes worth showing.
+    public static func check(_ definition: PipelineDefinition, file: String) throws -> [String] {
+        var notes: [String] = []
+        let accounts = definition.accounts.isEmpty ? [PipelineDefinition.Account(name: "default")] : definition.accounts
+        for account in accounts {
+            if case .remote(let root) = account.endpoint.map(PipelineDefinition.Endpoint.remote) ?? definition.endpoint
+            {
+                do { _ = try FaceSearchEndpoint(root) } catch { throw LaunchError("endpoint: \(error)") }
+                if (try? Secrets.credentials(account.credentials ?? definition.credentials)) == nil {
+                    notes.append(
+                        "account '\(account.name)': credentials are not available in this environment; a run needs them"
+                    )
+                }
+            }
+            if case .file(let path) = account.groups ?? definition.groups { _ = try GroupsFile.load(path: path) }
+        }
+        if let caFile = definition.caFile {
+            // Read where the job runs, as the credentials are: a bundle that cannot be read fails the run too.
+            var network = NetworkOptions()
+            network.caFile = caFile
+            network.caOnly = definition.caOnly
+            do {
+                _ = try definition.httpClient.transport(timeout: definition.requestTimeout, network: network)
+            } catch {
+                throw LaunchError("\(file): \(error)")
+            }
+        }
+        if let source = definition.transform.hashKey {
+            // Validation runs where the job runs: a key that cannot be read there fails the run too.
+            if let problem = RecordTransform.keyProblem(try Secrets.hashKey(source, definition: definition, file: file))
+            {
+                throw PipelineFileError(
+                    file: file,
+                    line: definition.hashKeyLine,
+                    key: problem.key,
+                    message: problem.message
+                )
+            }
+        }
+        return notes
+    }
+
+    /// A transport over the pipeline's HTTP stack, proxy and trust; a setting that cannot be read is
+    /// a configuration error.
+    func transport() throws(LaunchError) -> any FaceSearchTransport {
+        var network = NetworkOptions()
+        switch self.definition.proxy {
+        case .environment: network.proxy = .environment
+        case .none: network.proxy = .none
+        case .server(let url, let username, let password):
+            network.proxy = .server(
+                url,
+                username: try username.map { source throws(LaunchError) in
+                    try Secrets.read(source, what: "proxy user name")
+                },
+                password: try password.map { source throws(LaunchError) in
+                    try Secrets.read(source, what: "proxy password")
+                }
+            )
+        }
+        network.caFile = self.definition.caFile
+        network.caOnly = self.definition.caOnly
+        do {
+            return try self.definition.httpClient.transport(timeout: self.definition.requestTimeout, network: network)
+        } catch {
+            throw LaunchError("\(self.file): \(error)")
+        }
+    }
+}

@@ -1,0 +1,294 @@
+public import ExportPipeline
+public import ExportSinks
+import FaceSearch
+import Foundation
+public import Logging
+public import PipelineFile
+
+/// A checked pipeline turned into a running export: accounts and secrets, the embedded simulator if
+/// asked, the lock, an interrupted commit finished, resume or cleanup, then the run itself.
+public struct PipelineLauncher: Sendable {
+    /// Command-line flags that win over the file.
+    public struct Overrides: Sendable {
+        /// The service root instead of the pipeline's endpoint.
+        public var endpoint: String?
+        /// A file of library ids instead of the pipeline's groups (one account only).
+        public var groupsFile: String?
+        /// The folder for every output instead of the pipeline's `output_dir`.
+        public var outputDirectory: String?
+        /// Export only this shard of the libraries.
+        public var shard: Shard?
+        /// Continue the run this pipeline's journal describes.
+        public var resume = false
+
+        /// Creates overrides; every one is off by default.
+        public init(
+            endpoint: String? = nil,
+            groupsFile: String? = nil,
+            outputDirectory: String? = nil,
+            shard: Shard? = nil,
+            resume: Bool = false
+        ) {
+            self.endpoint = endpoint
+            self.groupsFile = groupsFile
+            self.outputDirectory = outputDirectory
+            self.shard = shard
+            self.resume = resume
+        }
+    }
+
+    /// The pipeline, as loaded from its file.
+    public let definition: PipelineDefinition
+    /// The pipeline file's path, for errors that point into it.
+    public let file: String
+    /// Flags that win over the file.
+    public let overrides: Overrides
+    /// Where the run logs; `run_id` and `account` are added to its metadata.
+    public let logger: Logger
+    /// Raised by the signal handlers; the run stops issuing requests and discards its outputs.
+    public let stop: StopSignal
+    /// Told the run as it starts, for a progress line. Default: nothing.
+    public var onStart: @Sendable (ExportRun) -> Void = { _ in }
+    /// The run's file operations. Default: carried out directly (a crash test stops at one).
+    public var steps = FileSteps.direct
+
+    /// Creates a launcher; nothing is read or called until ``launch()``.
+    public init(
+        definition: PipelineDefinition,
+        file: String,
+        overrides: Overrides = Overrides(),
+        logger: Logger,
+        stop: StopSignal = StopSignal()
+    ) {
+        self.definition = definition
+        self.file = file
+        self.overrides = overrides
+        self.logger = logger
+        self.stop = stop
+    }
+
+    /// Runs the pipeline to its end and returns the report; throws ``LaunchError`` (or a
+    /// ``PipelineFileError``, or the API's ``FaceSearchError``) when it could not run at all.
+    public func launch() async throws -> RunReport {
+        try await self.withAccounts { accounts in try await self.export(accounts) }
+    }
+
+    private var folder: String { self.overrides.outputDirectory ?? self.definition.outputDirectory }
+
+    /// The lock's and the journal's name: the pipeline's, per shard.
+    private var lockName: String {
+        self.definition.name + (self.overrides.shard.map { "-shard-\($0)" } ?? "")
+    }
+
+    private func export(_ accounts: [ResolvedAccount]) async throws -> RunReport {
+        try self.checkShardedPaths()
+        let now = Date()
+        // Two runs of this pipeline (shard) on this output never overlap; the kernel frees the lock if we die.
+        let lock = try self.takeLock(startedAt: now)
+        defer { lock.release() }
+        let journalPath = self.folder + "/.faceexport/" + SafeFileName.make(self.lockName) + ".journal"
+        try self.finishInterruptedCommit(journalPath: journalPath)
+        let hashKey = try self.definition.transform.hashKey.map { source in
+            try Secrets.hashKey(source, definition: self.definition, file: self.file)
+        }
+        var context = RunContext(runID: RunIdentity.makeRunID(now))
+        context.date = RunIdentity.utcDate(now)
+        context.startedAt = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        context.journalPath = journalPath
+        context.fingerprint =
+            RunFingerprint(
+                definition: self.definition,
+                folder: self.folder,
+                shard: self.overrides.shard,
+                accounts: accounts.map(\.description),
+                hashKey: hashKey
+            ).digest
+        context.fileSteps = self.steps
+        try self.continueOrClearInterruptedRun(journalPath: journalPath, context: &context)
+        var logger = self.logger
+        logger[metadataKey: "run_id"] = "\(context.runID)"
+        let job = try self.makeJob(accounts, context: context, hashKey: hashKey, logger: logger)
+        let run = job.makeRun(stop: self.stop, logger: logger)
+        self.onStart(run)
+        let report = await ExportJob.run(run)
+        if (context.resume != nil || report.outcome == .failed) && !FileManager.default.fileExists(atPath: journalPath)
+        {
+            // The run is over for good: nothing of its id may stay behind, not even what an earlier
+            // attempt of it left outside the sinks' own files (a manifest it was writing when it died).
+            LeftoverFiles.remove(of: context.runID, under: self.folder, steps: self.steps)
+        }
+        return report
+    }
+
+    /// With `--shard`, every output and the manifest must be per shard, or the shards overwrite each other.
+    private func checkShardedPaths() throws(LaunchError) {
+        guard let shard = self.overrides.shard else { return }
+        let unsharded = self.definition.outputs.map(\.path) + [self.definition.manifest]
+        if let path = unsharded.first(where: { !$0.isPerShard }) {
+            throw LaunchError(
+                "with --shard \(shard.index)/\(shard.count) every output path and the manifest must contain {shard}, "
+                    + "or the shards overwrite each other: '\(path.text)' does not"
+            )
+        }
+    }
+
+    private func takeLock(startedAt: Date) throws(LaunchError) -> RunLock {
+        let host = ProcessInfo.processInfo.hostName
+        do {
+            return try RunLock(
+                folder: self.folder,
+                pipeline: self.lockName,
+                note: "pid \(getpid()) on \(host), started \(RunIdentity.format(startedAt, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"
+            )
+        } catch {
+            switch error {
+            case .held:
+                throw LaunchError(error.description, status: .lockHeld)
+            case .unavailable(let error):
+                // Not another run: the folder itself cannot be written. Nothing was called.
+                throw LaunchError(
+                    "cannot write to the output folder: \(error); check output_dir (or --out) and its permissions"
+                )
+            }
+        }
+    }
+
+    /// A run killed while renaming its files into place left its commit plan: finish it first.
+    private func finishInterruptedCommit(journalPath: String) throws(LaunchError) {
+        let plan: CommitPlan?
+        do {
+            plan = try CommitPlan.finishInterrupted(journalPath: journalPath, steps: self.steps)
+        } catch {
+            throw LaunchError("cannot finish the interrupted commit: \(error)", status: .failed)
+        }
+        guard let plan else { return }
+        let message =
+            "run \(plan.runID) was interrupted while putting its outputs in place; that is now finished (\(plan.outcome))"
+        self.logger.warning("\(message)")
+        if self.overrides.resume {
+            throw LaunchError(message, status: plan.outcome == .complete ? .complete : .partial)
+        }
+    }
+
+    /// With `--resume`, takes the interrupted run's identity and state into `context`; without it,
+    /// removes what an interrupted run left, which the new run replaces.
+    private func continueOrClearInterruptedRun(journalPath: String, context: inout RunContext) throws(LaunchError) {
+        let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
+        guard self.overrides.resume else {
+            if let previous { LeftoverFiles.remove(of: previous.runID, under: self.folder, steps: self.steps) }
+            return
+        }
+        guard let previous else {
+            if let damage = ResumeState.damage(path: journalPath) {
+                throw LaunchError(
+                    "cannot resume: \(damage), before it names its run; run without --resume to start over"
+                )
+            }
+            throw LaunchError("nothing to resume: no interrupted run of '\(self.lockName)' in \(self.folder)")
+        }
+        guard previous.fingerprint == context.fingerprint else {
+            throw LaunchError(
+                "cannot resume run \(previous.runID): the pipeline's outputs, groups, endpoint, transform, hash key or "
+                    + "output folder changed since it was interrupted; run without --resume to start over"
+            )
+        }
+        context.runID = previous.runID
+        context.date = previous.date
+        if previous.startedAt > 0 { context.startedAt = previous.startedAt }
+        context.resume = previous
+        if let damage = previous.damage {
+            self.logger.warning(
+                "\(damage); continuing from the last line before it (the pages after it are fetched again)"
+            )
+        }
+    }
+
+    /// The run's parts: clients, outputs placed under the folder, the settings the file gives.
+    private func makeJob(
+        _ accounts: [ResolvedAccount],
+        context: RunContext,
+        hashKey: [UInt8]?,
+        logger: Logger
+    ) throws -> ExportJob {
+        let shard = self.overrides.shard
+        let jobs = try accounts.map { account in
+            AccountJob(
+                name: account.name,
+                endpoint: account.endpoint!,
+                credentials: account.credentials,
+                transport: try self.transport(),
+                groups: account.groups,
+                rateLimit: Self.share(of: account.rateLimit, shards: shard?.count ?? 1),
+                retryBudget: self.definition.retryBudget,
+                repairsText: self.definition.onInvalidText == .repair,
+                logger: logger
+            )
+        }
+        var configuration = ExportConfiguration()
+        configuration.pipeline = self.definition.name
+        configuration.concurrency = self.definition.concurrency
+        configuration.pageSize = self.definition.pageSize
+        configuration.retry = self.definition.retry
+        configuration.onChanged = self.definition.onChanged
+        configuration.acceptsUnverified = self.definition.acceptsUnverified
+        configuration.deadline = self.definition.deadline
+        configuration.outageTolerance = self.definition.outageTolerance
+        configuration.shard = shard
+        configuration.transform = try self.makeTransform(
+            hashKey: hashKey,
+            runID: context.runID,
+            startedAt: context.startedAt
+        )
+        var outputs: [OutputSink.Configuration] = []
+        for output in self.definition.outputs {
+            var placed = output
+            placed.path = try self.underFolder(output.path)
+            placed.changesPath = try output.changesPath.map { template throws(LaunchError) in
+                try self.underFolder(template)
+            }
+            placed.steps = self.steps
+            outputs.append(placed)
+        }
+        var job = ExportJob(configuration: configuration, context: context, accounts: jobs, outputs: outputs)
+        job.configuration.manifestPath = try self.underFolder(self.definition.manifest).resolve(
+            job.pathValues,
+            account: nil,
+            group: nil
+        )
+        return job
+    }
+
+    /// The pipeline's transform with the run's values; `hashKey` as ``Secrets/hashKey(_:definition:file:)`` reads it.
+    func makeTransform(hashKey: [UInt8]?, runID: String, startedAt: Int64) throws(LaunchError) -> RecordTransform {
+        do {
+            return try RecordTransform(
+                configuration: self.definition.transform,
+                hashKey: hashKey,
+                run: RecordTransform.RunValues(runID: runID, startedAt: startedAt)
+            )
+        } catch {
+            throw LaunchError("\(self.file): \(error)")
+        }
+    }
+
+    /// One shard's part of the account's pacing: rates and calls in flight divided by the shard count,
+    /// so N shards together stay within what one run would use.
+    public static func share(of rateLimit: RateLimitConfiguration, shards: Int) -> RateLimitConfiguration {
+        guard shards > 1 else { return rateLimit }
+        var share = rateLimit
+        share.requestsPerSecond /= Double(shards)
+        share.maxRequestsPerSecond /= Double(shards)
+        share.minRequestsPerSecond = min(share.minRequestsPerSecond, share.requestsPerSecond)
+        share.maxInFlight = max(1, rateLimit.maxInFlight / shards)
+        return share
+    }
+
+    /// `template` placed under the output folder.
+    private func underFolder(_ template: OutputPathTemplate) throws(LaunchError) -> OutputPathTemplate {
+        do {
+            return try OutputPathTemplate(self.folder + "/" + template.text)
+        } catch {
+            throw LaunchError("output folder '\(self.folder)': \(error)")
+        }
+    }
+}
