@@ -7,7 +7,8 @@ import Glibc
 
 /// The run's progress, journaled page by page so an interrupted run can continue where it stopped.
 ///
-/// One JSON object per line, appended after every sink has written (and checkpointed) a page:
+/// One JSON object per line (a ``JournalEntry``), appended after every sink has written (and
+/// checkpointed) a page:
 /// - `run`: the run id and the fingerprint of the settings that shape the outputs;
 /// - `page`: a library's walk position after the page, rows written, and each output's file checkpoint;
 /// - `end`: a library's walk result and final checkpoints.
@@ -17,31 +18,6 @@ import Glibc
 /// (``RunJournal/Contents``); a torn last line (the process died while writing it) is the normal end
 /// of an interrupted journal. Journals of earlier versions (no CRC) are read line by line as written.
 final class RunJournal {
-    struct Line: Codable {
-        var type: String
-        var run_id: String?
-        var date: String?
-        var fingerprint: String?
-        /// When the run started, Unix ms: resumed runs keep `exported_at` and relative filter windows.
-        var started_at: Int64?
-        var account: String?
-        var group_id: String?
-        var position: WalkPosition?
-        var result: GroupWalkResult?
-        var written: Int?
-        var filtered: Int?
-        var requests: Int?
-        var retries: Int?
-        /// One entry per output, in the pipeline's order; nil where the output has no file for it yet.
-        var files: [FileCheckpoint?]?
-        /// The commit about to be carried out (`type` `commit`); earlier versions only, this one
-        /// records it in a file of its own.
-        var commit: CommitPlan?
-        /// Faces of the library whose text was repaired so far, and the first of their tokens.
-        var repaired: Int?
-        var repaired_tokens: [String]?
-    }
-
     let path: String
     private let descriptor: Int32
     private let steps: FileSteps
@@ -70,16 +46,15 @@ final class RunJournal {
             try steps.truncate(descriptor, to: continuing.journalLength, path: path, operation: "cut back the journal")
         } else {
             try self.append(
-                Line(type: "run", run_id: runID, date: date, fingerprint: fingerprint, started_at: startedAt)
+                .run(.init(runID: runID, date: date, fingerprint: fingerprint, startedAt: startedAt))
             )
         }
     }
 
     deinit { close(self.descriptor) }
 
-    func append(_ line: Line) throws(SinkError) {
-        // Plain values cannot fail to encode.
-        var bytes = Self.libraryLine(line) ?? Array(try! JSONEncoder().encode(line))
+    func append(_ entry: JournalEntry) throws(SinkError) {
+        var bytes = Self.encode(entry)
         self.chain = Self.seal(&bytes, chain: self.chain)
         try self.steps.write(
             bytes,
@@ -126,7 +101,7 @@ final class RunJournal {
     /// What a journal on disk holds that can be trusted.
     struct Contents {
         /// The lines before the first damaged one, decoded.
-        var lines: [Line] = []
+        var lines: [JournalEntry] = []
         /// Bytes of the file those lines take, with their newlines.
         var trustedLength = 0
         /// The CRC of the last trusted line (0 when it has none).
@@ -169,7 +144,7 @@ final class RunJournal {
             } else if sealed {
                 reason = "it has no checksum"
             }
-            let entry = reason == nil ? try? decoder.decode(Line.self, from: Data(line)) : nil
+            let entry = reason == nil ? try? decoder.decode(JournalEntry.self, from: Data(line)) : nil
             guard let entry else {
                 contents.damage = (start, reason ?? "it is not a journal line")
                 return contents
@@ -185,20 +160,25 @@ final class RunJournal {
         return contents
     }
 
+    /// The line of `entry`, not yet sealed: a library's line by ``libraryLine(_:)``, the others by
+    /// `JSONEncoder`.
+    static func encode(_ entry: JournalEntry) -> [UInt8] {
+        // Plain values cannot fail to encode.
+        Self.libraryLine(entry) ?? Array(try! JSONEncoder().encode(entry))
+    }
+
     /// A library's `page` or `end` line (a walk position or result, counts and checkpoints; no
     /// commit, none of the run's fields) written directly: the lines every page and every library
     /// get, a page's with its thousand tokens, which `JSONEncoder` takes ten times as long over. The
     /// same JSON `JSONEncoder` would write, up to key order and spacing, so `JSONDecoder` reads it as
     /// it reads every other line. Nil for the other lines.
-    static func libraryLine(_ line: Line) -> [UInt8]? {
-        guard line.commit == nil, line.run_id == nil, line.date == nil, line.fingerprint == nil,
-            line.started_at == nil
-        else { return nil }
+    static func libraryLine(_ entry: JournalEntry) -> [UInt8]? {
+        guard let line = entry.progress else { return nil }
         let tokens = line.position?.packedTokens ?? []
         var object = JSONObjectWriter(capacity: tokens.count + 512)
-        object.text("type", line.type)
+        object.text("type", entry.type)
         object.text("account", line.account)
-        object.text("group_id", line.group_id)
+        object.text("group_id", line.groupID)
         if let position = line.position {
             object.object("position") { members in
                 members.number("expected", position.expected)
@@ -228,7 +208,7 @@ final class RunJournal {
         object.number("requests", line.requests)
         object.number("retries", line.retries)
         object.number("repaired", line.repaired)
-        if let tokens = line.repaired_tokens { object.texts("repaired_tokens", tokens) }
+        if let tokens = line.repairedTokens { object.texts("repaired_tokens", tokens) }
         if let files = line.files {
             object.array("files", files) { members, file in
                 members.text("account", file.account)
@@ -307,16 +287,15 @@ public struct ResumeState: Sendable {
         var groups: [String: [String: Group]] = [:]
         var files: [[String: FileCheckpoint]] = Array(repeating: [:], count: outputs)
         for entry in contents.lines {
-            switch entry.type {
-            case "run":
-                runID = entry.run_id
-                date = entry.date ?? ""
-                fingerprint = entry.fingerprint ?? ""
-                startedAt = entry.started_at ?? 0
-            case "page", "end":
-                guard let account = entry.account, let groupID = entry.group_id else { continue }
+            switch entry {
+            case .run(let start):
+                runID = start.runID
+                date = start.date
+                fingerprint = start.fingerprint
+                startedAt = start.startedAt ?? 0
+            case .page(let entry), .end(let entry):
                 var group =
-                    groups[account]?[groupID]
+                    groups[entry.account]?[entry.groupID]
                     ?? Group(position: nil, result: nil, written: 0, filtered: 0, requests: 0, retries: 0)
                 if let position = entry.position { group.position = position }
                 if let result = entry.result { group.result = result }
@@ -325,14 +304,14 @@ public struct ResumeState: Sendable {
                 group.requests = entry.requests ?? group.requests
                 group.retries = entry.retries ?? group.retries
                 if let count = entry.repaired {
-                    group.repaired = RepairedText(count: count, tokens: entry.repaired_tokens ?? [])
+                    group.repaired = RepairedText(count: count, tokens: entry.repairedTokens ?? [])
                 }
-                groups[account, default: [:]][groupID] = group
+                groups[entry.account, default: [:]][entry.groupID] = group
                 for (index, checkpoint) in (entry.files ?? []).enumerated() where index < outputs {
                     guard let checkpoint else { continue }
                     files[index]["\(checkpoint.account ?? "")\u{0}\(checkpoint.group ?? "")"] = checkpoint
                 }
-            default:
+            case .commit, .other:
                 continue
             }
         }

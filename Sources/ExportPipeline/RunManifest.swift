@@ -224,9 +224,7 @@ public struct CommitPlan: Sendable, Codable {
                 )
             }
             plan = decoded
-        } else if let line = RunJournal.read(path: journalPath)?.lines.last(where: { $0.commit != nil }),
-            let journaled = line.commit
-        {
+        } else if let journaled = RunJournal.read(path: journalPath)?.lines.lazy.reversed().compactMap(\.plan).first {
             plan = journaled
         } else {
             return nil

@@ -60,22 +60,20 @@ final class SinkStage: @unchecked Sendable {
         var files: [FileCheckpoint?] = []
         for sink in self.sinks { files.append(try sink.checkpoint(batch.source, finished: batch.isLast)) }
         let counts = self.ledger.counts(batch.key)
-        try journal.append(
-            RunJournal.Line(
-                type: batch.isLast ? "end" : "page",
-                account: batch.source.account,
-                group_id: batch.source.groupID,
-                position: batch.position,
-                result: batch.result,
-                written: counts.written,
-                filtered: counts.filtered,
-                requests: counts.requests,
-                retries: counts.retries,
-                files: files,
-                repaired: counts.repaired.count == 0 ? nil : counts.repaired.count,
-                repaired_tokens: counts.repaired.tokens.isEmpty ? nil : counts.repaired.tokens
-            )
+        let progress = JournalEntry.LibraryProgress(
+            account: batch.source.account,
+            groupID: batch.source.groupID,
+            position: batch.position,
+            result: batch.result,
+            written: counts.written,
+            filtered: counts.filtered,
+            requests: counts.requests,
+            retries: counts.retries,
+            files: files,
+            repaired: counts.repaired.count == 0 ? nil : counts.repaired.count,
+            repairedTokens: counts.repaired.tokens.isEmpty ? nil : counts.repaired.tokens
         )
+        try journal.append(batch.isLast ? .end(progress) : .page(progress))
     }
 
     /// Prepares every sink's files for the commit (one list per sink), or discards them all when

@@ -137,11 +137,11 @@ struct DamagedStateTests {
 
 /// The journal's own guarantees, line by line.
 struct JournalChecksumTests {
-    static func journal(_ lines: [RunJournal.Line]) -> [UInt8] {
+    static func journal(_ lines: [JournalEntry]) -> [UInt8] {
         var chain: UInt32 = 0
         var bytes: [UInt8] = []
         for line in lines {
-            var encoded = RunJournal.libraryLine(line) ?? Array(try! JSONEncoder().encode(line))
+            var encoded = RunJournal.encode(line)
             chain = RunJournal.seal(&encoded, chain: chain)
             bytes += encoded
         }
@@ -149,9 +149,9 @@ struct JournalChecksumTests {
     }
 
     static let lines =
-        [RunJournal.Line(type: "run", run_id: "r1", date: "2026-12-06", fingerprint: "f")]
+        [JournalEntry.run(.init(runID: "r1", date: "2026-12-06", fingerprint: "f"))]
         + (1...5).map { (index: Int) in
-            RunJournal.Line(type: "page", account: "a", group_id: "g\(index)", written: index)
+            JournalEntry.page(.init(account: "a", groupID: "g\(index)", written: index))
         }
 
     @Test func everySoundLineIsTrustedAndATornLastLineIsTheNormalEnd() {
@@ -214,10 +214,10 @@ struct JournalChecksumTests {
             fingerprint: state.fingerprint,
             continuing: state
         )
-        try journal.append(RunJournal.Line(type: "page", account: "a", group_id: "g9", written: 9))
+        try journal.append(.page(.init(account: "a", groupID: "g9", written: 9)))
         let after = try #require(RunJournal.read(path: path))
         #expect(after.damage == nil, "the damaged tail was cut off before appending")
-        #expect(after.lines.compactMap(\.group_id) == ["g1", "g2", "g3", "g9"])
+        #expect(after.lines.compactMap(\.progress?.groupID) == ["g1", "g2", "g3", "g9"])
     }
 }
 

@@ -235,7 +235,7 @@ struct InterruptedCommitTests {
 struct JournalLibraryLineTests {
     @Test func theHandWrittenLibraryLinesDecodeToWhatJSONEncoderWouldHaveWritten() throws {
         let hard = DatasetGenerator.hardStrings
-        var lines: [RunJournal.Line] = []
+        var lines: [JournalEntry] = []
         for (index, text) in hard.enumerated() {
             let position = WalkPosition(
                 expected: index * 1000,
@@ -269,33 +269,32 @@ struct JournalLibraryLineTests {
             result.changedDuringExport = index % 3 == 1
             // A page line (a position), an end line (a result, maybe a position), and neither.
             let shape = index % 3
-            lines.append(
-                RunJournal.Line(
-                    type: shape == 0 ? "page" : "end",
-                    account: index % 6 == 0 ? nil : text,
-                    group_id: text,
-                    position: shape == 1 ? nil : position,
-                    result: shape == 0 ? nil : result,
-                    written: index % 7 == 0 ? nil : index,
-                    filtered: index,
-                    requests: index * 2,
-                    retries: index % 3 == 0 ? nil : index,
-                    files: index % 8 == 0 ? nil : [file, nil, file]
-                )
+            let progress = JournalEntry.LibraryProgress(
+                account: index % 6 == 0 ? "" : text,
+                groupID: text,
+                position: shape == 1 ? nil : position,
+                result: shape == 0 ? nil : result,
+                written: index % 7 == 0 ? nil : index,
+                filtered: index,
+                requests: index * 2,
+                retries: index % 3 == 0 ? nil : index,
+                files: index % 8 == 0 ? nil : [file, nil, file]
             )
+            lines.append(shape == 0 ? .page(progress) : .end(progress))
         }
         let sorted = JSONEncoder()
         sorted.outputFormatting = [.sortedKeys]
         for line in lines {
             let written = try #require(RunJournal.libraryLine(line))
-            let decoded = try JSONDecoder().decode(RunJournal.Line.self, from: Data(written))
-            let reference = try JSONDecoder().decode(RunJournal.Line.self, from: JSONEncoder().encode(line))
+            let decoded = try JSONDecoder().decode(JournalEntry.self, from: Data(written))
+            let reference = try JSONDecoder().decode(JournalEntry.self, from: JSONEncoder().encode(line))
             #expect(try sorted.encode(decoded) == sorted.encode(reference))
-            #expect(decoded.position?.lastPageTokens == line.position?.lastPageTokens)
-            #expect(decoded.result == line.result)
+            #expect(decoded.type == line.type)
+            #expect(decoded.progress?.position?.lastPageTokens == line.progress?.position?.lastPageTokens)
+            #expect(decoded.progress?.result == line.progress?.result)
         }
-        #expect(lines.contains { $0.result != nil && $0.position != nil })
+        #expect(lines.contains { $0.progress?.result != nil && $0.progress?.position != nil })
         // Lines with a commit or the run's fields go through JSONEncoder.
-        #expect(RunJournal.libraryLine(RunJournal.Line(type: "run", run_id: "r", date: "d", fingerprint: "f")) == nil)
+        #expect(RunJournal.libraryLine(.run(.init(runID: "r", date: "d", fingerprint: "f"))) == nil)
     }
 }
