@@ -10,7 +10,7 @@ let package = Package(
         .library(name: "FaceSearch", targets: ["FaceSearch"]),
         .library(name: "ExportPipeline", targets: ["ExportPipeline"]),
         .library(name: "ExportSinks", targets: ["ExportSinks"]),
-        .library(name: "FaceSearchSimulator", targets: ["FaceSearchSimulator"]),
+        .library(name: "FaceSearchSimulator", targets: ["FaceSearchSimulator", "FaceSearchSimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -57,10 +57,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The simulated API: datasets, faults, signatures and answers, with no server.
+        .target(name: "FaceSearchSimulation", dependencies: ["FaceExportCrypto"]),
+        // The simulated API served over HTTP on loopback.
         .target(
             name: "FaceSearchSimulator",
             dependencies: [
-                "FaceExportCrypto",
+                "FaceSearchSimulation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,17 +128,36 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Helpers the test targets share: temporary folders, a manual clock, readers of the outputs.
+        .target(
+            name: "TestSupport",
+            dependencies: ["ExportPipeline", "ExportSinks", "FaceSearchSimulation"],
+            path: "Tests/TestSupport"
+        ),
+        // One test target per library, none with the HTTP server, and one for everything together.
+        .testTarget(name: "FaceSearchTests", dependencies: ["FaceSearch", "FaceSearchSimulation"]),
+        .testTarget(name: "ExportSinksTests", dependencies: ["ExportSinks", "FaceSearchSimulation", "TestSupport"]),
         .testTarget(
-            name: "FaceExportTests",
+            name: "ExportPipelineTests",
+            dependencies: ["ExportPipeline", "ExportSinks", "FaceSearch", "FaceSearchSimulation", "TestSupport"]
+        ),
+        .testTarget(
+            name: "PipelineFileTests",
+            dependencies: ["PipelineFile", "ExportPipeline", "ExportSinks", "FaceSearch", "TestSupport"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
             dependencies: [
+                "FaceExport",
                 "FaceExportBuild",
                 "FaceExportCrypto",
                 "FaceSearch",
+                "FaceSearchSimulation",
+                "FaceSearchSimulator",
                 "ExportSinks",
                 "ExportPipeline",
-                "FaceSearchSimulator",
                 "PipelineFile",
-                "FaceExport",
+                "TestSupport",
                 "faceexport",
             ]
         ),

@@ -1,5 +1,6 @@
 import ExportPipeline
 import FaceSearch
+import FaceSearchSimulation
 import FaceSearchSimulator
 import Logging
 import PipelineFile

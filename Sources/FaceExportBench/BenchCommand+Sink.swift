@@ -3,7 +3,7 @@ import ExportPipeline
 import ExportSinks
 import FaceExport
 import FaceSearch
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
 import Logging
 import PipelineFile

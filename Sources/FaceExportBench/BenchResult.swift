@@ -1,4 +1,4 @@
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
 
 /// One scenario's figures.

@@ -1,4 +1,5 @@
 import FaceSearch
+import FaceSearchSimulation
 import FaceSearchSimulator
 import Foundation
 

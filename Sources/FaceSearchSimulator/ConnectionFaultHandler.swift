@@ -1,3 +1,4 @@
+import FaceSearchSimulation
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes

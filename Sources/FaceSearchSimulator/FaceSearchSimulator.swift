@@ -1,3 +1,4 @@
+public import FaceSearchSimulation
 import Foundation
 import Hummingbird
 public import Logging

@@ -1,3 +1,4 @@
+import FaceSearchSimulation
 import MultipartKit
 import NIOCore
 

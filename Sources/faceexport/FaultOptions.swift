@@ -1,5 +1,5 @@
 import ArgumentParser
-import FaceSearchSimulator
+import FaceSearchSimulation
 
 /// The simulator's fault flags, shared by `simulate` and `bench`.
 struct FaultOptions: ParsableArguments {

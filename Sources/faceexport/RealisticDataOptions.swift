@@ -1,5 +1,5 @@
 import ArgumentParser
-import FaceSearchSimulator
+import FaceSearchSimulation
 
 /// The shape of realistic faces: the flags of `simulate --realistic` (`faceexport-bench --data realistic` takes the same).
 struct RealisticDataOptions: ParsableArguments {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FaceSearchSimulation
 import FaceSearchSimulator
 import Foundation
 import Logging

@@ -1,7 +1,8 @@
 import ExportSinks
 import FaceSearch
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ExportPipeline

@@ -1,5 +1,6 @@
 import FaceExportCrypto
 import Foundation
+import TestSupport
 import Testing
 
 /// Every point of a run is safe to die at.

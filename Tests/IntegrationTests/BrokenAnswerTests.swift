@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import FaceSearch
-@testable import FaceSearchSimulator
+@testable import FaceSearchSimulation
 
 /// Answers no honest API sends: a body without end, text that is not UTF-8.
 @Suite(.timeLimit(.minutes(3)))

@@ -1,5 +1,5 @@
 import ExportPipeline
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
 import Testing
 

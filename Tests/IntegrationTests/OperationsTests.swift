@@ -1,6 +1,7 @@
 import FaceExportBuild
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ExportPipeline

@@ -1,6 +1,7 @@
 import ExportPipeline
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 /// The API going down during the night: ridden out when it comes back within the tolerance, a failed

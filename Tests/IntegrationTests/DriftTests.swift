@@ -1,7 +1,8 @@
 import ExportPipeline
 import ExportSinks
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 /// Libraries edited while they are exported: offsets move, and the export must still be exact.

@@ -1,4 +1,4 @@
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
 import Testing
 
@@ -536,37 +536,5 @@ struct RealisticDatasetTests {
         // A hard string may be cut to nothing plain (e.g. "-42"); most carry an escape or non-ASCII.
         let measuredShare = Double(hard) / Double(faces.count)
         #expect(measuredShare <= share + 0.02 && measuredShare >= share * 0.6, "hard share \(measuredShare)")
-    }
-}
-
-/// What the bench's calls-only format measures is the export's own calls.
-struct UnreadCallTests {
-    @Test func anUnreadListAnswerIsThePageTheClientReads() async throws {
-        let dataset = DatasetGenerator(groups: 1, faces: 120, sizing: .exact, seed: 9).make()
-        let credentials = FaceSearchCredentials(apiKey: "key", apiSecret: "secret")
-        let simulator = FaceSearchSimulator(
-            configuration: SimulatorConfiguration(credentials: [credentials.apiKey: credentials.apiSecret]),
-            dataset: dataset
-        )
-        let groupID = try #require(dataset.groups.first?.groupID)
-        let (unread, read) = try await simulator.withRunning { port in
-            let client = FaceSearchClient(
-                endpoint: try FaceSearchEndpoint("http://127.0.0.1:\(port)"),
-                signer: RequestSigner(credentials: credentials),
-                transport: try CurlTransport()
-            )
-            return await runOffThePool {
-                (
-                    client.exchange("list", fields: [("group_id", groupID), ("start", "51"), ("limit", "50")]),
-                    Result { () throws(FaceSearchError) in try client.listFaces(groupID: groupID, start: 51, limit: 50)
-                    }
-                )
-            }
-        }
-        let answer = try unread.get()
-        #expect(answer.status == 200)
-        let page = try FaceSearchClient.decodeList(.success(answer))
-        #expect(page.faces.map(\.faceToken) == Array(dataset.groups[0].faces[50..<100].map(\.faceToken)))
-        #expect(page.faces == (try read.get()).faces)
     }
 }

@@ -1,5 +1,6 @@
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ExportSinks
@@ -7,34 +8,6 @@ import Testing
 /// The sinks on their own: formats read back by independent readers, atomic commit, file names.
 struct SinkTests {
     static let run = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "r1", pipeline: "nightly")
-
-    /// Every hard string of the generator, in `user_id` and `user_data`.
-    static func records(group: String = "g0") -> [StandardRecord] {
-        DatasetGenerator.hardStrings.enumerated().map { index, text in
-            StandardRecord(
-                groupID: group,
-                faceToken: "token-\(group)-\(index)",
-                userID: text,
-                userData: text + "|" + text,
-                addTime: 1_767_225_600_000 + Int64(index),
-                addTimeUTC: "2026-01-01T00:00:00.\(String(format: "%03d", index))Z"
-            )
-        }
-    }
-
-    static func context(groups: [CommitContext.Group] = [], runID: String = "r1") -> CommitContext {
-        CommitContext(
-            runID: runID,
-            pipeline: "nightly",
-            startedAt: "2026-11-26T01:00:00.000Z",
-            finishedAt: "2026-11-26T01:05:00.000Z",
-            outcome: "complete",
-            groups: groups,
-            pages: 1,
-            requests: 2,
-            retries: 0
-        )
-    }
 
     static func sink(
         _ format: OutputSink.Format,
@@ -56,10 +29,10 @@ struct SinkTests {
     func ndjsonRoundTripsByteForByte(name: String) throws {
         let path = try makeTemporaryDirectory() + "/nested/" + name
         let sink = try Self.sink(.ndjson, path)
-        let records = Self.records()
+        let records = StandardRecord.hardRecords()
         try sink.write(Array(records.prefix(10)), from: RecordSource(account: "a", groupID: "g0"))
         try sink.write(Array(records.dropFirst(10)), from: RecordSource(account: "a", groupID: "g0"))
-        let summary = try #require(try sink.commit(Self.context()).first)
+        let summary = try #require(try sink.commit(CommitContext.sample()).first)
         #expect(summary.rows == records.count)
         #expect(summary.bytes == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int))
         let sha = String(decoding: try runProgram("/usr/bin/sha256sum", [path]), as: UTF8.self).prefix(64)
@@ -85,7 +58,7 @@ struct SinkTests {
     {
         let folder = try makeTemporaryDirectory()
         let source = RecordSource(account: "a", groupID: "g0")
-        let batches = (0..<30).map { Self.records(group: "g\($0)") }
+        let batches = (0..<30).map { StandardRecord.hardRecords(group: "g\($0)") }
         func export(_ path: String, _ compression: GzipCompression?) throws -> OutputSink {
             let sink = try Self.sink(format, path) { if let compression { $0.compression = compression } }
             for _ in 0..<40 { try sink.write(batches.flatMap { $0 }, from: source) }
@@ -97,17 +70,17 @@ struct SinkTests {
             return sink
         }
         let plain = folder + "/plain." + format.rawValue
-        _ = try export(plain, nil).commit(Self.context())
+        _ = try export(plain, nil).commit(CommitContext.sample())
         let packed = folder + "/packed.\(format.rawValue).gz"
-        _ = try export(packed, compression).commit(Self.context())
+        _ = try export(packed, compression).commit(CommitContext.sample())
         _ = try runProgram("/bin/gzip", ["-t", packed])
         let expected = try Data(contentsOf: URL(fileURLWithPath: plain))
         #expect(expected.count > 2 << 20, "more than libdeflate's member size")
         #expect(try runProgram("/bin/gzip", ["-dc", packed]) == expected)
 
         let empty = folder + "/empty.\(format.rawValue)"
-        _ = try Self.sink(format, empty).commit(Self.context())
-        _ = try Self.sink(format, empty + ".gz") { $0.compression = compression }.commit(Self.context())
+        _ = try Self.sink(format, empty).commit(CommitContext.sample())
+        _ = try Self.sink(format, empty + ".gz") { $0.compression = compression }.commit(CommitContext.sample())
         _ = try runProgram("/bin/gzip", ["-t", empty + ".gz"])
         #expect(try runProgram("/bin/gzip", ["-dc", empty + ".gz"]) == Data(contentsOf: URL(fileURLWithPath: empty)))
     }
@@ -116,9 +89,9 @@ struct SinkTests {
         let folder = try makeTemporaryDirectory()
         let path = folder + "/faces.csv.gz"
         let sink = try Self.sink(.csv, path) { $0.compression = GzipCompression(engine: .zlib, level: 9)! }
-        let records = Self.records()
+        let records = StandardRecord.hardRecords()
         try sink.write(records, from: RecordSource(account: "a", groupID: "g0"))
-        _ = try sink.commit(Self.context())
+        _ = try sink.commit(CommitContext.sample())
         _ = try runProgram("/bin/gzip", ["-t", path])
         let raw = try runProgram("/bin/gzip", ["-dc", path])
         #expect(raw.starts(with: Array("group_id,face_token,user_id,user_data,add_time,add_time_utc\r\n".utf8)))
@@ -165,7 +138,7 @@ struct SinkTests {
             let path = folder + "/f-\(escape).csv"
             let sink = try Self.sink(.csv, path) { $0.escapeFormulas = escape }
             try sink.write([record], from: RecordSource(account: "a", groupID: "g"))
-            _ = try sink.commit(Self.context())
+            _ = try sink.commit(CommitContext.sample())
             let text = try String(contentsOfFile: path, encoding: .utf8)
             #expect(text.components(separatedBy: "\r\n")[1] + "\r\n" == expected)
         }
@@ -176,8 +149,8 @@ struct SinkTests {
     @Test func sqliteFullCheckFindsAnIndexThatDisagreesWithItsRowsAndCommitsNothing() throws {
         let path = try makeTemporaryDirectory() + "/faces.sqlite"
         let first = try Self.sink(.sqlite, path) { $0.sqliteMode = .merge }
-        try first.write(Self.records(), from: RecordSource(account: "a", groupID: "g0"))
-        _ = try first.commit(Self.context())
+        try first.write(StandardRecord.hardRecords(), from: RecordSource(account: "a", groupID: "g0"))
+        _ = try first.commit(CommitContext.sample())
         // A user's own index, declared on another column than its entries hold: every old row
         // disagrees with it. (Not `faces_user_id`: a merge drops that one and builds it again.)
         _ = try runProgram(
@@ -197,8 +170,8 @@ struct SinkTests {
                 (path as NSString).deletingLastPathComponent + "/changes.ndjson.gz"
             )
         }
-        try full.write(Self.records(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
-        let error = #expect(throws: SinkError.self) { try full.commit(Self.context(runID: "r2")) }
+        try full.write(StandardRecord.hardRecords(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
+        let error = #expect(throws: SinkError.self) { try full.commit(CommitContext.sample(runID: "r2")) }
         #expect(error?.description.contains("integrity_check") == true, "\(String(describing: error))")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == damaged)
         // Nothing of the failed commit stays: not the database's copy, not its changes file.
@@ -206,14 +179,14 @@ struct SinkTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["faces.sqlite"])
         // The default check reads every page and record, not every index entry: it lets this file through.
         let quick = try Self.sink(.sqlite, path, runID: "r3") { $0.sqliteMode = .merge }
-        try quick.write(Self.records(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
-        #expect(try quick.commit(Self.context(runID: "r3")).first?.rows == Self.records().count)
+        try quick.write(StandardRecord.hardRecords(group: "g1"), from: RecordSource(account: "a", groupID: "g1"))
+        #expect(try quick.commit(CommitContext.sample(runID: "r3")).first?.rows == StandardRecord.hardRecords().count)
     }
 
     @Test func sqliteHasTheSchemaAndTheSQLiteToolReadsIt() throws {
         let path = try makeTemporaryDirectory() + "/faces.sqlite"
         let sink = try Self.sink(.sqlite, path)
-        let records = Self.records()
+        let records = StandardRecord.hardRecords()
         try sink.write(records, from: RecordSource(account: "a", groupID: "g0"))
         let group = CommitContext.Group(
             account: "a",
@@ -224,7 +197,7 @@ struct SinkTests {
             exported: records.count,
             error: nil
         )
-        let summary = try #require(try sink.commit(Self.context(groups: [group])).first)
+        let summary = try #require(try sink.commit(CommitContext.sample(groups: [group])).first)
         #expect(summary.rows == records.count)
         let sqlite = "/usr/bin/sqlite3"
         #expect(String(decoding: try runProgram(sqlite, [path, "PRAGMA integrity_check"]), as: UTF8.self) == "ok\n")
@@ -284,9 +257,9 @@ struct SinkTests {
     @Test func filesArePrivateAndAppearOnlyOnCommit() throws {
         let folder = try makeTemporaryDirectory()
         let sink = try Self.sink(.ndjson, folder + "/faces.ndjson")
-        try sink.write(Self.records(), from: RecordSource(account: "a", groupID: "g0"))
+        try sink.write(StandardRecord.hardRecords(), from: RecordSource(account: "a", groupID: "g0"))
         #expect(!FileManager.default.fileExists(atPath: folder + "/faces.ndjson"))
-        _ = try sink.commit(Self.context())
+        _ = try sink.commit(CommitContext.sample())
         #expect(
             (try FileManager.default.attributesOfItem(atPath: folder + "/faces.ndjson")[.posixPermissions] as? Int)
                 == 0o600
@@ -299,12 +272,12 @@ struct SinkTests {
         let folder = try makeTemporaryDirectory()
         let path = folder + "/faces.out"
         let first = try Self.sink(format, path, runID: "r1")
-        try first.write(Array(Self.records().prefix(3)), from: RecordSource(account: "a", groupID: "g0"))
-        _ = try first.commit(Self.context())
+        try first.write(Array(StandardRecord.hardRecords().prefix(3)), from: RecordSource(account: "a", groupID: "g0"))
+        _ = try first.commit(CommitContext.sample())
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
 
         let second = try Self.sink(format, path, runID: "r2")
-        try second.write(Self.records(), from: RecordSource(account: "a", groupID: "g0"))
+        try second.write(StandardRecord.hardRecords(), from: RecordSource(account: "a", groupID: "g0"))
         second.discard()
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["faces.out"])
@@ -333,10 +306,10 @@ struct SinkTests {
         let folder = try makeTemporaryDirectory()
         let sink = try Self.sink(.ndjson, folder + "/dt={date}/group={group}/faces.ndjson")
         for id in ids {
-            try sink.write(Self.records(group: id), from: RecordSource(account: "a", groupID: id))
+            try sink.write(StandardRecord.hardRecords(group: id), from: RecordSource(account: "a", groupID: id))
             try sink.groupFinished(RecordSource(account: "a", groupID: id))
         }
-        let summaries = try sink.commit(Self.context())
+        let summaries = try sink.commit(CommitContext.sample())
         #expect(Set(summaries.map(\.path)) == Set(names.map { folder + "/dt=2026-11-26/group=\($0)/faces.ndjson" }))
         let partitions = try FileManager.default.contentsOfDirectory(atPath: folder + "/dt=2026-11-26")
         #expect(Set(partitions) == Set(names.map { "group=\($0)" }))
@@ -517,7 +490,7 @@ struct SQLiteRemovedFacesTests {
         )
         try Self.commit(resumed, runID: "r2")
 
-        let faces = try OutputIntegrationTests.sqliteRows(
+        let faces = try sqliteRows(
             path,
             "SELECT face_token, change, deleted_run FROM faces ORDER BY face_token"
         )
@@ -525,13 +498,13 @@ struct SQLiteRemovedFacesTests {
         #expect(faces.map { $0["change"] as? String } == ["added", "added", "removed"])
         #expect(faces.map { $0["deleted_run"] as? String } == [nil, nil, "r2"])
         // The `user_id` index, dropped for the merge's load, is back.
-        let indexes = try OutputIntegrationTests.sqliteRows(
+        let indexes = try sqliteRows(
             path,
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'faces' AND name = 'faces_user_id'"
         )
         #expect(indexes.count == 1)
         #expect(
-            try OutputIntegrationTests.sqliteRows(path, "PRAGMA integrity_check").first?["integrity_check"] as? String
+            try sqliteRows(path, "PRAGMA integrity_check").first?["integrity_check"] as? String
                 == "ok"
         )
     }

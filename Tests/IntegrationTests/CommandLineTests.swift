@@ -1,6 +1,7 @@
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
 import PipelineFile
+import TestSupport
 import Testing
 
 /// The built `faceexport` binary, run as a user runs it.

@@ -1,8 +1,9 @@
 import ExportPipeline
 import ExportSinks
 import FaceSearch
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 /// Whole exports against the simulator on 127.0.0.1 port 0.

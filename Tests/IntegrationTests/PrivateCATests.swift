@@ -1,5 +1,6 @@
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 /// The simulator behind TLS (Debian's stunnel, with certificates the test makes): a private CA is

@@ -2,6 +2,7 @@ import FaceSearch
 import Foundation
 import PipelineFile
 import Synchronization
+import TestSupport
 import Testing
 
 /// Calls through a real proxy (Debian's tinyproxy, started on loopback by the test), with

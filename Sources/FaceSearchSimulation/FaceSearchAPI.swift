@@ -63,7 +63,7 @@ public final class FaceSearchAPI: Sendable {
     public var counts: SimulatorStatistics { self.statistics.withLock { $0 } }
 
     /// A connection was accepted (counted by the HTTP layer).
-    func connectionAccepted() {
+    package func connectionAccepted() {
         self.statistics.withLock { $0.connectionsAccepted += 1 }
     }
 

@@ -1,5 +1,6 @@
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ExportPipeline
@@ -49,16 +50,16 @@ struct ResumeTests {
         let ndjson = try readNDJSON(folder + "/out/faces.ndjson.gz")
         #expect(ndjson.count == Self.dataset.faceCount, "no face twice")
         #expect(Set(ndjson) == expected, "every face, byte-exact")
-        var csvRows = 0
+        var csvCount = 0
         let partitions = try FileManager.default.contentsOfDirectory(atPath: folder + "/out")
             .first { $0.hasPrefix("dt=") }.map { folder + "/out/" + $0 }
         for group in try FileManager.default.contentsOfDirectory(atPath: try #require(partitions))
         where group.hasPrefix("group=") {
             _ = try runProgram("/bin/gzip", ["-t", partitions! + "/" + group + "/faces.csv.gz"])
-            csvRows += try OutputIntegrationTests.csvRows(partitions! + "/" + group + "/faces.csv.gz").count
+            csvCount += try csvRows(partitions! + "/" + group + "/faces.csv.gz").count
         }
-        #expect(csvRows == Self.dataset.faceCount)
-        let sqlite = try OutputIntegrationTests.sqliteRows(
+        #expect(csvCount == Self.dataset.faceCount)
+        let sqlite = try sqliteRows(
             folder + "/out/faces.sqlite",
             "SELECT count(*) AS n, count(DISTINCT face_token) AS d FROM faces"
         )
@@ -162,139 +163,5 @@ struct ResumeTests {
         let fresh = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"])
         #expect(fresh.status == 0, "\(fresh.stderr)")
         try Self.verifyOutputs(folder)
-    }
-}
-
-/// A run killed among the renames of its commit: the next run finishes the commit from the journal.
-struct InterruptedCommitTests {
-    /// The journal packs a page's tokens into one string; opaque tokens of any bytes come back as
-    /// they were, and the array of earlier journals still reads.
-    @Test func aWalkPositionComesBackFromTheJournalExactly() throws {
-        let tokens = ["", "12:ab", "3:", ":", "0123456789abcdef0123456789abcdef", "张伟😀", "a\"b\\c\n"]
-        let position = WalkPosition(
-            expected: 9,
-            nextStart: 1999,
-            exported: 7,
-            pages: 2,
-            duplicatesDropped: 1,
-            lastPageTokens: tokens
-        )
-        let encoded = try JSONEncoder().encode(position)
-        #expect(try JSONDecoder().decode(WalkPosition.self, from: encoded) == position)
-        let earlier = Data(
-            #"{"expected":9,"nextStart":1999,"exported":7,"pages":2,"duplicatesDropped":1,"lastPageTokens":["a","b"]}"#
-                .utf8
-        )
-        #expect(try JSONDecoder().decode(WalkPosition.self, from: earlier).lastPageTokens == ["a", "b"])
-        let damaged = Data(String(decoding: encoded, as: UTF8.self).replacingOccurrences(of: "32:", with: "99:").utf8)
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(WalkPosition.self, from: damaged) }
-    }
-
-    @Test func aCommitCutShortIsFinishedFromTheJournal() throws {
-        let folder = try makeTemporaryDirectory()
-        let run = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "r9", pipeline: "p")
-        let sinks = [
-            OutputSink(
-                configuration: .init(format: .ndjson, path: try OutputPathTemplate(folder + "/a.ndjson")),
-                run: run
-            ),
-            OutputSink(configuration: .init(format: .csv, path: try OutputPathTemplate(folder + "/b.csv")), run: run),
-        ]
-        for sink in sinks { try sink.write(SinkTests.records(), from: RecordSource(account: "a", groupID: "g0")) }
-        let prepared = try sinks.flatMap { try $0.prepareCommit(SinkTests.context(runID: "r9")) }
-        let plan = CommitPlan(
-            runID: "r9",
-            outcome: .complete,
-            files: prepared,
-            manifestPath: folder + "/manifest.json",
-            manifest: "{}\n",
-            successFolders: [folder]
-        )
-        let journal = folder + "/p.journal"
-        let line =
-            #"{"type":"run","run_id":"r9"}"# + "\n" + #"{"type":"commit","commit":"#
-            + String(decoding: try JSONEncoder().encode(plan), as: UTF8.self) + "}\n"
-        try line.write(toFile: journal, atomically: true, encoding: .utf8)
-        // The crash: only the first file made it into place.
-        try prepared[0].install()
-        #expect(!FileManager.default.fileExists(atPath: folder + "/b.csv"))
-
-        let finished = try CommitPlan.finishInterrupted(journalPath: journal)
-        #expect(finished?.runID == "r9")
-        #expect(try readNDJSON(folder + "/a.ndjson").count == SinkTests.records().count)
-        #expect(try String(contentsOfFile: folder + "/b.csv", encoding: .utf8).hasPrefix("group_id,"))
-        #expect(try String(contentsOfFile: folder + "/manifest.json", encoding: .utf8) == "{}\n")
-        #expect(FileManager.default.fileExists(atPath: folder + "/_SUCCESS"))
-        #expect(!FileManager.default.fileExists(atPath: journal))
-        #expect(try CommitPlan.finishInterrupted(journalPath: journal) == nil, "nothing left to finish")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".tmp-") }.isEmpty)
-    }
-}
-
-/// The journal's page and end lines, written without `JSONEncoder`, read back as `JSONEncoder`'s would.
-struct JournalLibraryLineTests {
-    @Test func theHandWrittenLibraryLinesDecodeToWhatJSONEncoderWouldHaveWritten() throws {
-        let hard = DatasetGenerator.hardStrings
-        var lines: [JournalEntry] = []
-        for (index, text) in hard.enumerated() {
-            let position = WalkPosition(
-                expected: index * 1000,
-                nextStart: index * 7 + 1,
-                exported: index,
-                pages: index / 3,
-                duplicatesDropped: index % 2,
-                lastPageTokens: [text, "3eef8d05d9b8169f551e8a9d300128db", "", text + "\u{0}"],
-                rewalking: index % 2 == 0
-            )
-            let file = FileCheckpoint(
-                account: index % 3 == 0 ? nil : text,
-                group: index % 4 == 0 ? nil : text,
-                bytes: index * 99,
-                rows: index,
-                finished: index % 5 == 0,
-                sha256: index % 2 == 0 ? nil : String(repeating: "ab", count: 32),
-                lastRowID: index % 3 == 0 ? nil : index * 1000
-            )
-            let statuses: [GroupStatus] = [.complete, .changedDuringExport, .incomplete, .failed]
-            var result = GroupWalkResult(
-                status: statuses[index % statuses.count],
-                expected: index % 3 == 0 ? nil : index * 1000,
-                exported: index,
-                pages: index / 2,
-                duplicatesDropped: index % 4,
-                unreachable: index % 5 == 0 ? index : nil,
-                error: index % 2 == 0 ? nil : text
-            )
-            result.expectedAfter = index % 4 == 1 ? nil : index * 999
-            result.changedDuringExport = index % 3 == 1
-            // A page line (a position), an end line (a result, maybe a position), and neither.
-            let shape = index % 3
-            let progress = JournalEntry.LibraryProgress(
-                account: index % 6 == 0 ? "" : text,
-                groupID: text,
-                position: shape == 1 ? nil : position,
-                result: shape == 0 ? nil : result,
-                written: index % 7 == 0 ? nil : index,
-                filtered: index,
-                requests: index * 2,
-                retries: index % 3 == 0 ? nil : index,
-                files: index % 8 == 0 ? nil : [file, nil, file]
-            )
-            lines.append(shape == 0 ? .page(progress) : .end(progress))
-        }
-        let sorted = JSONEncoder()
-        sorted.outputFormatting = [.sortedKeys]
-        for line in lines {
-            let written = try #require(RunJournal.libraryLine(line))
-            let decoded = try JSONDecoder().decode(JournalEntry.self, from: Data(written))
-            let reference = try JSONDecoder().decode(JournalEntry.self, from: JSONEncoder().encode(line))
-            #expect(try sorted.encode(decoded) == sorted.encode(reference))
-            #expect(decoded.type == line.type)
-            #expect(decoded.progress?.position?.lastPageTokens == line.progress?.position?.lastPageTokens)
-            #expect(decoded.progress?.result == line.progress?.result)
-        }
-        #expect(lines.contains { $0.progress?.result != nil && $0.progress?.position != nil })
-        // Lines with a commit or the run's fields go through JSONEncoder.
-        #expect(RunJournal.libraryLine(.run(.init(runID: "r", date: "d", fingerprint: "f"))) == nil)
     }
 }

@@ -3,91 +3,12 @@ import ExportPipeline
 import ExportSinks
 import FaceExport
 import FaceSearch
+import FaceSearchSimulation
 import FaceSearchSimulator
 import Foundation
 import PipelineFile
 import Synchronization
-
-/// A clock that never sleeps: `sleep` advances its time and records the wait.
-final class ManualClock: PipelineClock {
-    private let state = Mutex<(now: Double, sleeps: [Double])>((0, []))
-
-    func now() -> Double { self.state.withLock { $0.now } }
-
-    func sleep(seconds: Double, unless stop: StopSignal) {
-        self.state.withLock {
-            $0.now += seconds
-            $0.sleeps.append(seconds)
-        }
-    }
-
-    var sleeps: [Double] { self.state.withLock { $0.sleeps } }
-}
-
-/// A fresh folder under the system's temporary directory.
-func makeTemporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "faceexport-tests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-/// One decoded NDJSON line, strings kept as their UTF-8 bytes for byte-exact comparison.
-struct OutputRow: Hashable {
-    var groupID: [UInt8]
-    var faceToken: String
-    var userID: [UInt8]
-    var userData: [UInt8]
-    var addTime: Int64
-    var addTimeUTC: String
-}
-
-/// Runs a program and returns its standard output; fails on a non-zero exit.
-func runProgram(_ path: String, _ arguments: [String]) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw TestFailure("\(path) \(arguments) exited \(process.terminationStatus)")
-    }
-    return data
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Reads an NDJSON file (gzip-decompressed by the system's gzip when it ends in .gz) with
-/// Foundation's JSON parser, which shares nothing with the sink's encoder.
-func readNDJSON(_ path: String) throws -> [OutputRow] {
-    let data =
-        path.hasSuffix(".gz")
-        ? try runProgram("/bin/gzip", ["-dc", path]) : try Data(contentsOf: URL(fileURLWithPath: path))
-    var rows: [OutputRow] = []
-    for line in data.split(separator: UInt8(ascii: "\n")) {
-        guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-            let group = object["group_id"] as? String, let token = object["face_token"] as? String,
-            let userID = object["user_id"] as? String, let userData = object["user_data"] as? String,
-            let addTime = (object["add_time"] as? NSNumber)?.int64Value, let utc = object["add_time_utc"] as? String
-        else { throw TestFailure("malformed line: \(String(decoding: line, as: UTF8.self))") }
-        rows.append(
-            OutputRow(
-                groupID: Array(group.utf8),
-                faceToken: token,
-                userID: Array(userID.utf8),
-                userData: Array(userData.utf8),
-                addTime: addTime,
-                addTimeUTC: utc
-            )
-        )
-    }
-    return rows
-}
+import TestSupport
 
 /// The rows a complete export of `groups` must contain.
 func expectedRows(_ groups: [SimulatedGroup]) -> [OutputRow] {
@@ -243,13 +164,6 @@ private func exportFromSimulatorNow(
     return ExportResult(report: report, rows: rows, statistics: simulator.api.counts, outputPath: path)
 }
 
-/// Runs blocking work on its own Dispatch queue and awaits its result.
-func runOffThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        DispatchQueue(label: "test.blocking").async { continuation.resume(returning: work()) }
-    }
-}
-
 /// A pipeline file on the embedded simulator, for tests that run the binary.
 func embeddedPipeline(
     name: String,
@@ -280,31 +194,4 @@ func embeddedPipeline(
     outputs:
     \(outputs.map { "  - " + $0 }.joined(separator: "\n"))
     """
-}
-
-/// One record of ``ExportSinks/RecordSchema/standard``, spelled out for tests that drive sinks directly.
-struct StandardRecord: Hashable {
-    var groupID: String
-    var faceToken: String
-    var userID: String
-    var userData: String
-    var addTime: Int64
-    var addTimeUTC: String
-
-    var values: [FieldValue] {
-        [
-            .text(self.groupID), .text(self.faceToken), .text(self.userID), .text(self.userData),
-            .integer(self.addTime),
-            .text(self.addTimeUTC),
-        ]
-    }
-}
-
-extension RecordSink {
-    /// Writes standard records, as the transformer would hand them over.
-    func write(_ records: [StandardRecord], from source: RecordSource) throws(SinkError) {
-        var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: records.count)
-        for record in records { rows.append(row: record.values) }
-        try self.write(rows, from: source)
-    }
 }

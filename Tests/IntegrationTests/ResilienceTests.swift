@@ -1,9 +1,10 @@
 import ExportPipeline
 import ExportSinks
 import FaceSearch
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
 import PipelineFile
+import TestSupport
 import Testing
 
 /// Exports against a hostile simulator: faults, throttling, expiring signatures, a failing API.

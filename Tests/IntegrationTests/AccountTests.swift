@@ -2,8 +2,10 @@ import ExportPipeline
 import ExportSinks
 import FaceExport
 import FaceSearch
+import FaceSearchSimulation
 import FaceSearchSimulator
 import Foundation
+import TestSupport
 import Testing
 
 /// Pipelines over several accounts: each with its own key, libraries and pacing.
@@ -82,7 +84,7 @@ struct AccountTests {
         #expect(
             entry["group_add_time"] as? String == Timestamp.formatRFC3339UTC(milliseconds: second.groups[1].addTime)
         )
-        let rows = try OutputIntegrationTests.sqliteRows(
+        let rows = try sqliteRows(
             folder + "/faces.sqlite",
             "SELECT account, group_id, group_name FROM groups ORDER BY account, group_id"
         )
@@ -110,9 +112,9 @@ struct AccountTests {
         #expect(result.status == 0, "\(result.stderr)")
         let north = DatasetGenerator(groups: 4, faces: 200, sizing: .mixed, seed: 40).make()
         let south = DatasetGenerator(groups: 4, faces: 200, sizing: .mixed, seed: 41).make()
-        #expect(try OutputIntegrationTests.csvRows(folder + "/out/north/faces.csv.gz").count == north.faceCount)
+        #expect(try csvRows(folder + "/out/north/faces.csv.gz").count == north.faceCount)
         #expect(
-            try OutputIntegrationTests.csvRows(folder + "/out/south/faces.csv.gz").count == south.groups[1].faces.count
+            try csvRows(folder + "/out/south/faces.csv.gz").count == south.groups[1].faces.count
                 + south.groups[3].faces.count
         )
         let refused = try await CommandLineTests.faceexport([

@@ -2,7 +2,7 @@ import FaceSearch
 import Foundation
 import Testing
 
-@testable import FaceSearchSimulator
+@testable import FaceSearchSimulation
 
 struct SignatureTests {
     let credentials = FaceSearchCredentials(apiKey: "demo_key_0123456789", apiSecret: "demo_secret_abcdef")

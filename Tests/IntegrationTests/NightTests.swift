@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// What goes wrong at night, tried as a scheduler runs faceexport: the exit code, the one-line message,

@@ -1,31 +1,14 @@
 import ExportPipeline
 import ExportSinks
 import FaceSearch
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 /// Several sinks in one run, SQLite merge across runs, and the run manifest.
 @Suite(.timeLimit(.minutes(3)))
 struct OutputIntegrationTests {
-    static func csvRows(_ path: String) throws -> [[String]] {
-        let script = """
-            import csv, gzip, json, sys
-            with gzip.open(sys.argv[1], 'rt', encoding='utf-8', newline='') as f:
-                rows = list(csv.reader(f))
-            json.dump(rows[1:], sys.stdout)
-            """
-        return try #require(
-            try JSONSerialization.jsonObject(with: runProgram("/usr/bin/python3", ["-c", script, path])) as? [[String]]
-        )
-    }
-
-    static func sqliteRows(_ path: String, _ query: String) throws -> [[String: Any]] {
-        let output = try runProgram("/usr/bin/sqlite3", ["-json", path, query])
-        guard !output.isEmpty else { return [] }
-        return try #require(try JSONSerialization.jsonObject(with: output) as? [[String: Any]])
-    }
-
     @Test func ndjsonCSVAndSQLiteFromOneRunAgreeRowForRow() async throws {
         let dataset = DatasetGenerator(groups: 12, faces: 300, sizing: .mixed, seed: 21).make()
         let folder = try makeTemporaryDirectory()
@@ -49,9 +32,9 @@ struct OutputIntegrationTests {
                 String(decoding: $0.userData, as: UTF8.self), String($0.addTime), $0.addTimeUTC,
             ]
         }
-        let fromCSV = try Self.csvRows(folder + "/faces.csv.gz")
+        let fromCSV = try csvRows(folder + "/faces.csv.gz")
         #expect(fromCSV == fromNDJSON, "same rows in the same order")
-        let fromSQLite = try Self.sqliteRows(
+        let fromSQLite = try sqliteRows(
             folder + "/faces.sqlite",
             "SELECT group_id, face_token, user_id, user_data, add_time, add_time_utc FROM faces"
         ).map { row in
@@ -142,7 +125,7 @@ struct OutputIntegrationTests {
         let third = try await run(dataset, groups: .list([dataset.groups[1].groupID]))
 
         func face(_ token: String) throws -> [String: Any] {
-            try #require(try Self.sqliteRows(path, "SELECT * FROM faces WHERE face_token = '\(token)'").first)
+            try #require(try sqliteRows(path, "SELECT * FROM faces WHERE face_token = '\(token)'").first)
         }
         let unchanged = try face(dataset.groups[0].faces[0].faceToken)
         #expect(unchanged["first_seen_run"] as? String == first)
@@ -159,13 +142,13 @@ struct OutputIntegrationTests {
             DatasetGenerator(groups: 2, faces: 40, sizing: .exact, seed: 23).make().groups[1].faces.last!.faceToken
         )
         #expect(lastOfSecond["deleted_run"] as? String == third)
-        #expect(try Self.sqliteRows(path, "SELECT run_id FROM runs ORDER BY started_at, run_id").count == 3)
+        #expect(try sqliteRows(path, "SELECT run_id FROM runs ORDER BY started_at, run_id").count == 3)
         #expect(
             String(decoding: try runProgram("/usr/bin/sqlite3", [path, "PRAGMA integrity_check"]), as: UTF8.self)
                 == "ok\n"
         )
         let live =
-            try Self.sqliteRows(path, "SELECT count(*) AS n FROM faces WHERE deleted_run IS NULL").first?["n"] as? Int
+            try sqliteRows(path, "SELECT count(*) AS n FROM faces WHERE deleted_run IS NULL").first?["n"] as? Int
         #expect(live == 40 + 40 - 1)
     }
 }

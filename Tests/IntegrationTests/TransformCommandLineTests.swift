@@ -1,5 +1,6 @@
-import FaceSearchSimulator
+import FaceSearchSimulation
 import Foundation
+import TestSupport
 import Testing
 
 /// The `transform:` section through the binary: privacy, keys, dry runs.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Libraries that users edit while the nightly run walks them: a normal night, not a failure.
