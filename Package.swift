@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // `swift package generate-documentation`: the reference catalog in Sources/FaceExport/FaceExport.docc.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C libraries enter through system-library targets; each is imported by one Swift wrapper only
@@ -92,6 +94,7 @@ let package = Package(
                 "ExportSinks",
                 "FaceExportCrypto",
                 "FaceSearch",
+                "FaceSearchSimulation",
                 "FaceSearchSimulator",
                 "PipelineFile",
                 .product(name: "Logging", package: "swift-log"),
@@ -108,6 +111,7 @@ let package = Package(
                 "ExportPipeline",
                 "ExportSinks",
                 "FaceSearch",
+                "FaceSearchSimulation",
                 "FaceSearchSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +127,7 @@ let package = Package(
                 "ExportPipeline",
                 "ExportSinks",
                 "FaceSearch",
+                "FaceSearchSimulation",
                 "FaceSearchSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

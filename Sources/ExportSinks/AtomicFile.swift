@@ -234,7 +234,7 @@ public enum AtomicFileWriter {
     }
 }
 
-/// What an interrupted run leaves behind, found by the names ``AtomicFile`` gives.
+/// What an interrupted run leaves behind, found by the names `AtomicFile` gives.
 public enum LeftoverFiles {
     /// Removes the temporary files of the run `runID` under `folder` (any depth), with SQLite's
     /// companions (`-wal`, `-shm`, `-journal`).

@@ -1,9 +1,9 @@
 /// How `.gz` outputs are compressed: which library, at which level.
 ///
 /// Every engine writes standard gzip members (RFC 1952), which gzip, zcat, Python, DuckDB and Spark
-/// read as one stream; they differ in speed and size (the README's "Performance" has the figures:
-/// ISA-L level 2 adds about 0.3 CPU-s per million faces for files a few percent larger than zlib
-/// level 6's, which costs several seconds).
+/// read as one stream; they differ in speed and size (the Performance article of the FaceExport
+/// catalog has the figures: ISA-L level 2 adds about 0.3 CPU-s per million faces for files a few
+/// percent larger than zlib level 6's, which costs several seconds).
 public struct GzipCompression: Sendable, Hashable, CustomStringConvertible {
     /// A compression library.
     public enum Engine: String, Sendable, Hashable, CaseIterable {

@@ -25,7 +25,7 @@ public protocol RecordSink: AnyObject {
     /// The library's walk is over: a sink with a file per library may finish that file now.
     func groupFinished(_ source: RecordSource) throws(SinkError)
     /// Finishes and syncs every file under its temporary name, ready to be renamed into place;
-    /// returns them with what they hold. Renaming is the run's last step (``PreparedFile/install()``).
+    /// returns them with what they hold. Renaming is the run's last step (`PreparedFile.install()`).
     func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile]
     /// Removes the temporary files; previous outputs stay as they were.
     func discard()

@@ -10,7 +10,7 @@ extension SQLiteWriter {
     /// The names of the bookkeeping columns.
     static let bookkeepingColumns = bookkeeping.map(\.name)
 
-    /// The `groups` and `runs` tables, as documented in the README.
+    /// The `groups` and `runs` tables, as documented in the Outputs article of the FaceExport catalog.
     static let runTables = """
         CREATE TABLE IF NOT EXISTS groups (
             account TEXT NOT NULL,

@@ -18,7 +18,7 @@ public final class CrashTestSteps: FileSteps.Observer {
     private let log: Int32?
     private let count = Mutex(0)
 
-    /// The steps the environment asks for: ``FileSteps/direct`` when it asks for nothing.
+    /// The steps the environment asks for: `FileSteps.direct` when it asks for nothing.
     public static func fromEnvironment(_ environment: [String: String]) -> FileSteps {
         let crash = environment["FACEEXPORT_TEST_CRASH_AT"].flatMap { $0.isEmpty ? nil : $0 }
         let logPath = environment["FACEEXPORT_TEST_STEP_LOG"].flatMap { $0.isEmpty ? nil : $0 }

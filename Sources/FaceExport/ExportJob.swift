@@ -38,7 +38,7 @@ public struct ExportJob: Sendable {
             )
     }
 
-    /// The run, ready to start: nothing is called or written before ``ExportRun/run()``.
+    /// The run, ready to start: nothing is called or written before `ExportRun.run()`.
     public func makeRun(
         stop: StopSignal = StopSignal(),
         clock: any PipelineClock = SystemClock(),

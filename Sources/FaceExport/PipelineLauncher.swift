@@ -68,7 +68,7 @@ public struct PipelineLauncher: Sendable {
     }
 
     /// Runs the pipeline to its end and returns the report; throws ``LaunchError`` (or a
-    /// ``PipelineFileError``, or the API's ``FaceSearchError``) when it could not run at all.
+    /// `PipelineFileError`, or the API's `FaceSearchError`) when it could not run at all.
     public func launch() async throws -> RunReport {
         try await self.withAccounts { accounts in try await self.export(accounts) }
     }

@@ -7,7 +7,7 @@ import Glibc
 /// What SQLite itself costs to load rows into the SQLite output's `faces` table: the floor the
 /// SQLite sink's figure is read against in `faceexport-bench`.
 ///
-/// A minimal loop over ``SQLiteWriter``'s own table, settings, insert, transaction size and finishing
+/// A minimal loop over `SQLiteWriter`'s own table, settings, insert, transaction size and finishing
 /// steps (the `user_id` index, the WAL folded in, `PRAGMA quick_check`), with the rows' bytes made up
 /// front (``init(_:schema:)``, outside what is measured) and bound without copies (`SQLITE_STATIC`).
 /// Whatever the sink spends beyond ``load(count:path:)`` is its own.

@@ -28,7 +28,12 @@ public final class FaceSearchClient: Sendable {
 
     /// Creates a client for one account.
     ///
-    /// - Parameter repairsText: Whether a face whose text is not valid UTF-8 (or holds a lone
+    /// - Parameters:
+    ///   - endpoint: The service root the calls go to.
+    ///   - signer: Signs every call with the account's credentials.
+    ///   - transport: Carries the calls (``CurlTransport`` in production).
+    ///   - logger: Where failed attempts are logged, at debug level.
+    ///   - repairsText: Whether a face whose text is not valid UTF-8 (or holds a lone
     ///   surrogate escape) is read with each ill-formed sequence replaced by U+FFFD and marked
     ///   (``FaceSpans/textRepaired``), rather than making its whole page unreadable. Default true.
     public init(

@@ -136,7 +136,7 @@ public final class FaceSearchSimulator: Sendable {
         return app
     }
 
-    /// Where a GET returns ``SimulatorStatistics`` as JSON (not part of the FaceSearch API).
+    /// Where a GET returns `SimulatorStatistics` as JSON (not part of the FaceSearch API).
     public static let statisticsPath = "/_simulator/statistics"
 
     private static func response(_ answer: SimulatedResponse) -> Response {

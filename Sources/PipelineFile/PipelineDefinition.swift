@@ -111,8 +111,8 @@ public struct PipelineDefinition: Sendable {
     public typealias Output = OutputSink.Configuration
 
     /// The HTTP stacks a pipeline can call the API through: libcurl's C API and the system's OpenSSL
-    /// (``FaceSearch/CurlTransport``). AsyncHTTPClient and URLSession were measured against it and
-    /// removed (see the README's "Transport").
+    /// (`CurlTransport`). AsyncHTTPClient and URLSession were measured against it and
+    /// removed (see the Transport article of the FaceExport catalog).
     public enum HTTPClient: String, Sendable, CaseIterable {
         /// libcurl.
         case curl

@@ -112,7 +112,7 @@ public func runOffThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) asyn
     }
 }
 
-/// One record of ``ExportSinks/RecordSchema/standard``, spelled out for tests that drive sinks directly.
+/// One record of `RecordSchema.standard`, spelled out for tests that drive sinks directly.
 public struct StandardRecord: Hashable {
     public var groupID: String
     public var faceToken: String

@@ -49,7 +49,7 @@ public struct RecordTransform: Sendable {
     private let userIDPattern: UserIDPattern?
     private let timeZone: TimeZone?
 
-    /// The transform of a pipeline without a `transform:` section: ``ExportSinks/RecordSchema/standard``.
+    /// The transform of a pipeline without a `transform:` section: `RecordSchema.standard`.
     public static let standard = try! RecordTransform(
         configuration: TransformConfiguration(),
         hashKey: nil,
@@ -58,7 +58,10 @@ public struct RecordTransform: Sendable {
 
     /// Checks the configuration and prepares it.
     ///
-    /// - Parameter hashKey: the HMAC key, required when the configuration hashes a column.
+    /// - Parameters:
+    ///   - configuration: The `transform:` section, as read from the pipeline file.
+    ///   - hashKey: The HMAC key, required when the configuration hashes a column.
+    ///   - run: The run's id and start, for the columns derived from the run.
     public init(
         configuration: TransformConfiguration,
         hashKey: [UInt8]?,

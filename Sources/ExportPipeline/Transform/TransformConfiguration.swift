@@ -6,7 +6,7 @@ public import ExportSinks
 /// Every operation names columns by their source names (`group_id`, `face_token`, `user_id`,
 /// `user_data`, `add_time`, `add_time_utc`, `add_date`, `run_id`, `exported_at`, `account` and the
 /// declared constants); ``rename`` applies last. The default configuration writes
-/// ``ExportSinks/RecordSchema/standard``.
+/// `RecordSchema.standard`.
 ///
 /// ```swift
 /// var transform = TransformConfiguration()
@@ -120,7 +120,7 @@ public struct TransformConfiguration: Sendable, Hashable, Codable {
     /// Which faces are written. Default all.
     public var filter = Filter()
 
-    /// The configuration that writes ``ExportSinks/RecordSchema/standard``.
+    /// The configuration that writes `RecordSchema.standard`.
     public init() {}
 
     /// Columns hash, redact and truncate may change: the personal ones. `group_id` also names files

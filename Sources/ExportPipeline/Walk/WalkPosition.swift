@@ -108,7 +108,7 @@ extension WalkPosition {
         case expected, nextStart, exported, pages, duplicatesDropped, lastPageTokens, rewalking
     }
 
-    /// The journal keeps a page's tokens packed in one string (``packedTokens``); an array (journals
+    /// The journal keeps a page's tokens packed in one string (`packedTokens`); an array (journals
     /// of earlier versions) reads too.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
