@@ -1,5 +1,5 @@
 import ExportPipeline
-public import Foundation
+import Foundation
 
 /// Whether every shard of a sharded run completed, from the shards' manifests.
 public struct ShardCompletion: Encodable {

@@ -1,4 +1,4 @@
-public import ExportSinks
+import ExportSinks
 public import FaceSearch
 
 /// How an export run walks and hands work between its stages: the settings, the same for every

@@ -1,4 +1,4 @@
-public import ExportSinks
+import ExportSinks
 import Foundation
 
 #if canImport(Glibc)
