@@ -68,7 +68,8 @@ public func runProgram(_ path: String, _ arguments: [String]) throws -> Data {
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw TestFailure("\(path) \(arguments) exited \(process.terminationStatus)")
+        let shown = arguments.map { $0.count > 80 ? String($0.prefix(80)) + "…" : $0 }
+        throw TestFailure("\(path) \(shown) exited \(process.terminationStatus)")
     }
     return data
 }

@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A split-block bloom filter (`BloomFilter.md`): blocks of eight 32-bit words, one bit set in each
+/// word per value, the block chosen by the upper half of the value's xxHash64 and the bits by the
+/// lower half. Sized for the values it holds at a false-positive rate of about 1%.
+struct ParquetBloomFilter {
+    /// The words, block after block.
+    private(set) var words: [UInt32]
+
+    private static let salts: [UInt32] = [
+        0x47b6_137b, 0x4497_4d91, 0x8824_ad5b, 0xa2b7_289d, 0x7054_95c7, 0x2df1_424b, 0x9efc_4947, 0x5c6b_fb31,
+    ]
+
+    /// A filter for `distinctValues` values at the false-positive rate `rate`: bytes a power of two
+    /// from 32 to 128 MiB, as the specification bounds them.
+    init(distinctValues: Int, rate: Double = 0.01) {
+        let bits = -8 * Double(max(distinctValues, 1)) / log1p(-pow(rate, 1.0 / 8))
+        var bytes = 32
+        while Double(bytes * 8) < bits && bytes < 128 << 20 { bytes <<= 1 }
+        self.words = Array(repeating: 0, count: bytes / 4)
+    }
+
+    /// Sets the bits of the value whose xxHash64 is `hash`.
+    mutating func insert(hash: UInt64) {
+        let blocks = UInt64(self.words.count / 8)
+        let block = Int(((hash >> 32) &* blocks) >> 32)
+        let key = UInt32(truncatingIfNeeded: hash)
+        for (index, salt) in Self.salts.enumerated() {
+            self.words[block * 8 + index] |= 1 << ((key &* salt) >> 27)
+        }
+    }
+
+    /// Whether the value whose xxHash64 is `hash` may have been inserted.
+    func mayContain(hash: UInt64) -> Bool {
+        let blocks = UInt64(self.words.count / 8)
+        let block = Int(((hash >> 32) &* blocks) >> 32)
+        let key = UInt32(truncatingIfNeeded: hash)
+        return Self.salts.enumerated().allSatisfy { index, salt in
+            self.words[block * 8 + index] & (1 << ((key &* salt) >> 27)) != 0
+        }
+    }
+
+    /// The filter as the file holds it: `BloomFilterHeader` (block algorithm, xxHash, uncompressed),
+    /// then the bitset, little-endian words.
+    func encoded() -> [UInt8] {
+        var header = ThriftCompactWriter()
+        header.structureValue { filter in
+            filter.i32(1, Int32(self.words.count * 4))
+            filter.structure(2) { $0.emptyStructure(1) }
+            filter.structure(3) { $0.emptyStructure(1) }
+            filter.structure(4) { $0.emptyStructure(1) }
+        }
+        var bytes = header.bytes
+        bytes.reserveCapacity(bytes.count + self.words.count * 4)
+        for word in self.words { withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) } }
+        return bytes
+    }
+}

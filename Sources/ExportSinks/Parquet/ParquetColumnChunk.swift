@@ -1,0 +1,214 @@
+/// One column's part of the row group being built: its current page, and the pages already
+/// finished (headers and compressed bodies, in file order).
+///
+/// Pages are data pages version 1 (`DATA_PAGE`): for an optional column its definition levels
+/// first (RLE, bit width 1, with their 4-byte length), then the values. A byte-array column starts
+/// with a dictionary (`RLE_DICTIONARY` pages of indices, the dictionary page written first in the
+/// chunk) and falls back to `PLAIN` pages once the dictionary outgrows its limit, as readers expect
+/// of a value that repeats (library and user ids) and of one that does not (face tokens) alike.
+struct ParquetColumnChunk {
+    let column: ParquetColumn
+    /// Bytes of PLAIN-encoded values the dictionary may hold before the chunk falls back to PLAIN.
+    let dictionaryLimit: Int
+    /// The current page's values, PLAIN-encoded (pages without the dictionary).
+    private var values: [UInt8] = []
+    /// The chunk's dictionary; nil for a column without one.
+    private(set) var dictionary: ParquetDictionary?
+    /// Whether the dictionary is full: new values go to PLAIN pages.
+    private var fellBack = false
+    /// The current page's dictionary indices (pages with the dictionary).
+    private var indices: [UInt32] = []
+    /// The encodings of the finished data pages.
+    private(set) var dataEncodings: Set<Int32> = []
+    /// The dictionary filled up during the current page: it must end before the next value.
+    private(set) var mustFinishPage = false
+    /// The xxHash64 of every value, for the chunk's bloom filter (columns with one only).
+    private var hashes: [UInt64] = []
+    /// The current page's definition levels, one per row: 1 for a value, 0 for none (optional columns only).
+    private var levels: [Bool] = []
+    private var pageRows = 0
+    private var pageStatistics = ParquetStatistics()
+
+    /// The finished pages.
+    private(set) var pages: [UInt8] = []
+    /// The finished data pages: where each starts in ``pages``, its size, its first row and its
+    /// statistics, for the page index.
+    private(set) var pageRecords: [ParquetPageRecord] = []
+    private(set) var statistics = ParquetStatistics()
+    /// Rows (values and nulls) in the finished pages.
+    private(set) var rows = 0
+    /// Bytes of the finished pages before compression, headers included.
+    private(set) var uncompressedSize = 0
+
+    init(column: ParquetColumn, dictionaryLimit: Int) {
+        self.column = column
+        self.dictionaryLimit = dictionaryLimit
+        if column.type == .byteArray && dictionaryLimit > 0 { self.dictionary = ParquetDictionary() }
+    }
+
+    /// Whether the current page holds dictionary indices.
+    private var pageUsesDictionary: Bool { self.dictionary != nil && !self.fellBack }
+
+    /// Bytes the current page holds so far (indices at the width the dictionary needs now).
+    var pageBytes: Int {
+        let indexBytes = self.indices.count * ParquetHybridEncoding.bitWidth(forCount: self.dictionary?.count ?? 0) / 8
+        return self.values.count + indexBytes + self.levels.count / 8
+    }
+
+    /// Rows of this chunk, the current page's included.
+    var rowCount: Int { self.rows + self.pageRows }
+
+    mutating func append(_ value: Int64) {
+        switch self.column.type {
+        case .int64: withUnsafeBytes(of: value.littleEndian) { self.values.append(contentsOf: $0) }
+        case .int32:
+            withUnsafeBytes(of: Int32(truncatingIfNeeded: value).littleEndian) { self.values.append(contentsOf: $0) }
+        case .byteArray: preconditionFailure("an integer in the byte-array column \(self.column.name)")
+        }
+        self.pageStatistics.add(value)
+        self.rowAppended(present: true)
+    }
+
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        precondition(self.column.type == .byteArray, "bytes in the integer column \(self.column.name)")
+        if self.pageUsesDictionary {
+            self.indices.append(self.dictionary!.index(of: bytes))
+            if self.dictionary!.encoded.count > self.dictionaryLimit {
+                self.fellBack = true
+                self.mustFinishPage = true
+            }
+        } else {
+            withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { self.values.append(contentsOf: $0) }
+            self.values.append(contentsOf: bytes)
+        }
+        self.pageStatistics.add(bytes)
+        if self.column.hasBloomFilter { self.hashes.append(XXHash64.hash(bytes)) }
+        self.rowAppended(present: true)
+    }
+
+    mutating func appendNull() {
+        precondition(self.column.isOptional, "no value in the required column \(self.column.name)")
+        self.pageStatistics.nullCount += 1
+        self.rowAppended(present: false)
+    }
+
+    private mutating func rowAppended(present: Bool) {
+        if self.column.isOptional { self.levels.append(present) }
+        self.pageRows += 1
+    }
+
+    /// Ends the current page, if it holds a row: compresses it and appends it with its header.
+    mutating func finishPage(_ compressor: ParquetPageCompressor) throws(SinkError) {
+        guard self.pageRows > 0 else { return }
+        var body: [UInt8] = []
+        if self.column.isOptional {
+            let levels = Self.runLengthEncoded(self.levels)
+            withUnsafeBytes(of: UInt32(levels.count).littleEndian) { body.append(contentsOf: $0) }
+            body += levels
+        }
+        let encoding: Int32
+        if !self.indices.isEmpty || (self.pageUsesDictionary && self.values.isEmpty) {
+            let width = ParquetHybridEncoding.bitWidth(forCount: self.dictionary!.count)
+            var indices = ThriftCompactWriter()
+            indices.append(UInt8(width))
+            ParquetHybridEncoding.encode(self.indices, bitWidth: width, into: &indices)
+            body += indices.bytes
+            encoding = 8  // RLE_DICTIONARY
+        } else {
+            body += self.values
+            encoding = 0  // PLAIN
+        }
+        let compressed = try compressor.compress(body)
+        var header = ThriftCompactWriter()
+        header.structureValue { page in
+            page.i32(1, 0)  // DATA_PAGE
+            page.i32(2, Int32(body.count))
+            page.i32(3, Int32(compressed.count))
+            page.structure(5) { data in
+                data.i32(1, Int32(self.pageRows))
+                data.i32(2, encoding)
+                data.i32(3, 3)  // RLE
+                data.i32(4, 3)  // RLE
+                data.structure(5) { self.pageStatistics.encode(into: &$0, type: self.column.type) }
+            }
+        }
+        self.pageRecords.append(
+            ParquetPageRecord(
+                offset: Int64(self.pages.count),
+                size: header.bytes.count + compressed.count,
+                firstRow: Int64(self.rows),
+                statistics: self.pageStatistics,
+                rows: self.pageRows
+            )
+        )
+        self.pages += header.bytes
+        self.pages += compressed
+        self.uncompressedSize += header.bytes.count + body.count
+        self.statistics.merge(self.pageStatistics)
+        self.rows += self.pageRows
+        self.dataEncodings.insert(encoding)
+        self.values.removeAll(keepingCapacity: true)
+        self.indices.removeAll(keepingCapacity: true)
+        self.mustFinishPage = false
+        self.levels.removeAll(keepingCapacity: true)
+        self.pageRows = 0
+        self.pageStatistics = ParquetStatistics()
+    }
+
+    /// The dictionary page (header and compressed values) that goes before the data pages, when a
+    /// data page used the dictionary.
+    func dictionaryPage(_ compressor: ParquetPageCompressor) throws(SinkError) -> [UInt8]? {
+        guard let dictionary = self.dictionary, self.dataEncodings.contains(8) else { return nil }
+        let compressed = try compressor.compress(dictionary.encoded)
+        var header = ThriftCompactWriter()
+        header.structureValue { page in
+            page.i32(1, 2)  // DICTIONARY_PAGE
+            page.i32(2, Int32(dictionary.encoded.count))
+            page.i32(3, Int32(compressed.count))
+            page.structure(7) { entries in
+                entries.i32(1, Int32(dictionary.count))
+                entries.i32(2, 0)  // PLAIN
+            }
+        }
+        return header.bytes + compressed
+    }
+
+    /// The chunk's bloom filter, sized for its distinct values; nil for a column without one.
+    func bloomFilter() -> ParquetBloomFilter? {
+        guard self.column.hasBloomFilter else { return nil }
+        var hashes = self.hashes
+        hashes.sort()
+        var distinct = 0
+        for index in hashes.indices where index == 0 || hashes[index] != hashes[index - 1] { distinct += 1 }
+        var filter = ParquetBloomFilter(distinctValues: distinct)
+        for hash in hashes { filter.insert(hash: hash) }
+        return filter
+    }
+
+    /// The levels as the RLE/bit-packing hybrid, in RLE runs only: a run's length (shifted left by
+    /// one) as a varint, then its level in one byte.
+    static func runLengthEncoded(_ levels: [Bool]) -> [UInt8] {
+        var encoded = ThriftCompactWriter()
+        var start = 0
+        while start < levels.count {
+            var end = start + 1
+            while end < levels.count && levels[end] == levels[start] { end += 1 }
+            encoded.varint(UInt64(end - start) << 1)
+            encoded.append(levels[start] ? 1 : 0)
+            start = end
+        }
+        return encoded.bytes
+    }
+}
+
+/// One data page as the page index describes it (`PageLocation`, and its `ColumnIndex` entry).
+struct ParquetPageRecord {
+    /// Where the page starts: in its chunk's pages while the row group is built, in the file after.
+    var offset: Int64
+    /// Bytes of the page, header included.
+    var size: Int
+    /// The row group's row the page starts with.
+    var firstRow: Int64
+    var statistics: ParquetStatistics
+    var rows: Int
+}

@@ -1,0 +1,398 @@
+import FaceSearchSimulation
+import Foundation
+import TestSupport
+import Testing
+
+@testable import ExportSinks
+
+/// Thrift's compact protocol, byte for byte as its specification spells it out.
+struct ThriftCompactWriterTests {
+    @Test func fieldsUseShortAndLongHeadersZigzagIntegersAndAStopByte() {
+        var writer = ThriftCompactWriter()
+        writer.structureValue { fields in
+            fields.i32(1, 5)  // delta 1, type 5; zigzag 5 = 10
+            fields.bool(3, true)  // delta 2, BOOLEAN_TRUE, no value
+            fields.binary(20, Array("ab".utf8))  // delta 17: long form, id zigzag 40
+            fields.i64(21, -1)  // delta 1, type 6; zigzag -1 = 1
+            fields.i64(22, 300)  // zigzag 600 = 0xD8 0x04
+        }
+        #expect(writer.bytes == [0x15, 0x0A, 0x21, 0x08, 0x28, 0x02, 0x61, 0x62, 0x16, 0x01, 0x16, 0xD8, 0x04, 0x00])
+    }
+
+    @Test func listsHaveAShortFormUpToFourteenElementsAndBooleansAreOneByteEach() {
+        var short = ThriftCompactWriter()
+        short.structureValue { $0.list(1, bool: [true, false]) }
+        #expect(short.bytes == [0x19, 0x22, 0x01, 0x00, 0x00])
+        var long = ThriftCompactWriter()
+        long.structureValue { $0.list(1, i32: Array(repeating: 1, count: 15)) }
+        #expect(long.bytes == [0x19, 0xF5, 0x0F] + Array(repeating: 0x02, count: 15) + [0x00])
+    }
+
+    @Test func aNestedStructCountsItsFieldIDsFromZeroAgain() {
+        var writer = ThriftCompactWriter()
+        writer.structureValue { outer in
+            outer.i32(5, 0)
+            outer.structure(6) { $0.i32(1, 1) }
+            outer.i32(7, 0)
+        }
+        #expect(writer.bytes == [0x55, 0x00, 0x1C, 0x15, 0x02, 0x00, 0x15, 0x00, 0x00])
+    }
+}
+
+/// xxHash64 against its published values; the bloom filter finds what it holds.
+struct BloomFilterTests {
+    @Test(arguments: [
+        ("", 0xEF46_DB37_51D8_E999 as UInt64), ("a", 0xD24E_C4F1_A98C_6E5B), ("abc", 0x44BC_2CF5_AD77_0999),
+        ("Nobody inspects the spammish repetition", 0xFBCE_A83C_8A37_8BF1),
+    ])
+    func xxHash64MatchesItsReferenceValues(_ text: String, _ expected: UInt64) {
+        #expect(Array(text.utf8).withUnsafeBufferPointer { XXHash64.hash($0) } == expected)
+    }
+
+    @Test func everyInsertedValueMayBeThereAndFewOthersDo() {
+        var filter = ParquetBloomFilter(distinctValues: 1000)
+        let hashes = (0..<1000).map { index in Array("face-\(index)".utf8).withUnsafeBufferPointer { XXHash64.hash($0) }
+        }
+        for hash in hashes { filter.insert(hash: hash) }
+        #expect(hashes.allSatisfy { filter.mayContain(hash: $0) })
+        let others = (0..<10_000).map { index in
+            Array("other-\(index)".utf8).withUnsafeBufferPointer { XXHash64.hash($0) }
+        }
+        #expect(others.filter { filter.mayContain(hash: $0) }.count < 300, "about 1% false positives")
+        #expect(filter.words.count * 4 >= 1024 && (filter.words.count * 4).nonzeroBitCount == 1)
+    }
+}
+
+/// The RLE/bit-packing hybrid, as `Encodings.md` spells it out.
+struct ParquetHybridEncodingTests {
+    @Test func eightEqualValuesAreARunAndTheRestIsBitPackedLeastSignificantBitFirst() {
+        var run = ThriftCompactWriter()
+        ParquetHybridEncoding.encode([0, 0, 0, 0, 0, 0, 0, 0, 1], bitWidth: 1, into: &run)
+        #expect(run.bytes == [0x10, 0x00, 0x03, 0x01])
+        // The specification's own example: 0 to 7 at three bits.
+        var packed = ThriftCompactWriter()
+        ParquetHybridEncoding.encode([0, 1, 2, 3, 4, 5, 6, 7], bitWidth: 3, into: &packed)
+        #expect(packed.bytes == [0x03, 0x88, 0xC6, 0xFA])
+        #expect(ParquetHybridEncoding.bitWidth(forCount: 1) == 1)
+        #expect(ParquetHybridEncoding.bitWidth(forCount: 2) == 1)
+        #expect(ParquetHybridEncoding.bitWidth(forCount: 3) == 2)
+        #expect(ParquetHybridEncoding.bitWidth(forCount: 256) == 8)
+        #expect(ParquetHybridEncoding.bitWidth(forCount: 257) == 9)
+    }
+}
+
+/// Parquet files as independent readers (pyarrow's C++ reader, DuckDB's own) read them: every value
+/// byte for byte, the declared types, statistics and metadata.
+@Suite(.serialized)
+struct ParquetFileTests {
+    static let columns = [
+        ParquetColumn(name: "group_id", type: .byteArray, logicalType: .string),
+        ParquetColumn(
+            name: "user_data",
+            type: .byteArray,
+            logicalType: .string,
+            isOptional: true,
+            hasBloomFilter: true
+        ),
+        ParquetColumn(name: "add_time", type: .int64, logicalType: .timestampMillisUTC),
+        ParquetColumn(name: "add_date", type: .int32, logicalType: .date),
+        ParquetColumn(name: "n", type: .int64),
+    ]
+
+    struct Row: Equatable {
+        var group: String
+        var data: String?
+        var time: Int64
+        var days: Int32
+        var n: Int64
+    }
+
+    /// Every hard string, every UTF-8 length, empty strings, strings past the statistics' limit, nulls.
+    static let rows: [Row] = {
+        var texts = DatasetGenerator.hardStrings + ["", "a", "é", "€", "😀", String(repeating: "é", count: 40)]
+        texts += [String(repeating: "z", count: 70) + "😀", "\u{7F}" + String(repeating: "\u{10FFFF}", count: 20)]
+        return texts.enumerated().map { index, text in
+            Row(
+                group: "lib-\(index % 3)",
+                data: index % 5 == 4 ? nil : text,
+                time: 1_767_225_600_000 + Int64(index) * 86_400_017 - 40_000_000_000,
+                days: Int32(20_454 + index),
+                n: Int64(index) * (index % 2 == 0 ? 1 : -1) * 1_000_000_007
+            )
+        }
+    }()
+
+    static func write(
+        _ rows: [Row],
+        codec: ParquetCodec,
+        rowsPerGroup: Int,
+        pageSize: Int,
+        dictionaryLimit: Int = 1 << 20,
+        to path: String
+    ) throws {
+        var bytes: [UInt8] = []
+        let writer = ParquetFileWriter(
+            columns: Self.columns,
+            codec: codec,
+            pageSize: pageSize,
+            dictionaryLimit: dictionaryLimit,
+            keyValueMetadata: [("faceexport.run_id", "r1"), ("faceexport.pipeline", "nightly")],
+            createdBy: "faceexport version test",
+            output: { bytes.append(contentsOf: $0) }
+        )
+        for (index, row) in rows.enumerated() {
+            try Array(row.group.utf8).withUnsafeBufferPointer { try writer.append($0, column: 0) }
+            if let data = row.data {
+                try Array(data.utf8).withUnsafeBufferPointer { try writer.append($0, column: 1) }
+            } else {
+                writer.appendNull(column: 1)
+            }
+            try writer.append(row.time, column: 2)
+            try writer.append(Int64(row.days), column: 3)
+            try writer.append(row.n, column: 4)
+            writer.endRow()
+            if (index + 1) % rowsPerGroup == 0 { try writer.finishRowGroup() }
+        }
+        try writer.finish()
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// What pyarrow and DuckDB read: per row the text columns as UTF-8 hex, the numbers as numbers.
+    static let readBoth = """
+        import json, sys, pyarrow.parquet as pq, duckdb
+        def hexed(v): return None if v is None else v.encode('utf-8').hex()
+        table = pq.read_table(sys.argv[1])
+        arrow = [[hexed(r['group_id']), hexed(r['user_data']),
+                  r['add_time'].timestamp() * 1000 if r['add_time'] is not None else None,
+                  (r['add_date'] - __import__('datetime').date(1970, 1, 1)).days, r['n']]
+                 for r in table.to_pylist()]
+        con = duckdb.connect()
+        duck = [[hexed(g), hexed(d), t, dd, n] for g, d, t, dd, n in con.execute(
+            "SELECT group_id, user_data, epoch_ms(add_time), datediff('day', DATE '1970-01-01', add_date), n "
+            "FROM read_parquet(?)", [sys.argv[1]]).fetchall()]
+        meta = pq.ParquetFile(sys.argv[1]).metadata
+        chunk = meta.row_group(0).column(4)
+        text = meta.row_group(0).column(1)
+        encodings = sorted({e for g in range(meta.num_row_groups) for e in meta.row_group(g).column(1).encodings})
+        json.dump({
+            "types": [str(t) for t in table.schema.types],
+            "nullable": [f.nullable for f in table.schema],
+            "arrow": arrow, "duckdb": duck,
+            "duckdb_types": [r[1] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [sys.argv[1]]).fetchall()],
+            "row_groups": meta.num_row_groups, "rows": meta.num_rows,
+            "codec": chunk.compression,
+            "min": chunk.statistics.min, "max": chunk.statistics.max, "nulls": text.statistics.null_count,
+            "text_has_min_max": text.statistics.has_min_max,
+            "metadata": {k.decode(): v.decode() for k, v in (meta.metadata or {}).items()},
+            "created_by": meta.created_by,
+            "encodings": encodings,
+        }, sys.stdout)
+        """
+
+    static func hex(_ text: String?) -> String? {
+        text.map { Array($0.utf8).map { String(format: "%02x", $0) }.joined() }
+    }
+
+    /// Zstd or none; a dictionary that holds every value, one that fills up within a row group (the
+    /// rest PLAIN), or none.
+    @Test(arguments: [
+        (ParquetCodec.zstd(level: 3), 1 << 20), (.none, 1 << 20), (.zstd(level: 3), 120), (.none, 0),
+    ])
+    func everyValueComesBackByteForByteThroughPyarrowAndDuckDB(_ codec: ParquetCodec, dictionaryLimit: Int) throws {
+        let path = try makeTemporaryDirectory() + "/faces.parquet"
+        // Small pages and row groups: several of each, so readers cross their boundaries.
+        try Self.write(
+            Self.rows,
+            codec: codec,
+            rowsPerGroup: 17,
+            pageSize: 200,
+            dictionaryLimit: dictionaryLimit,
+            to: path
+        )
+        let output = try PythonReaders.run(Self.readBoth, [path])
+        let read = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        let expected: [[Any?]] = Self.rows.map {
+            [Self.hex($0.group), Self.hex($0.data), Double($0.time), Int($0.days), Int($0.n)]
+        }
+        for reader in ["arrow", "duckdb"] {
+            let rows = try #require(read[reader] as? [[Any]])
+            #expect(rows.count == expected.count, "\(reader)")
+            for (got, want) in zip(rows, expected) {
+                #expect(got[0] as? String == want[0] as? String, "\(reader) group_id")
+                #expect((got[1] as? String) == (want[1] as? String), "\(reader) user_data")
+                #expect((got[1] is NSNull) == (want[1] == nil), "\(reader) null user_data")
+                #expect((got[2] as? NSNumber)?.doubleValue == want[2] as? Double, "\(reader) add_time")
+                #expect((got[3] as? NSNumber)?.intValue == want[3] as? Int, "\(reader) add_date")
+                #expect((got[4] as? NSNumber)?.int64Value == Int64(want[4] as! Int), "\(reader) n")
+            }
+        }
+        #expect(read["types"] as? [String] == ["string", "string", "timestamp[ms, tz=UTC]", "date32[day]", "int64"])
+        #expect(read["nullable"] as? [Bool] == [false, true, false, false, false])
+        #expect(
+            read["duckdb_types"] as? [String] == ["VARCHAR", "VARCHAR", "TIMESTAMP WITH TIME ZONE", "DATE", "BIGINT"]
+        )
+        #expect(read["row_groups"] as? Int == (Self.rows.count + 16) / 17)
+        #expect(read["rows"] as? Int == Self.rows.count)
+        #expect(read["codec"] as? String == (codec == .none ? "UNCOMPRESSED" : "ZSTD"))
+        let firstGroup = Self.rows.prefix(17)
+        #expect((read["min"] as? NSNumber)?.int64Value == firstGroup.map(\.n).min())
+        #expect((read["max"] as? NSNumber)?.int64Value == firstGroup.map(\.n).max())
+        #expect(read["nulls"] as? Int == firstGroup.filter { $0.data == nil }.count)
+        #expect(read["text_has_min_max"] as? Bool == true)
+        #expect(read["metadata"] as? [String: String] == ["faceexport.run_id": "r1", "faceexport.pipeline": "nightly"])
+        #expect(read["created_by"] as? String == "faceexport version test")
+        let encodings = try #require(read["encodings"] as? [String])
+        switch dictionaryLimit {
+        case 0: #expect(encodings == ["PLAIN", "RLE"])
+        case 120: #expect(encodings == ["PLAIN", "RLE", "RLE_DICTIONARY"], "a dictionary, then PLAIN")
+        default: #expect(encodings.contains("RLE_DICTIONARY"))
+        }
+    }
+
+    /// A Thrift compact-protocol reader written from its specification, apart from the writer: it
+    /// reads the footer, then each chunk's `OffsetIndex` and `ColumnIndex`, and checks them against
+    /// the pages they point at and the chunk's statistics.
+    static let checkPageIndex = """
+        import json, struct, sys
+        data = open(sys.argv[1], 'rb').read()
+        def varint(pos):
+            shift = value = 0
+            while True:
+                byte = data[pos]; pos += 1
+                value |= (byte & 0x7F) << shift; shift += 7
+                if byte < 0x80: return value, pos
+        def zigzag(v): return (v >> 1) ^ -(v & 1)
+        def value(kind, pos):
+            if kind in (1, 2): return kind == 1, pos
+            if kind == 3: return data[pos], pos + 1
+            if kind in (4, 5, 6): v, pos = varint(pos); return zigzag(v), pos
+            if kind == 8: n, pos = varint(pos); return data[pos:pos + n], pos + n
+            if kind == 9:
+                header = data[pos]; pos += 1
+                count, element = header >> 4, header & 0x0F
+                if count == 15: count, pos = varint(pos)
+                items = []
+                for _ in range(count):
+                    if element == 2: items.append(data[pos] == 1); pos += 1
+                    else: item, pos = value(element, pos); items.append(item)
+                return items, pos
+            if kind == 12: return structure(pos)
+            raise ValueError(f'type {kind}')
+        def structure(pos):
+            fields, last = {}, 0
+            while True:
+                header = data[pos]; pos += 1
+                if header == 0: return fields, pos
+                delta, kind = header >> 4, header & 0x0F
+                if delta: last += delta
+                else: v, pos = varint(pos); last = zigzag(v)
+                fields[last], pos = value(kind, pos)
+        footer_length = struct.unpack('<I', data[-8:-4])[0]
+        meta, _ = structure(len(data) - 8 - footer_length)
+        report = []
+        for group in meta[4]:
+            rows = group[3]
+            for chunk in group[1]:
+                offsets, _ = structure(chunk[4])
+                locations = offsets[1]
+                first_rows = [l[3] for l in locations]
+                assert first_rows[0] == 0 and first_rows == sorted(first_rows), first_rows
+                for l in locations:
+                    header, end = structure(l[1])
+                    assert header[1] == 0, 'a data page'
+                    assert end - l[1] + header[3] == l[2], 'the size includes the header'
+                    assert header[5][1] > 0
+                assert sum(structure(l[1])[0][5][1] for l in locations) == rows
+                entry = {'pages': len(locations), 'column_index': 6 in chunk}
+                if 6 in chunk:
+                    index, _ = structure(chunk[6])
+                    assert len(index[1]) == len(index[2]) == len(index[3]) == len(locations)
+                    statistics = chunk[3][12]
+                    assert sum(index[5]) == statistics[3], 'null counts add up'
+                    if chunk[3][1] == 2:
+                        ints = lambda values: [struct.unpack('<q', v)[0] for v in values]
+                        assert min(ints(index[2])) == ints([statistics[6]])[0]
+                        assert max(ints(index[3])) == ints([statistics[5]])[0]
+                    else:
+                        assert min(index[2]) == statistics[6] and max(index[3]) == statistics[5]
+                report.append(entry)
+        json.dump(report, sys.stdout)
+        """
+
+    @Test func thePageIndexPointsAtEveryPageAndItsBoundsMatchTheStatistics() throws {
+        let path = try makeTemporaryDirectory() + "/indexed.parquet"
+        try Self.write(Self.rows, codec: .zstd(level: 3), rowsPerGroup: 40, pageSize: 150, to: path)
+        let output = try PythonReaders.run(Self.checkPageIndex, [path])
+        let chunks = try #require(try JSONSerialization.jsonObject(with: output) as? [[String: Any]])
+        #expect(chunks.count == Self.columns.count * ((Self.rows.count + 39) / 40))
+        #expect(chunks.contains { ($0["pages"] as? Int ?? 0) > 1 }, "several pages in a chunk")
+        #expect(chunks.filter { $0["column_index"] as? Bool == true }.count >= chunks.count - 2)
+        let flags = try PythonReaders.run(
+            """
+            import sys, pyarrow.parquet as pq
+            m = pq.ParquetFile(sys.argv[1]).metadata
+            print(all(m.row_group(g).column(c).has_offset_index for g in range(m.num_row_groups) for c in range(5)))
+            """,
+            [path]
+        )
+        #expect(String(decoding: flags, as: UTF8.self) == "True\n", "pyarrow sees every offset index")
+    }
+
+    @Test func duckDBProbesTheBloomFiltersAndFindsEveryValueWhereItIs() throws {
+        let path = try makeTemporaryDirectory() + "/bloom.parquet"
+        try Self.write(Self.rows, codec: .zstd(level: 3), rowsPerGroup: 40, pageSize: 1 << 20, to: path)
+        let present = Self.rows.enumerated().compactMap { index, row in row.data.map { (index / 40, $0) } }
+        let absent = (0..<200).map { "not-in-the-file-\($0)" }
+        let probe = """
+            import json, sys, duckdb
+            con = duckdb.connect()
+            values = json.load(open(sys.argv[2]))
+            out = [[r[0], r[1]] for v in values for r in con.execute(
+                "SELECT row_group_id, bloom_filter_excludes FROM parquet_bloom_probe(?, 'user_data', ?) "
+                "ORDER BY row_group_id", [sys.argv[1], v]).fetchall()]
+            json.dump(out, sys.stdout)
+            """
+        let valuesPath = path + ".json"
+        let values = present.map(\.1) + absent
+        try JSONSerialization.data(withJSONObject: values).write(to: URL(fileURLWithPath: valuesPath))
+        let output = try PythonReaders.run(probe, [path, valuesPath])
+        let answers = try #require(try JSONSerialization.jsonObject(with: output) as? [[Any]])
+        let groups = (Self.rows.count + 39) / 40
+        #expect(answers.count == values.count * groups)
+        for (index, (group, _)) in present.enumerated() {
+            let answer = answers[index * groups + group]
+            #expect(answer[1] as? Bool == false, "a value is never excluded from its own row group")
+        }
+        let absentAnswers = answers[(present.count * groups)...]
+        let excluded = absentAnswers.filter { $0[1] as? Bool == true }.count
+        #expect(
+            excluded * 100 >= absentAnswers.count * 95,
+            "about 1% false positives: \(excluded) of \(absentAnswers.count)"
+        )
+    }
+
+    @Test func aFileWithoutRowsIsReadAsEmptyWithItsSchema() throws {
+        let path = try makeTemporaryDirectory() + "/empty.parquet"
+        try Self.write([], codec: .zstd(level: 3), rowsPerGroup: 10, pageSize: 1 << 20, to: path)
+        let output = try PythonReaders.run(
+            "import sys, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); print(t.num_rows, len(t.schema))",
+            [path]
+        )
+        #expect(String(decoding: output, as: UTF8.self) == "0 5\n")
+    }
+
+    @Test func truncatedBoundsStayValidUTF8AndStillBoundTheValues() {
+        let long = Array((String(repeating: "é", count: 40) + "z").utf8)
+        let minimum = ParquetStatistics.truncatedMinimum(long)
+        #expect(minimum.count <= ParquetStatistics.maximumLength)
+        #expect(String(validating: minimum, as: UTF8.self) != nil)
+        #expect(long.starts(with: minimum))
+        let ascii = Array(String(repeating: "a", count: 100).utf8)
+        let maximum = try! #require(ParquetStatistics.truncatedMaximum(ascii))
+        #expect(maximum.count == ParquetStatistics.maximumLength)
+        #expect(maximum.lexicographicallyPrecedes(ascii) == false)
+        #expect(String(validating: maximum, as: UTF8.self) != nil)
+        // No ASCII byte to raise in the first 64 bytes: no maximum rather than a wrong one.
+        #expect(ParquetStatistics.truncatedMaximum(long) == nil)
+    }
+}
