@@ -10,20 +10,13 @@ import PipelineFile
 
 /// The sink scenarios: a million records through one sink alone, no network.
 extension BenchCommand {
-
-    /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
-    func sinkAlone(_ format: OutputSink.Format, file: String) throws -> BenchResult {
-        let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
-        output.compression = try self.gzipCompression()
-        let sink = OutputSink(configuration: output, run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench"))
-        // Ten pages of records made up front and written over and over under a new library id every
-        // ten pages, so the figures are the sink's, not the generator's.
+    /// Ten pages of records made up front, each row without its library id (the maker puts it
+    /// first): written over and over under a new library id every ten pages, so the figures are the
+    /// sink's, not the generator's.
+    static func sinkPages() -> [[[FieldValue]]] {
         var random = SplitMix64(seed: 7)
         let strings = DatasetGenerator.hardStrings
-        // Each row without its library id, which the maker puts first.
-        let pages: [[[FieldValue]]] = (0..<10).map { pageIndex in
+        return (0..<10).map { pageIndex in
             (0..<1000).map { index in
                 let time = 1_767_225_600_000 + Int64(pageIndex * 1000 + index) * 1000
                 return [
@@ -35,6 +28,16 @@ extension BenchCommand {
                 ]
             }
         }
+    }
+
+    /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
+    func sinkAlone(_ format: OutputSink.Format, file: String) throws -> BenchResult {
+        let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
+        output.compression = try self.gzipCompression()
+        let sink = OutputSink(configuration: output, run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench"))
+        let pages = Self.sinkPages()
         ResourceUsage.resetPeak()
         // The pages are made on another thread, as the transformer stage makes them for the sink stage
         // in a run: the sink's thread only writes.

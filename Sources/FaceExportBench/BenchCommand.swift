@@ -21,6 +21,8 @@ struct BenchCommand: AsyncParsableCommand {
             limit, answered with --limit-status: share of the limit admitted, share rejected overall and after \
             the first 10 s), throttle-drop (the same, the limit halving half-way through --duration), \
             sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
+            parquet-writer and parquet-writer-uncompressed put the same records through the Parquet writer, \
+            zstd level 3 or none, before it is an output format; \
             run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
             no latency, no limit, pages of 1,000, of --data realistic or hard faces, exported into --cpu-formats in \
             turn: CPU per million, gzip size against zlib level 6, SQLite's own floor for the same rows, and with \
@@ -103,6 +105,10 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(try self.sinkAlone(.ndjson, file: "faces.ndjson.gz"))
             case "sink-csv":
                 results.append(try self.sinkAlone(.csv, file: "faces.csv.gz"))
+            case "parquet-writer":
+                results.append(try self.parquetWriterAlone(codec: .zstd(level: 3), name: scenario))
+            case "parquet-writer-uncompressed":
+                results.append(try self.parquetWriterAlone(codec: .none, name: scenario))
             case "sink-sqlite":
                 results.append(try self.sinkAlone(.sqlite, file: "faces.sqlite"))
             case "cpu":

@@ -49,11 +49,9 @@ struct ParquetColumnChunk {
     /// Whether the current page holds dictionary indices.
     private var pageUsesDictionary: Bool { self.dictionary != nil && !self.fellBack }
 
-    /// Bytes the current page holds so far (indices at the width the dictionary needs now).
-    var pageBytes: Int {
-        let indexBytes = self.indices.count * ParquetHybridEncoding.bitWidth(forCount: self.dictionary?.count ?? 0) / 8
-        return self.values.count + indexBytes + self.levels.count / 8
-    }
+    /// Bytes the current page holds so far (indices at 4 bytes: a page of indices ends by a
+    /// quarter of the page size's count, whatever the dictionary's width).
+    var pageBytes: Int { self.values.count + self.indices.count * 4 + self.levels.count / 8 }
 
     /// Rows of this chunk, the current page's included.
     var rowCount: Int { self.rows + self.pageRows }
@@ -71,8 +69,10 @@ struct ParquetColumnChunk {
 
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
         precondition(self.column.type == .byteArray, "bytes in the integer column \(self.column.name)")
+        let hash = self.dictionary != nil || self.column.hasBloomFilter ? XXHash64.hash(bytes) : 0
+        if self.column.hasBloomFilter { self.hashes.append(hash) }
         if self.pageUsesDictionary {
-            self.indices.append(self.dictionary!.index(of: bytes))
+            self.indices.append(self.dictionary!.index(of: bytes, hash: hash))
             if self.dictionary!.encoded.count > self.dictionaryLimit {
                 self.fellBack = true
                 self.mustFinishPage = true
@@ -82,7 +82,6 @@ struct ParquetColumnChunk {
             self.values.append(contentsOf: bytes)
         }
         self.pageStatistics.add(bytes)
-        if self.column.hasBloomFilter { self.hashes.append(XXHash64.hash(bytes)) }
         self.rowAppended(present: true)
     }
 
@@ -173,15 +172,13 @@ struct ParquetColumnChunk {
         return header.bytes + compressed
     }
 
-    /// The chunk's bloom filter, sized for its distinct values; nil for a column without one.
+    /// The chunk's bloom filter, sized for its distinct values (the dictionary's count while it
+    /// holds them all, every value's otherwise); nil for a column without one.
     func bloomFilter() -> ParquetBloomFilter? {
         guard self.column.hasBloomFilter else { return nil }
-        var hashes = self.hashes
-        hashes.sort()
-        var distinct = 0
-        for index in hashes.indices where index == 0 || hashes[index] != hashes[index - 1] { distinct += 1 }
+        let distinct = self.fellBack ? self.hashes.count : self.dictionary?.count ?? self.hashes.count
         var filter = ParquetBloomFilter(distinctValues: distinct)
-        for hash in hashes { filter.insert(hash: hash) }
+        for hash in self.hashes { filter.insert(hash: hash) }
         return filter
     }
 

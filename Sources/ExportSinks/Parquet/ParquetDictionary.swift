@@ -8,17 +8,17 @@ import Glibc
 struct ParquetDictionary {
     /// The values, PLAIN-encoded (4-byte length, bytes): the dictionary page's body.
     private(set) var encoded: [UInt8] = []
-    /// Where each value's bytes start in ``encoded``, and their length.
-    private var entries: [(start: Int, count: Int)] = []
+    /// Where each value's bytes start in ``encoded``, their length and their hash.
+    private var entries: [(start: Int, count: Int, hash: UInt64)] = []
     /// Index + 1 of the entry in each slot; 0 for an empty slot. A power of two long.
     private var slots: [Int32] = Array(repeating: 0, count: 1024)
 
     var count: Int { self.entries.count }
 
-    /// The value's index, added if it is new.
-    mutating func index(of value: UnsafeBufferPointer<UInt8>) -> UInt32 {
+    /// The value's index, added if it is new; `hash` is the value's ``XXHash64``.
+    mutating func index(of value: UnsafeBufferPointer<UInt8>, hash: UInt64) -> UInt32 {
         let mask = self.slots.count - 1
-        var slot = Int(truncatingIfNeeded: Self.hash(value)) & mask
+        var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
             let entry = Int(self.slots[slot])
             if entry == 0 { break }
@@ -27,7 +27,7 @@ struct ParquetDictionary {
         }
         let index = self.entries.count
         withUnsafeBytes(of: UInt32(value.count).littleEndian) { self.encoded.append(contentsOf: $0) }
-        self.entries.append((self.encoded.count, value.count))
+        self.entries.append((self.encoded.count, value.count, hash))
         self.encoded.append(contentsOf: value)
         self.slots[slot] = Int32(index + 1)
         if self.entries.count * 2 > self.slots.count { self.grow() }
@@ -37,32 +37,21 @@ struct ParquetDictionary {
     private func matches(_ index: Int, _ value: UnsafeBufferPointer<UInt8>) -> Bool {
         let entry = self.entries[index]
         guard entry.count == value.count else { return false }
+        if entry.count == 0 { return true }
         return self.encoded.withUnsafeBufferPointer { bytes in
-            entry.count == 0 || memcmp(bytes.baseAddress! + entry.start, value.baseAddress!, entry.count) == 0
+            memcmp(bytes.baseAddress! + entry.start, value.baseAddress!, entry.count) == 0
         }
     }
 
     private mutating func grow() {
         var slots = [Int32](repeating: 0, count: self.slots.count * 2)
         let mask = slots.count - 1
-        self.encoded.withUnsafeBufferPointer { bytes in
-            for (index, entry) in self.entries.enumerated() {
-                let value = UnsafeBufferPointer(rebasing: bytes[entry.start..<entry.start + entry.count])
-                var slot = Int(truncatingIfNeeded: Self.hash(value)) & mask
-                while slots[slot] != 0 { slot = (slot + 1) & mask }
-                slots[slot] = Int32(index + 1)
-            }
+        for (index, entry) in self.entries.enumerated() {
+            var slot = Int(truncatingIfNeeded: entry.hash) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(index + 1)
         }
         self.slots = slots
-    }
-
-    /// FNV-1a, 64 bits: enough to spread the short values of a column.
-    private static func hash(_ value: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in value {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        return hash ^ (hash >> 29)
     }
 }
 
