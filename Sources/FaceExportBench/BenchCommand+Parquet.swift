@@ -62,11 +62,10 @@ extension BenchCommand {
         var result = BenchResult(
             scenario: name,
             measured: .init(
-                outcome: "complete",
                 faces: written,
                 wallSeconds: wall,
-                cpuSeconds: after.cpuSeconds - before.cpuSeconds,
-                peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
+                from: before,
+                to: after
             ),
             statistics: SimulatorStatistics()
         )

@@ -154,11 +154,10 @@ extension BenchCommand {
         }
         let after = ResourceUsage.now()
         return BenchResult.Measured(
-            outcome: "complete",
             faces: faces,
             wallSeconds: Date().timeIntervalSince(started),
-            cpuSeconds: after.cpuSeconds - before.cpuSeconds,
-            peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
+            from: before,
+            to: after
         )
     }
 

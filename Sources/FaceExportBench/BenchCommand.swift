@@ -277,8 +277,8 @@ struct BenchCommand: AsyncParsableCommand {
             // Faces read, written or left out by the transform's filter.
             faces: report.faces + report.filtered,
             wallSeconds: wall,
-            cpuSeconds: after.cpuSeconds - before.cpuSeconds,
-            peakResidentMB: Double(after.peakResidentBytes) / 1_048_576
+            from: before,
+            to: after
         )
     }
 }

@@ -11,6 +11,7 @@ struct BenchResult: Codable {
         var peakResidentMB: Double
 
         var cpuSecondsPerMillionFaces: Double { self.cpuSeconds / Double(max(1, self.faces)) * 1e6 }
+
     }
 
     var scenario: String
@@ -66,4 +67,21 @@ struct BenchResult: Codable {
 struct BenchFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension BenchResult.Measured {
+    /// What happened between `before` and `after` (the process's CPU, its peak memory at the end).
+    init(
+        outcome: String = "complete",
+        faces: Int,
+        wallSeconds: Double,
+        from before: ResourceUsage,
+        to after: ResourceUsage
+    ) {
+        self.outcome = outcome
+        self.faces = faces
+        self.wallSeconds = wallSeconds
+        self.cpuSeconds = after.cpuSeconds - before.cpuSeconds
+        self.peakResidentMB = Double(after.peakResidentBytes) / 1_048_576
+    }
 }
