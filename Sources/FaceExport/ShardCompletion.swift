@@ -49,11 +49,13 @@ public struct ShardCompletion: Encodable {
     public init(manifests paths: [String]) throws(LaunchError) {
         var loaded: [(path: String, manifest: Manifest)] = []
         for path in paths {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw LaunchError("cannot read \(path); check the path and its permissions")
+            }
             do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: path))
                 loaded.append((path, try JSONDecoder().decode(Manifest.self, from: data)))
             } catch {
-                throw LaunchError("\(path): not a faceexport manifest (\(error))")
+                throw LaunchError("\(path): not a faceexport manifest (\(Self.explain(error)))")
             }
         }
         for (path, manifest) in loaded where (manifest.manifest_version ?? 1) > ManifestFormat.version {
@@ -88,6 +90,24 @@ public struct ShardCompletion: Encodable {
         self.complete = self.missing.isEmpty && self.duplicated.isEmpty && self.notComplete.isEmpty
         self.faces = loaded.reduce(0) { $0 + $1.manifest.totals.faces }
         self.lines = lines
+    }
+
+    /// What a decoding error says, in words: the field, not the decoder's types.
+    private static func explain(_ error: any Error) -> String {
+        let path = { (context: DecodingError.Context) in
+            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?:
+            let parent = path(context)
+            return "it has no \(parent.isEmpty ? "" : parent + ".")\(key.stringValue)"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
+            return "\(path(context)) is not what a manifest holds there"
+        case .dataCorrupted?:
+            return "it is not JSON"
+        default:
+            return "it cannot be read"
+        }
     }
 
     /// The verdict in one line.

@@ -1,3 +1,4 @@
+import FaceExport
 import FaceExportBuild
 import FaceSearchSimulation
 import Foundation
@@ -255,6 +256,25 @@ struct OperationsTests {
         let refused = try await CommandLineTests.faceexport(["merge-manifests", folder + "/newer.json"])
         #expect(refused.status == 4)
         #expect(refused.stderr.contains("manifest_version 2 is newer than this faceexport reads (1)"))
+    }
+
+    @Test func aManifestThatCannotBeReadIsNamedInOnePlainLine() throws {
+        let folder = try makeTemporaryDirectory()
+        try Data("nope".utf8).write(to: URL(fileURLWithPath: folder + "/not-json.json"))
+        try Data(#"{"pipeline": "p"}"#.utf8).write(to: URL(fileURLWithPath: folder + "/partial.json"))
+        let cases = [
+            (folder + "/missing.json", "cannot read \(folder)/missing.json; check the path and its permissions"),
+            (folder + "/not-json.json", "\(folder)/not-json.json: not a faceexport manifest (it is not JSON)"),
+            (folder + "/partial.json", "\(folder)/partial.json: not a faceexport manifest (it has no run_id)"),
+        ]
+        for (path, message) in cases {
+            #expect(throws: LaunchError.self) { try ShardCompletion(manifests: [path]) }
+            do {
+                _ = try ShardCompletion(manifests: [path])
+            } catch {
+                #expect(error.description == message)
+            }
+        }
     }
 
     @Test func shardsTogetherExportExactlyTheLibrariesOfAnUnshardedRun() async throws {
