@@ -41,6 +41,17 @@ struct ExportIntegrationTests {
         #expect(result.report.files.first?.rows == dataset.faceCount)
     }
 
+    /// The report counts every call the run made, the discovery of the libraries (`group_list`) too.
+    @Test func everyCallIsCountedTheLibrariesDiscoveryToo() async throws {
+        let dataset = DatasetGenerator(groups: 5, faces: 300, sizing: .exact, seed: 3).make()
+        let result = try await exportFromSimulator(dataset: dataset, pipeline: { $0.pageSize = 100 })
+        #expect(result.report.outcome == .complete)
+        #expect(result.statistics.requestsByCall["group_list"] == 1)
+        #expect(result.report.discoveryRequests == 1)
+        #expect(result.report.requests == result.statistics.requests, "\(result.statistics.requestsByCall)")
+        #expect(result.report.retries == 0)
+    }
+
     @Test func anUnknownLibraryFailsAloneAndTheRunIsPartial() async throws {
         let dataset = DatasetGenerator(groups: 6, faces: 250, sizing: .exact, seed: 3).make()
         let ids = dataset.groups.map(\.groupID)

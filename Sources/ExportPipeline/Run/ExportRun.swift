@@ -191,6 +191,7 @@ public final class ExportRun: Sendable {
             attemptsByOutcome: calls.outcomes,
             throttled: calls.throttled
         )
+        (report.discoveryRequests, report.discoveryRetries) = self.ledger.discoveryCounts
         report.shard = self.configuration.shard
         report.schema = self.configuration.transform.schema
         report.transformDigest = self.configuration.transform.digest

@@ -25,6 +25,9 @@ final class RunLedger: Sendable {
         var accountErrors: [String: String] = [:]
         var callOutcomes: [String: Int] = [:]
         var throttled = 0
+        /// Calls of no library (`group_list`), and the retries among them.
+        var discoveryRequests = 0
+        var discoveryRetries = 0
     }
 
     private let state = Mutex(State())
@@ -74,6 +77,19 @@ final class RunLedger: Sendable {
         }
     }
 
+    /// A call of no library was made (`group_list`): `retry` when it was made again.
+    func discoveryRequestMade(retry: Bool) {
+        self.state.withLock {
+            $0.discoveryRequests += 1
+            if retry { $0.discoveryRetries += 1 }
+        }
+    }
+
+    /// Calls of no library, and the retries among them.
+    var discoveryCounts: (requests: Int, retries: Int) {
+        self.state.withLock { ($0.discoveryRequests, $0.discoveryRetries) }
+    }
+
     /// One attempt ended: `ok`, `retryable_error`, `group_error` or `run_error`.
     func attemptEnded(_ outcome: String, throttled: Bool) {
         self.state.withLock {
@@ -93,7 +109,7 @@ final class RunLedger: Sendable {
             (
                 state.entries.count, state.entries.filter { $0.walk != nil }.count,
                 state.entries.reduce(0) { $0 + $1.written }, state.entries.reduce(0) { $0 + ($1.walk?.pages ?? 0) },
-                state.entries.reduce(0) { $0 + $1.retries }
+                state.entries.reduce(state.discoveryRetries) { $0 + $1.retries }
             )
         }
     }

@@ -81,6 +81,10 @@ public struct RunReport: Sendable {
     public var attemptsByOutcome: [String: Int] = [:]
     /// Attempts the API throttled (`CONCURRENCY_LIMIT_EXCEEDED`, 429).
     public var throttled = 0
+    /// Calls that belong to no library (`group_list`, discovering each account's libraries), and
+    /// how many of them were retries.
+    public var discoveryRequests = 0
+    public var discoveryRetries = 0
     /// The columns of the records.
     public var schema = RecordSchema.standard
     /// SHA-256 of the pipeline's `transform:` section (see ``RecordTransform/digest``).
@@ -94,10 +98,10 @@ public struct RunReport: Sendable {
     public var repairedText: Int { self.groups.reduce(0) { $0 + $1.repairedText.count } }
     /// Non-empty pages received.
     public var pages: Int { self.groups.reduce(0) { $0 + $1.pages } }
-    /// Calls made, retries included.
-    public var requests: Int { self.groups.reduce(0) { $0 + $1.requests } }
-    /// Calls retried.
-    public var retries: Int { self.groups.reduce(0) { $0 + $1.retries } }
+    /// Calls made, retries included: every library's and the discovery's.
+    public var requests: Int { self.groups.reduce(self.discoveryRequests) { $0 + $1.requests } }
+    /// Calls retried, every library's and the discovery's.
+    public var retries: Int { self.groups.reduce(self.discoveryRetries) { $0 + $1.retries } }
     /// Libraries edited while they were walked, complete or not.
     public var changedGroups: Int { self.groups.filter(\.changedDuringExport).count }
     /// Libraries not exported completely.

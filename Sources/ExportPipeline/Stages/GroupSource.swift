@@ -27,7 +27,7 @@ struct GroupSource: Sendable {
                 switch self.retrier.perform(
                     { () throws(FaceSearchError) in try account.client.listGroups() },
                     account: account,
-                    counted: { _ in }
+                    counted: { self.ledger.discoveryRequestMade(retry: $0) }
                 ) {
                 case .success(let infos):
                     groupIDs = infos.map(\.groupID)
