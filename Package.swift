@@ -96,6 +96,7 @@ let package = Package(
                 "CMalloc",
                 "ExportPipeline",
                 "ExportSinks",
+                "FaceExportBuild",
                 "FaceExportCrypto",
                 "FaceSearch",
                 "FaceSearchSimulation",

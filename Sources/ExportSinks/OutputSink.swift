@@ -31,6 +31,8 @@ public final class OutputSink: RecordSink {
         case csv
         /// A SQLite database with `faces`, `groups` and `runs` tables.
         case sqlite
+        /// Parquet: typed columns, zstd-compressed pages, statistics, page index, bloom filters.
+        case parquet
     }
 
     /// How a SQLite output treats the file a previous run left.
@@ -67,6 +69,15 @@ public final class OutputSink: RecordSink {
         /// SQLite in `merge` mode only: a file for the faces this run added, removed or modified since
         /// the file's previous run. Default none.
         public var changesPath: OutputPathTemplate?
+        /// Parquet only: how pages are compressed. Default zstd level 3.
+        public var parquetCodec = ParquetCodec.zstd(level: 3)
+        /// Parquet only: bytes a row group holds (compressed pages, dictionaries) before the next
+        /// begins; what the file's writer holds in memory at most, besides one page per column.
+        /// Default 64 MiB.
+        public var rowGroupBytes = 64 << 20
+        /// Parquet only: entries of the file's `key_value_metadata` besides the run id and the
+        /// pipeline (the exporter's version, the transform's digest). Default none.
+        public var keyValueMetadata: [String: String] = [:]
         /// Permissions of created files. Default 0600: exports hold personal data.
         public var fileMode: UInt32 = 0o600
         /// The file operations, as steps a crash test can stop at. Default: carried out directly.
@@ -77,6 +88,11 @@ public final class OutputSink: RecordSink {
             self.format = format
             self.path = path
         }
+    }
+
+    /// The columns a Parquet output of `schema` has: types, logical types, bloom filters.
+    public static func parquetColumns(_ schema: RecordSchema) -> [ParquetColumn] {
+        ParquetOutputWriter.columns(schema)
     }
 
     /// Columns a SQLite output's `faces` table keeps after the export's own, to track sightings and
@@ -163,7 +179,7 @@ public final class OutputSink: RecordSink {
             } catch {
                 // Nothing of the output stays behind: the files prepared so far, the one that failed
                 // (a disk that filled during a commit left a SQLite file and its WAL) and the rest.
-                for file in summaries { self.configuration.steps.remove(file.temporaryPath) }
+                for file in summaries { file.discard(steps: self.configuration.steps) }
                 for writer in writers[index...] { writer.discard() }
                 throw error
             }
@@ -220,6 +236,14 @@ public final class OutputSink: RecordSink {
                 mode: self.configuration.fileMode,
                 resume: resume,
                 steps: self.configuration.steps
+            )
+        case .parquet:
+            writer = try ParquetOutputWriter(
+                path: path,
+                schema: self.schema,
+                run: self.run,
+                configuration: self.configuration,
+                resume: resume
             )
         case .sqlite:
             writer = try SQLiteWriter(

@@ -235,6 +235,9 @@ public struct PreparedFile: Sendable, Codable {
     /// names them): the run checks its rows against what the walk handed that partition. Nil for a
     /// file that does not hold the export's faces (a SQLite output's changes file).
     public var partition: Partition?
+    /// Temporary files the file was made from (a Parquet output's spool), removed once it is in
+    /// place, or with it when the run discards its outputs. Nil for none.
+    public var spent: [String]?
 
     /// The account and library a file's path is made for; nil where the template does not name them.
     public struct Partition: Sendable, Hashable, Codable {
@@ -262,7 +265,14 @@ public struct PreparedFile: Sendable, Codable {
     /// temporary name gone, its final name there) counts as installed, so a crash-interrupted
     /// install can simply be repeated.
     public func install(steps: FileSteps = .direct) throws(SinkError) {
-        if access(self.temporaryPath, F_OK) != 0 && access(self.summary.path, F_OK) == 0 { return }
-        try AtomicFile.rename(self.temporaryPath, to: self.summary.path, steps: steps)
+        let installed = access(self.temporaryPath, F_OK) != 0 && access(self.summary.path, F_OK) == 0
+        if !installed { try AtomicFile.rename(self.temporaryPath, to: self.summary.path, steps: steps) }
+        for path in self.spent ?? [] { steps.remove(path) }
+    }
+
+    /// Removes the file under its temporary name, and what it was made from.
+    public func discard(steps: FileSteps = .direct) {
+        steps.remove(self.temporaryPath)
+        for path in self.spent ?? [] { steps.remove(path) }
     }
 }

@@ -27,6 +27,13 @@ extension PipelineLauncher {
                     "  \(name)  \(column.type.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  from \(column.origin.rawValue)"
                 )
             }
+            if self.definition.outputs.contains(where: { $0.format == .parquet }) {
+                lines.append("parquet columns:")
+                for column in OutputSink.parquetColumns(transform.schema) {
+                    let name = column.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                    lines.append("  \(name)  \(column.description)")
+                }
+            }
             guard let account = accounts.first, let endpoint = account.endpoint else {
                 return lines.joined(separator: "\n")
             }

@@ -1,5 +1,6 @@
 public import ExportPipeline
 public import ExportSinks
+import FaceExportBuild
 import FaceSearch
 import Foundation
 public import Logging
@@ -247,6 +248,10 @@ public struct PipelineLauncher: Sendable {
                 try self.underFolder(template)
             }
             placed.steps = self.steps
+            placed.keyValueMetadata = [
+                "faceexport.exporter_version": ExporterVersion.full,
+                "faceexport.transform_sha256": configuration.transform.digest,
+            ]
             outputs.append(placed)
         }
         var job = ExportJob(configuration: configuration, context: context, accounts: jobs, outputs: outputs)

@@ -2,7 +2,7 @@ import ExportSinks
 import FaceSearchSimulation
 import Foundation
 
-/// The Parquet writer on its own, before it is an output format: the sink scenarios' records in
+/// The Parquet writer on its own, without the spool a Parquet output adds: the sink scenarios' records in
 /// the standard columns, written in row groups of 128 Ki rows.
 extension BenchCommand {
     func parquetWriterAlone(codec: ParquetCodec, name: String) throws -> BenchResult {

@@ -33,6 +33,44 @@ extension DefinitionReader {
         return GzipCompression(engine: engine, level: level)!
     }
 
+    /// A Parquet output's `compression: zstd` or `compression: {codec: zstd, level: 3}` (zstd's levels
+    /// 1 to 22), or `none`.
+    func parquetCodec(_ node: Node, _ key: String) throws(PipelineFileError) -> ParquetCodec {
+        let codecs = "zstd or none"
+        func codec(_ node: Node, _ key: String, level: Int32?) throws(PipelineFileError) -> ParquetCodec {
+            switch try self.string(node, key) {
+            case "zstd": return .zstd(level: level ?? 3)
+            case "none" where level == nil: return .none
+            case "none": throw self.fail(node, key, "an uncompressed file has no level")
+            case let other: throw self.fail(node, key, "'\(other)' is not a Parquet codec here; expected \(codecs)")
+            }
+        }
+        if case .scalar = node { return try codec(node, key, level: nil) }
+        let entries = try self.mapping(node, key, allowed: ["codec", "level"])
+        guard let codecNode = entries["codec"] else { throw self.fail(node, "\(key).codec", "missing: \(codecs)") }
+        let level = try entries["level"].map { (node) throws(PipelineFileError) in
+            Int32(try self.integer(node, "\(key).level", in: 1...22))
+        }
+        return try codec(codecNode, "\(key).codec", level: level)
+    }
+
+    /// A size in bytes: a whole number, or one with `KiB`, `MiB` or `GiB`.
+    func byteSize(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws(PipelineFileError) -> Int {
+        let text = try self.string(node, key).replacingOccurrences(of: " ", with: "")
+        let units = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("", 1)]
+        for (unit, factor) in units where text.hasSuffix(unit) {
+            guard let number = Int(text.dropLast(unit.count)), number > 0,
+                number <= range.upperBound / factor, range.contains(number * factor)
+            else { break }
+            return number * factor
+        }
+        throw self.fail(
+            node,
+            key,
+            "expected a size from \(range.lowerBound >> 20) MiB to \(range.upperBound >> 20) MiB, e.g. 64MiB"
+        )
+    }
+
     func outputs(_ node: Node) throws(PipelineFileError) -> [PipelineDefinition.Output] {
         guard case .sequence(let sequence) = node, !sequence.isEmpty else {
             throw self.fail(node, "outputs", "expected a list of outputs, e.g. '- {format: csv, path: faces.csv.gz}'")
@@ -43,7 +81,7 @@ extension DefinitionReader {
             let key = "outputs[\(index)]"
             let allowed: Set<String> = [
                 "format", "path", "compression", "compression_level", "escape_formulas", "mode", "integrity_check",
-                "file_mode", "changes",
+                "file_mode", "changes", "row_group_size",
             ]
             let entries = try self.mapping(item, key, allowed: allowed)
             guard let formatNode = entries["format"] else {
@@ -73,7 +111,7 @@ extension DefinitionReader {
             }
             var output = PipelineDefinition.Output(format: format, path: path)
             if let node = entries["compression_level"] {
-                guard format != .sqlite else {
+                guard format == .ndjson || format == .csv else {
                     throw self.fail(node, "\(key).compression_level", "only for ndjson and csv")
                 }
                 guard entries["compression"] == nil else {
@@ -89,8 +127,12 @@ extension DefinitionReader {
                     level: try self.integer(node, "\(key).compression_level", in: GzipCompression.Engine.zlib.levels)
                 )!
             }
-            if let node = entries["compression"] {
-                guard format != .sqlite else { throw self.fail(node, "\(key).compression", "only for ndjson and csv") }
+            if let node = entries["compression"], format == .parquet {
+                output.parquetCodec = try self.parquetCodec(node, "\(key).compression")
+            } else if let node = entries["compression"] {
+                guard format != .sqlite else {
+                    throw self.fail(node, "\(key).compression", "only for ndjson, csv and parquet")
+                }
                 guard path.text.hasSuffix(".gz") else {
                     throw self.fail(node, "\(key).compression", "'\(path.text)' is not compressed: only .gz paths are")
                 }
@@ -100,8 +142,19 @@ extension DefinitionReader {
                 guard format == .csv else { throw self.fail(node, "\(key).escape_formulas", "only for csv") }
                 output.escapeFormulas = try self.boolean(node, "\(key).escape_formulas")
             }
+            if let node = entries["row_group_size"] {
+                guard format == .parquet else { throw self.fail(node, "\(key).row_group_size", "only for parquet") }
+                output.rowGroupBytes = try self.byteSize(node, "\(key).row_group_size", in: (1 << 20)...(1 << 30))
+            }
             if let node = entries["mode"] {
-                guard format == .sqlite else { throw self.fail(node, "\(key).mode", "only for sqlite") }
+                guard format == .sqlite else {
+                    throw self.fail(
+                        node,
+                        "\(key).mode",
+                        "only for sqlite: merging into the previous night's file is a SQLite feature; "
+                            + "a \(format.rawValue) file holds one run"
+                    )
+                }
                 output.sqliteMode = try self.choice(node, "\(key).mode")
             }
             if let node = entries["integrity_check"] {

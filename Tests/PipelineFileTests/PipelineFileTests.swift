@@ -179,7 +179,36 @@ struct PipelineFileTests {
         let sqlite = try #require(
             self.error("name: x\nendpoint: embedded\noutputs:\n  - {format: sqlite, path: f.db, compression: isal}\n")
         )
-        #expect(sqlite.key == "outputs[0].compression" && sqlite.message.contains("only for ndjson and csv"))
+        #expect(sqlite.key == "outputs[0].compression" && sqlite.message.contains("only for ndjson, csv and parquet"))
+    }
+
+    @Test func aParquetOutputTakesACodecALevelAndARowGroupSize() throws {
+        let header = "name: x\nendpoint: embedded\noutputs:\n"
+        let definition = try PipelineFileLoader.parse(
+            header
+                + "  - {format: parquet, path: f.parquet, compression: {codec: zstd, level: 9}, row_group_size: 8MiB}\n"
+                + "  - {format: parquet, path: g.parquet, compression: none}\n  - {format: parquet, path: h.parquet}\n",
+            file: "p.yaml"
+        )
+        #expect(definition.outputs.map(\.parquetCodec) == [.zstd(level: 9), .none, .zstd(level: 3)])
+        #expect(definition.outputs.map(\.rowGroupBytes) == [8 << 20, 64 << 20, 64 << 20])
+        let cases: [(String, String, String)] = [
+            ("compression: {codec: lz4}", "outputs[0].compression.codec", "expected zstd or none"),
+            ("compression: {codec: zstd, level: 23}", "outputs[0].compression.level", "out of range"),
+            ("compression: {codec: none, level: 3}", "outputs[0].compression.codec", "has no level"),
+            ("row_group_size: 100KiB", "outputs[0].row_group_size", "from 1 MiB to 1024 MiB"),
+            ("mode: merge", "outputs[0].mode", "a SQLite feature"),
+            ("compression_level: 6", "outputs[0].compression_level", "only for ndjson and csv"),
+        ]
+        for (keys, key, message) in cases {
+            let error = try #require(
+                self.error(header + "  - {format: parquet, path: f.parquet, \(keys)}\n"),
+                "\(keys)"
+            )
+            #expect(error.key == key && error.message.contains(message), "\(keys): \(error)")
+        }
+        let csv = try #require(self.error(header + "  - {format: csv, path: f.csv, row_group_size: 8MiB}\n"))
+        #expect(csv.key == "outputs[0].row_group_size" && csv.message.contains("only for parquet"))
     }
 
     @Test func errorsNameTheLineAndTheKey() throws {

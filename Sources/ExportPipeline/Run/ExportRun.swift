@@ -207,7 +207,7 @@ public final class ExportRun: Sendable {
         switch self.sinkStage.finish(commit: context) {
         case .success(let outputs) where outcome != .failed:
             if let disagreement = CommitCheck(libraries: self.ledger.handedOn).disagreement(outputs: outputs) {
-                for file in outputs.joined() { self.context.fileSteps.remove(file.temporaryPath) }
+                for file in outputs.joined() { file.discard(steps: self.context.fileSteps) }
                 failure = disagreement
                 outcome = .failed
                 break

@@ -88,7 +88,7 @@ final class SinkStage: @unchecked Sendable {
             do throws(SinkError) {
                 summaries.append(try sink.prepareCommit(context))
             } catch {
-                for file in summaries.joined() { self.steps.remove(file.temporaryPath) }
+                for file in summaries.joined() { file.discard(steps: self.steps) }
                 for later in self.sinks[(index + 1)...] { later.discard() }
                 return .failure(error)
             }

@@ -34,6 +34,20 @@ public struct ParquetColumn: Sendable, Hashable {
     /// values spread over every row group, which minimum and maximum cannot skip.
     public var hasBloomFilter: Bool
 
+    /// The column as `--dry-run` shows it: `INT64 TIMESTAMP(MILLIS, UTC) REQUIRED`, and its bloom filter.
+    public var description: String {
+        let physical = ["int32": "INT32", "int64": "INT64", "byteArray": "BYTE_ARRAY"]["\(self.type)"]!
+        let logical: String
+        switch self.logicalType {
+        case .none: logical = ""
+        case .string: logical = " STRING"
+        case .date: logical = " DATE"
+        case .timestampMillisUTC: logical = " TIMESTAMP(MILLIS, UTC)"
+        }
+        return physical + logical + (self.isOptional ? " OPTIONAL" : " REQUIRED")
+            + (self.hasBloomFilter ? ", bloom filter" : "")
+    }
+
     /// Creates a column; a column is required and without a bloom filter unless said otherwise.
     public init(
         name: String,

@@ -1,0 +1,82 @@
+import ExportPipeline
+import ExportSinks
+import FaceSearchSimulation
+import Foundation
+import TestSupport
+import Testing
+
+/// Parquet outputs of whole runs, read by pyarrow and DuckDB: every row the NDJSON output of the
+/// same run holds, byte for byte, with the declared types.
+@Suite(.timeLimit(.minutes(3)))
+struct ParquetOutputTests {
+    /// Every row of the Parquet files under `paths`, as the NDJSON rows the tests compare, read by
+    /// `reader` (`arrow` or `duckdb`).
+    static func rows(_ paths: [String], reader: String) throws -> [OutputRow] {
+        let script = """
+            import json, sys, duckdb, pyarrow as pa, pyarrow.parquet as pq
+            out = []
+            for path in sys.argv[2:]:
+                if sys.argv[1] == 'arrow':
+                    t = pq.ParquetFile(path).read()
+                    assert [str(x) for x in t.schema.types] == ['string', 'string', 'string', 'string',
+                        'timestamp[ms, tz=UTC]', 'string'], t.schema
+                    t = t.set_column(4, 'add_time', t.column(4).cast(pa.int64()))
+                    rows = [[r['group_id'], r['face_token'], r['user_id'], r['user_data'], r['add_time'],
+                             r['add_time_utc']] for r in t.to_pylist()]
+                else:
+                    rows = duckdb.execute("SELECT group_id, face_token, user_id, user_data, epoch_ms(add_time), "
+                                          "add_time_utc FROM read_parquet(?, hive_partitioning = false)", [path]).fetchall()
+                out += [[v.encode('utf-8').hex() if isinstance(v, str) else v for v in r] for r in rows]
+            json.dump(out, sys.stdout)
+            """
+        let output = try PythonReaders.run(script, [reader] + paths)
+        let rows = try #require(try JSONSerialization.jsonObject(with: output) as? [[Any]])
+        func bytes(_ value: Any) -> [UInt8] {
+            let hex = Array((value as? String ?? "").utf8)
+            return stride(from: 0, to: hex.count, by: 2).map {
+                UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)!
+            }
+        }
+        return rows.map { row in
+            OutputRow(
+                groupID: bytes(row[0]),
+                faceToken: String(decoding: bytes(row[1]), as: UTF8.self),
+                userID: bytes(row[2]),
+                userData: bytes(row[3]),
+                addTime: (row[4] as? NSNumber)?.int64Value ?? -1,
+                addTimeUTC: String(decoding: bytes(row[5]), as: UTF8.self)
+            )
+        }
+    }
+
+    @Test func aRunsParquetFilesHoldEveryFaceOfItsNDJSONByteForByte() async throws {
+        let dataset = DatasetGenerator(groups: 9, faces: 250, sizing: .mixed, seed: 25).make()
+        let folder = try makeTemporaryDirectory()
+        let result = try await exportFromSimulator(
+            dataset: dataset,
+            pipeline: { $0.pageSize = 100 },
+            outputPath: folder + "/faces.ndjson",
+            extraOutputs: [
+                .init(format: .parquet, path: try OutputPathTemplate(folder + "/faces.parquet")),
+                .init(format: .parquet, path: try OutputPathTemplate(folder + "/group={group}/part.parquet")),
+            ]
+        )
+        #expect(result.report.outcome == .complete)
+        let ndjson = Set(result.rows)
+        #expect(ndjson.count == dataset.faceCount)
+        let perGroup = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("group=") }
+            .map { folder + "/" + $0 + "/part.parquet" }
+        #expect(perGroup.count == dataset.groups.filter { !$0.faces.isEmpty }.count)
+        for reader in ["arrow", "duckdb"] {
+            let single = try Self.rows([folder + "/faces.parquet"], reader: reader)
+            #expect(single.count == dataset.faceCount, "\(reader)")
+            #expect(Set(single) == ndjson, "\(reader): one file")
+            let split = try Self.rows(perGroup, reader: reader)
+            #expect(split.count == dataset.faceCount && Set(split) == ndjson, "\(reader): a file per library")
+        }
+        let parquet = result.report.files.filter { $0.format == "parquet" }
+        #expect(parquet.reduce(0) { $0 + $1.rows } == 2 * dataset.faceCount)
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: folder).filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty, "no spool or temporary file stays: \(leftovers)")
+    }
+}
