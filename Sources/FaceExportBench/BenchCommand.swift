@@ -62,7 +62,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, ndjson-uncompressed, sqlite-merge, records-dropped, calls-only)."
+            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, parquet, ndjson-uncompressed, sqlite-merge, records-dropped, calls-only)."
     )
     var cpuFormats = "ndjson,csv,sqlite"
 
@@ -147,7 +147,7 @@ struct BenchCommand: AsyncParsableCommand {
         let outputs: [String: (OutputSink.Format, String)?] = [
             "ndjson": (.ndjson, "faces.ndjson.gz"), "csv": (.csv, "faces.csv.gz"), "sqlite": (.sqlite, "faces.sqlite"),
             "ndjson-uncompressed": (.ndjson, "faces.ndjson"), "sqlite-merge": (.sqlite, "faces.sqlite"),
-            "records-dropped": (.ndjson, "faces.ndjson"), "calls-only": nil,
+            "records-dropped": (.ndjson, "faces.ndjson"), "calls-only": nil, "parquet": (.parquet, "faces.parquet"),
         ]
         let formats = try self.cpuFormats.split(separator: ",").map { name in
             guard let output = outputs[String(name)] else {
@@ -158,6 +158,7 @@ struct BenchCommand: AsyncParsableCommand {
         for (name, output) in formats {
             var before = try await simulator.statistics()
             var zlibRatio: Double?
+            var fileBytes: Int?
             let measured: BenchResult.Measured
             if let (format, file) = output {
                 measured = try await self.export(
@@ -172,6 +173,7 @@ struct BenchCommand: AsyncParsableCommand {
                     measuring: { before = try await simulator.statistics() },
                     inspect: { path in
                         if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
+                        fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int
                     }
                 )
             } else {
@@ -186,6 +188,7 @@ struct BenchCommand: AsyncParsableCommand {
             result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
             result.figures["faces_per_second"] = Double(measured.faces) / measured.wallSeconds
             if let zlibRatio { result.figures["size_vs_zlib6"] = zlibRatio }
+            if let fileBytes { result.figures["file_megabytes"] = Double(fileBytes) / 1_048_576 }
             results.append(result)
             FileHandle.standardError.write(Data(result.line.utf8))
         }
