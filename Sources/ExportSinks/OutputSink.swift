@@ -69,12 +69,13 @@ public final class OutputSink: RecordSink {
         /// SQLite in `merge` mode only: a file for the faces this run added, removed or modified since
         /// the file's previous run. Default none.
         public var changesPath: OutputPathTemplate?
-        /// Parquet only: how pages are compressed. Default zstd level 3.
-        public var parquetCodec = ParquetCodec.zstd(level: 3)
+        /// Parquet only: how pages are compressed. Default zstd level 1 (level 3 costs a fifth more CPU
+        /// for files 3% smaller).
+        public var parquetCodec = ParquetCodec.zstd(level: 1)
         /// Parquet only: bytes a row group holds (compressed pages, dictionaries) before the next
         /// begins; what the file's writer holds in memory at most, besides one page per column.
-        /// Default 64 MiB.
-        public var rowGroupBytes = 64 << 20
+        /// Default 16 MiB.
+        public var rowGroupBytes = 16 << 20
         /// Parquet only: entries of the file's `key_value_metadata` besides the run id and the
         /// pipeline (the exporter's version, the transform's digest). Default none.
         public var keyValueMetadata: [String: String] = [:]

@@ -33,13 +33,13 @@ extension DefinitionReader {
         return GzipCompression(engine: engine, level: level)!
     }
 
-    /// A Parquet output's `compression: zstd` or `compression: {codec: zstd, level: 3}` (zstd's levels
+    /// A Parquet output's `compression: zstd` or `compression: {codec: zstd, level: 1}` (zstd's levels
     /// 1 to 22), or `none`.
     func parquetCodec(_ node: Node, _ key: String) throws(PipelineFileError) -> ParquetCodec {
         let codecs = "zstd or none"
         func codec(_ node: Node, _ key: String, level: Int32?) throws(PipelineFileError) -> ParquetCodec {
             switch try self.string(node, key) {
-            case "zstd": return .zstd(level: level ?? 3)
+            case "zstd": return .zstd(level: level ?? 1)
             case "none" where level == nil: return .none
             case "none": throw self.fail(node, key, "an uncompressed file has no level")
             case let other: throw self.fail(node, key, "'\(other)' is not a Parquet codec here; expected \(codecs)")
@@ -67,7 +67,7 @@ extension DefinitionReader {
         throw self.fail(
             node,
             key,
-            "expected a size from \(range.lowerBound >> 20) MiB to \(range.upperBound >> 20) MiB, e.g. 64MiB"
+            "expected a size from \(range.lowerBound >> 20) MiB to \(range.upperBound >> 20) MiB, e.g. 16MiB"
         )
     }
 

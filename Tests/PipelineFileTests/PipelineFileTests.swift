@@ -190,8 +190,8 @@ struct PipelineFileTests {
                 + "  - {format: parquet, path: g.parquet, compression: none}\n  - {format: parquet, path: h.parquet}\n",
             file: "p.yaml"
         )
-        #expect(definition.outputs.map(\.parquetCodec) == [.zstd(level: 9), .none, .zstd(level: 3)])
-        #expect(definition.outputs.map(\.rowGroupBytes) == [8 << 20, 64 << 20, 64 << 20])
+        #expect(definition.outputs.map(\.parquetCodec) == [.zstd(level: 9), .none, .zstd(level: 1)])
+        #expect(definition.outputs.map(\.rowGroupBytes) == [8 << 20, 16 << 20, 16 << 20])
         let cases: [(String, String, String)] = [
             ("compression: {codec: lz4}", "outputs[0].compression.codec", "expected zstd or none"),
             ("compression: {codec: zstd, level: 23}", "outputs[0].compression.level", "out of range"),

@@ -30,7 +30,9 @@ struct ParquetColumnChunk {
     private var pageStatistics = ParquetStatistics()
 
     /// The finished pages.
-    private(set) var pages: [UInt8] = []
+    private(set) var pages: [[UInt8]] = []
+    /// Bytes of the finished pages, headers included.
+    private(set) var pagesSize = 0
     /// The finished data pages: where each starts in ``pages``, its size, its first row and its
     /// statistics, for the page index.
     private(set) var pageRecords: [ParquetPageRecord] = []
@@ -133,15 +135,16 @@ struct ParquetColumnChunk {
         }
         self.pageRecords.append(
             ParquetPageRecord(
-                offset: Int64(self.pages.count),
+                offset: Int64(self.pagesSize),
                 size: header.bytes.count + compressed.count,
                 firstRow: Int64(self.rows),
                 statistics: self.pageStatistics,
                 rows: self.pageRows
             )
         )
-        self.pages += header.bytes
-        self.pages += compressed
+        // Each page in an array of its own: one growing array would hold up to twice the row group.
+        self.pages.append(header.bytes + compressed)
+        self.pagesSize += header.bytes.count + compressed.count
         self.uncompressedSize += header.bytes.count + body.count
         self.statistics.merge(self.pageStatistics)
         self.rows += self.pageRows

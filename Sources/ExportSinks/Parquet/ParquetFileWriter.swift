@@ -82,7 +82,7 @@ public final class ParquetFileWriter {
 
     /// Bytes the row group being built holds (pages, compressed where finished).
     public var pendingBytes: Int {
-        self.chunks.reduce(0) { $0 + $1.pages.count + $1.pageBytes + ($1.dictionary?.encoded.count ?? 0) }
+        self.chunks.reduce(0) { $0 + $1.pagesSize + $1.pageBytes + ($1.dictionary?.encoded.count ?? 0) }
     }
 
     private func pageFilled(_ column: Int) throws(SinkError) {
@@ -108,7 +108,7 @@ public final class ParquetFileWriter {
                 ParquetRowGroupMetadata.Column(
                     offset: self.offset,
                     dictionaryOffset: dictionaryOffset,
-                    compressedSize: Int64(dictionaryPage.count + chunk.pages.count),
+                    compressedSize: Int64(dictionaryPage.count + chunk.pagesSize),
                     uncompressedSize: Int64(chunk.uncompressedSize + (chunk.dictionary?.encoded.count ?? 0)),
                     values: Int64(chunk.rows),
                     encodings: chunk.dataEncodings.union(dictionaryPage.isEmpty ? [] : [0]),
@@ -120,7 +120,7 @@ public final class ParquetFileWriter {
                     }
                 )
             )
-            try self.write(chunk.pages)
+            for page in chunk.pages { try self.write(page) }
         }
         // The row group's bloom filters follow its column chunks: nothing of it waits for the footer.
         for index in self.chunks.indices {
