@@ -5,15 +5,15 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Parquet outputs of whole runs, read by pyarrow and DuckDB: every row the NDJSON output of the
-/// same run holds, byte for byte, with the declared types.
+/// Parquet outputs of whole runs, read by pyarrow, DuckDB, fastparquet and polars: every row the
+/// NDJSON output of the same run holds, byte for byte, with the declared types.
 @Suite(.timeLimit(.minutes(3)))
 struct ParquetOutputTests {
     /// Every row of the Parquet files under `paths`, as the NDJSON rows the tests compare, read by
     /// `reader` (`arrow` or `duckdb`).
     static func rows(_ paths: [String], reader: String) throws -> [OutputRow] {
         let script = """
-            import json, sys, duckdb, pyarrow as pa, pyarrow.parquet as pq
+            import json, sys, duckdb, fastparquet, polars as pl, pyarrow as pa, pyarrow.parquet as pq
             out = []
             for path in sys.argv[2:]:
                 if sys.argv[1] == 'arrow':
@@ -23,6 +23,15 @@ struct ParquetOutputTests {
                     t = t.set_column(4, 'add_time', t.column(4).cast(pa.int64()))
                     rows = [[r['group_id'], r['face_token'], r['user_id'], r['user_data'], r['add_time'],
                              r['add_time_utc']] for r in t.to_pylist()]
+                elif sys.argv[1] == 'fastparquet':
+                    df = fastparquet.ParquetFile(path).to_pandas()
+                    times = df['add_time'].values.astype('datetime64[ms]').astype('int64').tolist()
+                    rows = [[g, f, u, d, t, c] for g, f, u, d, t, c in zip(df['group_id'], df['face_token'],
+                            df['user_id'], df['user_data'], times, df['add_time_utc'])]
+                elif sys.argv[1] == 'polars':
+                    df = pl.read_parquet(path, hive_partitioning=False)
+                    assert str(df.schema['add_time']) == "Datetime(time_unit='ms', time_zone='UTC')", df.schema
+                    rows = df.with_columns(pl.col('add_time').dt.epoch('ms')).rows()
                 else:
                     rows = duckdb.execute("SELECT group_id, face_token, user_id, user_data, epoch_ms(add_time), "
                                           "add_time_utc FROM read_parquet(?, hive_partitioning = false)", [path]).fetchall()
@@ -67,7 +76,8 @@ struct ParquetOutputTests {
         let perGroup = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("group=") }
             .map { folder + "/" + $0 + "/part.parquet" }
         #expect(perGroup.count == dataset.groups.filter { !$0.faces.isEmpty }.count)
-        for reader in ["arrow", "duckdb"] {
+        // Four independent readers: Arrow's C++, DuckDB's own, fastparquet (Python), polars (Rust).
+        for reader in ["arrow", "duckdb", "fastparquet", "polars"] {
             let single = try Self.rows([folder + "/faces.parquet"], reader: reader)
             #expect(single.count == dataset.faceCount, "\(reader)")
             #expect(Set(single) == ndjson, "\(reader): one file")
