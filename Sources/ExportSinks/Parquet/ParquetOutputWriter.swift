@@ -215,44 +215,56 @@ struct ParquetSpoolDecoder {
         _ chunk: UnsafeRawBufferPointer,
         _ row: ([Cell]) throws(SinkError) -> Void
     ) throws(SinkError) {
+        // Only a row cut between two chunks is copied; the rest is read where it lies.
+        guard !self.carry.isEmpty else {
+            let consumed = try self.rows(in: chunk.assumingMemoryBound(to: UInt8.self), row)
+            self.carry = Array(chunk[consumed...])
+            return
+        }
         var bytes = self.carry
         bytes.append(contentsOf: chunk)
-        var consumed = 0
-        try bytes.withUnsafeBufferPointer { (buffer) throws(SinkError) in
-            var cells: [Cell] = []
-            cells.reserveCapacity(self.width)
-            rows: while true {
-                var position = consumed
-                cells.removeAll(keepingCapacity: true)
-                for _ in 0..<self.width {
-                    guard position < buffer.count else { break rows }
-                    let tag = buffer[position]
-                    if tag == 2 {
-                        guard position + 9 <= buffer.count else { break rows }
-                        let value = UnsafeRawPointer(buffer.baseAddress! + position + 1).loadUnaligned(as: Int64.self)
-                        cells.append(.integer(Int64(littleEndian: value)))
-                        position += 9
-                    } else if tag == 1 {
-                        guard position + 5 <= buffer.count else { break rows }
-                        let raw = UnsafeRawPointer(buffer.baseAddress! + position + 1).loadUnaligned(as: UInt32.self)
-                        let count = Int(UInt32(littleEndian: raw))
-                        guard position + 5 + count <= buffer.count else { break rows }
-                        cells.append(
-                            .text(UnsafeBufferPointer(rebasing: buffer[(position + 5)..<(position + 5 + count)]))
-                        )
-                        position += 5 + count
-                    } else {
-                        throw SinkError.damaged(
-                            "a Parquet spool",
-                            "holds a cell it does not know (tag \(tag))",
-                            advice: "run again without --resume"
-                        )
-                    }
-                }
-                try row(cells)
-                consumed = position
-            }
+        let consumed = try bytes.withUnsafeBufferPointer { (buffer) throws(SinkError) in try self.rows(in: buffer, row)
         }
         self.carry = Array(bytes[consumed...])
+    }
+
+    /// Hands on every whole row at the start of `buffer`; returns the bytes they take.
+    private func rows(
+        in buffer: UnsafeBufferPointer<UInt8>,
+        _ row: ([Cell]) throws(SinkError) -> Void
+    ) throws(SinkError) -> Int {
+        var consumed = 0
+        var cells: [Cell] = []
+        cells.reserveCapacity(self.width)
+        rows: while true {
+            var position = consumed
+            cells.removeAll(keepingCapacity: true)
+            for _ in 0..<self.width {
+                guard position < buffer.count else { break rows }
+                let tag = buffer[position]
+                if tag == 2 {
+                    guard position + 9 <= buffer.count else { break rows }
+                    let value = UnsafeRawPointer(buffer.baseAddress! + position + 1).loadUnaligned(as: Int64.self)
+                    cells.append(.integer(Int64(littleEndian: value)))
+                    position += 9
+                } else if tag == 1 {
+                    guard position + 5 <= buffer.count else { break rows }
+                    let raw = UnsafeRawPointer(buffer.baseAddress! + position + 1).loadUnaligned(as: UInt32.self)
+                    let count = Int(UInt32(littleEndian: raw))
+                    guard position + 5 + count <= buffer.count else { break rows }
+                    cells.append(.text(UnsafeBufferPointer(rebasing: buffer[(position + 5)..<(position + 5 + count)])))
+                    position += 5 + count
+                } else {
+                    throw SinkError.damaged(
+                        "a Parquet spool",
+                        "holds a cell it does not know (tag \(tag))",
+                        advice: "run again without --resume"
+                    )
+                }
+            }
+            try row(cells)
+            consumed = position
+        }
+        return consumed
     }
 }

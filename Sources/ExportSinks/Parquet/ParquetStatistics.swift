@@ -40,20 +40,17 @@ struct ParquetStatistics {
 
     /// The bounds as the spec encodes them (PLAIN, byte arrays without their length), truncated;
     /// nil where there is none.
-    func bounds(for type: ParquetColumn.PhysicalType) -> (minimum: [UInt8]?, maximum: [UInt8]?, exact: Bool) {
+    func bounds(for type: ParquetColumn.PhysicalType) -> (minimum: [UInt8]?, maximum: [UInt8]?) {
         switch type {
         case .int64:
-            return (self.minimumInteger.map(Self.littleEndian64), self.maximumInteger.map(Self.littleEndian64), true)
+            return (self.minimumInteger.map(Self.littleEndian64), self.maximumInteger.map(Self.littleEndian64))
         case .int32:
             return (
                 self.minimumInteger.map { Self.littleEndian32(Int32(truncatingIfNeeded: $0)) },
-                self.maximumInteger.map { Self.littleEndian32(Int32(truncatingIfNeeded: $0)) }, true
+                self.maximumInteger.map { Self.littleEndian32(Int32(truncatingIfNeeded: $0)) }
             )
         case .byteArray:
-            let minimum = self.minimumBytes.map(Self.truncatedMinimum)
-            let maximum = self.maximumBytes.flatMap(Self.truncatedMaximum)
-            let exact = minimum == self.minimumBytes && maximum == self.maximumBytes
-            return (minimum, maximum, exact)
+            return (self.minimumBytes.map(Self.truncatedMinimum), self.maximumBytes.flatMap(Self.truncatedMaximum))
         }
     }
 
