@@ -33,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMalloc"),
@@ -51,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "ExportSinks",
-            dependencies: ["CZlib", "CIsal", "CLibdeflate", "CSQLite", "CZstd", "FaceExportCrypto"]
+            dependencies: ["CZlib", "CIsal", "CLibdeflate", "CSQLite", "CZstd", "CSnappy", "FaceExportCrypto"]
         ),
         .target(
             name: "ExportPipeline",

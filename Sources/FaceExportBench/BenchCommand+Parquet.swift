@@ -18,7 +18,7 @@ extension BenchCommand {
             ParquetColumn(name: "add_time", type: .int64, logicalType: .timestampMillisUTC),
             ParquetColumn(name: "add_time_utc", type: .byteArray, logicalType: .string),
         ]
-        let writer = ParquetFileWriter(columns: columns, codec: codec, createdBy: "faceexport-bench") {
+        let writer = try ParquetFileWriter(columns: columns, codec: codec, createdBy: "faceexport-bench") {
             (bytes) throws(SinkError) in
             if fwrite(bytes.baseAddress, 1, bytes.count, file) != bytes.count {
                 throw SinkError.io("write", path: path, errno: errno)

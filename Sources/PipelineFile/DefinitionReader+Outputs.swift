@@ -27,31 +27,56 @@ extension DefinitionReader {
         guard let engineNode = entries["engine"] else {
             throw self.fail(node, "\(key).engine", "missing: one of \(Self.choices(GzipCompression.Engine.self))")
         }
-        let engine: GzipCompression.Engine = try self.choice(engineNode, "\(key).engine")
-        guard let levelNode = entries["level"] else { return GzipCompression(engine: engine)! }
-        let level = try self.integer(levelNode, "\(key).level", in: engine.levels)
-        return GzipCompression(engine: engine, level: level)!
+        return try self.gzipCompression(engine: engineNode, level: entries["level"], key)
     }
 
-    /// A Parquet output's `compression: zstd` or `compression: {codec: zstd, level: 1}` (zstd's levels
-    /// 1 to 22), or `none`.
+    /// A gzip engine (ISA-L when `engine` is nil) at `level` (the engine's default when nil).
+    private func gzipCompression(
+        engine engineNode: Node?,
+        level: Node?,
+        _ key: String
+    ) throws(PipelineFileError)
+        -> GzipCompression
+    {
+        let engine: GzipCompression.Engine =
+            try engineNode.map { (node) throws(PipelineFileError) in try self.choice(node, "\(key).engine") }
+            ?? GzipCompression.standard.engine
+        guard let level else { return GzipCompression(engine: engine)! }
+        return GzipCompression(engine: engine, level: try self.integer(level, "\(key).level", in: engine.levels))!
+    }
+
+    /// A Parquet output's `compression: zstd` or `compression: {codec: zstd, level: 1}`: `zstd` (levels
+    /// 1 to 22), `snappy`, `gzip` (with a gzip `engine` and its levels, as for `.gz` outputs) or `none`.
     func parquetCodec(_ node: Node, _ key: String) throws(PipelineFileError) -> ParquetCodec {
-        let codecs = "zstd or none"
-        func codec(_ node: Node, _ key: String, level: Int32?) throws(PipelineFileError) -> ParquetCodec {
-            switch try self.string(node, key) {
-            case "zstd": return .zstd(level: level ?? 1)
-            case "none" where level == nil: return .none
-            case "none": throw self.fail(node, key, "an uncompressed file has no level")
-            case let other: throw self.fail(node, key, "'\(other)' is not a Parquet codec here; expected \(codecs)")
+        let codecs = "zstd, snappy, gzip or none"
+        let entries: [String: Node]
+        let codecNode: Node
+        if case .scalar = node {
+            (entries, codecNode) = ([:], node)
+        } else {
+            entries = try self.mapping(node, key, allowed: ["codec", "level", "engine"])
+            guard let node = entries["codec"] else { throw self.fail(node, "\(key).codec", "missing: \(codecs)") }
+            codecNode = node
+        }
+        let codecKey = entries.isEmpty ? key : "\(key).codec"
+        let codec = try self.string(codecNode, codecKey)
+        if codec != "gzip", let engine = entries["engine"] {
+            throw self.fail(engine, "\(key).engine", "only gzip has engines")
+        }
+        switch codec {
+        case "zstd":
+            let level = try entries["level"].map { (node) throws(PipelineFileError) in
+                Int32(try self.integer(node, "\(key).level", in: 1...22))
             }
+            return .zstd(level: level ?? 1)
+        case "gzip":
+            return .gzip(try self.gzipCompression(engine: entries["engine"], level: entries["level"], key))
+        case "snappy", "none":
+            if let level = entries["level"] { throw self.fail(level, "\(key).level", "\(codec) has no level") }
+            return codec == "none" ? .none : .snappy
+        case let other:
+            throw self.fail(codecNode, codecKey, "'\(other)' is not a Parquet codec; expected \(codecs)")
         }
-        if case .scalar = node { return try codec(node, key, level: nil) }
-        let entries = try self.mapping(node, key, allowed: ["codec", "level"])
-        guard let codecNode = entries["codec"] else { throw self.fail(node, "\(key).codec", "missing: \(codecs)") }
-        let level = try entries["level"].map { (node) throws(PipelineFileError) in
-            Int32(try self.integer(node, "\(key).level", in: 1...22))
-        }
-        return try codec(codecNode, "\(key).codec", level: level)
     }
 
     /// A size in bytes: a whole number, or one with `KiB`, `MiB` or `GiB`.

@@ -131,7 +131,7 @@ struct ParquetFileTests {
         to path: String
     ) throws {
         var bytes: [UInt8] = []
-        let writer = ParquetFileWriter(
+        let writer = try ParquetFileWriter(
             columns: Self.columns,
             codec: codec,
             pageSize: pageSize,
@@ -193,10 +193,12 @@ struct ParquetFileTests {
         text.map { Array($0.utf8).map { String(format: "%02x", $0) }.joined() }
     }
 
-    /// Zstd or none; a dictionary that holds every value, one that fills up within a row group (the
+    /// Every codec; a dictionary that holds every value, one that fills up within a row group (the
     /// rest PLAIN), or none.
     @Test(arguments: [
         (ParquetCodec.zstd(level: 3), 1 << 20), (.none, 1 << 20), (.zstd(level: 3), 120), (.none, 0),
+        (.snappy, 120), (.gzip(.standard), 1 << 20), (.gzip(GzipCompression(engine: .zlib, level: 9)!), 0),
+        (.gzip(GzipCompression(engine: .libdeflate, level: 12)!), 120),
     ])
     func everyValueComesBackByteForByteThroughPyarrowAndDuckDB(_ codec: ParquetCodec, dictionaryLimit: Int) throws {
         let path = try makeTemporaryDirectory() + "/faces.parquet"
@@ -233,7 +235,14 @@ struct ParquetFileTests {
         )
         #expect(read["row_groups"] as? Int == (Self.rows.count + 16) / 17)
         #expect(read["rows"] as? Int == Self.rows.count)
-        #expect(read["codec"] as? String == (codec == .none ? "UNCOMPRESSED" : "ZSTD"))
+        let codecName =
+            switch codec {
+            case .none: "UNCOMPRESSED"
+            case .snappy: "SNAPPY"
+            case .gzip: "GZIP"
+            case .zstd: "ZSTD"
+            }
+        #expect(read["codec"] as? String == codecName)
         let firstGroup = Self.rows.prefix(17)
         #expect((read["min"] as? NSNumber)?.int64Value == firstGroup.map(\.n).min())
         #expect((read["max"] as? NSNumber)?.int64Value == firstGroup.map(\.n).max())

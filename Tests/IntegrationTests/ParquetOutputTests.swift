@@ -58,16 +58,22 @@ struct ParquetOutputTests {
         }
     }
 
-    @Test func aRunsParquetFilesHoldEveryFaceOfItsNDJSONByteForByte() async throws {
+    /// One file in zstd (the default), one per library in snappy, gzip or none.
+    @Test(arguments: [ParquetCodec.snappy, .gzip(.standard), .none])
+    func aRunsParquetFilesHoldEveryFaceOfItsNDJSONByteForByte(_ perLibraryCodec: ParquetCodec) async throws {
         let dataset = DatasetGenerator(groups: 9, faces: 250, sizing: .mixed, seed: 25).make()
         let folder = try makeTemporaryDirectory()
+        var perLibrary = OutputSink.Configuration(
+            format: .parquet,
+            path: try OutputPathTemplate(folder + "/group={group}/part.parquet")
+        )
+        perLibrary.parquetCodec = perLibraryCodec
         let result = try await exportFromSimulator(
             dataset: dataset,
             pipeline: { $0.pageSize = 100 },
             outputPath: folder + "/faces.ndjson",
             extraOutputs: [
-                .init(format: .parquet, path: try OutputPathTemplate(folder + "/faces.parquet")),
-                .init(format: .parquet, path: try OutputPathTemplate(folder + "/group={group}/part.parquet")),
+                .init(format: .parquet, path: try OutputPathTemplate(folder + "/faces.parquet")), perLibrary,
             ]
         )
         #expect(result.report.outcome == .complete)

@@ -187,15 +187,32 @@ struct PipelineFileTests {
         let definition = try PipelineFileLoader.parse(
             header
                 + "  - {format: parquet, path: f.parquet, compression: {codec: zstd, level: 9}, row_group_size: 8MiB}\n"
-                + "  - {format: parquet, path: g.parquet, compression: none}\n  - {format: parquet, path: h.parquet}\n",
+                + "  - {format: parquet, path: g.parquet, compression: none}\n  - {format: parquet, path: h.parquet}\n"
+                + "  - {format: parquet, path: i.parquet, compression: snappy}\n"
+                + "  - {format: parquet, path: j.parquet, compression: {codec: gzip}}\n"
+                + "  - {format: parquet, path: k.parquet, compression: {codec: gzip, engine: zlib, level: 9}}\n",
             file: "p.yaml"
         )
-        #expect(definition.outputs.map(\.parquetCodec) == [.zstd(level: 9), .none, .zstd(level: 1)])
-        #expect(definition.outputs.map(\.rowGroupBytes) == [8 << 20, 16 << 20, 16 << 20])
+        let codecs: [ParquetCodec] = [
+            .zstd(level: 9), .none, .zstd(level: 1), .snappy, .gzip(.standard),
+            .gzip(GzipCompression(engine: .zlib, level: 9)!),
+        ]
+        #expect(definition.outputs.map(\.parquetCodec) == codecs)
+        #expect(
+            definition.outputs.map(\.rowGroupBytes)
+                == [Int](repeating: 16 << 20, count: 6).enumerated().map {
+                    $0.offset == 0 ? 8 << 20 : $0.element
+                }
+        )
         let cases: [(String, String, String)] = [
-            ("compression: {codec: lz4}", "outputs[0].compression.codec", "expected zstd or none"),
+            ("compression: {codec: lz4}", "outputs[0].compression.codec", "expected zstd, snappy, gzip or none"),
+            ("compression: lz4", "outputs[0].compression", "expected zstd, snappy, gzip or none"),
             ("compression: {codec: zstd, level: 23}", "outputs[0].compression.level", "out of range"),
-            ("compression: {codec: none, level: 3}", "outputs[0].compression.codec", "has no level"),
+            ("compression: {codec: none, level: 3}", "outputs[0].compression.level", "none has no level"),
+            ("compression: {codec: snappy, level: 3}", "outputs[0].compression.level", "snappy has no level"),
+            ("compression: {codec: gzip, engine: isal, level: 9}", "outputs[0].compression.level", "out of range"),
+            ("compression: {codec: zstd, engine: zlib}", "outputs[0].compression.engine", "only gzip has engines"),
+            ("compression: {codec: gzip, engine: brotli}", "outputs[0].compression.engine", "brotli"),
             ("row_group_size: 100KiB", "outputs[0].row_group_size", "from 1 MiB to 1024 MiB"),
             ("mode: merge", "outputs[0].mode", "a SQLite feature"),
             ("compression_level: 6", "outputs[0].compression_level", "only for ndjson and csv"),

@@ -69,6 +69,10 @@ public struct ParquetColumn: Sendable, Hashable {
 public enum ParquetCodec: Sendable, Hashable {
     /// Not compressed.
     case none
+    /// Snappy: fast, larger files; what many Parquet writers default to.
+    case snappy
+    /// Gzip through one of the gzip engines, for readers that know no other codec.
+    case gzip(GzipCompression)
     /// Zstandard at `level` (1–22; 3 is zstd's default).
     case zstd(level: Int32)
 
@@ -76,6 +80,8 @@ public enum ParquetCodec: Sendable, Hashable {
     var thriftValue: Int32 {
         switch self {
         case .none: 0
+        case .snappy: 1
+        case .gzip: 2
         case .zstd: 6
         }
     }

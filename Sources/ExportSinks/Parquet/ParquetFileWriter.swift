@@ -47,9 +47,9 @@ public final class ParquetFileWriter {
         keyValueMetadata: [KeyValue] = [],
         createdBy: String,
         output: @escaping (UnsafeRawBufferPointer) throws(SinkError) -> Void
-    ) {
+    ) throws(SinkError) {
         self.columns = columns
-        self.compressor = ParquetPageCompressor(codec: codec)
+        self.compressor = try ParquetPageCompressor(codec: codec)
         self.pageSize = pageSize
         self.dictionaryLimit = dictionaryLimit
         self.keyValueMetadata = keyValueMetadata

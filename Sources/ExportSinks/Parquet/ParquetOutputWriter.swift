@@ -66,7 +66,7 @@ final class ParquetOutputWriter: FileWriter {
             mode: mode_t(self.configuration.fileMode),
             steps: self.configuration.steps
         )
-        let writer = ParquetFileWriter(
+        let writer = try ParquetFileWriter(
             columns: Self.columns(self.schema),
             codec: self.configuration.parquetCodec,
             keyValueMetadata: self.keyValueMetadata,

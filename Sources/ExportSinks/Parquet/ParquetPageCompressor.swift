@@ -1,32 +1,41 @@
+import CSnappy
 import CZstd
 
-/// Compresses Parquet pages with the file's codec; one per writer (it keeps zstd's context).
+/// Compresses Parquet pages with the file's codec; one per writer (it keeps the codec's state).
 final class ParquetPageCompressor {
     let codec: ParquetCodec
-    private let context: OpaquePointer?
+    private let zstdContext: OpaquePointer?
+    private let gzipEngine: (any GzipEngine)?
 
-    init(codec: ParquetCodec) {
+    init(codec: ParquetCodec) throws(SinkError) {
         self.codec = codec
         switch codec {
-        case .none: self.context = nil
-        case .zstd: self.context = ZSTD_createCCtx()
+        case .zstd:
+            guard let context = ZSTD_createCCtx() else { throw SinkError.compression("zstd could not start") }
+            self.zstdContext = context
+            self.gzipEngine = nil
+        case .gzip(let compression):
+            self.zstdContext = nil
+            self.gzipEngine = try makeGzipEngine(compression)
+        case .none, .snappy:
+            self.zstdContext = nil
+            self.gzipEngine = nil
         }
     }
 
-    deinit { if let context = self.context { ZSTD_freeCCtx(context) } }
+    deinit { if let context = self.zstdContext { ZSTD_freeCCtx(context) } }
 
-    /// `input`, compressed as the codec says (a zstd frame: what Parquet's `ZSTD` means).
+    /// `input`, compressed as the codec says: what Parquet's codecs mean (a zstd frame, snappy's raw
+    /// block format without framing, one gzip member).
     func compress(_ input: [UInt8]) throws(SinkError) -> [UInt8] {
         switch self.codec {
         case .none:
             return input
         case .zstd(let level):
-            guard let context = self.context else { throw SinkError.compression("zstd could not start") }
-            var output = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
-            let written = output.withUnsafeMutableBytes { destination in
-                input.withUnsafeBytes { source in
+            return try Self.fill(capacity: ZSTD_compressBound(input.count)) { destination throws(SinkError) in
+                let written = input.withUnsafeBytes { source in
                     ZSTD_compressCCtx(
-                        context,
+                        self.zstdContext,
                         destination.baseAddress,
                         destination.count,
                         source.baseAddress,
@@ -34,12 +43,48 @@ final class ParquetPageCompressor {
                         level
                     )
                 }
+                if ZSTD_isError(written) != 0 {
+                    throw SinkError.compression("zstd: \(String(cString: ZSTD_getErrorName(written)))")
+                }
+                return written
             }
-            if ZSTD_isError(written) != 0 {
-                throw SinkError.compression("zstd: \(String(cString: ZSTD_getErrorName(written)))")
+        case .snappy:
+            return try Self.fill(capacity: snappy_max_compressed_length(input.count)) { destination throws(SinkError) in
+                var written = destination.count
+                let status = input.withUnsafeBytes { source in
+                    snappy_compress(
+                        source.baseAddress?.assumingMemoryBound(to: CChar.self),
+                        source.count,
+                        destination.baseAddress?.assumingMemoryBound(to: CChar.self),
+                        &written
+                    )
+                }
+                guard status == SNAPPY_OK else { throw SinkError.compression("snappy returned \(status.rawValue)") }
+                return written
             }
-            output.removeSubrange(written...)
+        case .gzip:
+            var output: [UInt8] = []
+            output.reserveCapacity(input.count / 2)
+            let result = input.withUnsafeBytes { source in
+                Result { () throws(SinkError) in
+                    try self.gzipEngine!.compress(source, endMember: true) { output.append(contentsOf: $0) }
+                }
+            }
+            try result.get()
             return output
         }
+    }
+
+    /// A buffer of `capacity` bytes that `body` fills, cut to the length it returns.
+    private static func fill(
+        capacity: Int,
+        _ body: (UnsafeMutableRawBufferPointer) throws(SinkError) -> Int
+    ) throws(SinkError) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: capacity)
+        let written = output.withUnsafeMutableBytes { destination in
+            Result { () throws(SinkError) in try body(destination) }
+        }
+        output.removeSubrange(try written.get()...)
+        return output
     }
 }
