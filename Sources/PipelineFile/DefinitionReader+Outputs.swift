@@ -106,7 +106,7 @@ extension DefinitionReader {
             let key = "outputs[\(index)]"
             let allowed: Set<String> = [
                 "format", "path", "compression", "compression_level", "escape_formulas", "mode", "integrity_check",
-                "file_mode", "changes", "row_group_size",
+                "file_mode", "changes", "row_group_size", "bloom_filters",
             ]
             let entries = try self.mapping(item, key, allowed: allowed)
             guard let formatNode = entries["format"] else {
@@ -170,6 +170,10 @@ extension DefinitionReader {
             if let node = entries["row_group_size"] {
                 guard format == .parquet else { throw self.fail(node, "\(key).row_group_size", "only for parquet") }
                 output.rowGroupBytes = try self.byteSize(node, "\(key).row_group_size", in: (1 << 20)...(1 << 30))
+            }
+            if let node = entries["bloom_filters"] {
+                guard format == .parquet else { throw self.fail(node, "\(key).bloom_filters", "only for parquet") }
+                output.parquetBloomFilters = try self.boolean(node, "\(key).bloom_filters")
             }
             if let node = entries["mode"] {
                 guard format == .sqlite else {

@@ -61,6 +61,20 @@ struct BloomFilterTests {
         #expect(others.filter { filter.mayContain(hash: $0) }.count < 300, "about 1% false positives")
         #expect(filter.words.count * 4 >= 1024 && (filter.words.count * 4).nonzeroBitCount == 1)
     }
+
+    /// 27,000 values need about 32.4 KB at 1%: the filter takes 32 KB, not 64, and stays near 1%.
+    @Test func aFilterJustShortOfItsBitsRoundsDownAndStaysNearItsRate() {
+        var filter = ParquetBloomFilter(distinctValues: 27_000)
+        #expect(filter.words.count * 4 == 32 << 10)
+        for index in 0..<27_000 {
+            filter.insert(hash: Array("face-\(index)".utf8).withUnsafeBufferPointer { XXHash64.hash($0) })
+        }
+        let falsePositives = (0..<100_000).filter { index in
+            filter.mayContain(hash: Array("other-\(index)".utf8).withUnsafeBufferPointer { XXHash64.hash($0) })
+        }
+        #expect(falsePositives.count < 2_500, "at most about 2%: \(falsePositives.count) of 100,000")
+        #expect(ParquetBloomFilter(distinctValues: 32_000).words.count * 4 == 64 << 10, "18% short: rounded up")
+    }
 }
 
 /// The RLE/bit-packing hybrid, as `Encodings.md` spells it out.
@@ -378,6 +392,56 @@ struct ParquetFileTests {
             excluded * 100 >= absentAnswers.count * 95,
             "about 1% false positives: \(excluded) of \(absentAnswers.count)"
         )
+    }
+
+    /// 20,000 rows in two row groups: library ids from ten keep their dictionary; unique text goes
+    /// PLAIN after the trial's 8,192 values, once the dictionary shows it does not pay; every value
+    /// comes back.
+    @Test func aDictionaryThatDoesNotPayGivesWayToPlainAfterItsTrial() throws {
+        let path = try makeTemporaryDirectory() + "/trial.parquet"
+        let rows = (0..<20_000).map { index in
+            Row(group: "g\(index % 10)", data: "face-\(index)-é", time: Int64(index), days: 1, n: Int64(index))
+        }
+        try Self.write(rows, codec: .zstd(level: 1), rowsPerGroup: 10_000, pageSize: 1 << 20, to: path)
+        let output = try PythonReaders.run(
+            """
+            import json, sys, pyarrow.parquet as pq
+            f = pq.ParquetFile(sys.argv[1])
+            m = f.metadata
+            t = f.read()
+            json.dump({
+                "encodings": [[list(m.row_group(g).column(c).encodings) for c in (0, 1)] for g in range(m.num_row_groups)],
+                "groups": t.column("group_id").to_pylist(), "data": t.column("user_data").to_pylist(),
+            }, sys.stdout)
+            """,
+            [path]
+        )
+        let read = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        let encodings = try #require(read["encodings"] as? [[[String]]])
+        #expect(encodings.count == 2)
+        for group in encodings {
+            #expect(group[0] == ["PLAIN", "RLE_DICTIONARY"], "library ids: the dictionary (and its PLAIN page)")
+            #expect(
+                group[1].contains("PLAIN") && group[1].contains("RLE_DICTIONARY") && group[1].contains("RLE"),
+                "unique text: the trial's values in the dictionary, the rest PLAIN: \(group[1])"
+            )
+        }
+        #expect(read["groups"] as? [String] == rows.map(\.group))
+        #expect(read["data"] as? [String] == rows.map { $0.data! })
+        // The chunks themselves: the unique column's dictionary stopped at the trial.
+        let compressor = try ParquetPageCompressor(codec: .none)
+        var unique = ParquetColumnChunk(column: Self.columns[1], dictionaryLimit: 1 << 20, pageSize: 1 << 20)
+        var repeated = ParquetColumnChunk(column: Self.columns[0], dictionaryLimit: 1 << 20, pageSize: 1 << 20)
+        for row in rows {
+            Array(row.data!.utf8).withUnsafeBufferPointer { unique.append($0) }
+            if unique.mustFinishPage { try unique.finishPage(compressor) }
+            Array(row.group.utf8).withUnsafeBufferPointer { repeated.append($0) }
+        }
+        try unique.finishPage(compressor)
+        try repeated.finishPage(compressor)
+        #expect(unique.dictionary?.count == ParquetColumnChunk.dictionaryTrialValues)
+        #expect(unique.dataEncodings == [0, 8], "PLAIN after the dictionary's pages")
+        #expect(repeated.dictionary?.count == 10 && repeated.dataEncodings == [8])
     }
 
     @Test func aFileWithoutRowsIsReadAsEmptyWithItsSchema() throws {

@@ -58,7 +58,17 @@ struct ParquetOutputTests {
         }
     }
 
-    /// One file in zstd (the default), one per library in snappy, gzip or none.
+    /// The columns with a bloom filter in the file at `path`, as DuckDB's `parquet_metadata` reports them.
+    static func columnsWithBloomFilters(_ path: String) throws -> Set<String> {
+        let script = """
+            import json, sys, duckdb
+            json.dump(sorted({r[0] for r in duckdb.execute("SELECT path_in_schema FROM parquet_metadata(?) "
+                      "WHERE bloom_filter_offset IS NOT NULL", [sys.argv[1]]).fetchall()}), sys.stdout)
+            """
+        return Set(try #require(try JSONSerialization.jsonObject(with: PythonReaders.run(script, [path])) as? [String]))
+    }
+
+    /// One file in zstd (the default), one per library in snappy, gzip or none (and no bloom filters).
     @Test(arguments: [ParquetCodec.snappy, .gzip(.standard), .none])
     func aRunsParquetFilesHoldEveryFaceOfItsNDJSONByteForByte(_ perLibraryCodec: ParquetCodec) async throws {
         let dataset = DatasetGenerator(groups: 9, faces: 250, sizing: .mixed, seed: 25).make()
@@ -68,6 +78,7 @@ struct ParquetOutputTests {
             path: try OutputPathTemplate(folder + "/group={group}/part.parquet")
         )
         perLibrary.parquetCodec = perLibraryCodec
+        perLibrary.parquetBloomFilters = perLibraryCodec != .none
         let result = try await exportFromSimulator(
             dataset: dataset,
             pipeline: { $0.pageSize = 100 },
@@ -90,6 +101,11 @@ struct ParquetOutputTests {
             let split = try Self.rows(perGroup, reader: reader)
             #expect(split.count == dataset.faceCount && Set(split) == ndjson, "\(reader): a file per library")
         }
+        #expect(try Self.columnsWithBloomFilters(folder + "/faces.parquet") == ["face_token", "user_id"])
+        #expect(
+            try Self.columnsWithBloomFilters(perGroup[0])
+                == (perLibraryCodec == .none ? [] : ["face_token", "user_id"])
+        )
         let parquet = result.report.files.filter { $0.format == "parquet" }
         #expect(parquet.reduce(0) { $0 + $1.rows } == 2 * dataset.faceCount)
         let leftovers = try FileManager.default.subpathsOfDirectory(atPath: folder).filter { $0.contains(".tmp-") }

@@ -190,20 +190,17 @@ struct PipelineFileTests {
                 + "  - {format: parquet, path: g.parquet, compression: none}\n  - {format: parquet, path: h.parquet}\n"
                 + "  - {format: parquet, path: i.parquet, compression: snappy}\n"
                 + "  - {format: parquet, path: j.parquet, compression: {codec: gzip}}\n"
-                + "  - {format: parquet, path: k.parquet, compression: {codec: gzip, engine: zlib, level: 9}}\n",
+                + "  - {format: parquet, path: k.parquet, compression: {codec: gzip, engine: zlib, level: 9}}\n"
+                + "  - {format: parquet, path: l.parquet, bloom_filters: false}\n",
             file: "p.yaml"
         )
         let codecs: [ParquetCodec] = [
             .zstd(level: 9), .none, .zstd(level: 1), .snappy, .gzip(.standard),
-            .gzip(GzipCompression(engine: .zlib, level: 9)!),
+            .gzip(GzipCompression(engine: .zlib, level: 9)!), .zstd(level: 1),
         ]
         #expect(definition.outputs.map(\.parquetCodec) == codecs)
-        #expect(
-            definition.outputs.map(\.rowGroupBytes)
-                == [Int](repeating: 16 << 20, count: 6).enumerated().map {
-                    $0.offset == 0 ? 8 << 20 : $0.element
-                }
-        )
+        #expect(definition.outputs.map(\.rowGroupBytes) == [8 << 20] + [Int](repeating: 12 << 20, count: 6))
+        #expect(definition.outputs.map(\.parquetBloomFilters) == [true, true, true, true, true, true, false])
         let cases: [(String, String, String)] = [
             ("compression: {codec: lz4}", "outputs[0].compression.codec", "expected zstd, snappy, gzip or none"),
             ("compression: lz4", "outputs[0].compression", "expected zstd, snappy, gzip or none"),
@@ -226,6 +223,10 @@ struct PipelineFileTests {
         }
         let csv = try #require(self.error(header + "  - {format: csv, path: f.csv, row_group_size: 8MiB}\n"))
         #expect(csv.key == "outputs[0].row_group_size" && csv.message.contains("only for parquet"))
+        let ndjson = try #require(self.error(header + "  - {format: ndjson, path: f.ndjson, bloom_filters: false}\n"))
+        #expect(ndjson.key == "outputs[0].bloom_filters" && ndjson.message.contains("only for parquet"))
+        let word = try #require(self.error(header + "  - {format: parquet, path: f.parquet, bloom_filters: maybe}\n"))
+        #expect(word.key == "outputs[0].bloom_filters", "\(word)")
     }
 
     @Test func errorsNameTheLineAndTheKey() throws {

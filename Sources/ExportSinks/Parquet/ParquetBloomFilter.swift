@@ -4,7 +4,7 @@ import Glibc
 
 /// A split-block bloom filter (`BloomFilter.md`): blocks of eight 32-bit words, one bit set in each
 /// word per value, the block chosen by the upper half of the value's xxHash64 and the bits by the
-/// lower half. Sized for the values it holds at a false-positive rate of about 1%.
+/// lower half. Sized for the values it holds at a false-positive rate of about 1% (at most about 2%).
 struct ParquetBloomFilter {
     /// The words, block after block.
     private(set) var words: [UInt32]
@@ -13,12 +13,15 @@ struct ParquetBloomFilter {
         0x47b6_137b, 0x4497_4d91, 0x8824_ad5b, 0xa2b7_289d, 0x7054_95c7, 0x2df1_424b, 0x9efc_4947, 0x5c6b_fb31,
     ]
 
-    /// A filter for `distinctValues` values at the false-positive rate `rate`: bytes a power of two
-    /// from 32 to 128 MiB, as the specification bounds them.
+    /// A filter for `distinctValues` values at about the false-positive rate `rate`: bytes a power of
+    /// two from 32 to 128 MiB, as the specification bounds them. The power below the bits `rate`
+    /// needs is taken when it falls short by less than 15% (the rate then at most about twice
+    /// `rate`): rounding up would double the filter for a few more values.
     init(distinctValues: Int, rate: Double = 0.01) {
         let bits = -8 * Double(max(distinctValues, 1)) / log1p(-pow(rate, 1.0 / 8))
         var bytes = 32
         while Double(bytes * 8) < bits && bytes < 128 << 20 { bytes <<= 1 }
+        if bytes > 32 && bits <= Double(bytes / 2 * 8) * 1.15 { bytes /= 2 }
         self.words = Array(repeating: 0, count: bytes / 4)
     }
 

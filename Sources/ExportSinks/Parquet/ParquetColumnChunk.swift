@@ -4,8 +4,11 @@
 /// Pages are data pages version 1 (`DATA_PAGE`): for an optional column its definition levels
 /// first (RLE, bit width 1, with their 4-byte length), then the values. A byte-array column starts
 /// with a dictionary (`RLE_DICTIONARY` pages of indices, the dictionary page written first in the
-/// chunk) and falls back to `PLAIN` pages once the dictionary outgrows its limit, as readers expect
-/// of a value that repeats (library and user ids) and of one that does not (face tokens) alike.
+/// chunk) and falls back to `PLAIN` pages once the dictionary outgrows its limit, or, as parquet-mr
+/// does, once its first values show that it does not pay: after ``dictionaryTrialValues`` values,
+/// if the dictionary and the indices take as many bytes as the values PLAIN would. Library ids keep
+/// their dictionary; face tokens and other unique text go PLAIN at once, which is both smaller
+/// and cheaper than a dictionary of values seen once.
 struct ParquetColumnChunk {
     let column: ParquetColumn
     /// Bytes of PLAIN-encoded values the dictionary may hold before the chunk falls back to PLAIN.
@@ -14,8 +17,13 @@ struct ParquetColumnChunk {
     private var values: [UInt8] = []
     /// The chunk's dictionary; nil for a column without one.
     private(set) var dictionary: ParquetDictionary?
-    /// Whether the dictionary is full: new values go to PLAIN pages.
+    /// Whether the dictionary is full or does not pay: new values go to PLAIN pages.
     private var fellBack = false
+    /// Values the chunk has encoded with the dictionary, and their bytes PLAIN.
+    private var dictionaryValues = 0
+    private var dictionaryValuesPlainBytes = 0
+    /// Values after which the chunk checks that its dictionary pays.
+    static let dictionaryTrialValues = 8192
     /// The current page's dictionary indices (pages with the dictionary).
     private var indices: [UInt32] = []
     /// The encodings of the finished data pages.
@@ -42,10 +50,15 @@ struct ParquetColumnChunk {
     /// Bytes of the finished pages before compression, headers included.
     private(set) var uncompressedSize = 0
 
-    init(column: ParquetColumn, dictionaryLimit: Int) {
+    /// A chunk whose pages end past `pageSize` bytes of values, in a row group expected to hold
+    /// about `expectedRows` (the previous one's; 0 for the first): its page buffer and its bloom
+    /// filter's hashes are made that large (and an eighth) once, rather than doubled up to twice it.
+    init(column: ParquetColumn, dictionaryLimit: Int, pageSize: Int, expectedRows: Int = 0) {
         self.column = column
         self.dictionaryLimit = dictionaryLimit
         if column.type == .byteArray && dictionaryLimit > 0 { self.dictionary = ParquetDictionary() }
+        self.values.reserveCapacity(pageSize + pageSize / 8)
+        if column.hasBloomFilter { self.hashes.reserveCapacity(expectedRows + expectedRows / 8) }
     }
 
     /// Whether the current page holds dictionary indices.
@@ -71,11 +84,15 @@ struct ParquetColumnChunk {
 
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
         precondition(self.column.type == .byteArray, "bytes in the integer column \(self.column.name)")
-        let hash = self.dictionary != nil || self.column.hasBloomFilter ? XXHash64.hash(bytes) : 0
+        let hash = self.pageUsesDictionary || self.column.hasBloomFilter ? XXHash64.hash(bytes) : 0
         if self.column.hasBloomFilter { self.hashes.append(hash) }
         if self.pageUsesDictionary {
             self.indices.append(self.dictionary!.index(of: bytes, hash: hash))
-            if self.dictionary!.encoded.count > self.dictionaryLimit {
+            self.dictionaryValues += 1
+            self.dictionaryValuesPlainBytes += 4 + bytes.count
+            if self.dictionary!.encoded.count > self.dictionaryLimit
+                || (self.dictionaryValues == Self.dictionaryTrialValues && !self.dictionaryPays)
+            {
                 self.fellBack = true
                 self.mustFinishPage = true
             }
@@ -96,6 +113,13 @@ struct ParquetColumnChunk {
     private mutating func rowAppended(present: Bool) {
         if self.column.isOptional { self.levels.append(present) }
         self.pageRows += 1
+    }
+
+    /// Whether the dictionary and its indices take fewer bytes than the values they encode, PLAIN.
+    private var dictionaryPays: Bool {
+        let width = ParquetHybridEncoding.bitWidth(forCount: self.dictionary!.count)
+        return self.dictionary!.encoded.count + (self.dictionaryValues * width + 7) / 8
+            < self.dictionaryValuesPlainBytes
     }
 
     /// Ends the current page, if it holds a row: compresses it and appends it with its header.

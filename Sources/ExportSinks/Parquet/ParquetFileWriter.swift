@@ -55,7 +55,9 @@ public final class ParquetFileWriter {
         self.keyValueMetadata = keyValueMetadata
         self.createdBy = createdBy
         self.output = output
-        self.chunks = columns.map { ParquetColumnChunk(column: $0, dictionaryLimit: dictionaryLimit) }
+        self.chunks = columns.map {
+            ParquetColumnChunk(column: $0, dictionaryLimit: dictionaryLimit, pageSize: pageSize)
+        }
     }
 
     /// Appends an integer (or a date's days, a timestamp's milliseconds) to `column` in this row.
@@ -129,7 +131,12 @@ public final class ParquetFileWriter {
                 columns[index].bloomFilter = (self.offset, Int32(bytes.count))
                 try self.write(bytes)
             }
-            self.chunks[index] = ParquetColumnChunk(column: self.columns[index], dictionaryLimit: self.dictionaryLimit)
+            self.chunks[index] = ParquetColumnChunk(
+                column: self.columns[index],
+                dictionaryLimit: self.dictionaryLimit,
+                pageSize: self.pageSize,
+                expectedRows: self.pendingRows
+            )
         }
         self.rowGroups.append(
             ParquetRowGroupMetadata(columns: columns, rows: Int64(self.pendingRows), offset: start)

@@ -67,7 +67,7 @@ final class ParquetOutputWriter: FileWriter {
             steps: self.configuration.steps
         )
         let writer = try ParquetFileWriter(
-            columns: Self.columns(self.schema),
+            columns: Self.columns(self.schema, bloomFilters: self.configuration.parquetBloomFilters),
             codec: self.configuration.parquetCodec,
             keyValueMetadata: self.keyValueMetadata,
             createdBy: "faceexport",
@@ -133,7 +133,7 @@ final class ParquetOutputWriter: FileWriter {
     /// The Parquet columns of a schema: every column required; text as `STRING`, `add_time` as a
     /// UTC timestamp in milliseconds, `add_date` as a `DATE`; bloom filters on the face token and
     /// the user id, whose values are spread over every row group.
-    static func columns(_ schema: RecordSchema) -> [ParquetColumn] {
+    static func columns(_ schema: RecordSchema, bloomFilters: Bool = true) -> [ParquetColumn] {
         zip(schema.columns, Self.kinds(schema)).map { column, kind in
             switch kind {
             case .text:
@@ -141,7 +141,7 @@ final class ParquetOutputWriter: FileWriter {
                     name: column.name,
                     type: .byteArray,
                     logicalType: .string,
-                    hasBloomFilter: column.origin == .faceToken || column.origin == .userID
+                    hasBloomFilter: bloomFilters && (column.origin == .faceToken || column.origin == .userID)
                 )
             case .timestamp: ParquetColumn(name: column.name, type: .int64, logicalType: .timestampMillisUTC)
             case .date: ParquetColumn(name: column.name, type: .int32, logicalType: .date)

@@ -6,6 +6,8 @@ final class ParquetPageCompressor {
     let codec: ParquetCodec
     private let zstdContext: OpaquePointer?
     private let gzipEngine: (any GzipEngine)?
+    /// Where zstd and snappy compress to, reused page after page.
+    private var scratch: [UInt8] = []
 
     init(codec: ParquetCodec) throws(SinkError) {
         self.codec = codec
@@ -32,7 +34,7 @@ final class ParquetPageCompressor {
         case .none:
             return input
         case .zstd(let level):
-            return try Self.fill(capacity: ZSTD_compressBound(input.count)) { destination throws(SinkError) in
+            return try self.fill(capacity: ZSTD_compressBound(input.count)) { destination throws(SinkError) in
                 let written = input.withUnsafeBytes { source in
                     ZSTD_compressCCtx(
                         self.zstdContext,
@@ -49,7 +51,8 @@ final class ParquetPageCompressor {
                 return written
             }
         case .snappy:
-            return try Self.fill(capacity: snappy_max_compressed_length(input.count)) { destination throws(SinkError) in
+            return try self.fill(capacity: snappy_max_compressed_length(input.count)) {
+                destination throws(SinkError) in
                 var written = destination.count
                 let status = input.withUnsafeBytes { source in
                     snappy_compress(
@@ -75,16 +78,16 @@ final class ParquetPageCompressor {
         }
     }
 
-    /// A buffer of `capacity` bytes that `body` fills, cut to the length it returns.
-    private static func fill(
+    /// What `body` writes into the scratch buffer (made `capacity` bytes at least), copied out at
+    /// the length it returns: a page keeps its compressed size, not the bound it was compressed into.
+    private func fill(
         capacity: Int,
         _ body: (UnsafeMutableRawBufferPointer) throws(SinkError) -> Int
     ) throws(SinkError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: capacity)
-        let written = output.withUnsafeMutableBytes { destination in
+        if self.scratch.count < capacity { self.scratch = [UInt8](repeating: 0, count: capacity) }
+        let written = self.scratch.withUnsafeMutableBytes { destination in
             Result { () throws(SinkError) in try body(destination) }
         }
-        output.removeSubrange(try written.get()...)
-        return output
+        return Array(self.scratch[..<(try written.get())])
     }
 }
