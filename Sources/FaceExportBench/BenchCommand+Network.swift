@@ -97,10 +97,13 @@ extension BenchCommand {
             ("scale-1000x1000", 1000, 1000), ("scale-\(self.scaleGroups)x1000", self.scaleGroups, 1000),
             ("scale-1x1000000", 1, 1_000_000),
         ] {
+            let parquet = self.scaleFormat == "parquet"
             var (result, _) = try await self.exportFromItsOwnSimulator(
                 name,
                 simulator: ["--groups", String(groups), "--faces", String(faces)],
-                concurrency: 4
+                concurrency: 4,
+                format: parquet ? .parquet : .ndjson,
+                file: parquet ? "faces.parquet" : "faces.ndjson.gz"
             )
             result.figures["cpu_seconds_per_million_faces"] = result.measured.cpuSecondsPerMillionFaces
             results.append(result)
@@ -161,7 +164,9 @@ extension BenchCommand {
     func exportFromItsOwnSimulator(
         _ scenario: String,
         simulator arguments: [String],
-        concurrency: Int
+        concurrency: Int,
+        format: OutputSink.Format = .ndjson,
+        file: String = "faces.ndjson.gz"
     ) async throws -> (BenchResult, SimulatorStatistics) {
         let simulator = try SimulatorProcess(arguments: arguments + ["--exact-sizes"])
         defer { simulator.stop() }
@@ -169,7 +174,9 @@ extension BenchCommand {
             from: simulator,
             rateLimit: .unlimited,
             pageSize: 1000,
-            concurrency: concurrency
+            concurrency: concurrency,
+            format: format,
+            file: file
         )
         let statistics = try await simulator.statistics()
         return (BenchResult(scenario: scenario, measured: measured, statistics: statistics), statistics)

@@ -29,7 +29,12 @@ struct BenchCommand: AsyncParsableCommand {
             --compare-baseline the Python baseline's CPU; ndjson-uncompressed shows what gzip costs, sqlite-merge \
             measures a merge into the file an unmeasured run before it left, as a nightly merge does; \
             records-dropped exports with a filter that leaves every face out and calls-only makes the same calls \
-            without reading the pages: what comes before the records, and what the calls alone cost), scale (1,000 and --scale-groups libraries of 1,000 faces, \
+            without reading the pages: what comes before the records, and what the calls alone cost; parquet \
+            also writes the same rows with pyarrow's writer (zstd, its defaults) for the size, and \
+            duckdb-parquet exports uncompressed NDJSON and measures DuckDB converting it to Parquet zstd: its \
+            row is DuckDB's CPU), parquet-lookup (--cpu-groups libraries into Parquet in row groups of \
+            --lookup-row-group-size MiB, with bloom filters and without: the share of the file's bytes DuckDB \
+            reads, counted by strace, to find one face_token), scale (1,000 and --scale-groups libraries of 1,000 faces, \
             and one library of 1,000,000: CPU per face and peak memory must not grow), latency (200 ms ± 50 ms per \
             call, 64 libraries at once: calls per second against 64 / 0.2 s), biggroup (one library of 200,000 \
             faces, 100 ms per call: wall time against pages / concurrency × latency).
@@ -62,9 +67,15 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, parquet, ndjson-uncompressed, sqlite-merge, records-dropped, calls-only)."
+            "Formats the cpu scenario exports into, in turn (comma-separated: ndjson, csv, sqlite, parquet, parquet-snappy, duckdb-parquet, ndjson-uncompressed, sqlite-merge, records-dropped, calls-only)."
     )
     var cpuFormats = "ndjson,csv,sqlite"
+
+    @Option(help: "The scale scenario's output: ndjson (NDJSON.gz) or parquet.")
+    var scaleFormat = "ndjson"
+
+    @Option(help: "The parquet-lookup scenario's row groups, in MiB.")
+    var lookupRowGroupSize = 4
 
     @Option(help: "Libraries of 1,000 faces of the scale scenario's large run.")
     var scaleGroups = 4000
@@ -85,6 +96,9 @@ struct BenchCommand: AsyncParsableCommand {
     var compression = "isal:2"
 
     func run() async throws {
+        guard ["ndjson", "parquet"].contains(self.scaleFormat) else {
+            throw ValidationError("--scale-format takes ndjson or parquet")
+        }
         ProcessMemory.configure()
         var results: [BenchResult] = []
         for scenario in self.scenarios {
@@ -115,6 +129,8 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(contentsOf: try await self.cpu())
             case "scale":
                 results.append(contentsOf: try await self.scale())
+            case "parquet-lookup":
+                results.append(contentsOf: try await self.parquetLookup())
             case "latency":
                 results.append(try await self.latency())
             case "biggroup":
@@ -123,7 +139,7 @@ struct BenchCommand: AsyncParsableCommand {
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
             // Scenarios of several results say each as it ends; the others are said here.
-            if !["throttle", "throttle-drop", "cpu", "scale"].contains(scenario) {
+            if !["throttle", "throttle-drop", "cpu", "scale", "parquet-lookup"].contains(scenario) {
                 FileHandle.standardError.write(Data(results.last!.line.utf8))
             }
         }
@@ -148,6 +164,7 @@ struct BenchCommand: AsyncParsableCommand {
             "ndjson": (.ndjson, "faces.ndjson.gz"), "csv": (.csv, "faces.csv.gz"), "sqlite": (.sqlite, "faces.sqlite"),
             "ndjson-uncompressed": (.ndjson, "faces.ndjson"), "sqlite-merge": (.sqlite, "faces.sqlite"),
             "records-dropped": (.ndjson, "faces.ndjson"), "calls-only": nil, "parquet": (.parquet, "faces.parquet"),
+            "parquet-snappy": (.parquet, "faces.parquet"), "duckdb-parquet": (.ndjson, "faces.ndjson"),
         ]
         let formats = try self.cpuFormats.split(separator: ",").map { name in
             guard let output = outputs[String(name)] else {
@@ -159,7 +176,9 @@ struct BenchCommand: AsyncParsableCommand {
             var before = try await simulator.statistics()
             var zlibRatio: Double?
             var fileBytes: Int?
-            let measured: BenchResult.Measured
+            var pyarrowBytes: Double?
+            var conversion: (measured: BenchResult.Measured, fileBytes: Double)?
+            var measured: BenchResult.Measured
             if let (format, file) = output {
                 measured = try await self.export(
                     from: simulator,
@@ -170,10 +189,13 @@ struct BenchCommand: AsyncParsableCommand {
                     file: file,
                     mergingIntoAnEarlierRun: name == "sqlite-merge",
                     droppingEveryFace: name == "records-dropped",
+                    configureOutput: { if name == "parquet-snappy" { $0.parquetCodec = .snappy } },
                     measuring: { before = try await simulator.statistics() },
                     inspect: { path in
                         if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
                         fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int
+                        if name == "parquet" { pyarrowBytes = try self.pyarrowFileBytes(sameRowsAs: path) }
+                        if name == "duckdb-parquet" { conversion = try self.duckDBConversion(of: path) }
                     }
                 )
             } else {
@@ -184,11 +206,24 @@ struct BenchCommand: AsyncParsableCommand {
             statistics.requests -= before.requests
             statistics.rejections -= before.rejections
             statistics.connectionsAccepted -= before.connectionsAccepted
+            // DuckDB's row is its conversion of the NDJSON this export wrote; the export is a figure.
+            let export = measured
+            if let conversion { measured = conversion.measured }
             var result = BenchResult(scenario: "cpu-\(name)", measured: measured, statistics: statistics)
             result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
             result.figures["faces_per_second"] = Double(measured.faces) / measured.wallSeconds
             if let zlibRatio { result.figures["size_vs_zlib6"] = zlibRatio }
             if let fileBytes { result.figures["file_megabytes"] = Double(fileBytes) / 1_048_576 }
+            if let pyarrowBytes, let fileBytes {
+                result.figures["pyarrow_zstd_megabytes"] = pyarrowBytes / 1_048_576
+                result.figures["size_vs_pyarrow_zstd"] = Double(fileBytes) / pyarrowBytes
+            }
+            if let conversion {
+                result.figures["file_megabytes"] = conversion.fileBytes / 1_048_576
+                result.figures["ndjson_export_cpu_seconds_per_million_faces"] = export.cpuSecondsPerMillionFaces
+                result.figures["with_export_cpu_seconds_per_million_faces"] =
+                    export.cpuSecondsPerMillionFaces + measured.cpuSecondsPerMillionFaces
+            }
             results.append(result)
             FileHandle.standardError.write(Data(result.line.utf8))
         }
@@ -232,6 +267,7 @@ struct BenchCommand: AsyncParsableCommand {
         file: String = "faces.ndjson.gz",
         mergingIntoAnEarlierRun: Bool = false,
         droppingEveryFace: Bool = false,
+        configureOutput: (inout OutputSink.Configuration) -> Void = { _ in },
         measuring: () async throws -> Void = {},
         inspect: (String) throws -> Void = { _ in }
     ) async throws -> BenchResult.Measured {
@@ -244,6 +280,7 @@ struct BenchCommand: AsyncParsableCommand {
         var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
         output.compression = try self.gzipCompression()
         if mergingIntoAnEarlierRun { output.sqliteMode = .merge }
+        configureOutput(&output)
         func makeRun(_ runID: String) -> ExportRun {
             var configuration = ExportConfiguration()
             configuration.pipeline = "bench"
