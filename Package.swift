@@ -81,6 +81,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // S3-compatible object storage: SigV4 signing.
+        .target(name: "ObjectStorage", dependencies: ["FaceExportCrypto"]),
         .target(
             name: "PipelineFile",
             dependencies: [
@@ -152,6 +154,7 @@ let package = Package(
             name: "ExportPipelineTests",
             dependencies: ["ExportPipeline", "ExportSinks", "FaceSearch", "FaceSearchSimulation", "TestSupport"]
         ),
+        .testTarget(name: "ObjectStorageTests", dependencies: ["ObjectStorage", "TestSupport"]),
         .testTarget(
             name: "PipelineFileTests",
             dependencies: ["PipelineFile", "ExportPipeline", "ExportSinks", "FaceSearch", "TestSupport"]
