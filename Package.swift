@@ -42,11 +42,13 @@ let package = Package(
         // The version and the git commit, embedded when the binary is built.
         .plugin(name: "GitCommitPlugin", capability: .buildTool(), path: "Sources/GitCommitPlugin"),
         .target(name: "FaceExportBuild", plugins: ["GitCommitPlugin"]),
+        // HTTP exchanges through libcurl: requests, answers, failures, proxies and trust.
+        .target(name: "Transport", dependencies: ["CCurl"]),
         .target(
             name: "FaceSearch",
             dependencies: [
-                "CCurl",
                 "FaceExportCrypto",
+                "Transport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -82,13 +84,14 @@ let package = Package(
             ]
         ),
         // S3-compatible object storage: SigV4 signing.
-        .target(name: "ObjectStorage", dependencies: ["FaceExportCrypto"]),
+        .target(name: "ObjectStorage", dependencies: ["FaceExportCrypto", "Transport"]),
         .target(
             name: "PipelineFile",
             dependencies: [
                 "ExportPipeline",
                 "ExportSinks",
                 "FaceSearch",
+                "Transport",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -105,6 +108,7 @@ let package = Package(
                 "FaceSearchSimulation",
                 "FaceSearchSimulator",
                 "PipelineFile",
+                "Transport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -137,6 +141,7 @@ let package = Package(
                 "FaceSearch",
                 "FaceSearchSimulation",
                 "FaceSearchSimulator",
+                "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -148,7 +153,8 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         // One test target per library, none with the HTTP server, and one for everything together.
-        .testTarget(name: "FaceSearchTests", dependencies: ["FaceSearch", "FaceSearchSimulation"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "FaceSearchTests", dependencies: ["FaceSearch", "FaceSearchSimulation", "Transport"]),
         .testTarget(name: "ExportSinksTests", dependencies: ["ExportSinks", "FaceSearchSimulation", "TestSupport"]),
         .testTarget(
             name: "ExportPipelineTests",
@@ -172,6 +178,7 @@ let package = Package(
                 "ExportPipeline",
                 "PipelineFile",
                 "TestSupport",
+                "Transport",
                 "faceexport",
             ]
         ),

@@ -2,6 +2,7 @@ public import ExportPipeline
 public import ExportSinks
 public import FaceSearch
 public import Logging
+public import Transport
 
 /// One export, assembled from its parts: the one way the command, the tests and the bench start a run.
 public struct ExportJob: Sendable {
@@ -68,7 +69,7 @@ extension AccountJob {
         name: String,
         endpoint: FaceSearchEndpoint,
         credentials: FaceSearchCredentials,
-        transport: any FaceSearchTransport,
+        transport: any HTTPTransport,
         groups: Groups,
         rateLimit: RateLimitConfiguration = .init(),
         retryBudget: RetryBudget.Configuration = .init(),

@@ -1,6 +1,7 @@
 import ExportPipeline
 import FaceSearch
 public import PipelineFile
+import Transport
 
 extension PipelineLauncher {
     /// Checks what can be checked without calling the API (`faceexport validate`); returns notes worth showing.
@@ -47,7 +48,7 @@ extension PipelineLauncher {
 
     /// A transport over the pipeline's HTTP stack, proxy and trust; a setting that cannot be read is
     /// a configuration error.
-    func transport() throws(LaunchError) -> any FaceSearchTransport {
+    func transport() throws(LaunchError) -> any HTTPTransport {
         var network = NetworkOptions()
         switch self.definition.proxy {
         case .environment: network.proxy = .environment

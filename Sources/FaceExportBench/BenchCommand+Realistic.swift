@@ -7,6 +7,7 @@ import FaceSearchSimulation
 import Foundation
 import Logging
 import Synchronization
+import Transport
 
 /// The cpu scenario's yardsticks: the dataset, gzip size against zlib, SQLite's floor, the Python baseline.
 extension BenchCommand {

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 public import Logging
 import Synchronization
+public import Transport
 
 /// The FaceSearch calls the exporter makes: `group_list`, `get_size` and `list`.
 ///
@@ -22,7 +23,7 @@ public final class FaceSearchClient: Sendable {
     /// The URLs of the calls the client makes, made once (thousands of calls a run).
     private let urls: [String: URL]
     private let signer: RequestSigner
-    private let transport: any FaceSearchTransport
+    private let transport: any HTTPTransport
     private let logger: Logger
     private let repairsText: Bool
 
@@ -31,7 +32,7 @@ public final class FaceSearchClient: Sendable {
     /// - Parameters:
     ///   - endpoint: The service root the calls go to.
     ///   - signer: Signs every call with the account's credentials.
-    ///   - transport: Carries the calls (``CurlTransport`` in production).
+    ///   - transport: Carries the calls (`CurlTransport` in production).
     ///   - logger: Where failed attempts are logged, at debug level.
     ///   - repairsText: Whether a face whose text is not valid UTF-8 (or holds a lone
     ///   surrogate escape) is read with each ill-formed sequence replaced by U+FFFD and marked
@@ -39,7 +40,7 @@ public final class FaceSearchClient: Sendable {
     public init(
         endpoint: FaceSearchEndpoint,
         signer: RequestSigner,
-        transport: any FaceSearchTransport,
+        transport: any HTTPTransport,
         logger: Logger = Logger(label: "faceexport.facesearch"),
         repairsText: Bool = true
     ) {

@@ -1,6 +1,7 @@
 public import ExportPipeline
 public import ExportSinks
-public import FaceSearch
+import FaceSearch
+public import Transport
 
 /// A pipeline file, checked and typed: everything a run needs except secrets' values.
 public struct PipelineDefinition: Sendable {
@@ -227,7 +228,7 @@ extension PipelineDefinition.HTTPClient {
     public func transport(
         timeout: Double,
         network: NetworkOptions = NetworkOptions()
-    ) throws(TransportSetUpError) -> any FaceSearchTransport {
+    ) throws(TransportSetUpError) -> any HTTPTransport {
         switch self {
         case .curl:
             var configuration = CurlTransport.Configuration()

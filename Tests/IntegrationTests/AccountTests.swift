@@ -7,6 +7,7 @@ import FaceSearchSimulator
 import Foundation
 import TestSupport
 import Testing
+import Transport
 
 /// Pipelines over several accounts: each with its own key, libraries and pacing.
 @Suite(.timeLimit(.minutes(3)))

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import Transport
 
 @testable import FaceSearch
 @testable import FaceSearchSimulation

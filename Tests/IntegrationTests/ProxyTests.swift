@@ -4,6 +4,7 @@ import PipelineFile
 import Synchronization
 import TestSupport
 import Testing
+import Transport
 
 /// Calls through a real proxy (Debian's tinyproxy, started on loopback by the test), with
 /// `http_client: curl`: the proxy's own log proves where the calls went.

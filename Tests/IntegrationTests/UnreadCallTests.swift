@@ -3,6 +3,7 @@ import FaceSearchSimulator
 import Foundation
 import TestSupport
 import Testing
+import Transport
 
 @testable import FaceSearch
 

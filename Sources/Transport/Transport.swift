@@ -1,35 +1,55 @@
 public import Foundation
 
-/// One HTTP exchange as the client sees it.
+/// One HTTP exchange as a client sees it.
 public struct TransportRequest: Sendable {
-    /// Where to POST.
+    /// The method. Default `POST`.
+    public var method: String
+    /// Where to send it.
     public var url: URL
-    /// The `Content-Type` header.
+    /// The `Content-Type` header; none when empty.
     public var contentType: String
+    /// Other headers, sent as given.
+    public var headers: [(name: String, value: String)]
     /// The encoded body.
     public var body: Data
 
-    /// Creates a request.
+    /// Creates a `POST` of `body`.
     public init(url: URL, contentType: String, body: Data) {
+        self.init(method: "POST", url: url, contentType: contentType, body: body)
+    }
+
+    /// Creates a request with any method (`GET`, `PUT`, `POST`, `DELETE`; not `HEAD`) and headers.
+    public init(
+        method: String,
+        url: URL,
+        contentType: String = "",
+        headers: [(name: String, value: String)] = [],
+        body: Data = Data()
+    ) {
+        self.method = method
         self.url = url
         self.contentType = contentType
+        self.headers = headers
         self.body = body
     }
 }
 
-/// An HTTP answer: status, headers the client reads, and the whole body.
+/// An HTTP answer: status, headers, and the whole body.
 public struct TransportResponse: Sendable {
     /// The HTTP status code.
     public var status: Int
     /// The `Retry-After` header, when the server sent one.
     public var retryAfter: String?
+    /// The headers of the final answer, names in lower case (a repeated name: its last value).
+    public var headers: [String: String]
     /// The body.
     public var body: Data
 
     /// Creates an answer.
-    public init(status: Int, retryAfter: String? = nil, body: Data) {
+    public init(status: Int, retryAfter: String? = nil, headers: [String: String] = [:], body: Data) {
         self.status = status
         self.retryAfter = retryAfter
+        self.headers = headers
         self.body = body
     }
 }
@@ -74,8 +94,8 @@ public struct NetworkOptions: Sendable, Hashable {
     public var isDefault: Bool { self == NetworkOptions() }
 }
 
-/// Sends requests; the client's only way to the network, so tests and benchmarks can replace it.
-public protocol FaceSearchTransport: Sendable {
+/// Sends requests; a client's only way to the network, so tests and benchmarks can replace it.
+public protocol HTTPTransport: Sendable {
     /// Sends `request` and calls `completion` exactly once, on any thread.
     func send(
         _ request: TransportRequest,

@@ -10,7 +10,7 @@ import Synchronization
 /// new request, so nothing is rewound. Certificates are always verified against the system's trust
 /// store, TLS 1.2 at least; the standard proxy variables (`https_proxy`, `http_proxy`, `no_proxy`)
 /// are honoured by libcurl itself.
-public final class CurlTransport: FaceSearchTransport {
+public final class CurlTransport: HTTPTransport {
     /// How calls are made.
     public struct Configuration: Sendable {
         /// Seconds to open a connection (TCP and TLS). Default 10.
@@ -137,10 +137,15 @@ private final class EasyHandle: @unchecked Sendable {
         let answer = CurlAnswer(limit: self.maximumAnswerBytes)
         let context = Unmanaged.passUnretained(answer).toOpaque()
         var headers: UnsafeMutablePointer<curl_slist>?
+        // An empty value removes the header: libcurl would otherwise call every body a form.
         headers = curl_slist_append(headers, "Content-Type: \(request.contentType)")
+        for (name, value) in request.headers { headers = curl_slist_append(headers, "\(name): \(value)") }
         headers = curl_slist_append(headers, "Expect:")
         defer { curl_slist_free_all(headers) }
         self.errorBuffer[0] = 0
+        // Every request is a POST with its body in memory; another method replaces the word only
+        // (a handle is reused, so it is set, or cleared, on every call).
+        self.pointer(CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nil : request.method)
         self.pointer(CURLOPT_URL, request.url.absoluteString)
         self.pointer(CURLOPT_HTTPHEADER, headers)
         self.pointer(CURLOPT_WRITEDATA, context)
@@ -155,7 +160,9 @@ private final class EasyHandle: @unchecked Sendable {
         _ = faceexport_curl_getinfo_long(self.easy, CURLINFO_RESPONSE_CODE, &status)
         if answer.tooLarge { return .failure(.tooLarge(status: status, limit: self.maximumAnswerBytes)) }
         guard code == CURLE_OK else { return .failure(self.failure(code, host: host)) }
-        return .success(TransportResponse(status: status, retryAfter: answer.retryAfter, body: answer.body))
+        return .success(
+            TransportResponse(status: status, retryAfter: answer.retryAfter, headers: answer.headers, body: answer.body)
+        )
     }
 
     /// libcurl's error in plain words, with the host; its own message (the error buffer) for TLS.
@@ -192,6 +199,8 @@ private final class EasyHandle: @unchecked Sendable {
 final class CurlAnswer {
     var body = Data()
     var retryAfter: String?
+    /// The final answer's headers, names in lower case.
+    var headers: [String: String] = [:]
     /// The most body bytes kept; past it the transfer is aborted.
     let limit: Int
     /// Whether the answer was (or announced itself) larger than ``limit``.
@@ -214,15 +223,17 @@ final class CurlAnswer {
     /// One header line, `Name: value\r\n`, or a status line that starts a new answer (after a 100);
     /// false (abort the transfer) when a `Content-Length` announces more than the limit.
     ///
-    /// Read as bytes: only `Retry-After` is kept, and every answer has several other lines.
+    /// Read as bytes: `Retry-After` and `Content-Length` are acted on; every header is kept by name.
     func header(_ line: UnsafeRawBufferPointer) -> Bool {
         if line.starts(with: "HTTP/".utf8) {
             self.retryAfter = nil
+            self.headers = [:]
             return true
         }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return true }
         let name = Self.trimmed(line[..<colon])
         let value = Self.trimmed(line[(colon + 1)...])
+        self.headers[String(decoding: name, as: UTF8.self).lowercased()] = String(decoding: value, as: UTF8.self)
         if Self.named(name, Self.retryAfterName) {
             self.retryAfter = String(decoding: value, as: UTF8.self)
         } else if Self.named(name, Self.contentLengthName), let length = Int(String(decoding: value, as: UTF8.self)),
