@@ -160,7 +160,7 @@ let package = Package(
             name: "ExportPipelineTests",
             dependencies: ["ExportPipeline", "ExportSinks", "FaceSearch", "FaceSearchSimulation", "TestSupport"]
         ),
-        .testTarget(name: "ObjectStorageTests", dependencies: ["ObjectStorage", "TestSupport"]),
+        .testTarget(name: "ObjectStorageTests", dependencies: ["ObjectStorage", "TestSupport", "Transport"]),
         .testTarget(
             name: "PipelineFileTests",
             dependencies: ["PipelineFile", "ExportPipeline", "ExportSinks", "FaceSearch", "TestSupport"]

@@ -1,0 +1,356 @@
+public import Foundation
+public import Transport
+
+/// The S3 calls an export needs, signed with ``SignatureV4`` and sent through a ``HTTPTransport``
+/// (libcurl in production: the same proxies and trusted certificates as the API's calls).
+///
+/// Calls block their thread until the answer is read, as the API client's do on the stages'
+/// workers. Every failure is an ``ObjectStorageError``: the store's own code and message when it
+/// answered, the transport's plain words when it did not.
+public final class ObjectStorageClient: Sendable {
+    /// Where the bucket is and how it is addressed.
+    public struct Configuration: Sendable {
+        /// The store's root: `https://s3.eu-central-1.amazonaws.com`, `http://127.0.0.1:9000`.
+        public var endpoint: URL
+        /// The region requests are signed for. Default `us-east-1`.
+        public var region = "us-east-1"
+        /// The bucket.
+        public var bucket: String
+        /// Whether the bucket goes in the path (`endpoint/bucket/key`: MinIO, Ceph, local servers)
+        /// rather than the host name (`bucket.endpoint/key`: AWS). Default false.
+        public var pathStyle = false
+
+        /// Creates a configuration with the defaults.
+        public init(endpoint: URL, bucket: String) {
+            self.endpoint = endpoint
+            self.bucket = bucket
+        }
+    }
+
+    /// An upload still open on the store.
+    public struct PendingUpload: Sendable, Hashable {
+        /// The object's key.
+        public var key: String
+        /// The store's id for the upload.
+        public var uploadID: String
+
+        /// Creates an upload's description.
+        public init(key: String, uploadID: String) {
+            self.key = key
+            self.uploadID = uploadID
+        }
+    }
+
+    private let configuration: Configuration
+    private let credentials: @Sendable () -> SignatureV4.Credentials
+    private let transport: any HTTPTransport
+    private let now: @Sendable () -> Date
+    private let signer: SignatureV4
+
+    /// Creates a client.
+    ///
+    /// - Parameters:
+    ///   - configuration: The store and the bucket.
+    ///   - credentials: The keys for each call (asked every call, so refreshed keys are used).
+    ///   - transport: Carries the calls.
+    ///   - now: The time requests are signed at. Default the system clock.
+    public init(
+        configuration: Configuration,
+        credentials: @escaping @Sendable () -> SignatureV4.Credentials,
+        transport: any HTTPTransport,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.credentials = credentials
+        self.transport = transport
+        self.now = now
+        self.signer = SignatureV4(region: configuration.region)
+    }
+
+    /// Stores `body` under `key` in one `PUT`; with `ifNoneMatch`, only if no object has the key
+    /// (the store answers `PreconditionFailed` otherwise). Returns the object's ETag.
+    @discardableResult
+    public func putObject(_ key: String, body: Data, ifNoneMatch: Bool = false) throws(ObjectStorageError) -> String {
+        let answer = try self.call(
+            "PUT",
+            key: key,
+            headers: ifNoneMatch ? [("If-None-Match", "*")] : [],
+            body: body,
+            operation: "PutObject"
+        )
+        return answer.headers["etag"] ?? ""
+    }
+
+    /// The object under `key`: small ones (the transport's answer limit, 4 MiB by default).
+    public func getObject(_ key: String) throws(ObjectStorageError) -> Data {
+        try self.call("GET", key: key, operation: "GetObject").body
+    }
+
+    /// Removes the object under `key` (done also when there was none).
+    public func deleteObject(_ key: String) throws(ObjectStorageError) {
+        _ = try self.call("DELETE", key: key, operation: "DeleteObject")
+    }
+
+    /// Starts a multipart upload to `key`; returns its upload id.
+    public func createMultipartUpload(_ key: String) throws(ObjectStorageError) -> String {
+        let answer = try self.call("POST", key: key, query: [("uploads", nil)], operation: "CreateMultipartUpload")
+        guard let uploadID = S3XML.values(of: "UploadId", in: answer.body).first, !uploadID.isEmpty else {
+            throw ObjectStorageError(
+                operation: "CreateMultipartUpload",
+                location: self.location(key),
+                status: answer.status,
+                code: "MalformedAnswer",
+                message: "the answer names no UploadId"
+            )
+        }
+        return uploadID
+    }
+
+    /// Sends part `number` (1–10,000) of an upload; returns the part's ETag, which completing
+    /// the upload names.
+    public func uploadPart(
+        _ key: String,
+        uploadID: String,
+        number: Int,
+        body: Data
+    ) throws(ObjectStorageError) -> String {
+        let answer = try self.call(
+            "PUT",
+            key: key,
+            query: [("partNumber", String(number)), ("uploadId", uploadID)],
+            body: body,
+            operation: "UploadPart"
+        )
+        guard let etag = answer.headers["etag"], !etag.isEmpty else {
+            throw ObjectStorageError(
+                operation: "UploadPart",
+                location: self.location(key),
+                status: answer.status,
+                code: "MalformedAnswer",
+                message: "the answer to part \(number) has no ETag"
+            )
+        }
+        return etag
+    }
+
+    /// Makes the object from the parts, in order of their numbers: the object appears whole, at once.
+    public func completeMultipartUpload(
+        _ key: String,
+        uploadID: String,
+        parts: [(number: Int, etag: String)]
+    ) throws(ObjectStorageError) {
+        let list = parts.sorted { $0.number < $1.number }.map {
+            "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(S3XML.escaped($0.etag))</ETag></Part>"
+        }
+        let body = Data(("<CompleteMultipartUpload>" + list.joined() + "</CompleteMultipartUpload>").utf8)
+        _ = try self.call(
+            "POST",
+            key: key,
+            query: [("uploadId", uploadID)],
+            body: body,
+            operation: "CompleteMultipartUpload"
+        )
+    }
+
+    /// Abandons an upload: its parts are deleted and stop being billed.
+    public func abortMultipartUpload(_ key: String, uploadID: String) throws(ObjectStorageError) {
+        _ = try self.call("DELETE", key: key, query: [("uploadId", uploadID)], operation: "AbortMultipartUpload")
+    }
+
+    /// The uploads open under `prefix` (the first thousand).
+    public func listMultipartUploads(prefix: String) throws(ObjectStorageError) -> [PendingUpload] {
+        let answer = try self.call(
+            "GET",
+            key: nil,
+            query: [("uploads", nil), ("prefix", prefix)],
+            operation: "ListMultipartUploads"
+        )
+        let keys = S3XML.values(of: "Key", in: answer.body)
+        let ids = S3XML.values(of: "UploadId", in: answer.body)
+        return zip(keys, ids).map { PendingUpload(key: $0, uploadID: $1) }
+    }
+
+    /// `s3://bucket/key`, for messages.
+    private func location(_ key: String?) -> String {
+        "s3://\(self.configuration.bucket)/\(key ?? "")"
+    }
+
+    /// Signs and sends one call; an answer other than 2xx, or a `CompleteMultipartUpload` answered
+    /// 200 with an `<Error>`, is thrown as the store's error.
+    private func call(
+        _ method: String,
+        key: String?,
+        query: [(name: String, value: String?)] = [],
+        headers: [(name: String, value: String)] = [],
+        body: Data = Data(),
+        operation: String
+    ) throws(ObjectStorageError) -> TransportResponse {
+        let endpoint = self.configuration.endpoint
+        let scheme = endpoint.scheme ?? "https"
+        let port = endpoint.port.map { ":\($0)" } ?? ""
+        let host = (self.configuration.pathStyle ? "" : self.configuration.bucket + ".") + (endpoint.host ?? "") + port
+        let root = endpoint.path.hasSuffix("/") ? String(endpoint.path.dropLast()) : endpoint.path
+        let path =
+            root + (self.configuration.pathStyle ? "/" + self.configuration.bucket : "") + "/" + (key ?? "")
+        let request = SignatureV4.Request(
+            method: method,
+            path: path,
+            query: query,
+            headers: [("Host", host)] + headers,
+            payloadHash: SignatureV4.sha256Hex(Array(body))
+        )
+        let signed = self.signer.sign(request, credentials: self.credentials(), date: self.now())
+        guard let url = URL(string: "\(scheme)://\(host)\(signed.target)") else {
+            throw ObjectStorageError(
+                operation: operation,
+                location: self.location(key),
+                status: 0,
+                code: "InvalidURL",
+                message: "\(scheme)://\(host)\(signed.target) is not a URL"
+            )
+        }
+        let exchange = TransportRequest(
+            method: method,
+            url: url,
+            headers: headers + signed.headers,
+            body: body
+        )
+        let result = BlockingCall.send(exchange, through: self.transport)
+        switch result {
+        case .failure(let failure):
+            var code = "Unreachable"
+            if case .tooLarge = failure { code = "AnswerTooLarge" }
+            throw ObjectStorageError(
+                operation: operation,
+                location: self.location(key),
+                status: 0,
+                code: code,
+                message: failure.plainDescription
+            )
+        case .success(let answer):
+            // Only CompleteMultipartUpload may answer 200 with an error (its answer starts before
+            // the parts are joined); any other 200's body is the object's, whatever it holds.
+            let failedLate =
+                operation == "CompleteMultipartUpload" && S3XML.values(of: "Error", in: answer.body).count == 1
+            guard (200..<300).contains(answer.status), !failedLate else {
+                throw ObjectStorageError(
+                    operation: operation,
+                    location: self.location(key),
+                    status: answer.status,
+                    code: S3XML.values(of: "Code", in: answer.body).first ?? "HTTP\(answer.status)",
+                    message: S3XML.values(of: "Message", in: answer.body).first ?? ""
+                )
+            }
+            return answer
+        }
+    }
+}
+
+/// A call that fails in object storage, in one plain line with the store's own code.
+public struct ObjectStorageError: Error, CustomStringConvertible, Sendable {
+    /// The S3 operation (`UploadPart`).
+    public var operation: String
+    /// `s3://bucket/key`.
+    public var location: String
+    /// The HTTP status; 0 when the store did not answer.
+    public var status: Int
+    /// The store's code (`AccessDenied`, `NoSuchBucket`, `SignatureDoesNotMatch`, `SlowDown`);
+    /// `Unreachable` when it did not answer, `AnswerTooLarge` past the transport's limit.
+    public var code: String
+    /// The store's message, or the transport's.
+    public var message: String
+
+    public var description: String {
+        let status = self.status == 0 ? "" : " (HTTP \(self.status))"
+        let message = self.message.isEmpty ? "" : ": \(self.message)"
+        return "object storage: \(self.operation) \(self.location) failed with \(self.code)\(status)\(message)"
+    }
+}
+
+/// Waits for a transport's completion on the calling thread.
+enum BlockingCall {
+    static func send(
+        _ request: TransportRequest,
+        through transport: any HTTPTransport
+    ) -> Result<TransportResponse, TransportFailure> {
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        transport.send(request) { result in
+            box.result = result
+            done.signal()
+        }
+        done.wait()
+        return box.result!
+    }
+
+    /// Where the completion leaves the result before it signals.
+    private final class ResultBox: @unchecked Sendable {
+        var result: Result<TransportResponse, TransportFailure>?
+    }
+}
+
+extension TransportFailure {
+    /// The failure in plain words.
+    var plainDescription: String {
+        switch self {
+        case .timeout: "no answer in time"
+        case .connection(let reason): reason
+        case .tls(let reason): "TLS: \(reason)"
+        case .proxy(let reason): "the proxy refused: \(reason)"
+        case .tooLarge(let status, let limit): "an answer (HTTP \(status)) larger than \(limit) bytes"
+        }
+    }
+}
+
+/// The few elements faceexport reads from S3's XML answers, found by name: values of `<Tag>` in
+/// document order, entities decoded.
+enum S3XML {
+    static func values(of tag: String, in body: Data) -> [String] {
+        let text = String(decoding: body, as: UTF8.self)
+        var values: [String] = []
+        var rest = text[...]
+        while let open = rest.range(of: "<\(tag)>") {
+            guard let close = rest[open.upperBound...].range(of: "</\(tag)>") else { break }
+            values.append(Self.unescaped(String(rest[open.upperBound..<close.lowerBound])))
+            rest = rest[close.upperBound...]
+        }
+        return values
+    }
+
+    /// `text` with `&`, `<` and `>` escaped, for an element's content.
+    static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    /// The five named entities and numeric character references decoded.
+    static func unescaped(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        var output = ""
+        var rest = text[...]
+        while let amp = rest.firstIndex(of: "&") {
+            output += rest[..<amp]
+            guard let semicolon = rest[amp...].firstIndex(of: ";") else { break }
+            let entity = rest[rest.index(after: amp)..<semicolon]
+            switch entity {
+            case "amp": output += "&"
+            case "lt": output += "<"
+            case "gt": output += ">"
+            case "quot": output += "\""
+            case "apos": output += "'"
+            default:
+                let number =
+                    entity.hasPrefix("#x")
+                    ? UInt32(entity.dropFirst(2), radix: 16)
+                    : entity.hasPrefix("#") ? UInt32(entity.dropFirst()) : nil
+                if let number, let scalar = Unicode.Scalar(number) {
+                    output.unicodeScalars.append(scalar)
+                } else {
+                    output += rest[amp...semicolon]
+                }
+            }
+            rest = rest[rest.index(after: semicolon)...]
+        }
+        return output + rest
+    }
+}

@@ -1,0 +1,98 @@
+public import Foundation
+
+/// A real S3 implementation on loopback for the tests: moto's server (`.ci/python-readers.txt`),
+/// checking every signature (IAM mode), with a user whose keys may do anything in S3 and one
+/// bucket. It stops when this value's ``stop()`` runs or the test process ends.
+public final class MotoServer: @unchecked Sendable {
+    /// `http://127.0.0.1:PORT`.
+    public let endpoint: String
+    /// The bucket made for the test.
+    public let bucket: String
+    /// The IAM user's access key id and secret.
+    public let accessKeyID: String
+    public let secretAccessKey: String
+    private let process: Process
+    private let input: Pipe
+
+    static let script = #"""
+        import json, os, socket, subprocess, sys, time, boto3
+        probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
+        # Three calls without signatures (making the user, its policy and its keys); then every
+        # call must be signed by a key moto knows.
+        moto = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
+                                 "-p", str(port)], env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = "http://127.0.0.1:%d" % port
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
+                               aws_access_key_id="setup", aws_secret_access_key="setup")
+            iam.create_user(UserName="faceexport")
+            iam.put_user_policy(UserName="faceexport", PolicyName="s3", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+            key = iam.create_access_key(UserName="faceexport")["AccessKey"]
+            boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                         aws_secret_access_key=key["SecretAccessKey"]).create_bucket(Bucket=sys.argv[1])
+            print(json.dumps({"endpoint": url, "key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}),
+                  flush=True)
+            sys.stdin.read()
+        finally:
+            moto.kill()
+        """#
+
+    /// Starts the server with a bucket named `bucket`.
+    public init(bucket: String = "nightly") throws {
+        self.bucket = bucket
+        self.process = Process()
+        self.process.executableURL = URL(fileURLWithPath: try PythonReaders.python())
+        self.process.arguments = ["-c", Self.script, bucket]
+        let output = Pipe()
+        self.input = Pipe()
+        self.process.standardOutput = output
+        self.process.standardInput = self.input
+        self.process.standardError = FileHandle.nullDevice
+        try self.process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard !byte.isEmpty else { throw TestFailure("moto's server did not start") }
+            line += byte
+        }
+        guard let started = try JSONSerialization.jsonObject(with: line) as? [String: String],
+            let endpoint = started["endpoint"], let key = started["key"], let secret = started["secret"]
+        else { throw TestFailure("moto's server said \(String(decoding: line, as: UTF8.self))") }
+        self.endpoint = endpoint
+        self.accessKeyID = key
+        self.secretAccessKey = secret
+    }
+
+    /// Stops the server (its Python sees its standard input end and stops moto).
+    public func stop() {
+        try? self.input.fileHandleForWriting.close()
+        self.process.waitUntilExit()
+    }
+
+    deinit { try? self.input.fileHandleForWriting.close() }
+
+    /// Runs `script` in the readers' Python with boto3, `s3` a client of this server with the
+    /// user's keys and `bucket` the bucket, and returns what it printed.
+    public func boto3(_ script: String, _ arguments: [String] = []) throws -> Data {
+        let prelude = """
+            import boto3, sys
+            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                              aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+            bucket = sys.argv[4]
+            sys.argv = sys.argv[4:]
+
+            """
+        return try PythonReaders.run(
+            prelude + script,
+            [self.endpoint, self.accessKeyID, self.secretAccessKey, self.bucket] + arguments
+        )
+    }
+}
