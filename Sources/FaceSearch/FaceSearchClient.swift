@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 public import Logging
-import Synchronization
 public import Transport
 
 /// The FaceSearch calls the exporter makes: `group_list`, `get_size` and `list`.
@@ -112,18 +111,7 @@ public final class FaceSearchClient: Sendable {
             contentType: form.contentType,
             body: form.finished()
         )
-        return self.sendAndWait(request)
-    }
-
-    private func sendAndWait(_ request: TransportRequest) -> Result<TransportResponse, TransportFailure> {
-        let outcome = Mutex<Result<TransportResponse, TransportFailure>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        self.transport.send(request) { result in
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return outcome.withLock { $0! }
+        return self.transport.sendAndWait(request)
     }
 
     /// A `list` answer: the one-pass decoder for the common shape, `JSONDecoder` for the rest; with

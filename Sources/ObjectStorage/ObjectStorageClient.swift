@@ -215,7 +215,7 @@ public final class ObjectStorageClient: Sendable {
             headers: headers + signed.headers,
             body: body
         )
-        let result = BlockingCall.send(exchange, through: self.transport)
+        let result = self.transport.sendAndWait(exchange)
         switch result {
         case .failure(let failure):
             var code = "Unreachable"
@@ -264,28 +264,6 @@ public struct ObjectStorageError: Error, CustomStringConvertible, Sendable {
         let status = self.status == 0 ? "" : " (HTTP \(self.status))"
         let message = self.message.isEmpty ? "" : ": \(self.message)"
         return "object storage: \(self.operation) \(self.location) failed with \(self.code)\(status)\(message)"
-    }
-}
-
-/// Waits for a transport's completion on the calling thread.
-enum BlockingCall {
-    static func send(
-        _ request: TransportRequest,
-        through transport: any HTTPTransport
-    ) -> Result<TransportResponse, TransportFailure> {
-        let box = ResultBox()
-        let done = DispatchSemaphore(value: 0)
-        transport.send(request) { result in
-            box.result = result
-            done.signal()
-        }
-        done.wait()
-        return box.result!
-    }
-
-    /// Where the completion leaves the result before it signals.
-    private final class ResultBox: @unchecked Sendable {
-        var result: Result<TransportResponse, TransportFailure>?
     }
 }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// One HTTP exchange as a client sees it.
 public struct TransportRequest: Sendable {
@@ -101,4 +102,20 @@ public protocol HTTPTransport: Sendable {
         _ request: TransportRequest,
         completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
     )
+}
+
+extension HTTPTransport {
+    /// Sends `request` and waits for its answer on the calling thread (the stages' workers, which
+    /// block on their calls anyway).
+    @available(*, noasync, message: "blocks the calling thread")
+    public func sendAndWait(_ request: TransportRequest) -> Result<TransportResponse, TransportFailure> {
+        let outcome = Mutex<Result<TransportResponse, TransportFailure>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        self.send(request) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return outcome.withLock { $0! }
+    }
 }
