@@ -1,7 +1,7 @@
 public import Foundation
 public import Transport
 
-/// The S3 calls an export needs, signed with ``SignatureV4`` and sent through a ``HTTPTransport``
+/// The S3 calls an export needs, signed with ``SignatureV4`` and sent through an `HTTPTransport`
 /// (libcurl in production: the same proxies and trusted certificates as the API's calls).
 ///
 /// Calls block their thread until the answer is read, as the API client's do on the stages'
