@@ -63,7 +63,9 @@ struct UnverifiedTests {
         #expect(result.report.outcome == .failed)
         #expect(result.report.failure?.contains("INVALID_SIGN") == true, "\(result.report.failure ?? "")")
         // A region without get_size answers 404 before it checks the signature; `list` then refuses it:
-        // two calls per worker, not one per library.
-        #expect(result.statistics.requests <= 8, "made \(result.statistics.requests) calls")
+        // two calls per worker, not one per library. A call that timed out on a loaded machine and was
+        // sent again is still the same call (CI once counted 12 requests for this run, under load).
+        let firstAttempts = result.statistics.requests - result.report.retries
+        #expect(firstAttempts <= 8, "made \(result.statistics.requests) calls, \(result.report.retries) retries")
     }
 }
