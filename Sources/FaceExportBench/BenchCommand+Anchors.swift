@@ -136,10 +136,7 @@ extension BenchCommand {
     /// `parquet-lookup`: --cpu-groups libraries of 1,000 faces into Parquet in row groups of
     /// --lookup-row-group-size, with bloom filters and without; what a DuckDB lookup of one face reads.
     func parquetLookup() async throws -> [BenchResult] {
-        let simulator = try SimulatorProcess(
-            arguments: ["--groups", String(self.cpuGroups), "--faces", "1000", "--exact-sizes"]
-                + (try self.datasetArguments())
-        )
+        let simulator = try self.cpuSimulator()
         defer { simulator.stop() }
         var results: [BenchResult] = []
         for bloomFilters in [true, false] {

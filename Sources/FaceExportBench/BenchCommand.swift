@@ -151,12 +151,18 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    /// The exporter's own CPU per million faces against a simulator that neither waits nor limits.
-    func cpu() async throws -> [BenchResult] {
-        let simulator = try SimulatorProcess(
+    /// The cpu and parquet-lookup scenarios' simulator: --cpu-groups libraries of exactly 1,000 faces
+    /// of --data.
+    func cpuSimulator() throws -> SimulatorProcess {
+        try SimulatorProcess(
             arguments: ["--groups", String(self.cpuGroups), "--faces", "1000", "--exact-sizes"]
                 + (try self.datasetArguments())
         )
+    }
+
+    /// The exporter's own CPU per million faces against a simulator that neither waits nor limits.
+    func cpu() async throws -> [BenchResult] {
+        let simulator = try self.cpuSimulator()
         defer { simulator.stop() }
         var results: [BenchResult] = []
         // Each format's output; none for calls-only, which writes nothing.

@@ -197,7 +197,7 @@ public final class ObjectStorageClient: Sendable {
             path: path,
             query: query,
             headers: [("Host", host)] + headers,
-            payloadHash: SignatureV4.sha256Hex(Array(body))
+            payloadHash: SignatureV4.sha256Hex(body)
         )
         let signed = self.signer.sign(request, credentials: self.credentials(), date: self.now())
         guard let url = URL(string: "\(scheme)://\(host)\(signed.target)") else {
@@ -225,7 +225,7 @@ public final class ObjectStorageClient: Sendable {
                 location: self.location(key),
                 status: 0,
                 code: code,
-                message: failure.plainDescription
+                message: failure.description
             )
         case .success(let answer):
             // Only CompleteMultipartUpload may answer 200 with an error (its answer starts before
@@ -264,19 +264,6 @@ public struct ObjectStorageError: Error, CustomStringConvertible, Sendable {
         let status = self.status == 0 ? "" : " (HTTP \(self.status))"
         let message = self.message.isEmpty ? "" : ": \(self.message)"
         return "object storage: \(self.operation) \(self.location) failed with \(self.code)\(status)\(message)"
-    }
-}
-
-extension TransportFailure {
-    /// The failure in plain words.
-    var plainDescription: String {
-        switch self {
-        case .timeout: "no answer in time"
-        case .connection(let reason): reason
-        case .tls(let reason): "TLS: \(reason)"
-        case .proxy(let reason): "the proxy refused: \(reason)"
-        case .tooLarge(let status, let limit): "an answer (HTTP \(status)) larger than \(limit) bytes"
-        }
     }
 }
 

@@ -189,8 +189,8 @@ public struct SignatureV4: Sendable {
         return (character.isASCII && (character.isLetter || character.isNumber)) || "-._~".contains(character)
     }
 
-    /// The hex SHA-256 of `bytes`.
-    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+    /// The hex SHA-256 of `bytes` (a part's body is hashed where it lies, not copied).
+    public static func sha256Hex(_ bytes: some ContiguousBytes) -> String {
         var digest = SHA256Digest()
         bytes.withUnsafeBytes { digest.update($0) }
         return digest.hexDigest()

@@ -69,6 +69,19 @@ public enum TransportFailure: Error, Sendable {
     case tooLarge(status: Int, limit: Int)
 }
 
+extension TransportFailure: CustomStringConvertible {
+    /// The failure in plain words, for a caller's one-line message.
+    public var description: String {
+        switch self {
+        case .timeout: "no answer in time"
+        case .connection(let reason): reason
+        case .tls(let reason): "TLS: \(reason)"
+        case .proxy(let reason): "the proxy refused: \(reason)"
+        case .tooLarge(let status, let limit): "an answer (HTTP \(status)) larger than \(limit) bytes"
+        }
+    }
+}
+
 /// How calls reach the API: through which proxy, trusting which certificates.
 public struct NetworkOptions: Sendable, Hashable {
     /// Which proxy carries the calls.
