@@ -13,6 +13,15 @@ protocol FileWriter: AnyObject {
     /// Finishes the file (and any file that goes with it) under its temporary name; the faces file first.
     func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile]
     func discard()
+    /// Whether the file ended a row group because it was full since the last call (Parquet).
+    func takeFilledRowGroup() -> Bool
+    /// Ends the row group being built, if the file builds them (Parquet).
+    func endRowGroup() throws(SinkError)
+}
+
+extension FileWriter {
+    func takeFilledRowGroup() -> Bool { false }
+    func endRowGroup() throws(SinkError) {}
 }
 
 /// One configured output of a pipeline: a format and a path template, written as one file, or as
@@ -144,6 +153,16 @@ public final class OutputSink: RecordSink {
         checkpoint.group = key.group
         checkpoint.finished = finished && key.group != nil
         return checkpoint
+    }
+
+    public func takeFilledRowGroup() -> Bool {
+        var filled = false
+        for writer in self.open.values where writer.takeFilledRowGroup() { filled = true }
+        return filled
+    }
+
+    public func endRowGroups() throws(SinkError) {
+        for writer in self.open.values { try writer.endRowGroup() }
     }
 
     public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {

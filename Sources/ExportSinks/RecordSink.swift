@@ -34,6 +34,11 @@ public protocol RecordSink: AnyObject {
     func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint?
     /// Reopens the files an interrupted run of the same run id left, as its journal describes them.
     func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError)
+    /// Whether one of the sink's files ended a row group because it was full since the last call.
+    func takeFilledRowGroup() -> Bool
+    /// Ends the row group being built in each of the sink's open files that builds them, so that
+    /// its checkpoint vouches for every row written to it.
+    func endRowGroups() throws(SinkError)
 }
 
 extension RecordSink {
@@ -47,6 +52,8 @@ extension RecordSink {
     public func groupFinished(_ source: RecordSource) throws(SinkError) {}
     public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? { nil }
     public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {}
+    public func takeFilledRowGroup() -> Bool { false }
+    public func endRowGroups() throws(SinkError) {}
 }
 
 /// How far one file of an output had got at a checkpoint: its partition, size and rows.
@@ -67,6 +74,17 @@ public struct FileCheckpoint: Sendable, Hashable, Codable {
     /// SQLite: the largest row id of the `faces` table at the checkpoint; a resumed run removes the
     /// rows added after it. Nil in journals of earlier versions.
     public var lastRowID: Int? = nil
+    /// True when rows written since the file's previous checkpoint are not in the file yet (a
+    /// Parquet file takes them a row group at a time): the other fields repeat that checkpoint,
+    /// and a resumed run continues from it, not from here. Nil otherwise.
+    public var pending: Bool? = nil
+    /// Parquet: what the footer will say of the row groups written since the file's previous
+    /// checkpoint, as the writer records them; a resumed run's checkpoint holds every row group's.
+    /// Nil for other formats.
+    public var parquetRowGroups: [String]? = nil
+
+    /// Whether the checkpoint vouches for every row written to the file so far.
+    public var isExact: Bool { self.pending != true }
 }
 
 /// What a run tells its sinks when it commits: enough for a SQLite file's `groups` and `runs` tables.
@@ -235,9 +253,6 @@ public struct PreparedFile: Sendable, Codable {
     /// names them): the run checks its rows against what the walk handed that partition. Nil for a
     /// file that does not hold the export's faces (a SQLite output's changes file).
     public var partition: Partition?
-    /// Temporary files the file was made from (a Parquet output's spool), removed once it is in
-    /// place, or with it when the run discards its outputs. Nil for none.
-    public var spent: [String]?
 
     /// The account and library a file's path is made for; nil where the template does not name them.
     public struct Partition: Sendable, Hashable, Codable {
@@ -267,12 +282,10 @@ public struct PreparedFile: Sendable, Codable {
     public func install(steps: FileSteps = .direct) throws(SinkError) {
         let installed = access(self.temporaryPath, F_OK) != 0 && access(self.summary.path, F_OK) == 0
         if !installed { try AtomicFile.rename(self.temporaryPath, to: self.summary.path, steps: steps) }
-        for path in self.spent ?? [] { steps.remove(path) }
     }
 
-    /// Removes the file under its temporary name, and what it was made from.
+    /// Removes the file under its temporary name.
     public func discard(steps: FileSteps = .direct) {
         steps.remove(self.temporaryPath)
-        for path in self.spent ?? [] { steps.remove(path) }
     }
 }

@@ -2,8 +2,8 @@ import ExportSinks
 import FaceSearchSimulation
 import Foundation
 
-/// The Parquet writer on its own, without the spool a Parquet output adds: the sink scenarios' records in
-/// the standard columns, written in row groups of 128 Ki rows.
+/// The Parquet writer on its own, without the output around it (the temporary file, its digest, the
+/// checkpoints): the sink scenarios' records in the standard columns, in row groups of 128 Ki rows.
 extension BenchCommand {
     func parquetWriterAlone(codec: ParquetCodec, name: String) throws -> BenchResult {
         let path = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString + ".parquet"

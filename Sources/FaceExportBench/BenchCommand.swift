@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
             the first 10 s), throttle-drop (the same, the limit halving half-way through --duration), \
             sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
             parquet-writer and parquet-writer-uncompressed put the same records through the Parquet writer, \
-            zstd level 3 or none, the writer alone (no spool); \
+            zstd level 3 or none, the writer alone (no file, digest or checkpoints); \
             run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
             no latency, no limit, pages of 1,000, of --data realistic or hard faces, exported into --cpu-formats in \
             turn: CPU per million, gzip size against zlib level 6, SQLite's own floor for the same rows, and with \

@@ -232,7 +232,9 @@ struct JournalLibraryLineTests {
                 rows: index,
                 finished: index % 5 == 0,
                 sha256: index % 2 == 0 ? nil : String(repeating: "ab", count: 32),
-                lastRowID: index % 3 == 0 ? nil : index * 1000
+                lastRowID: index % 3 == 0 ? nil : index * 1000,
+                pending: index % 2 == 0 ? true : nil,
+                parquetRowGroups: index % 3 == 1 ? [text, "", "01ff"] : nil
             )
             let statuses: [GroupStatus] = [.complete, .changedDuringExport, .incomplete, .failed]
             var result = GroupWalkResult(
@@ -275,5 +277,116 @@ struct JournalLibraryLineTests {
         #expect(lines.contains { $0.progress?.result != nil && $0.progress?.position != nil })
         // Lines with a commit or the run's fields go through JSONEncoder.
         #expect(RunJournal.libraryLine(.run(.init(runID: "r", date: "d", fingerprint: "f"))) == nil)
+    }
+}
+
+/// Where an interrupted run continues when a Parquet file vouches for its rows only a row group
+/// at a time: each library and each file from a place that agrees with the others.
+struct JournalCutTests {
+    static func file(
+        _ rows: Int,
+        group: String? = nil,
+        pending: Bool = false,
+        rowGroups: [String]? = nil,
+        finished: Bool = false
+    ) -> FileCheckpoint {
+        FileCheckpoint(
+            group: group,
+            bytes: rows * 10,
+            rows: rows,
+            finished: finished,
+            pending: pending ? true : nil,
+            parquetRowGroups: rowGroups
+        )
+    }
+
+    static func line(_ library: String, written: Int, _ files: [FileCheckpoint?], end: Bool = false) -> JournalEntry {
+        let progress = JournalEntry.LibraryProgress(account: "a", groupID: library, written: written, files: files)
+        return end ? .end(progress) : .page(progress)
+    }
+
+    /// Writes `lines` after a `run` line as a journal and reads it back.
+    static func resume(_ lines: [JournalEntry], outputs: Int) throws -> ResumeState {
+        let path = try makeTemporaryDirectory() + "/cut.journal"
+        let run = JournalEntry.run(.init(runID: "r1", date: "2026-12-06", fingerprint: "f"))
+        try Data(JournalChecksumTests.journal([run] + lines)).write(to: URL(fileURLWithPath: path))
+        return try #require(ResumeState.read(path: path, outputs: outputs))
+    }
+
+    static func written(_ state: ResumeState) -> [String: Int] {
+        (state.groups["a"] ?? [:]).mapValues(\.written)
+    }
+
+    static func rows(_ state: ResumeState, output: Int) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: state.files[output].map { ($0.group ?? "", $0.rows) })
+    }
+
+    /// One NDJSON and one Parquet file for the night: the libraries go back to the Parquet file's
+    /// last row group, and the NDJSON file with them; the row groups add up.
+    @Test func sharedFilesGoBackToTheLastRowGroupOfTheParquetFile() throws {
+        let lines = [
+            Self.line("g1", written: 10, [Self.file(10), Self.file(10, rowGroups: ["r1"])]),
+            Self.line("g2", written: 10, [Self.file(20), Self.file(20, pending: true)]),
+            Self.line("g1", written: 20, [Self.file(30), Self.file(30, rowGroups: ["r2"])]),
+            Self.line("g2", written: 20, [Self.file(40), Self.file(40, pending: true)]),
+            Self.line("g1", written: 30, [Self.file(50), Self.file(50, pending: true)]),
+        ]
+        let state = try Self.resume(lines, outputs: 2)
+        #expect(Self.written(state) == ["g1": 20, "g2": 10])
+        #expect(Self.rows(state, output: 0) == ["": 30])
+        #expect(Self.rows(state, output: 1) == ["": 30])
+        #expect(state.files[1].first?.parquetRowGroups == ["r1", "r2"])
+        #expect(state.files[1].first?.isExact == true)
+
+        // The journal the resumed run continues says the same, read again.
+        let again = try Self.resume(Array(state.journalLines.dropFirst()), outputs: 2)
+        #expect(Self.written(again) == Self.written(state))
+        #expect(Self.rows(again, output: 0) == ["": 30])
+        #expect(again.files[1].first?.parquetRowGroups == ["r1", "r2"])
+    }
+
+    /// A file per library: a library whose Parquet file is still filling starts again, one whose
+    /// file ended keeps everything; nothing is shared, so neither holds the other back.
+    @Test func filesPerLibraryLetEachLibraryKeepWhatItsOwnFilesVouchFor() throws {
+        let lines = [
+            Self.line("g1", written: 10, [Self.file(10, group: "g1"), Self.file(10, group: "g1", pending: true)]),
+            Self.line("g2", written: 10, [Self.file(10, group: "g2"), Self.file(10, group: "g2", pending: true)]),
+            Self.line(
+                "g2",
+                written: 15,
+                [Self.file(15, group: "g2"), Self.file(15, group: "g2", rowGroups: ["x"], finished: true)],
+                end: true
+            ),
+            Self.line("g1", written: 20, [Self.file(20, group: "g1"), Self.file(20, group: "g1", pending: true)]),
+        ]
+        let state = try Self.resume(lines, outputs: 2)
+        #expect(Self.written(state) == ["g2": 15])
+        #expect(Self.rows(state, output: 0) == ["g2": 15], "g1's text file starts again with it")
+        #expect(Self.rows(state, output: 1) == ["g2": 15])
+        #expect(state.files[1].first?.finished == true)
+        if case .end = try #require(state.journalLines.last) {} else { Issue.record("g2's line is an end line") }
+    }
+
+    /// A file shared by libraries whose own Parquet files are still filling holds them all back: the
+    /// shared file cannot lose one library's rows and keep another's written after them.
+    @Test func aSharedFileGoesBackBeforeTheFirstRowsItCannotKeep() throws {
+        let lines = [
+            Self.line("g1", written: 10, [Self.file(10), Self.file(10, group: "g1", pending: true)]),
+            Self.line("g2", written: 10, [Self.file(20), Self.file(10, group: "g2", pending: true)]),
+            Self.line("g2", written: 15, [Self.file(25), Self.file(15, group: "g2", finished: true)], end: true),
+            Self.line("g1", written: 20, [Self.file(35), Self.file(20, group: "g1", pending: true)]),
+        ]
+        let state = try Self.resume(lines, outputs: 2)
+        #expect(Self.written(state).isEmpty)
+        #expect(state.files.allSatisfy { $0.isEmpty })
+        #expect(state.journalLines.count == 1, "only the run line")
+    }
+
+    /// Journals of earlier versions have no pending checkpoints: every line is kept, as before.
+    @Test func withoutPendingCheckpointsEveryLineIsKept() throws {
+        let lines = (1...4).map { Self.line("g\($0 % 2)", written: $0, [Self.file($0 * 10)]) }
+        let state = try Self.resume(lines, outputs: 1)
+        #expect(Self.written(state) == ["g0": 4, "g1": 3])
+        #expect(Self.rows(state, output: 0) == ["": 40])
     }
 }

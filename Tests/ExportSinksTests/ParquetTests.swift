@@ -469,3 +469,137 @@ struct ParquetFileTests {
         #expect(ParquetStatistics.truncatedMaximum(long) == nil)
     }
 }
+
+/// A Parquet output is written row group by row group and resumed from the last one its journal
+/// vouches for: wherever the run died, the file it ends with is the file of a run that never did.
+struct ParquetResumeTests {
+    static let source = RecordSource(account: "a", groupID: "g0")
+
+    /// Pages of the hard records, in a hundred batches of a few rows each.
+    static var batches: [[StandardRecord]] {
+        let records = StandardRecord.hardRecords()
+        return (0..<100).map { batch in
+            (0..<(batch % 4 + 2)).map { index in
+                var record = records[(batch * 5 + index) % records.count]
+                record.faceToken = "token-\(batch)-\(index)"
+                return record
+            }
+        }
+    }
+
+    static func sink(_ path: String) throws -> OutputSink {
+        // Row groups of a few pages: many in the file, and checkpoints both between and at them.
+        try SinkTests.sink(.parquet, path) { $0.rowGroupBytes = 3000 }
+    }
+
+    static func bytes(_ path: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// The uninterrupted file and the checkpoint after each batch.
+    static func reference(_ folder: String) throws -> (bytes: [UInt8], checkpoints: [FileCheckpoint]) {
+        let sink = try Self.sink(folder + "/reference.parquet")
+        var checkpoints: [FileCheckpoint] = []
+        for batch in Self.batches {
+            try sink.write(batch, from: Self.source)
+            checkpoints.append(try #require(try sink.checkpoint(Self.source, finished: false)))
+        }
+        _ = try sink.commit(CommitContext.sample())
+        return (try Self.bytes(folder + "/reference.parquet"), checkpoints)
+    }
+
+    /// What the journal gives a resumed run after batch `crash`: the last checkpoint that vouches
+    /// for the file, with every row group's record up to it; nil when none does yet.
+    static func resumePoint(_ checkpoints: ArraySlice<FileCheckpoint>) -> (batch: Int, checkpoint: FileCheckpoint)? {
+        guard let last = checkpoints.lastIndex(where: \.isExact) else { return nil }
+        var checkpoint = checkpoints[last]
+        checkpoint.parquetRowGroups = checkpoints[...last].flatMap { $0.isExact ? $0.parquetRowGroups ?? [] : [] }
+        return (last, checkpoint)
+    }
+
+    @Test func aFileResumedAfterAnyPageIsByteForByteTheFileOfARunNeverInterrupted() throws {
+        let folder = try makeTemporaryDirectory()
+        let reference = try Self.reference(folder)
+        let exact = reference.checkpoints.filter(\.isExact)
+        #expect(exact.count >= 10, "row groups end during the run")
+        #expect(reference.checkpoints.count - exact.count >= 30, "and rows wait for them in between")
+        let rowGroups = reference.checkpoints.reduce(0) { $0 + ($1.parquetRowGroups?.count ?? 0) }
+        let read = try PythonReaders.run(
+            "import sys, pyarrow.parquet as pq; m = pq.ParquetFile(sys.argv[1]).metadata; print(m.num_row_groups, m.num_rows)",
+            [folder + "/reference.parquet"]
+        )
+        let rows = Self.batches.reduce(0) { $0 + $1.count }
+        #expect(
+            String(decoding: read, as: UTF8.self) == "\(rowGroups + 1) \(rows)\n",
+            "the last row group comes at the end"
+        )
+
+        let batches = Self.batches
+        for crash in batches.indices {
+            let path = folder + "/resumed-\(crash).parquet"
+            let first = try Self.sink(path)
+            var taken: [FileCheckpoint] = []
+            for batch in batches[...crash] {
+                try first.write(batch, from: Self.source)
+                taken.append(try #require(try first.checkpoint(Self.source, finished: false)))
+            }
+            // The crash: the first sink is gone; its temporary file stays, longer than the checkpoint.
+            let second = try Self.sink(path)
+            var next = 0
+            if let point = Self.resumePoint(taken[...]) {
+                try second.resume([point.checkpoint])
+                next = point.batch + 1
+            }
+            for batch in batches[next...] { try second.write(batch, from: Self.source) }
+            _ = try second.commit(CommitContext.sample())
+            #expect(try Self.bytes(path) == reference.bytes, "resumed after batch \(crash)")
+        }
+    }
+
+    /// A file per library, finished when its library ended and then interrupted before the commit:
+    /// the resumed run writes its footer again, the same.
+    @Test func aFinishedFileResumedBeforeTheCommitGetsTheSameFooter() throws {
+        let folder = try makeTemporaryDirectory()
+        let template = folder + "/group={group}/part.parquet"
+        let reference = try Self.sink(template)
+        for batch in Self.batches.prefix(20) { try reference.write(batch, from: Self.source) }
+        try reference.groupFinished(Self.source)
+        let checkpoint = try #require(try reference.checkpoint(Self.source, finished: true))
+        #expect(checkpoint.finished && checkpoint.isExact)
+        let temporary = try FileManager.default.contentsOfDirectory(atPath: folder + "/group=g0")
+        #expect(temporary.count == 1 && temporary[0].hasPrefix(".part.parquet.tmp-"))
+        let finished = try Self.bytes(folder + "/group=g0/" + temporary[0])
+
+        let resumed = try Self.sink(template)
+        try resumed.resume([checkpoint])
+        _ = try resumed.commit(CommitContext.sample())
+        #expect(try Self.bytes(folder + "/group=g0/part.parquet") == finished)
+    }
+
+    /// A journal whose row groups do not add up to its checkpoint, or cannot be read, is refused
+    /// with a line that says to start over.
+    @Test func rowGroupsThatDoNotAddUpAreRefused() throws {
+        let folder = try makeTemporaryDirectory()
+        let path = folder + "/faces.parquet"
+        let sink = try Self.sink(path)
+        var checkpoints: [FileCheckpoint] = []
+        for batch in Self.batches.prefix(30) {
+            try sink.write(batch, from: Self.source)
+            checkpoints.append(try #require(try sink.checkpoint(Self.source, finished: false)))
+        }
+        var point = try #require(Self.resumePoint(checkpoints[...])).checkpoint
+        #expect(point.parquetRowGroups?.count ?? 0 >= 2)
+        point.parquetRowGroups?.removeFirst()
+        #expect {
+            try Self.sink(path).resume([point])
+        } throws: { error in
+            "\(error)".contains("does not describe the \(point.rows) rows") && "\(error)".contains("without --resume")
+        }
+        point.parquetRowGroups = ["01zz"]
+        #expect {
+            try Self.sink(path).resume([point])
+        } throws: { error in
+            "\(error)".contains("row group this version cannot read")
+        }
+    }
+}

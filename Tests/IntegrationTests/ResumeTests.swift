@@ -97,6 +97,71 @@ struct ResumeTests {
         try Self.verifyOutputs(folder)
     }
 
+    /// Parquet files take their rows a row group at a time: one for the night (row groups ending
+    /// mid-run) and one per library (ending with it), beside an NDJSON file. Killed at any point, the
+    /// resumed run goes back to what the Parquet files vouch for and ends with every face once.
+    @Test(arguments: [2, 13])
+    func sigkillThenResumeKeepsEveryParquetRowExactlyOnce(afterLibraries: Int) async throws {
+        let folder = try makeTemporaryDirectory()
+        for (name, latency) in [("slow", 0.1), ("fast", 0.0)] {
+            try embeddedPipeline(
+                name: "parquet",
+                folder: folder,
+                groups: 16,
+                faces: 3000,
+                seed: 5,
+                latency: latency,
+                outputs: [
+                    "{format: ndjson, path: faces.ndjson.gz}",
+                    "{format: parquet, path: faces.parquet, row_group_size: 1MiB}",
+                    #"{format: parquet, path: "dt={date}/group={group}/part.parquet"}"#,
+                ]
+            ).write(toFile: folder + "/\(name).yaml", atomically: true, encoding: .utf8)
+        }
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: afterLibraries,
+            signal: SIGKILL
+        )
+        _ = await OperationsTests.wait(run)
+        let journal = try #require(ResumeState.read(path: folder + "/out/.faceexport/parquet.journal", outputs: 3))
+        if afterLibraries > 2 {
+            // After about 10,000 faces the night's file ended its first row group, and every file per
+            // library with it: the resumed run keeps them and the pages they hold.
+            #expect(journal.files[1].first?.rows ?? 0 > 0, "the resumed run continues the night's Parquet file")
+            #expect(!journal.groups.isEmpty)
+        }
+        let resumed = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+
+        let dataset = DatasetGenerator(groups: 16, faces: 3000, sizing: .mixed, seed: 5).make()
+        let tokens = dataset.groups.flatMap { group in group.faces.map { group.groupID + " " + $0.faceToken } }
+        let ndjson = try readNDJSON(folder + "/out/faces.ndjson.gz").map {
+            String(decoding: $0.groupID, as: UTF8.self) + " " + $0.faceToken
+        }
+        #expect(ndjson.sorted() == tokens.sorted())
+        let script = """
+            import sys, glob, pyarrow.parquet as pq
+            night = pq.ParquetFile(sys.argv[1] + '/faces.parquet')
+            print(night.metadata.num_row_groups)
+            for path in [sys.argv[1] + '/faces.parquet'] + sorted(glob.glob(sys.argv[1] + '/dt=*/group=*/part.parquet')):
+                t = pq.read_table(path, columns=['group_id', 'face_token'])
+                for g, f in zip(t.column(0).to_pylist(), t.column(1).to_pylist()): print(path.endswith('part.parquet'), g, f)
+            """
+        let lines = String(decoding: try PythonReaders.run(script, [folder + "/out"]), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        #expect(Int(lines.first ?? "") ?? 0 >= 2, "the night's file has row groups that ended mid-run")
+        let night = lines.dropFirst().filter { $0.hasPrefix("False ") }.map { String($0.dropFirst(6)) }
+        let perLibrary = lines.dropFirst().filter { $0.hasPrefix("True ") }.map { String($0.dropFirst(5)) }
+        #expect(night.count == tokens.count, "no face twice in faces.parquet")
+        #expect(night.sorted() == tokens.sorted())
+        #expect(perLibrary.sorted() == tokens.sorted(), "every face once in the files per library")
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: folder + "/out").filter {
+            $0.contains(".tmp-") || $0.hasSuffix(".journal")
+        }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
     @Test func sigkillDuringTheCommitThenResumeFinishesIt() async throws {
         let folder = try Self.prepare()
         let run = try await OperationsTests.startSlowRun(

@@ -32,10 +32,9 @@ public struct ResumeState: Sendable {
     /// Per output (pipeline order), the last checkpoint of each of its files.
     public let files: [[FileCheckpoint]]
 
-    /// The interrupted run's journal: how many of its bytes are trusted, and the CRC the next line
-    /// continues from.
-    public let journalLength: Int
-    let journalChain: UInt32
+    /// The journal the resumed run continues: its `run` line and one line per library that keeps
+    /// its progress, with the checkpoints of its files it continues from (``JournalCut``).
+    let journalLines: [JournalEntry]
     /// Where the journal is damaged and why, when a line before its end could not be trusted: the
     /// run continues from the lines before it.
     public let damage: String?
@@ -53,23 +52,38 @@ public struct ResumeState: Sendable {
     /// Reads the journal at `path`; nil when there is none or it has no `run` line.
     public static func read(path: String, outputs: Int) -> ResumeState? {
         guard let contents = RunJournal.read(path: path) else { return nil }
-        var runID: String?
-        var date = ""
-        var fingerprint = ""
-        var startedAt: Int64 = 0
+        var run: JournalEntry.RunStart?
+        for case .run(let start) in contents.lines {
+            run = start
+            break
+        }
+        guard let run else { return nil }
+        let cut = JournalCut(contents.lines, outputs: outputs)
+
+        // Each file continues from its checkpoint line, with every row group written up to it.
+        var files: [JournalCut.FileKey: FileCheckpoint] = [:]
+        var rowGroups: [JournalCut.FileKey: [String]] = [:]
+        for (index, line) in contents.lines.enumerated() {
+            for (output, checkpoint) in (line.progress?.files ?? []).enumerated() where output < outputs {
+                guard let checkpoint, checkpoint.isExact else { continue }
+                let file = JournalCut.FileKey(output: output, account: checkpoint.account, group: checkpoint.group)
+                guard let from = cut.continuesFrom[file], index <= from else { continue }
+                rowGroups[file, default: []] += checkpoint.parquetRowGroups ?? []
+                if index == from { files[file] = checkpoint }
+            }
+        }
+        for (file, groups) in rowGroups where !groups.isEmpty { files[file]?.parquetRowGroups = groups }
+
+        // Each library as its kept lines leave it, and the journal's line that says so.
         var groups: [String: [String: Group]] = [:]
-        var files: [[String: FileCheckpoint]] = Array(repeating: [:], count: outputs)
-        for entry in contents.lines {
-            switch entry {
-            case .run(let start):
-                runID = start.runID
-                date = start.date
-                fingerprint = start.fingerprint
-                startedAt = start.startedAt ?? 0
-            case .page(let entry), .end(let entry):
-                var group =
-                    groups[entry.account]?[entry.groupID]
-                    ?? Group(position: nil, result: nil, written: 0, filtered: 0, requests: 0, retries: 0)
+        var journalLines = [JournalEntry.run(run)]
+        var carried: Set<JournalCut.FileKey> = []
+        for library in cut.libraryLines.keys.sorted(by: { ($0.account, $0.groupID) < ($1.account, $1.groupID) }) {
+            var group = Group(position: nil, result: nil, written: 0, filtered: 0, requests: 0, retries: 0)
+            var summary: JournalEntry.LibraryProgress?
+            var ended = false
+            for index in cut.keptLines(of: library) {
+                guard let entry = contents.lines[index].progress else { continue }
                 if let position = entry.position { group.position = position }
                 if let result = entry.result { group.result = result }
                 group.written = entry.written ?? group.written
@@ -79,25 +93,39 @@ public struct ResumeState: Sendable {
                 if let count = entry.repaired {
                     group.repaired = RepairedText(count: count, tokens: entry.repairedTokens ?? [])
                 }
-                groups[entry.account, default: [:]][entry.groupID] = group
-                for (index, checkpoint) in (entry.files ?? []).enumerated() where index < outputs {
-                    guard let checkpoint else { continue }
-                    files[index]["\(checkpoint.account ?? "")\u{0}\(checkpoint.group ?? "")"] = checkpoint
-                }
-            case .commit, .other:
-                continue
+                if case .end = contents.lines[index] { ended = true }
+                summary = entry
             }
+            guard var summary else { continue }
+            groups[library.account, default: [:]][library.groupID] = group
+            summary.position = group.position
+            summary.result = group.result
+            summary.written = group.written
+            summary.filtered = group.filtered
+            summary.requests = group.requests
+            summary.retries = group.retries
+            summary.repaired = group.repaired.count == 0 ? nil : group.repaired.count
+            summary.repairedTokens = group.repaired.tokens.isEmpty ? nil : group.repaired.tokens
+            summary.files = summary.files?.enumerated().map { output, checkpoint in
+                guard let checkpoint else { return nil }
+                let file = JournalCut.FileKey(output: output, account: checkpoint.account, group: checkpoint.group)
+                guard var continued = files[file] else { return nil }
+                // A file's row groups go into the first line that names it: they add up line by line.
+                if !carried.insert(file).inserted { continued.parquetRowGroups = nil }
+                return continued
+            }
+            journalLines.append(ended ? .end(summary) : .page(summary))
         }
-        guard let runID else { return nil }
+        var perOutput: [[FileCheckpoint]] = Array(repeating: [], count: outputs)
+        for (file, checkpoint) in files { perOutput[file.output].append(checkpoint) }
         return ResumeState(
-            runID: runID,
-            date: date,
-            fingerprint: fingerprint,
-            startedAt: startedAt,
+            runID: run.runID,
+            date: run.date,
+            fingerprint: run.fingerprint,
+            startedAt: run.startedAt ?? 0,
             groups: groups,
-            files: files.map { Array($0.values) },
-            journalLength: contents.trustedLength,
-            journalChain: contents.chain,
+            files: perOutput,
+            journalLines: journalLines,
             damage: Self.describeDamage(contents, path: path)
         )
     }

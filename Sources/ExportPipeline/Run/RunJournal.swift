@@ -25,8 +25,9 @@ final class RunJournal {
     private var chain: UInt32
 
     /// Opens the journal for appending: a new one with a `run` line, or with `continuing`, the
-    /// interrupted run's, cut back to the lines it trusts (a damaged tail is dropped, so what is
-    /// appended now follows the last line the reader will trust).
+    /// interrupted run's, rewritten as the resumed run continues it (one line per library, with the
+    /// checkpoints it continues from: ``JournalCut``), so what is appended now follows lines the
+    /// reader trusts and agrees with the files as the resumed run cut them back.
     init(
         path: String,
         runID: String,
@@ -38,13 +39,20 @@ final class RunJournal {
     ) throws(SinkError) {
         self.path = path
         self.steps = steps
-        self.chain = continuing?.journalChain ?? 0
+        self.chain = 0
+        if let continuing {
+            var bytes: [UInt8] = []
+            for line in continuing.journalLines {
+                var encoded = Self.encode(line)
+                self.chain = Self.seal(&encoded, chain: self.chain)
+                bytes += encoded
+            }
+            try AtomicFileWriter.write(bytes, to: path, runID: runID, steps: steps)
+        }
         let flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (continuing == nil ? O_TRUNC : 0)
         let descriptor = try steps.open(path, flags: flags, mode: 0o600, operation: "open the journal")
         self.descriptor = descriptor
-        if let continuing {
-            try steps.truncate(descriptor, to: continuing.journalLength, path: path, operation: "cut back the journal")
-        } else {
+        if continuing == nil {
             try self.append(
                 .run(.init(runID: runID, date: date, fingerprint: fingerprint, startedAt: startedAt))
             )
@@ -218,6 +226,8 @@ final class RunJournal {
                 members.flag("finished", file.finished)
                 members.text("sha256", file.sha256)
                 members.number("lastRowID", file.lastRowID)
+                if file.pending == true { members.flag("pending", true) }
+                if let rowGroups = file.parquetRowGroups { members.texts("parquetRowGroups", rowGroups) }
             }
         }
         return object.finished()

@@ -36,6 +36,7 @@ final class SinkStage: @unchecked Sendable {
             do throws(SinkError) {
                 if !batch.records.isEmpty {
                     for sink in self.sinks { try sink.write(batch.records, from: batch.source) }
+                    try self.endRowGroupsTogether()
                 }
                 self.ledger.written(
                     batch.key,
@@ -52,6 +53,17 @@ final class SinkStage: @unchecked Sendable {
                 self.stop.raise("cannot write the outputs: \(error)")
             }
         }
+    }
+
+    /// When a Parquet file has ended a full row group, ends the row group of every other file that
+    /// builds them: all vouch for their rows at this page, which a resumed run can continue from
+    /// (``JournalCut``). Otherwise a file per library would vouch for its rows only at its
+    /// library's end, and a night's file only at its own row groups, never both at once.
+    private func endRowGroupsTogether() throws(SinkError) {
+        var filled = false
+        for sink in self.sinks where sink.takeFilledRowGroup() { filled = true }
+        guard filled else { return }
+        for sink in self.sinks { try sink.endRowGroups() }
     }
 
     /// Checkpoints every sink's file for this library and journals how far the library got.

@@ -39,13 +39,39 @@ public final class ParquetFileWriter {
     ///   - keyValueMetadata: The file's `key_value_metadata`.
     ///   - createdBy: The writer's name and version, for `created_by`.
     ///   - output: Writes bytes at the end of the file.
-    public init(
+    public convenience init(
         columns: [ParquetColumn],
         codec: ParquetCodec,
         pageSize: Int = 1 << 20,
         dictionaryLimit: Int = 1 << 20,
         keyValueMetadata: [KeyValue] = [],
         createdBy: String,
+        output: @escaping (UnsafeRawBufferPointer) throws(SinkError) -> Void
+    ) throws(SinkError) {
+        try self.init(
+            columns: columns,
+            codec: codec,
+            pageSize: pageSize,
+            dictionaryLimit: dictionaryLimit,
+            keyValueMetadata: keyValueMetadata,
+            createdBy: createdBy,
+            continuing: [],
+            at: 0,
+            output: output
+        )
+    }
+
+    /// Creates a writer that continues a file whose first `offset` bytes hold the row groups
+    /// `rowGroups` describes (none and 0 for a new file); `output` appends after them.
+    init(
+        columns: [ParquetColumn],
+        codec: ParquetCodec,
+        pageSize: Int = 1 << 20,
+        dictionaryLimit: Int = 1 << 20,
+        keyValueMetadata: [KeyValue] = [],
+        createdBy: String,
+        continuing rowGroups: [ParquetRowGroupMetadata],
+        at offset: Int64,
         output: @escaping (UnsafeRawBufferPointer) throws(SinkError) -> Void
     ) throws(SinkError) {
         self.columns = columns
@@ -55,10 +81,25 @@ public final class ParquetFileWriter {
         self.keyValueMetadata = keyValueMetadata
         self.createdBy = createdBy
         self.output = output
+        self.rowGroups = rowGroups
+        self.offset = offset
+        self.writtenRows = rowGroups.reduce(0) { $0 + $1.rows }
+        let expectedRows = Int(rowGroups.last?.rows ?? 0)
         self.chunks = columns.map {
-            ParquetColumnChunk(column: $0, dictionaryLimit: dictionaryLimit, pageSize: pageSize)
+            ParquetColumnChunk(
+                column: $0,
+                dictionaryLimit: dictionaryLimit,
+                pageSize: pageSize,
+                expectedRows: expectedRows
+            )
         }
     }
+
+    /// The row groups written, from the `index`-th on: what the footer will say of them.
+    func rowGroups(from index: Int) -> ArraySlice<ParquetRowGroupMetadata> { self.rowGroups[index...] }
+
+    /// Row groups written.
+    public var rowGroupCount: Int { self.rowGroups.count }
 
     /// Appends an integer (or a date's days, a timestamp's milliseconds) to `column` in this row.
     public func append(_ value: Int64, column: Int) throws(SinkError) {

@@ -2,22 +2,26 @@
 import Glibc
 #endif
 
-/// One Parquet output file.
+/// One Parquet output file, written row group by row group under its temporary name.
 ///
-/// A Parquet file is only whole with its footer, and a row group is only worth writing when it is
-/// large; the run's journal, though, vouches for every page. So the records go first to a spool
-/// beside the file (`<name>.spool`, binary rows, written, checkpointed, resumed and discarded as
-/// a text output is), and the Parquet file is made from the spool when the run commits: row groups
-/// of ``OutputSink/Configuration/rowGroupBytes``, then the page index and the footer. The spool is
-/// removed once the commit has put the file in place.
+/// Records go straight into the row group being built; once it holds
+/// ``OutputSink/Configuration/rowGroupBytes`` after a page, it is written to the file, and only
+/// then are its rows in the file: a checkpoint between row groups says so (`pending`), and a
+/// resumed run continues from the last one written, whose checkpoint carries the row groups'
+/// metadata for the footer. Row groups end only between pages, so a checkpoint is always at a
+/// page's end. ``finish()`` writes the last row group, the page index and the footer.
 final class ParquetOutputWriter: FileWriter {
-    private let spool: TextFileWriter
-    private let spoolPath: String
-    private let path: String
-    private let runID: String
-    private let schema: RecordSchema
-    private let configuration: OutputSink.Configuration
-    private let keyValueMetadata: [ParquetFileWriter.KeyValue]
+    private let file: AtomicFile
+    private let writer: ParquetFileWriter
+    private let kinds: [Kind]
+    private let rowGroupBytes: Int
+    /// Row groups whose metadata a checkpoint has carried.
+    private var journaledRowGroups: Int
+    /// The file's state after its last row group: what a checkpoint vouches for.
+    private var lastRowGroupEnd: (bytes: Int, sha256: String)
+    private var finished = false
+    /// A row group ended because it was full, since ``takeFilledRowGroup()`` last said so.
+    private var filledRowGroup = false
 
     init(
         path: String,
@@ -26,94 +30,129 @@ final class ParquetOutputWriter: FileWriter {
         configuration: OutputSink.Configuration,
         resume: FileCheckpoint?
     ) throws(SinkError) {
-        self.path = path
-        self.spoolPath = path + ".spool"
-        self.runID = run.runID
-        self.schema = schema
-        self.configuration = configuration
-        self.keyValueMetadata =
-            [("faceexport.run_id", run.runID), ("faceexport.pipeline", run.pipeline)]
-            + configuration.keyValueMetadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        self.spool = try TextFileWriter(
-            path: self.spoolPath,
-            format: .parquet,
-            encoder: ParquetSpoolEncoder(),
-            runID: run.runID,
-            compression: .standard,
-            mode: configuration.fileMode,
-            resume: resume,
-            steps: configuration.steps
-        )
-    }
-
-    func write(_ records: RecordRows) throws(SinkError) { try self.spool.write(records) }
-
-    func checkpoint() throws(SinkError) -> FileCheckpoint { try self.spool.checkpoint() }
-
-    func finish() throws(SinkError) { try self.spool.finish() }
-
-    func discard() {
-        self.spool.discard()
-        self.configuration.steps.remove(AtomicFile.temporaryPath(for: self.path, runID: self.runID))
-    }
-
-    /// Makes the Parquet file from the spool, under its temporary name; the spool goes with the commit.
-    func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile] {
-        let spooled = try self.spool.prepareCommit(context)[0]
-        let file = try AtomicFile(
-            path: self.path,
-            runID: self.runID,
-            mode: mode_t(self.configuration.fileMode),
-            steps: self.configuration.steps
-        )
-        let writer = try ParquetFileWriter(
-            columns: Self.columns(self.schema, bloomFilters: self.configuration.parquetBloomFilters),
-            codec: self.configuration.parquetCodec,
-            keyValueMetadata: self.keyValueMetadata,
-            createdBy: "faceexport",
-            output: { (bytes) throws(SinkError) in try file.write(bytes) }
-        )
-        let kinds = Self.kinds(self.schema)
-        var decoder = ParquetSpoolDecoder(width: self.schema.columns.count)
-        var failure: SinkError?
-        _ = try AtomicFile.readChunks(of: spooled.temporaryPath) { chunk in
-            guard failure == nil else { return }
-            do throws(SinkError) {
-                try decoder.feed(chunk) { (row) throws(SinkError) in
-                    for (column, cell) in row.enumerated() {
-                        switch (kinds[column], cell) {
-                        case (.date, .text(let bytes)): try writer.append(Self.days(bytes), column: column)
-                        case (_, .text(let bytes)): try writer.append(bytes, column: column)
-                        case (_, .integer(let number)): try writer.append(number, column: column)
-                        }
-                    }
-                    writer.endRow()
-                    if writer.pendingBytes >= self.configuration.rowGroupBytes { try writer.finishRowGroup() }
-                }
-            } catch {
-                failure = error
+        var rowGroups: [ParquetRowGroupMetadata] = []
+        for record in resume?.parquetRowGroups ?? [] {
+            guard let group = ParquetRowGroupRecord.decode(record) else {
+                throw .damaged(
+                    "the journal of \(path)",
+                    "describes a row group this version cannot read",
+                    advice: "run again without --resume"
+                )
             }
+            rowGroups.append(group)
         }
-        if let failure { throw failure }
-        guard decoder.isAtRowBoundary, writer.writtenRows + Int64(writer.pendingRows) == spooled.summary.rows else {
+        if let resume, resume.rows != rowGroups.reduce(0, { $0 + Int($1.rows) }) {
             throw .damaged(
-                "the spool \(spooled.temporaryPath)",
-                "does not hold the \(spooled.summary.rows) rows it was written with",
+                "the journal of \(path)",
+                "does not describe the \(resume.rows) rows its checkpoint vouches for",
                 advice: "run again without --resume"
             )
         }
-        try writer.finish()
-        try file.finish()
-        let summary = SinkSummary(
-            path: self.path,
-            format: OutputSink.Format.parquet.rawValue,
-            rows: spooled.summary.rows,
-            bytes: file.bytesWritten,
-            sha256: file.sha256
+        let file = try AtomicFile(
+            path: path,
+            runID: run.runID,
+            mode: mode_t(configuration.fileMode),
+            resume: resume.map { AtomicFile.Resume(bytes: $0.bytes, sha256: $0.sha256) },
+            steps: configuration.steps
         )
-        var prepared = PreparedFile(temporaryPath: file.temporaryPath, summary: summary)
-        prepared.spent = [spooled.temporaryPath]
-        return [prepared]
+        self.file = file
+        self.writer = try ParquetFileWriter(
+            columns: Self.columns(schema, bloomFilters: configuration.parquetBloomFilters),
+            codec: configuration.parquetCodec,
+            keyValueMetadata: [("faceexport.run_id", run.runID), ("faceexport.pipeline", run.pipeline)]
+                + configuration.keyValueMetadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            createdBy: "faceexport",
+            continuing: rowGroups,
+            at: Int64(file.bytesWritten),
+            output: { (bytes) throws(SinkError) in try file.write(bytes) }
+        )
+        self.kinds = Self.kinds(schema)
+        self.rowGroupBytes = configuration.rowGroupBytes
+        self.journaledRowGroups = rowGroups.count
+        self.lastRowGroupEnd = (file.bytesWritten, file.sha256SoFar)
+    }
+
+    func write(_ records: RecordRows) throws(SinkError) {
+        let writer = self.writer
+        let kinds = self.kinds
+        try records.withReader { (rows) throws(SinkError) in
+            for row in 0..<rows.count {
+                for column in 0..<rows.width {
+                    let cell = rows.cell(row: row, column: column)
+                    switch (kinds[column], cell) {
+                    case (_, .integer(let number)): try writer.append(number, column: column)
+                    case (.date, _): try writer.append(Self.days(rows.bytes(of: cell)), column: column)
+                    default: try writer.append(rows.bytes(of: cell), column: column)
+                    }
+                }
+                writer.endRow()
+            }
+        }
+        if writer.pendingBytes >= self.rowGroupBytes {
+            try self.finishRowGroup()
+            self.filledRowGroup = true
+        }
+    }
+
+    func takeFilledRowGroup() -> Bool {
+        defer { self.filledRowGroup = false }
+        return self.filledRowGroup
+    }
+
+    func endRowGroup() throws(SinkError) {
+        guard !self.finished else { return }
+        try self.finishRowGroup()
+    }
+
+    func checkpoint() throws(SinkError) -> FileCheckpoint {
+        guard self.writer.pendingRows == 0 else {
+            return FileCheckpoint(
+                bytes: self.file.bytesWritten,
+                rows: Int(self.writer.writtenRows) + self.writer.pendingRows,
+                finished: false,
+                pending: true
+            )
+        }
+        let records = self.writer.rowGroups(from: self.journaledRowGroups).map(ParquetRowGroupRecord.encode)
+        self.journaledRowGroups = self.writer.rowGroupCount
+        return FileCheckpoint(
+            bytes: self.lastRowGroupEnd.bytes,
+            rows: Int(self.writer.writtenRows),
+            finished: false,
+            sha256: self.lastRowGroupEnd.sha256,
+            parquetRowGroups: records.isEmpty ? nil : records
+        )
+    }
+
+    /// Writes the last row group, the page index and the footer, and syncs the file. A checkpoint
+    /// after it still vouches for the row groups only: a resumed run writes the rest again.
+    func finish() throws(SinkError) {
+        guard !self.finished else { return }
+        try self.finishRowGroup()
+        try self.writer.finish()
+        try self.file.finish()
+        self.finished = true
+    }
+
+    func discard() { self.file.discard() }
+
+    /// Puts the file's last row group, page index and footer under its temporary name.
+    func prepareCommit(_ context: CommitContext) throws(SinkError) -> [PreparedFile] {
+        try self.finish()
+        let summary = SinkSummary(
+            path: self.file.finalPath,
+            format: OutputSink.Format.parquet.rawValue,
+            rows: Int(self.writer.writtenRows),
+            bytes: self.file.bytesWritten,
+            sha256: self.file.sha256
+        )
+        return [PreparedFile(temporaryPath: self.file.temporaryPath, summary: summary)]
+    }
+
+    private func finishRowGroup() throws(SinkError) {
+        guard self.writer.pendingRows > 0 else { return }
+        try self.writer.finishRowGroup()
+        self.lastRowGroupEnd = (self.file.bytesWritten, self.file.sha256SoFar)
     }
 
     /// How a schema's column is stored: text, a timestamp (`add_time`), a date (`add_date`), a number.
@@ -172,99 +211,5 @@ final class ParquetOutputWriter: FileWriter {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
-    }
-}
-
-/// A spool's rows: each cell a tag byte, then 8 little-endian bytes for an integer (tag 2) or a
-/// 4-byte little-endian length and the bytes for text (tag 1).
-struct ParquetSpoolEncoder: RecordEncoder {
-    let header: [UInt8] = []
-
-    func encode(row: Int, of rows: RecordRows.Reader, into output: inout [UInt8]) {
-        for column in 0..<rows.width {
-            switch rows.cell(row: row, column: column) {
-            case .integer(let number):
-                output.append(2)
-                withUnsafeBytes(of: number.littleEndian) { output.append(contentsOf: $0) }
-            case let cell:
-                let bytes = rows.bytes(of: cell)
-                output.append(1)
-                withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { output.append(contentsOf: $0) }
-                output.append(contentsOf: bytes)
-            }
-        }
-    }
-}
-
-/// Reads a spool back, chunk by chunk, row by row; a row cut between two chunks is kept for the next.
-struct ParquetSpoolDecoder {
-    enum Cell {
-        case text(UnsafeBufferPointer<UInt8>)
-        case integer(Int64)
-    }
-
-    let width: Int
-    private var carry: [UInt8] = []
-
-    init(width: Int) { self.width = width }
-
-    /// Whether every byte fed so far belonged to a whole row.
-    var isAtRowBoundary: Bool { self.carry.isEmpty }
-
-    mutating func feed(
-        _ chunk: UnsafeRawBufferPointer,
-        _ row: ([Cell]) throws(SinkError) -> Void
-    ) throws(SinkError) {
-        // Only a row cut between two chunks is copied; the rest is read where it lies.
-        guard !self.carry.isEmpty else {
-            let consumed = try self.rows(in: chunk.assumingMemoryBound(to: UInt8.self), row)
-            self.carry = Array(chunk[consumed...])
-            return
-        }
-        var bytes = self.carry
-        bytes.append(contentsOf: chunk)
-        let consumed = try bytes.withUnsafeBufferPointer { (buffer) throws(SinkError) in try self.rows(in: buffer, row)
-        }
-        self.carry = Array(bytes[consumed...])
-    }
-
-    /// Hands on every whole row at the start of `buffer`; returns the bytes they take.
-    private func rows(
-        in buffer: UnsafeBufferPointer<UInt8>,
-        _ row: ([Cell]) throws(SinkError) -> Void
-    ) throws(SinkError) -> Int {
-        var consumed = 0
-        var cells: [Cell] = []
-        cells.reserveCapacity(self.width)
-        rows: while true {
-            var position = consumed
-            cells.removeAll(keepingCapacity: true)
-            for _ in 0..<self.width {
-                guard position < buffer.count else { break rows }
-                let tag = buffer[position]
-                if tag == 2 {
-                    guard position + 9 <= buffer.count else { break rows }
-                    let value = UnsafeRawPointer(buffer.baseAddress! + position + 1).loadUnaligned(as: Int64.self)
-                    cells.append(.integer(Int64(littleEndian: value)))
-                    position += 9
-                } else if tag == 1 {
-                    guard position + 5 <= buffer.count else { break rows }
-                    let raw = UnsafeRawPointer(buffer.baseAddress! + position + 1).loadUnaligned(as: UInt32.self)
-                    let count = Int(UInt32(littleEndian: raw))
-                    guard position + 5 + count <= buffer.count else { break rows }
-                    cells.append(.text(UnsafeBufferPointer(rebasing: buffer[(position + 5)..<(position + 5 + count)])))
-                    position += 5 + count
-                } else {
-                    throw SinkError.damaged(
-                        "a Parquet spool",
-                        "holds a cell it does not know (tag \(tag))",
-                        advice: "run again without --resume"
-                    )
-                }
-            }
-            try row(cells)
-            consumed = position
-        }
-        return consumed
     }
 }
