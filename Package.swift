@@ -54,7 +54,9 @@ let package = Package(
         ),
         .target(
             name: "ExportSinks",
-            dependencies: ["CZlib", "CIsal", "CLibdeflate", "CSQLite", "CZstd", "CSnappy", "FaceExportCrypto"]
+            dependencies: [
+                "CZlib", "CIsal", "CLibdeflate", "CSQLite", "CZstd", "CSnappy", "FaceExportCrypto", "ObjectStorage",
+            ]
         ),
         .target(
             name: "ExportPipeline",
@@ -149,7 +151,7 @@ let package = Package(
         // Helpers the test targets share: temporary folders, a manual clock, readers of the outputs.
         .target(
             name: "TestSupport",
-            dependencies: ["ExportPipeline", "ExportSinks", "FaceSearchSimulation"],
+            dependencies: ["ExportPipeline", "ExportSinks", "FaceSearchSimulation", "ObjectStorage", "Transport"],
             path: "Tests/TestSupport"
         ),
         // One test target per library, none with the HTTP server, and one for everything together.

@@ -131,14 +131,6 @@ final class AtomicFile {
     /// What ends every temporary name of the run `runID`.
     static func temporarySuffix(runID: String) -> String { ".tmp-" + runID }
 
-    func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
-        let failure: SinkError? = bytes.withUnsafeBytes { buffer in
-            do throws(SinkError) { try self.write(buffer) } catch { return error }
-            return nil
-        }
-        if let failure { throw failure }
-    }
-
     /// Appends `buffer` to the file and to its digest.
     func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError) {
         self.digest?.update(buffer)

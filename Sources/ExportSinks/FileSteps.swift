@@ -1,11 +1,14 @@
+public import ObjectStorage
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The file operations of a run that change what is on disk: each is a step at which a crash test
-/// can stop the process, so that every point of a run is shown to be safe to die at.
+/// The file operations of a run that change what is on disk or in object storage: each is a step
+/// at which a crash test can stop the process, so that every point of a run is shown to be safe
+/// to die at.
 ///
-/// In a normal run (``direct``) a step is the system call and nothing else.
+/// In a normal run (``direct``) a step is the system call, or the storage's call, and nothing else.
 public struct FileSteps: Sendable {
     /// What a step does to the disk.
     public enum Kind: String, Sendable, CaseIterable {
@@ -25,6 +28,16 @@ public struct FileSteps: Sendable {
         case truncate
         /// A SQLite transaction committed.
         case sqliteCommit = "sqlite-commit"
+        /// A multipart upload started in object storage.
+        case startUpload = "start-upload"
+        /// A part of an upload sent.
+        case uploadPart = "upload-part"
+        /// An upload completed: the object appears.
+        case completeUpload = "complete-upload"
+        /// An upload abandoned.
+        case abortUpload = "abort-upload"
+        /// A small object stored in one call (the manifest, `_SUCCESS`).
+        case putObject = "put-object"
     }
 
     /// What to do at a step.
@@ -46,13 +59,16 @@ public struct FileSteps: Sendable {
     }
 
     private let observer: (any Observer)?
+    /// Where `s3://` paths are stored; nil when the run writes to disk only.
+    public let objectStore: ObjectStorageClient?
 
     /// Steps carried out as they come.
     public static let direct = FileSteps(observer: nil)
 
-    /// Steps shown to `observer` first.
-    public init(observer: (any Observer)?) {
+    /// Steps shown to `observer` first; `s3://` paths go to `objectStore`.
+    public init(observer: (any Observer)?, objectStore: ObjectStorageClient? = nil) {
         self.observer = observer
+        self.objectStore = objectStore
     }
 
     /// Tells the observer a step is about to happen; dies there if it says so.

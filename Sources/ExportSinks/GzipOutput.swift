@@ -1,6 +1,6 @@
 /// A gzip stream (RFC 1952) in front of a file, compressed as bytes arrive by the configured engine.
 final class GzipOutput: ByteOutput {
-    let file: AtomicFile
+    let file: any OutputFile
     private let engine: any GzipEngine
     private var finished = false
     /// Whether the current gzip member has data not yet closed by a checkpoint.
@@ -9,7 +9,7 @@ final class GzipOutput: ByteOutput {
     private var hasMember: Bool
 
     /// A gzip stream in front of `file`; `continuing` when the file already ends with complete members.
-    init(file: AtomicFile, compression: GzipCompression, continuing: Bool = false) throws(SinkError) {
+    init(file: any OutputFile, compression: GzipCompression, continuing: Bool = false) throws(SinkError) {
         self.file = file
         self.hasMember = continuing
         self.engine = try makeGzipEngine(compression)

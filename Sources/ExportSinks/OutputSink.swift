@@ -93,6 +93,9 @@ public final class OutputSink: RecordSink {
         /// Parquet only: entries of the file's `key_value_metadata` besides the run id and the
         /// pipeline (the exporter's version, the transform's digest). Default none.
         public var keyValueMetadata: [String: String] = [:]
+        /// Files streamed to object storage (`s3://` paths): bytes a part of the upload holds
+        /// before the next begins (S3 wants 5 MiB at least, but for the last). Default 16 MiB.
+        public var partSize = ObjectUpload.defaultPartSize
         /// Permissions of created files. Default 0600: exports hold personal data.
         public var fileMode: UInt32 = 0o600
         /// The file operations, as steps a crash test can stop at. Default: carried out directly.
@@ -214,6 +217,14 @@ public final class OutputSink: RecordSink {
         return summaries
     }
 
+    /// Prepares every file and puts it in place at once (renamed, or its upload completed): for a
+    /// sink used on its own.
+    public func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary] {
+        let prepared = try self.prepareCommit(context)
+        for file in prepared { try file.install(steps: self.configuration.steps) }
+        return prepared.map(\.summary)
+    }
+
     public func discard() {
         for (_, writer) in self.finished { writer.discard() }
         for writer in self.open.values { writer.discard() }
@@ -249,6 +260,7 @@ public final class OutputSink: RecordSink {
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume,
+                partSize: self.configuration.partSize,
                 steps: self.configuration.steps
             )
         case .csv:
@@ -260,6 +272,7 @@ public final class OutputSink: RecordSink {
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume,
+                partSize: self.configuration.partSize,
                 steps: self.configuration.steps
             )
         case .parquet:
@@ -271,6 +284,12 @@ public final class OutputSink: RecordSink {
                 resume: resume
             )
         case .sqlite:
+            guard ObjectLocation(path: path) == nil else {
+                throw .storage(
+                    "cannot write \(path): a SQLite output is a database on disk, not a stream; "
+                        + "give it a local path"
+                )
+            }
             writer = try SQLiteWriter(
                 path: path,
                 schema: self.schema,

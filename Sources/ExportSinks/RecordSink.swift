@@ -200,6 +200,8 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
         case compression(String)
         case sqlite(operation: String, path: String, message: String)
         case damaged(what: String, reason: String, advice: String)
+        case storage(String)
+        case value(String)
     }
 
     private let code: Code
@@ -210,6 +212,12 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
     }
 
     static func compression(_ reason: String) -> Self { Self(code: .compression(reason)) }
+
+    /// Object storage refused or could not be reached; `reason` is the storage error's one line.
+    static func storage(_ reason: String) -> Self { Self(code: .storage(reason)) }
+
+    /// A value the format cannot hold (an `add_date` that is not a date).
+    static func value(_ reason: String) -> Self { Self(code: .value(reason)) }
 
     static func sqlite(_ operation: String, path: String, message: String) -> Self {
         Self(code: .sqlite(operation: operation, path: path, message: message))
@@ -234,7 +242,11 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
             "cannot \(operation) \(path): \(String(cString: strerror(errno)))"
                 + (errno == ENOSPC || errno == EDQUOT ? "; \(Self.diskFullAdvice)" : "")
         case .compression(let reason):
-            "gzip failed: \(reason)"
+            "compression failed: \(reason)"
+        case .storage(let reason):
+            reason
+        case .value(let reason):
+            "cannot write \(reason)"
         case .sqlite(let operation, let path, let message):
             "SQLite could not \(operation) \(path): \(message)"
         case .damaged(let what, let reason, let advice):
@@ -253,6 +265,17 @@ public struct PreparedFile: Sendable, Codable {
     /// names them): the run checks its rows against what the walk handed that partition. Nil for a
     /// file that does not hold the export's faces (a SQLite output's changes file).
     public var partition: Partition?
+    /// For a file streamed to object storage (its summary's path `s3://bucket/key`): the upload
+    /// the commit completes. Nil for a file on disk.
+    public var upload: Upload?
+
+    /// A multipart upload whose parts are all sent.
+    public struct Upload: Sendable, Hashable, Codable {
+        /// The store's id for it.
+        public var uploadID: String
+        /// The ETags of its parts, in order.
+        public var parts: [String]
+    }
 
     /// The account and library a file's path is made for; nil where the template does not name them.
     public struct Partition: Sendable, Hashable, Codable {
@@ -280,12 +303,24 @@ public struct PreparedFile: Sendable, Codable {
     /// temporary name gone, its final name there) counts as installed, so a crash-interrupted
     /// install can simply be repeated.
     public func install(steps: FileSteps = .direct) throws(SinkError) {
+        if let upload = self.upload {
+            guard let location = ObjectLocation(path: self.summary.path) else {
+                throw .storage("cannot complete \(self.summary.path): it is not an s3://bucket/key path")
+            }
+            return try steps.completeUpload(location, uploadID: upload.uploadID, parts: upload.parts)
+        }
         let installed = access(self.temporaryPath, F_OK) != 0 && access(self.summary.path, F_OK) == 0
         if !installed { try AtomicFile.rename(self.temporaryPath, to: self.summary.path, steps: steps) }
     }
 
-    /// Removes the file under its temporary name.
+    /// Removes the file under its temporary name, or aborts its upload.
     public func discard(steps: FileSteps = .direct) {
+        if let upload = self.upload {
+            if let location = ObjectLocation(path: self.summary.path) {
+                steps.abortUpload(location, uploadID: upload.uploadID)
+            }
+            return
+        }
         steps.remove(self.temporaryPath)
     }
 }

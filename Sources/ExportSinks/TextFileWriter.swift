@@ -4,7 +4,7 @@ final class TextFileWriter: FileWriter {
     private let encoder: any RecordEncoder
     private let format: OutputSink.Format
     private var output: (any ByteOutput)?
-    private let file: AtomicFile
+    private let file: any OutputFile
     private var buffer: [UInt8] = []
     private var rows = 0
     private static let flushThreshold = 1 << 16
@@ -17,6 +17,7 @@ final class TextFileWriter: FileWriter {
         compression: GzipCompression,
         mode: UInt32,
         resume: FileCheckpoint? = nil,
+        partSize: Int = ObjectUpload.defaultPartSize,
         steps: FileSteps = .direct
     )
         throws(SinkError)
@@ -27,6 +28,7 @@ final class TextFileWriter: FileWriter {
             compression: compression,
             mode: mode,
             resume: resume.map { AtomicFile.Resume(bytes: $0.bytes, sha256: $0.sha256) },
+            partSize: partSize,
             steps: steps
         )
         self.output = output
@@ -44,6 +46,12 @@ final class TextFileWriter: FileWriter {
     func checkpoint() throws(SinkError) -> FileCheckpoint {
         try self.flush()
         try self.output?.checkpoint()
+        // In object storage, the bytes since the last part are not stored yet.
+        var stored = true
+        if self.output != nil { stored = try self.file.store() }
+        guard stored else {
+            return FileCheckpoint(bytes: self.file.bytesWritten, rows: self.rows, finished: false, pending: true)
+        }
         return FileCheckpoint(
             bytes: self.file.bytesWritten,
             rows: self.rows,
@@ -85,7 +93,7 @@ final class TextFileWriter: FileWriter {
             bytes: self.file.bytesWritten,
             sha256: self.file.sha256
         )
-        return [PreparedFile(temporaryPath: self.file.temporaryPath, summary: summary)]
+        return [self.file.prepared(summary)]
     }
 
     func discard() {

@@ -67,6 +67,9 @@ public final class ObjectStorageClient: Sendable {
         self.signer = SignatureV4(region: configuration.region)
     }
 
+    /// The bucket the client's calls go to.
+    public var bucket: String { self.configuration.bucket }
+
     /// Stores `body` under `key` in one `PUT`; with `ifNoneMatch`, only if no object has the key
     /// (the store answers `PreconditionFailed` otherwise). Returns the object's ETag.
     @discardableResult

@@ -13,22 +13,7 @@ struct ObjectStorageClientTests {
         bucket: String? = nil,
         endpoint: String? = nil
     ) throws -> ObjectStorageClient {
-        var configuration = ObjectStorageClient.Configuration(
-            endpoint: URL(string: endpoint ?? server.endpoint)!,
-            bucket: bucket ?? server.bucket
-        )
-        configuration.pathStyle = true
-        var transport = CurlTransport.Configuration()
-        transport.network.proxy = .none
-        let credentials = SignatureV4.Credentials(
-            accessKeyID: server.accessKeyID,
-            secretAccessKey: secret ?? server.secretAccessKey
-        )
-        return ObjectStorageClient(
-            configuration: configuration,
-            credentials: { credentials },
-            transport: try CurlTransport(configuration: transport)
-        )
+        try server.client(secret: secret, bucket: bucket, endpoint: endpoint)
     }
 
     /// The bytes of `key` as boto3 reads them, in hex.

@@ -1,4 +1,6 @@
 public import Foundation
+public import ObjectStorage
+import Transport
 
 /// A real S3 implementation on loopback for the tests: moto's server (`.ci/python-readers.txt`),
 /// checking every signature (IAM mode), with a user whose keys may do anything in S3 and one
@@ -20,7 +22,8 @@ public final class MotoServer: @unchecked Sendable {
         # Three calls without signatures (making the user, its policy and its keys); then every
         # call must be signed by a key moto knows.
         moto = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
-                                 "-p", str(port)], env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3"),
+                                 "-p", str(port)], env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3",
+                                                            S3_UPLOAD_PART_MIN_SIZE=sys.argv[2]),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = "http://127.0.0.1:%d" % port
@@ -45,12 +48,13 @@ public final class MotoServer: @unchecked Sendable {
             moto.kill()
         """#
 
-    /// Starts the server with a bucket named `bucket`.
-    public init(bucket: String = "nightly") throws {
+    /// Starts the server with a bucket named `bucket`, refusing to complete an upload with a part
+    /// but the last smaller than `minimumPartSize` (S3's 5 MiB by default).
+    public init(bucket: String = "nightly", minimumPartSize: Int = 5 << 20) throws {
         self.bucket = bucket
         self.process = Process()
         self.process.executableURL = URL(fileURLWithPath: try PythonReaders.python())
-        self.process.arguments = ["-c", Self.script, bucket]
+        self.process.arguments = ["-c", Self.script, bucket, String(minimumPartSize)]
         let output = Pipe()
         self.input = Pipe()
         self.process.standardOutput = output
@@ -78,6 +82,31 @@ public final class MotoServer: @unchecked Sendable {
     }
 
     deinit { try? self.input.fileHandleForWriting.close() }
+
+    /// A client of this server with the user's keys (or another `secret`), for `bucket` (the
+    /// server's by default) at `endpoint` (the server's by default), path-style, without a proxy.
+    public func client(
+        secret: String? = nil,
+        bucket: String? = nil,
+        endpoint: String? = nil
+    ) throws -> ObjectStorageClient {
+        var configuration = ObjectStorageClient.Configuration(
+            endpoint: URL(string: endpoint ?? self.endpoint)!,
+            bucket: bucket ?? self.bucket
+        )
+        configuration.pathStyle = true
+        var transport = CurlTransport.Configuration()
+        transport.network.proxy = .none
+        let credentials = SignatureV4.Credentials(
+            accessKeyID: self.accessKeyID,
+            secretAccessKey: secret ?? self.secretAccessKey
+        )
+        return ObjectStorageClient(
+            configuration: configuration,
+            credentials: { credentials },
+            transport: try CurlTransport(configuration: transport)
+        )
+    }
 
     /// Runs `script` in the readers' Python with boto3, `s3` a client of this server with the
     /// user's keys and `bucket` the bucket, and returns what it printed.

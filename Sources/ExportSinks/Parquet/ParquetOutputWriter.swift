@@ -11,7 +11,7 @@ import Glibc
 /// metadata for the footer. Row groups end only between pages, so a checkpoint is always at a
 /// page's end. ``finish()`` writes the last row group, the page index and the footer.
 final class ParquetOutputWriter: FileWriter {
-    private let file: AtomicFile
+    private let file: any OutputFile
     private let writer: ParquetFileWriter
     private let kinds: [Kind]
     private let rowGroupBytes: Int
@@ -48,11 +48,12 @@ final class ParquetOutputWriter: FileWriter {
                 advice: "run again without --resume"
             )
         }
-        let file = try AtomicFile(
+        let file = try makeOutputFile(
             path: path,
             runID: run.runID,
-            mode: mode_t(configuration.fileMode),
+            mode: configuration.fileMode,
             resume: resume.map { AtomicFile.Resume(bytes: $0.bytes, sha256: $0.sha256) },
+            partSize: configuration.partSize,
             steps: configuration.steps
         )
         self.file = file
@@ -105,7 +106,10 @@ final class ParquetOutputWriter: FileWriter {
     }
 
     func checkpoint() throws(SinkError) -> FileCheckpoint {
-        guard self.writer.pendingRows == 0 else {
+        // Only whole row groups count, and in object storage only the parts sent.
+        var stored = self.writer.pendingRows == 0
+        if stored && !self.finished { stored = try self.file.store() }
+        guard stored else {
             return FileCheckpoint(
                 bytes: self.file.bytesWritten,
                 rows: Int(self.writer.writtenRows) + self.writer.pendingRows,
@@ -146,7 +150,7 @@ final class ParquetOutputWriter: FileWriter {
             bytes: self.file.bytesWritten,
             sha256: self.file.sha256
         )
-        return [PreparedFile(temporaryPath: self.file.temporaryPath, summary: summary)]
+        return [self.file.prepared(summary)]
     }
 
     private func finishRowGroup() throws(SinkError) {
@@ -202,7 +206,7 @@ final class ParquetOutputWriter: FileWriter {
         guard text.count == 10, text[4] == 0x2D, text[7] == 0x2D, var year = number(0..<4),
             let month = number(5..<7), let day = number(8..<10)
         else {
-            throw .compression("add_date '\(String(decoding: text, as: UTF8.self))' is not YYYY-MM-DD")
+            throw .value("add_date '\(String(decoding: text, as: UTF8.self))' to Parquet: it is not YYYY-MM-DD")
         }
         // Days from civil (Howard Hinnant's algorithm).
         year -= month <= 2 ? 1 : 0

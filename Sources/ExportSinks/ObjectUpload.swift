@@ -1,0 +1,98 @@
+import FaceExportCrypto
+
+/// One output file streamed to object storage as a multipart upload: invisible until the commit
+/// completes it, then whole at once.
+///
+/// Bytes wait in memory until ``store()`` finds a part's worth (``partSize`` or more: parts end
+/// only where a checkpoint can vouch for them, between pages), and the rest goes as the last part
+/// when the file is finished; memory holds one part and a page. The upload starts with the first
+/// part; a failed or abandoned run aborts it (``discard()``), so that no part stays billed.
+final class ObjectUpload: OutputFile {
+    let location: ObjectLocation
+    let finalPath: String
+    /// Bytes a part holds at least, but the last (S3 wants 5 MiB or more).
+    let partSize: Int
+    private let steps: FileSteps
+    private var uploadID: String?
+    /// The ETags of the parts sent, in order (part numbers from 1).
+    private var parts: [String] = []
+    private var buffer: [UInt8] = []
+    private var digest: SHA256Digest? = SHA256Digest()
+    private(set) var sha256 = ""
+    private(set) var bytesWritten = 0
+
+    /// The part size unless the output says otherwise: 16 MiB.
+    static let defaultPartSize = 16 << 20
+
+    /// The most parts an upload may have (S3's limit).
+    static let maximumParts = 10_000
+
+    /// An upload to `path` (`s3://bucket/key`), through `steps`' object store, in parts of `partSize`.
+    init(path: String, partSize: Int, steps: FileSteps) throws(SinkError) {
+        guard let location = ObjectLocation(path: path) else {
+            throw .storage("cannot write \(path): it is not an s3://bucket/key path")
+        }
+        self.location = location
+        self.finalPath = path
+        self.partSize = partSize
+        self.steps = steps
+    }
+
+    var sha256SoFar: String { self.digest?.hexDigestSoFar() ?? self.sha256 }
+
+    func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError) {
+        self.digest?.update(buffer)
+        self.buffer.append(contentsOf: buffer)
+        self.bytesWritten += buffer.count
+    }
+
+    func store() throws(SinkError) -> Bool {
+        if self.buffer.count >= self.partSize { try self.sendPart() }
+        return self.buffer.isEmpty
+    }
+
+    func finish() throws(SinkError) {
+        guard self.digest != nil else { return }
+        // The last part may be of any size; a file of no bytes is one empty part.
+        if !self.buffer.isEmpty || self.parts.isEmpty { try self.sendPart() }
+        self.sha256 = self.digest.take()?.hexDigest() ?? ""
+        self.buffer = []
+    }
+
+    func prepared(_ summary: SinkSummary) -> PreparedFile {
+        var file = PreparedFile(temporaryPath: "\(self.finalPath) (upload \(self.uploadID ?? ""))", summary: summary)
+        file.upload = PreparedFile.Upload(uploadID: self.uploadID ?? "", parts: self.parts)
+        return file
+    }
+
+    func discard() {
+        if let uploadID = self.uploadID { self.steps.abortUpload(self.location, uploadID: uploadID) }
+        self.uploadID = nil
+        self.parts = []
+        self.buffer = []
+    }
+
+    private func sendPart() throws(SinkError) {
+        guard self.parts.count < Self.maximumParts else {
+            throw .storage(
+                "cannot write \(self.finalPath): it would take more than \(Self.maximumParts) parts; "
+                    + "raise the part size"
+            )
+        }
+        let uploadID: String
+        if let started = self.uploadID {
+            uploadID = started
+        } else {
+            uploadID = try self.steps.startUpload(self.location)
+            self.uploadID = uploadID
+        }
+        let number = self.parts.count + 1
+        let result = self.buffer.withUnsafeBytes { body in
+            Result { () throws(SinkError) in
+                try self.steps.uploadPart(self.location, uploadID: uploadID, number: number, body: body)
+            }
+        }
+        self.parts.append(try result.get())
+        self.buffer.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,43 @@
+/// Where an output file's bytes go until the commit: a temporary file beside the final one
+/// (``AtomicFile``) or a multipart upload to object storage (``ObjectUpload``). Nothing of it is
+/// visible under its final name before the commit. Bytes written to it directly are its content
+/// (a compressor writes to it otherwise: ``GzipOutput``).
+protocol OutputFile: ByteOutput {
+    /// Where the file appears at the commit: a path, or `s3://bucket/key`.
+    var finalPath: String { get }
+    /// Bytes written so far.
+    var bytesWritten: Int { get }
+    /// SHA-256 of the bytes written so far.
+    var sha256SoFar: String { get }
+    /// SHA-256 of the whole file, once finished.
+    var sha256: String { get }
+    /// Appends `buffer`.
+    func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError)
+    /// Stores what was written so far as far as it can; true when every byte written is stored (a
+    /// local file: always; an upload: when a part ended with the last byte).
+    func store() throws(SinkError) -> Bool
+    /// Stores the rest: the file is complete, waiting for the commit.
+    func finish() throws(SinkError)
+    /// The finished file, as the commit puts it in place.
+    func prepared(_ summary: SinkSummary) -> PreparedFile
+    /// Removes what was written (a temporary file, an upload's parts).
+    func discard()
+}
+
+extension OutputFile {
+    func write(_ bytes: ArraySlice<UInt8>) throws(SinkError) {
+        let failure: SinkError? = bytes.withUnsafeBytes { buffer in
+            do throws(SinkError) { try self.write(buffer) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+}
+
+extension AtomicFile: OutputFile {
+    func store() throws(SinkError) -> Bool { true }
+
+    func prepared(_ summary: SinkSummary) -> PreparedFile {
+        PreparedFile(temporaryPath: self.temporaryPath, summary: summary)
+    }
+}

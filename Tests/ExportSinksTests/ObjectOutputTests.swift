@@ -1,0 +1,134 @@
+import Foundation
+import ObjectStorage
+import TestSupport
+import Testing
+
+@testable import ExportSinks
+
+/// Outputs streamed to object storage (moto's server, checking every signature): invisible until
+/// the commit, then byte for byte what the same output writes to disk; a discarded run leaves no
+/// upload open and the previous object as it was.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ObjectOutputTests {
+    static let source = RecordSource(account: "a", groupID: "g0")
+    /// Parts of 16 KiB, and a server that refuses smaller ones but the last, as S3 refuses parts
+    /// under 5 MiB.
+    static let partSize = 16 << 10
+
+    static func sink(
+        _ format: OutputSink.Format,
+        _ path: String,
+        steps: FileSteps = .direct
+    ) throws -> OutputSink {
+        var configuration = OutputSink.Configuration(format: format, path: try OutputPathTemplate(path))
+        configuration.partSize = Self.partSize
+        configuration.rowGroupBytes = 48 << 10
+        configuration.steps = steps
+        return OutputSink(
+            configuration: configuration,
+            run: .init(date: "2026-12-06", runID: "r1", pipeline: "nightly")
+        )
+    }
+
+    /// Three hundred pages of the hard records: several parts for every format.
+    static var batches: [[StandardRecord]] {
+        let records = StandardRecord.hardRecords()
+        return (0..<300).map { batch in
+            records.enumerated().map { index, record in
+                var record = record
+                record.faceToken = "token-\(batch)-\(index)"
+                return record
+            }
+        }
+    }
+
+    static func boto3Lines(_ server: MotoServer, _ script: String, _ arguments: [String] = []) throws -> [String] {
+        String(decoding: try server.boto3(script, arguments), as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    static let openUploads = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
+    static let keys = "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket).get('Contents', [])))"
+
+    @Test(arguments: [
+        ("faces.ndjson.gz", OutputSink.Format.ndjson), ("faces.csv", .csv), ("faces.parquet", .parquet),
+    ])
+    func anUploadIsInvisibleUntilTheCommitThenTheBytesOnDisk(name: String, format: OutputSink.Format) throws {
+        let server = try MotoServer(minimumPartSize: Self.partSize)
+        defer { server.stop() }
+        let steps = FileSteps(observer: nil, objectStore: try server.client())
+        let folder = try makeTemporaryDirectory()
+        let local = try Self.sink(format, folder + "/dt={date}/" + name)
+        let remote = try Self.sink(format, "s3://\(server.bucket)/exports/dt={date}/" + name, steps: steps)
+        var checkpoints: [FileCheckpoint] = []
+        for batch in Self.batches {
+            try local.write(batch, from: Self.source)
+            _ = try local.checkpoint(Self.source, finished: false)
+            try remote.write(batch, from: Self.source)
+            checkpoints.append(try #require(try remote.checkpoint(Self.source, finished: false)))
+        }
+        #expect(checkpoints.contains(where: \.isExact) && checkpoints.contains { !$0.isExact })
+        #expect(try Self.boto3Lines(server, Self.keys).isEmpty, "nothing visible before the commit")
+        #expect(try Self.boto3Lines(server, Self.openUploads) == ["1"])
+
+        let onDisk = try #require(try local.commit(CommitContext.sample()).first)
+        let uploaded = try #require(try remote.commit(CommitContext.sample()).first)
+        let key = "exports/dt=2026-12-06/" + name
+        #expect(uploaded.path == "s3://\(server.bucket)/" + key)
+        #expect(uploaded.rows == onDisk.rows && uploaded.bytes == onDisk.bytes && uploaded.sha256 == onDisk.sha256)
+        let read = try Self.boto3Lines(
+            server,
+            """
+            import hashlib
+            body = s3.get_object(Bucket=bucket, Key=sys.argv[1])['Body'].read()
+            print(len(body)); print(hashlib.sha256(body).hexdigest())
+            print(s3.head_object(Bucket=bucket, Key=sys.argv[1], PartNumber=1).get('PartsCount', 1))
+            """,
+            [key]
+        )
+        #expect(read.prefix(2) == ["\(onDisk.bytes)", onDisk.sha256], "boto3 reads the bytes written to disk")
+        #expect(Int(read.last ?? "") ?? 0 >= 3, "streamed in parts")
+        #expect(try Self.boto3Lines(server, Self.openUploads) == ["0"], "no upload left open")
+    }
+
+    @Test func aDiscardedRunAbortsItsUploadsAndLeavesThePreviousObject() throws {
+        let server = try MotoServer(minimumPartSize: Self.partSize)
+        defer { server.stop() }
+        let client = try server.client()
+        let previous = Data("last night\n".utf8)
+        try client.putObject("exports/faces.ndjson", body: previous)
+        let steps = FileSteps(observer: nil, objectStore: client)
+        let sink = try Self.sink(.ndjson, "s3://\(server.bucket)/exports/faces.ndjson", steps: steps)
+        let perLibrary = try Self.sink(
+            .parquet,
+            "s3://\(server.bucket)/exports/group={group}/part.parquet",
+            steps: steps
+        )
+        for (index, batch) in Self.batches.prefix(100).enumerated() {
+            let source = RecordSource(account: "a", groupID: "g\(index % 3)")
+            try sink.write(batch, from: source)
+            _ = try sink.checkpoint(source, finished: false)
+            try perLibrary.write(batch, from: source)
+            _ = try perLibrary.checkpoint(source, finished: false)
+        }
+        try perLibrary.groupFinished(RecordSource(account: "a", groupID: "g0"))
+        // The night's file has sent parts, g0's file was finished (one part); g1's and g2's still
+        // fill their first part in memory, with no upload begun.
+        #expect(try Self.boto3Lines(server, Self.openUploads) == ["2"])
+        sink.discard()
+        perLibrary.discard()
+        #expect(try Self.boto3Lines(server, Self.openUploads) == ["0"], "every upload aborted")
+        #expect(try Self.boto3Lines(server, Self.keys) == ["exports/faces.ndjson"])
+        #expect(try client.getObject("exports/faces.ndjson") == previous)
+    }
+
+    @Test func aSQLiteOutputInObjectStorageIsRefusedInOneLine() throws {
+        let sink = try Self.sink(.sqlite, "s3://nightly/faces.sqlite")
+        #expect {
+            try sink.write(Self.batches[0], from: Self.source)
+        } throws: { error in
+            "\(error)"
+                == "cannot write s3://nightly/faces.sqlite: a SQLite output is a database on disk, not a stream; "
+                + "give it a local path"
+        }
+    }
+}
