@@ -109,6 +109,7 @@ let package = Package(
                 "FaceSearch",
                 "FaceSearchSimulation",
                 "FaceSearchSimulator",
+                "ObjectStorage",
                 "PipelineFile",
                 "Transport",
                 .product(name: "Logging", package: "swift-log"),
@@ -157,7 +158,10 @@ let package = Package(
         // One test target per library, none with the HTTP server, and one for everything together.
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "FaceSearchTests", dependencies: ["FaceSearch", "FaceSearchSimulation", "Transport"]),
-        .testTarget(name: "ExportSinksTests", dependencies: ["ExportSinks", "FaceSearchSimulation", "TestSupport"]),
+        .testTarget(
+            name: "ExportSinksTests",
+            dependencies: ["ExportSinks", "FaceSearchSimulation", "ObjectStorage", "TestSupport", "Transport"]
+        ),
         .testTarget(
             name: "ExportPipelineTests",
             dependencies: ["ExportPipeline", "ExportSinks", "FaceSearch", "FaceSearchSimulation", "TestSupport"]
@@ -178,6 +182,7 @@ let package = Package(
                 "FaceSearchSimulator",
                 "ExportSinks",
                 "ExportPipeline",
+                "ObjectStorage",
                 "PipelineFile",
                 "TestSupport",
                 "Transport",

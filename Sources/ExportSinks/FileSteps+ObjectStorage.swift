@@ -68,14 +68,25 @@ extension FileSteps {
         }
     }
 
-    /// Completes an upload from its parts' ETags, in order: the object appears whole.
-    func completeUpload(_ location: ObjectLocation, uploadID: String, parts: [String]) throws(SinkError) {
+    /// Completes an upload from its parts' ETags, in order: the object appears whole. An upload the
+    /// store no longer knows counts as completed when the object is there with `bytes` bytes: a
+    /// commit finished again after a crash completed it the first time.
+    func completeUpload(
+        _ location: ObjectLocation,
+        uploadID: String,
+        parts: [String],
+        bytes: Int
+    ) throws(SinkError) {
         try self.perform(.completeUpload, location) { (store) throws(ObjectStorageError) in
-            try store.completeMultipartUpload(
-                location.key,
-                uploadID: uploadID,
-                parts: parts.enumerated().map { (number: $0.offset + 1, etag: $0.element) }
-            )
+            do throws(ObjectStorageError) {
+                try store.completeMultipartUpload(
+                    location.key,
+                    uploadID: uploadID,
+                    parts: parts.enumerated().map { (number: $0.offset + 1, etag: $0.element) }
+                )
+            } catch  where error.code == "NoSuchUpload" {
+                guard try store.objectSize(location.key) == bytes else { throw error }
+            }
         }
     }
 
@@ -101,5 +112,15 @@ extension FileSteps {
         try self.perform(.putObject, location) { (store) throws(ObjectStorageError) in
             _ = try store.putObject(location.key, body: Data(bytes))
         }
+    }
+}
+
+extension FileSteps {
+    /// Abandons the upload `uploadID` of the object at `path` (`s3://bucket/key`); false when the
+    /// store could not be told.
+    @discardableResult
+    public func abortUpload(at path: String, uploadID: String) -> Bool {
+        guard let location = ObjectLocation(path: path) else { return false }
+        return self.abortUpload(location, uploadID: uploadID)
     }
 }

@@ -71,6 +71,11 @@ public struct FileSteps: Sendable {
         self.objectStore = objectStore
     }
 
+    /// The same steps, with `s3://` paths going to `objectStore`.
+    public func with(objectStore: ObjectStorageClient) -> FileSteps {
+        FileSteps(observer: self.observer, objectStore: objectStore)
+    }
+
     /// Tells the observer a step is about to happen; dies there if it says so.
     public func step(_ kind: Kind, path: String) {
         guard let observer = self.observer else { return }

@@ -38,6 +38,10 @@ final class ObjectUpload: OutputFile {
         self.steps = steps
     }
 
+    var isResumable: Bool { false }
+
+    var openUpload: (object: String, uploadID: String)? { self.uploadID.map { (self.finalPath, $0) } }
+
     var sha256SoFar: String { self.digest?.hexDigestSoFar() ?? self.sha256 }
 
     func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError) {

@@ -16,6 +16,11 @@ protocol OutputFile: ByteOutput {
     /// Stores what was written so far as far as it can; true when every byte written is stored (a
     /// local file: always; an upload: when a part ended with the last byte).
     func store() throws(SinkError) -> Bool
+    /// Whether a resumed run can continue the file from a checkpoint (an upload cannot yet: the
+    /// SHA-256 of its parts is not kept, so a resumed run starts it again).
+    var isResumable: Bool { get }
+    /// The file's upload to object storage, once begun: its `s3://bucket/key` and upload id.
+    var openUpload: (object: String, uploadID: String)? { get }
     /// Stores the rest: the file is complete, waiting for the commit.
     func finish() throws(SinkError)
     /// The finished file, as the commit puts it in place.
@@ -36,8 +41,19 @@ extension OutputFile {
 
 extension AtomicFile: OutputFile {
     func store() throws(SinkError) -> Bool { true }
+    var isResumable: Bool { true }
+    var openUpload: (object: String, uploadID: String)? { nil }
 
     func prepared(_ summary: SinkSummary) -> PreparedFile {
         PreparedFile(temporaryPath: self.temporaryPath, summary: summary)
+    }
+}
+
+extension FileCheckpoint {
+    /// Notes `file`'s open upload, if it has one.
+    mutating func note(_ file: any OutputFile) {
+        guard let upload = file.openUpload else { return }
+        self.object = upload.object
+        self.upload = upload.uploadID
     }
 }

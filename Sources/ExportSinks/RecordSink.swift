@@ -83,6 +83,11 @@ public struct FileCheckpoint: Sendable, Hashable, Codable {
     /// Nil for other formats.
     public var parquetRowGroups: [String]? = nil
 
+    /// A file streamed to object storage: its `s3://bucket/key` and the id of its upload, once the
+    /// upload has begun, so that a later run can abort an upload this run left open. Nil otherwise.
+    public var object: String? = nil
+    public var upload: String? = nil
+
     /// Whether the checkpoint vouches for every row written to the file so far.
     public var isExact: Bool { self.pending != true }
 }
@@ -307,7 +312,12 @@ public struct PreparedFile: Sendable, Codable {
             guard let location = ObjectLocation(path: self.summary.path) else {
                 throw .storage("cannot complete \(self.summary.path): it is not an s3://bucket/key path")
             }
-            return try steps.completeUpload(location, uploadID: upload.uploadID, parts: upload.parts)
+            return try steps.completeUpload(
+                location,
+                uploadID: upload.uploadID,
+                parts: upload.parts,
+                bytes: self.summary.bytes
+            )
         }
         let installed = access(self.temporaryPath, F_OK) != 0 && access(self.summary.path, F_OK) == 0
         if !installed { try AtomicFile.rename(self.temporaryPath, to: self.summary.path, steps: steps) }

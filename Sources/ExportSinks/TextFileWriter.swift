@@ -49,15 +49,14 @@ final class TextFileWriter: FileWriter {
         // In object storage, the bytes since the last part are not stored yet.
         var stored = true
         if self.output != nil { stored = try self.file.store() }
-        guard stored else {
-            return FileCheckpoint(bytes: self.file.bytesWritten, rows: self.rows, finished: false, pending: true)
+        var checkpoint = FileCheckpoint(bytes: self.file.bytesWritten, rows: self.rows, finished: false)
+        if stored && self.file.isResumable {
+            checkpoint.sha256 = self.file.sha256SoFar
+        } else {
+            checkpoint.pending = true
         }
-        return FileCheckpoint(
-            bytes: self.file.bytesWritten,
-            rows: self.rows,
-            finished: false,
-            sha256: self.file.sha256SoFar
-        )
+        checkpoint.note(self.file)
+        return checkpoint
     }
 
     func write(_ records: RecordRows) throws(SinkError) {

@@ -50,11 +50,25 @@ extension PipelineLauncher {
     /// a configuration error.
     func transport() throws(LaunchError) -> any HTTPTransport {
         var network = NetworkOptions()
-        switch self.definition.proxy {
-        case .environment: network.proxy = .environment
-        case .none: network.proxy = .none
+        network.proxy = try self.networkProxy(self.definition.proxy)
+        network.caFile = self.definition.caFile
+        network.caOnly = self.definition.caOnly
+        do {
+            return try self.definition.httpClient.transport(timeout: self.definition.requestTimeout, network: network)
+        } catch {
+            throw LaunchError("\(self.file): \(error)")
+        }
+    }
+}
+
+extension PipelineLauncher {
+    /// The transport's proxy for a `proxy:` key; its user name and password read where they are kept.
+    func networkProxy(_ proxy: PipelineDefinition.Proxy) throws(LaunchError) -> NetworkOptions.Proxy {
+        switch proxy {
+        case .environment: return .environment
+        case .none: return .none
         case .server(let url, let username, let password):
-            network.proxy = .server(
+            return .server(
                 url,
                 username: try username.map { source throws(LaunchError) in
                     try Secrets.read(source, what: "proxy user name")
@@ -63,13 +77,6 @@ extension PipelineLauncher {
                     try Secrets.read(source, what: "proxy password")
                 }
             )
-        }
-        network.caFile = self.definition.caFile
-        network.caOnly = self.definition.caOnly
-        do {
-            return try self.definition.httpClient.transport(timeout: self.definition.requestTimeout, network: network)
-        } catch {
-            throw LaunchError("\(self.file): \(error)")
         }
     }
 }

@@ -74,7 +74,15 @@ public struct PipelineLauncher: Sendable {
         try await self.withAccounts { accounts in try await self.export(accounts) }
     }
 
-    private var folder: String { self.overrides.outputDirectory ?? self.definition.outputDirectory }
+    /// Where the outputs go: a folder, or `s3://BUCKET/PREFIX`.
+    var folder: String {
+        var folder = self.overrides.outputDirectory ?? self.definition.outputDirectory
+        while folder.count > 1 && folder.hasSuffix("/") && !folder.hasSuffix("://") { folder.removeLast() }
+        return folder
+    }
+
+    /// Where the lock, the journal and the commit record go: `state:`, or the output folder.
+    var stateFolder: String { self.definition.stateDirectory ?? self.folder }
 
     /// The lock's and the journal's name: the pipeline's, per shard.
     private var lockName: String {
@@ -82,12 +90,26 @@ public struct PipelineLauncher: Sendable {
     }
 
     private func export(_ accounts: [ResolvedAccount]) async throws -> RunReport {
+        if self.outputsInObjectStorage && self.steps.objectStore == nil {
+            guard self.definition.stateDirectory != nil else {
+                throw LaunchError(
+                    "outputs in object storage (\(self.folder)) need a local folder for the run's journal and lock: "
+                        + "add state: /var/lib/faceexport to \(self.file)"
+                )
+            }
+            // Before anything else is called: the bucket, the keys and the policy.
+            let store = try self.makeObjectStore()
+            try self.checkObjectStore(store)
+            var launcher = self
+            launcher.steps = self.steps.with(objectStore: store)
+            return try await launcher.export(accounts)
+        }
         try self.checkShardedPaths()
         let now = Date()
         // Two runs of this pipeline (shard) on this output never overlap; the kernel frees the lock if we die.
         let lock = try self.takeLock(startedAt: now)
         defer { lock.release() }
-        let journalPath = self.folder + "/.faceexport/" + SafeFileName.make(self.lockName) + ".journal"
+        let journalPath = self.stateFolder + "/.faceexport/" + SafeFileName.make(self.lockName) + ".journal"
         try self.finishInterruptedCommit(journalPath: journalPath)
         let hashKey = try self.definition.transform.hashKey.map { source in
             try Secrets.hashKey(source, definition: self.definition, file: self.file)
@@ -116,7 +138,7 @@ public struct PipelineLauncher: Sendable {
         {
             // The run is over for good: nothing of its id may stay behind, not even what an earlier
             // attempt of it left outside the sinks' own files (a manifest it was writing when it died).
-            LeftoverFiles.remove(of: context.runID, under: self.folder, steps: self.steps)
+            self.removeLeftovers(of: context.runID, journalPath: nil)
         }
         return report
     }
@@ -137,7 +159,7 @@ public struct PipelineLauncher: Sendable {
         let host = ProcessInfo.processInfo.hostName
         do {
             return try RunLock(
-                folder: self.folder,
+                folder: self.stateFolder,
                 pipeline: self.lockName,
                 note: "pid \(getpid()) on \(host), started \(RunIdentity.format(startedAt, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"
             )
@@ -176,7 +198,7 @@ public struct PipelineLauncher: Sendable {
     private func continueOrClearInterruptedRun(journalPath: String, context: inout RunContext) throws(LaunchError) {
         let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
         guard self.overrides.resume else {
-            if let previous { LeftoverFiles.remove(of: previous.runID, under: self.folder, steps: self.steps) }
+            if let previous { self.removeLeftovers(of: previous.runID, journalPath: journalPath) }
             return
         }
         guard let previous else {
@@ -185,13 +207,17 @@ public struct PipelineLauncher: Sendable {
                     "cannot resume: \(damage), before it names its run; run without --resume to start over"
                 )
             }
-            throw LaunchError("nothing to resume: no interrupted run of '\(self.lockName)' in \(self.folder)")
+            throw LaunchError("nothing to resume: no interrupted run of '\(self.lockName)' in \(self.stateFolder)")
         }
         guard previous.fingerprint == context.fingerprint else {
             throw LaunchError(
                 "cannot resume run \(previous.runID): the pipeline's outputs, groups, endpoint, transform, hash key or "
                     + "output folder changed since it was interrupted; run without --resume to start over"
             )
+        }
+        if self.outputsInObjectStorage {
+            // An upload cannot be continued yet: the resumed run sends its files again.
+            Self.abortUploads(ofJournal: journalPath, steps: self.steps)
         }
         context.runID = previous.runID
         context.date = previous.date
@@ -201,6 +227,20 @@ public struct PipelineLauncher: Sendable {
             self.logger.warning(
                 "\(damage); continuing from the last line before it (the pages after it are fetched again)"
             )
+        }
+    }
+
+    /// Removes what an interrupted or failed run `runID` left: its temporary files beside the
+    /// outputs and the state, and for outputs in object storage, the uploads its journal (at
+    /// `journalPath`, when it is still there) names.
+    private func removeLeftovers(of runID: String, journalPath: String?) {
+        if self.outputsInObjectStorage {
+            if let journalPath { Self.abortUploads(ofJournal: journalPath, steps: self.steps) }
+        } else {
+            LeftoverFiles.remove(of: runID, under: self.folder, steps: self.steps)
+        }
+        if self.stateFolder != self.folder {
+            LeftoverFiles.remove(of: runID, under: self.stateFolder, steps: self.steps)
         }
     }
 

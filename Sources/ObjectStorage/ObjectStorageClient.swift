@@ -89,6 +89,25 @@ public final class ObjectStorageClient: Sendable {
         try self.call("GET", key: key, operation: "GetObject").body
     }
 
+    /// The size of the object under `key`, read with a one-byte ranged `GET`; nil when there is none.
+    public func objectSize(_ key: String) throws(ObjectStorageError) -> Int? {
+        let answer: TransportResponse
+        do {
+            answer = try self.call("GET", key: key, headers: [("Range", "bytes=0-0")], operation: "GetObject")
+        } catch  where error.code == "NoSuchKey" {
+            return nil
+        } catch  where error.code == "InvalidRange" {
+            return 0  // an empty object has no first byte
+        }
+        // `Content-Range: bytes 0-0/SIZE`; a store that ignores the range sends the whole object.
+        if let range = answer.headers["content-range"], let slash = range.lastIndex(of: "/"),
+            let size = Int(range[range.index(after: slash)...])
+        {
+            return size
+        }
+        return answer.body.count
+    }
+
     /// Removes the object under `key` (done also when there was none).
     public func deleteObject(_ key: String) throws(ObjectStorageError) {
         _ = try self.call("DELETE", key: key, operation: "DeleteObject")

@@ -1,5 +1,6 @@
 import ExportPipeline
 import ExportSinks
+import FaceSearch
 import Foundation
 import Yams
 
@@ -37,6 +38,75 @@ extension DefinitionReader {
             return nil
         }
         return .server(url: url, username: try source("username"), password: try source("password"))
+    }
+
+    /// A `tls:` section: a bundle to trust, and whether only it.
+    func tls(_ node: Node, _ key: String) throws(PipelineFileError) -> (caFile: String?, caOnly: Bool) {
+        let tls = try self.mapping(node, key, allowed: ["ca_file", "ca_only"])
+        let caFile = try tls["ca_file"].map { file throws(PipelineFileError) in try self.string(file, "\(key).ca_file")
+        }
+        let caOnly = try tls["ca_only"].map { only throws(PipelineFileError) in try self.boolean(only, "\(key).ca_only")
+        }
+        if caOnly == true && caFile == nil {
+            throw self.fail(
+                node,
+                "\(key).ca_only",
+                "needs \(key).ca_file: the certificates to trust instead of the system's"
+            )
+        }
+        return (caFile, caOnly ?? false)
+    }
+
+    /// The `storage:` section.
+    func storage(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Storage {
+        let entries = try self.mapping(
+            node,
+            "storage",
+            allowed: ["endpoint", "region", "path_style", "part_size", "proxy", "tls"]
+        )
+        var storage = PipelineDefinition.Storage()
+        if let node = entries["endpoint"] {
+            let text = try self.string(node, "storage.endpoint")
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host,
+                !host.isEmpty, ["http", "https"].contains(scheme)
+            else { throw self.fail(node, "storage.endpoint", "expected a URL such as https://minio.internal:9000") }
+            guard url.user == nil && url.password == nil else {
+                throw self.fail(node, "storage.endpoint", "credentials never go in a pipeline file")
+            }
+            guard scheme == "https" || FaceSearchEndpoint.isLoopback(host: host) else {
+                throw self.fail(
+                    node,
+                    "storage.endpoint",
+                    "plain http is refused for '\(host)': use https, or http only to a store on this machine"
+                )
+            }
+            storage.endpoint = text
+        }
+        if let node = entries["region"] { storage.region = try self.string(node, "storage.region") }
+        if let node = entries["path_style"] { storage.pathStyle = try self.boolean(node, "storage.path_style") }
+        if let node = entries["part_size"] {
+            storage.partSize = try self.byteSize(node, "storage.part_size", in: (5 << 20)...(5 << 30))
+        }
+        if let node = entries["proxy"] { storage.proxy = try self.proxy(node) }
+        if let node = entries["tls"] { (storage.caFile, storage.caOnly) = try self.tls(node, "storage.tls") }
+        return storage
+    }
+
+    /// An `output_dir` of `s3://BUCKET/PREFIX`: a bucket name S3 accepts.
+    func checkObjectStorageFolder(_ node: Node, _ text: String) throws(PipelineFileError) {
+        let rest = text.dropFirst(5)
+        let bucket = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let allowed = bucket.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }
+        guard (3...63).contains(bucket.count), allowed, bucket.first?.isLetter == true || bucket.first?.isNumber == true
+        else {
+            throw self.fail(
+                node,
+                "output_dir",
+                "'\(bucket)' is not a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens "
+                    + "(s3://BUCKET/PREFIX)"
+            )
+        }
+        guard !rest.contains("//") else { throw self.fail(node, "output_dir", "holds an empty folder name ('//')") }
     }
 
     func credentials(_ node: Node) throws(PipelineFileError) -> PipelineDefinition.Credentials {

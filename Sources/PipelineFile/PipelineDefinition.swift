@@ -187,8 +187,37 @@ public struct PipelineDefinition: Sendable {
     public var deadline: Double?
     /// Seconds an account's API may stay unreachable or throttle every call before the run fails. Default 600.
     public var outageTolerance = 600.0
-    /// The folder every output path is relative to. Default `out`.
+    /// The folder every output path is relative to, or `s3://BUCKET/PREFIX` for object storage.
+    /// Default `out`.
     public var outputDirectory = "out"
+    /// How object storage is reached when ``outputDirectory`` is `s3://…` (`storage:`).
+    public var storage = Storage()
+    /// A local folder for the run's journal, lock and commit record (`state:`); nil for the output
+    /// folder itself. Needed when the outputs go to object storage.
+    public var stateDirectory: String?
+
+    /// The `storage:` section: where the bucket is and how calls reach it. Credentials are never
+    /// here: they come as the AWS tools find them.
+    public struct Storage: Sendable, Hashable {
+        /// The store's root (`https://minio.internal:9000`); nil for AWS's endpoint of the region.
+        public var endpoint: String?
+        /// The region calls are signed for; nil for `AWS_REGION`, then `AWS_DEFAULT_REGION`, then
+        /// `us-east-1`.
+        public var region: String?
+        /// Whether the bucket goes in the path rather than the host name (MinIO, Ceph, local
+        /// servers). Default false.
+        public var pathStyle = false
+        /// Bytes of each part of an upload, but the last. Default 16 MiB; 5 MiB at least.
+        public var partSize = 16 << 20
+        /// The proxy calls go through. Default the standard variables.
+        public var proxy = Proxy.environment
+        /// A PEM bundle to trust besides the system's store, and whether instead of it.
+        public var caFile: String?
+        public var caOnly = false
+
+        /// The defaults.
+        public init() {}
+    }
     /// The output files.
     public var outputs: [Output] = []
     /// Whether a partial run exits 0 (`on_incomplete: accept`) instead of 2 (`fail`, the default).

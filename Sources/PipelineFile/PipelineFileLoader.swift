@@ -62,7 +62,7 @@ extension DefinitionReader {
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
             "on_changed", "on_unverified", "on_invalid_text", "outage_tolerance", "accounts", "proxy", "tls",
             "metrics_file", "transform",
-            "http_client",
+            "http_client", "storage", "state",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
         guard let nameNode = entries["name"] else { throw self.fail(root, "name", "missing: give the pipeline a name") }
@@ -101,18 +101,7 @@ extension DefinitionReader {
         }
         if let node = entries["http_client"] { definition.httpClient = try self.choice(node, "http_client") }
         if let node = entries["proxy"] { definition.proxy = try self.proxy(node) }
-        if let node = entries["tls"] {
-            let tls = try self.mapping(node, "tls", allowed: ["ca_file", "ca_only"])
-            if let file = tls["ca_file"] { definition.caFile = try self.string(file, "tls.ca_file") }
-            if let only = tls["ca_only"] { definition.caOnly = try self.boolean(only, "tls.ca_only") }
-            if definition.caOnly && definition.caFile == nil {
-                throw self.fail(
-                    node,
-                    "tls.ca_only",
-                    "needs tls.ca_file: the certificates to trust instead of the system's"
-                )
-            }
-        }
+        if let node = entries["tls"] { (definition.caFile, definition.caOnly) = try self.tls(node, "tls") }
         if let node = entries["retry"] { (definition.retry, definition.retryBudget) = try self.retry(node) }
         if let node = entries["rate_limit"] { definition.rateLimit = try self.rateLimit(node) }
         if let node = entries["deadline"] { definition.deadline = try self.seconds(node, "deadline") }
@@ -123,6 +112,24 @@ extension DefinitionReader {
             definition.outputDirectory = try self.string(node, "output_dir")
             guard !definition.outputDirectory.contains(where: { $0 == "{" || $0 == "}" }) else {
                 throw self.fail(node, "output_dir", "may not hold '{' or '}'; put placeholders in the output paths")
+            }
+        }
+        if let node = entries["storage"] {
+            guard definition.outputDirectory.hasPrefix("s3://") else {
+                throw self.fail(node, "storage", "only for an output_dir in object storage (s3://BUCKET/PREFIX)")
+            }
+            definition.storage = try self.storage(node)
+        }
+        if let node = entries["state"] { definition.stateDirectory = try self.string(node, "state") }
+        if definition.outputDirectory.hasPrefix("s3://") {
+            try self.checkObjectStorageFolder(entries["output_dir"]!, definition.outputDirectory)
+            if definition.stateDirectory == nil {
+                throw self.fail(
+                    entries["output_dir"]!,
+                    "state",
+                    "missing: outputs in object storage need a local folder for the run's journal and lock "
+                        + "(state: /var/lib/faceexport)"
+                )
             }
         }
         if let node = entries["accounts"] { definition.accounts = try self.accounts(node) }

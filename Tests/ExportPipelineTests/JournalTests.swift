@@ -234,7 +234,9 @@ struct JournalLibraryLineTests {
                 sha256: index % 2 == 0 ? nil : String(repeating: "ab", count: 32),
                 lastRowID: index % 3 == 0 ? nil : index * 1000,
                 pending: index % 2 == 0 ? true : nil,
-                parquetRowGroups: index % 3 == 1 ? [text, "", "01ff"] : nil
+                parquetRowGroups: index % 3 == 1 ? [text, "", "01ff"] : nil,
+                object: index % 4 == 1 ? "s3://nightly/" + text : nil,
+                upload: index % 4 == 1 ? text + "+/=" : nil
             )
             let statuses: [GroupStatus] = [.complete, .changedDuringExport, .incomplete, .failed]
             var result = GroupWalkResult(

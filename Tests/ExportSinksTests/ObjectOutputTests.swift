@@ -2,6 +2,7 @@ import Foundation
 import ObjectStorage
 import TestSupport
 import Testing
+import Transport
 
 @testable import ExportSinks
 
@@ -66,7 +67,11 @@ struct ObjectOutputTests {
             try remote.write(batch, from: Self.source)
             checkpoints.append(try #require(try remote.checkpoint(Self.source, finished: false)))
         }
-        #expect(checkpoints.contains(where: \.isExact) && checkpoints.contains { !$0.isExact })
+        // An upload cannot be continued by a resumed run yet: no checkpoint vouches for it, and
+        // each names the upload, once begun, for a later run to abort.
+        #expect(checkpoints.allSatisfy { !$0.isExact })
+        #expect(checkpoints.last?.object == "s3://\(server.bucket)/exports/dt=2026-12-06/" + name)
+        #expect(checkpoints.last?.upload?.isEmpty == false)
         #expect(try Self.boto3Lines(server, Self.keys).isEmpty, "nothing visible before the commit")
         #expect(try Self.boto3Lines(server, Self.openUploads) == ["1"])
 
@@ -130,5 +135,73 @@ struct ObjectOutputTests {
                 == "cannot write s3://nightly/faces.sqlite: a SQLite output is a database on disk, not a stream; "
                 + "give it a local path"
         }
+    }
+
+    /// A commit finished again after a crash completes its uploads again. AWS answers a second
+    /// completion of an upload it completed recently with success (so does moto), but may have
+    /// forgotten it (`NoSuchUpload`): then the upload counts as done only if its object is there
+    /// with its size. moto answers 500 to an upload it does not know, so the store here is scripted
+    /// with S3's documented answers.
+    @Test func anUploadTheStoreForgotCountsAsCompletedOnlyWhenItsObjectIsThere() throws {
+        struct ScriptedStore: HTTPTransport {
+            /// The object's size, or nil for none.
+            let size: Int?
+            func send(
+                _ request: TransportRequest,
+                completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
+            ) {
+                let error = { (status: Int, code: String) in
+                    TransportResponse(
+                        status: status,
+                        body: Data("<Error><Code>\(code)</Code><Message>m</Message></Error>".utf8)
+                    )
+                }
+                switch (request.method, self.size) {
+                case ("POST", _): completion(.success(error(404, "NoSuchUpload")))
+                case ("GET", nil): completion(.success(error(404, "NoSuchKey")))
+                case ("GET", 0): completion(.success(error(416, "InvalidRange")))
+                case ("GET", let size?):
+                    completion(
+                        .success(
+                            TransportResponse(
+                                status: 206,
+                                headers: ["content-range": "bytes 0-0/\(size)"],
+                                body: Data("x".utf8)
+                            )
+                        )
+                    )
+                default: completion(.success(error(400, "Unexpected")))
+                }
+            }
+        }
+        func steps(objectSize: Int?) -> FileSteps {
+            let client = ObjectStorageClient(
+                configuration: .init(endpoint: URL(string: "http://127.0.0.1:9")!, bucket: "nightly"),
+                credentials: { .init(accessKeyID: "k", secretAccessKey: "s") },
+                transport: ScriptedStore(size: objectSize)
+            )
+            return FileSteps(observer: nil, objectStore: client)
+        }
+        let location = try #require(ObjectLocation(path: "s3://nightly/exports/faces.ndjson"))
+        try steps(objectSize: 120).completeUpload(location, uploadID: "u", parts: ["e"], bytes: 120)
+        try steps(objectSize: 0).completeUpload(location, uploadID: "u", parts: ["e"], bytes: 0)
+        #expect(throws: SinkError.self, "an object of another size is not this upload's") {
+            try steps(objectSize: 121).completeUpload(location, uploadID: "u", parts: ["e"], bytes: 120)
+        }
+        #expect(throws: SinkError.self, "no object: the upload was aborted, not completed") {
+            try steps(objectSize: nil).completeUpload(location, uploadID: "u", parts: ["e"], bytes: 120)
+        }
+    }
+
+    /// The object's size, as the commit's check reads it, from moto.
+    @Test func anObjectsSizeIsReadWithOneByte() throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let client = try server.client()
+        try client.putObject("exports/faces.ndjson", body: Data(repeating: 7, count: 1234))
+        try client.putObject("exports/empty", body: Data())
+        #expect(try client.objectSize("exports/faces.ndjson") == 1234)
+        #expect(try client.objectSize("exports/empty") == 0)
+        #expect(try client.objectSize("exports/none") == nil)
     }
 }

@@ -38,10 +38,14 @@ struct OperationsTests {
         _ pipeline: String,
         libraries: Int = 2,
         marker: String = "library walked",
-        signal: Int32? = nil
+        signal: Int32? = nil,
+        environment: [String: String] = [:]
     ) async throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let words = pipeline.split(separator: " ").map(String.init)
         process.arguments = ["run"] + words + ["--log-level", "debug", "--log-format", "text"]
         let errors = Pipe()

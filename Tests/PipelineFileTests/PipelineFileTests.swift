@@ -229,6 +229,52 @@ struct PipelineFileTests {
         #expect(word.key == "outputs[0].bloom_filters", "\(word)")
     }
 
+    @Test func outputsInObjectStorageTakeAStorageSectionAndAStateFolder() throws {
+        let header = "name: x\nendpoint: embedded\noutputs: [{format: ndjson, path: f.ndjson.gz}]\n"
+        let definition = try PipelineFileLoader.parse(
+            header + "output_dir: s3://nightly-exports/faces/\nstate: /var/lib/faceexport\n"
+                + "storage: {endpoint: 'https://minio.internal:9000', region: eu-central-1, path_style: true, "
+                + "part_size: 32MiB, proxy: none, tls: {ca_file: /etc/ca.pem}}\n",
+            file: "p.yaml"
+        )
+        #expect(definition.outputDirectory == "s3://nightly-exports/faces/")
+        #expect(definition.stateDirectory == "/var/lib/faceexport")
+        #expect(definition.storage.endpoint == "https://minio.internal:9000")
+        #expect(definition.storage.region == "eu-central-1" && definition.storage.pathStyle)
+        #expect(definition.storage.partSize == 32 << 20 && definition.storage.proxy == .none)
+        #expect(definition.storage.caFile == "/etc/ca.pem" && !definition.storage.caOnly)
+        let local = try PipelineFileLoader.parse(header + "output_dir: s3://b-1.x\nstate: st\n", file: "p.yaml")
+        #expect(local.storage == PipelineDefinition.Storage(), "AWS's endpoint for the region, by default")
+
+        let cases: [(String, String, String)] = [
+            ("output_dir: s3://nightly\n", "state", "need a local folder"),
+            ("output_dir: s3://Nightly_Exports/x\nstate: s\n", "output_dir", "is not a bucket name"),
+            ("output_dir: s3://ab\nstate: s\n", "output_dir", "is not a bucket name"),
+            ("output_dir: s3://nightly/a//b\nstate: s\n", "output_dir", "empty folder name"),
+            ("storage: {region: x}\n", "storage", "only for an output_dir in object storage"),
+            (
+                "output_dir: s3://nightly\nstate: s\nstorage: {endpoint: 'http://minio.internal:9000'}\n",
+                "storage.endpoint", "plain http is refused"
+            ),
+            (
+                "output_dir: s3://nightly\nstate: s\nstorage: {endpoint: 'https://k:s@minio.internal'}\n",
+                "storage.endpoint", "credentials never go in a pipeline file"
+            ),
+            ("output_dir: s3://nightly\nstate: s\nstorage: {part_size: 1MiB}\n", "storage.part_size", "5 MiB"),
+            ("output_dir: s3://nightly\nstate: s\nstorage: {access_key: x}\n", "storage.access_key", "unknown key"),
+            ("output_dir: s3://nightly\nstate: s\nstorage: {tls: {ca_only: true}}\n", "storage.tls.ca_only", "ca_file"),
+        ]
+        for (yaml, key, message) in cases {
+            let error = try #require(self.error(header + yaml), "\(yaml)")
+            #expect(error.key == key && error.message.contains(message), "\(yaml): \(error)")
+        }
+        let loopback = try PipelineFileLoader.parse(
+            header + "output_dir: s3://nightly\nstate: s\nstorage: {endpoint: 'http://127.0.0.1:9000'}\n",
+            file: "p.yaml"
+        )
+        #expect(loopback.storage.endpoint == "http://127.0.0.1:9000", "plain http to this machine")
+    }
+
     @Test func errorsNameTheLineAndTheKey() throws {
         let base = "name: x\nendpoint: embedded\noutputs:\n  - format: ndjson\n    path: f.ndjson\n"
         let cases: [(String, Int?, String)] = [

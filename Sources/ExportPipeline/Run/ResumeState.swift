@@ -49,6 +49,21 @@ public struct ResumeState: Sendable {
         contents.damage.map { "\(path) is damaged at byte \($0.offset) (\($0.reason))" }
     }
 
+    /// The uploads to object storage the journal at `path` names (object and upload id), each once:
+    /// an interrupted run's, for the next run to abort.
+    public static func openUploads(journalPath path: String) -> [(object: String, uploadID: String)] {
+        var seen: Set<[String]> = []
+        var uploads: [(object: String, uploadID: String)] = []
+        for line in RunJournal.read(path: path)?.lines ?? [] {
+            for case let file? in line.progress?.files ?? [] {
+                guard let object = file.object, let upload = file.upload, seen.insert([object, upload]).inserted
+                else { continue }
+                uploads.append((object, upload))
+            }
+        }
+        return uploads
+    }
+
     /// Reads the journal at `path`; nil when there is none or it has no `run` line.
     public static func read(path: String, outputs: Int) -> ResumeState? {
         guard let contents = RunJournal.read(path: path) else { return nil }

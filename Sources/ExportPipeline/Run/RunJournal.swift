@@ -228,6 +228,8 @@ final class RunJournal {
                 members.number("lastRowID", file.lastRowID)
                 if file.pending == true { members.flag("pending", true) }
                 if let rowGroups = file.parquetRowGroups { members.texts("parquetRowGroups", rowGroups) }
+                members.text("object", file.object)
+                members.text("upload", file.upload)
             }
         }
         return object.finished()

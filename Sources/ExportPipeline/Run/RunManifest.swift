@@ -144,8 +144,10 @@ struct RunManifest: Encodable {
         return folders
     }
 
+    /// The folder of `path`: everything before its last `/` (`s3://bucket/a/b` → `s3://bucket/a`).
     private static func folder(of path: String) -> String {
-        (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
 
@@ -186,10 +188,17 @@ public struct CommitPlan: Sendable, Codable {
     public func execute(steps: FileSteps = .direct) throws(SinkError) {
         for file in self.files { try file.install(steps: steps) }
         if let path = self.manifestPath, let manifest = self.manifest {
-            try AtomicFileWriter.write(Array(manifest.utf8), to: path, runID: self.runID, steps: steps)
+            try self.write(Array(manifest.utf8), to: path, steps: steps)
         }
-        for folder in self.successFolders {
-            try AtomicFileWriter.write([], to: folder + "/_SUCCESS", runID: self.runID, steps: steps)
+        for folder in self.successFolders { try self.write([], to: folder + "/_SUCCESS", steps: steps) }
+    }
+
+    /// A small file written whole: on disk through a temporary file, in object storage in one call.
+    private func write(_ bytes: [UInt8], to path: String, steps: FileSteps) throws(SinkError) {
+        if path.hasPrefix("s3://") {
+            try steps.putObject(bytes, at: path)
+        } else {
+            try AtomicFileWriter.write(bytes, to: path, runID: self.runID, steps: steps)
         }
     }
 

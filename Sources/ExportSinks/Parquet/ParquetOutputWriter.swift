@@ -109,13 +109,15 @@ final class ParquetOutputWriter: FileWriter {
         // Only whole row groups count, and in object storage only the parts sent.
         var stored = self.writer.pendingRows == 0
         if stored && !self.finished { stored = try self.file.store() }
-        guard stored else {
-            return FileCheckpoint(
+        guard stored && self.file.isResumable else {
+            var pending = FileCheckpoint(
                 bytes: self.file.bytesWritten,
                 rows: Int(self.writer.writtenRows) + self.writer.pendingRows,
                 finished: false,
                 pending: true
             )
+            pending.note(self.file)
+            return pending
         }
         let records = self.writer.rowGroups(from: self.journaledRowGroups).map(ParquetRowGroupRecord.encode)
         self.journaledRowGroups = self.writer.rowGroupCount

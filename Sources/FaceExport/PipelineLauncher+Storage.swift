@@ -1,0 +1,97 @@
+import ExportPipeline
+import ExportSinks
+import Foundation
+import ObjectStorage
+import PipelineFile
+import Transport
+
+/// Outputs in object storage: `output_dir: s3://BUCKET/PREFIX`, reached as `storage:` says, with
+/// keys found as the AWS tools find them.
+extension PipelineLauncher {
+    /// Seconds a call to object storage may take: a part of 16 MiB over a slow link takes a while.
+    static let storageTimeout = 300.0
+
+    /// Whether the outputs go to object storage.
+    var outputsInObjectStorage: Bool { self.folder.hasPrefix("s3://") }
+
+    /// The bucket and the prefix (no leading or trailing slash) of an `s3://BUCKET/PREFIX` folder.
+    var objectFolder: (bucket: String, prefix: String) {
+        let rest = self.folder.dropFirst(5)
+        let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let prefix = parts.count > 1 ? parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "/")) : ""
+        return (String(parts[0]), prefix)
+    }
+
+    /// A client of the outputs' bucket. No keys, or keys that cannot be read, are a configuration
+    /// error (exit 4), in one line without any secret.
+    func makeObjectStore() throws(LaunchError) -> ObjectStorageClient {
+        let storage = self.definition.storage
+        let environment = ProcessInfo.processInfo.environment
+        let region =
+            storage.region ?? environment["AWS_REGION"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["AWS_DEFAULT_REGION"].flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
+        let endpointText = storage.endpoint ?? "https://s3.\(region).amazonaws.com"
+        guard let endpoint = URL(string: endpointText) else {
+            throw LaunchError("storage.endpoint '\(endpointText)' is not a URL")
+        }
+        let credentials: SignatureV4.Credentials
+        do {
+            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+            switch try CredentialSource.find(environment: environment, home: home) {
+            case .keys(let keys, _):
+                credentials = keys
+            case .webIdentity:
+                throw LaunchError(
+                    "object storage keys: a web identity (AWS_WEB_IDENTITY_TOKEN_FILE) is not supported yet; "
+                        + "give AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile of ~/.aws/credentials"
+                )
+            }
+        } catch let error as LaunchError {
+            throw error
+        } catch {
+            throw LaunchError("\(error)")
+        }
+        var configuration = ObjectStorageClient.Configuration(endpoint: endpoint, bucket: self.objectFolder.bucket)
+        configuration.region = region
+        configuration.pathStyle = storage.pathStyle
+        var network = NetworkOptions()
+        network.proxy = try self.networkProxy(storage.proxy)
+        network.caFile = storage.caFile
+        network.caOnly = storage.caOnly
+        let transport: any HTTPTransport
+        do {
+            transport = try self.definition.httpClient.transport(timeout: Self.storageTimeout, network: network)
+        } catch {
+            throw LaunchError("\(self.file): storage: \(error)")
+        }
+        return ObjectStorageClient(configuration: configuration, credentials: { credentials }, transport: transport)
+    }
+
+    /// Calls the store once before the API is called: a bucket that is not there is a configuration
+    /// error (exit 4); keys or a policy the store refuses, or a store that cannot be reached, fail
+    /// the run (exit 3). Nothing is written.
+    func checkObjectStore(_ store: ObjectStorageClient) throws(LaunchError) {
+        do {
+            _ = try store.listMultipartUploads(prefix: self.objectFolder.prefix)
+        } catch {
+            let what = "cannot use the output folder \(self.folder): \(error)"
+            switch error.code {
+            case "NoSuchBucket": throw LaunchError(what + "; create the bucket or correct output_dir")
+            case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
+                throw LaunchError(
+                    what + "; check the keys and that the bucket policy allows s3:ListBucketMultipartUploads, "
+                        + "s3:PutObject and s3:AbortMultipartUpload",
+                    status: .failed
+                )
+            default: throw LaunchError(what, status: .failed)
+            }
+        }
+    }
+
+    /// Aborts the uploads an interrupted run's journal names: none of them will be completed now.
+    static func abortUploads(ofJournal path: String, steps: FileSteps) {
+        for (object, uploadID) in ResumeState.openUploads(journalPath: path) {
+            steps.abortUpload(at: object, uploadID: uploadID)
+        }
+    }
+}

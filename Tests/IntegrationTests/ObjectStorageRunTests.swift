@@ -1,0 +1,223 @@
+import FaceSearchSimulation
+import Foundation
+import ObjectStorage
+import TestSupport
+import Testing
+
+/// A night whose outputs go to object storage (moto's server, checking every signature), run by
+/// the real binary: the objects, read by boto3, hold every face once; the manifest and `_SUCCESS`
+/// come last; no upload stays open; refusals come before any API call, in one line.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct ObjectStorageRunTests {
+    static let dataset = DatasetGenerator(groups: 6, faces: 400, sizing: .mixed, seed: 3).make()
+
+    static func pipeline(_ server: MotoServer, folder: String, bucket: String? = nil, latency: Double = 0) -> String {
+        """
+        name: nightly-s3
+        endpoint: embedded
+        simulator: {groups: 6, faces: 400, seed: 3, faults: {latency: \(latency)}}
+        concurrency: 2
+        page_size: 100
+        rate_limit: {mode: fixed, requests_per_second: \(latency > 0 ? 20 : 1000), burst: \(latency > 0 ? 1 : 10)}
+        output_dir: s3://\(bucket ?? server.bucket)/exports
+        state: \(folder)/state
+        storage: {endpoint: "\(server.endpoint)", path_style: true, proxy: none}
+        outputs:
+          - {format: ndjson, path: "dt={date}/faces.ndjson.gz"}
+          - {format: parquet, path: "dt={date}/group={group}/part.parquet"}
+        """
+    }
+
+    /// The keys of `server`'s user, and a home without AWS files of its own.
+    static func environment(_ server: MotoServer, folder: String, secret: String? = nil) -> [String: String] {
+        [
+            "AWS_ACCESS_KEY_ID": server.accessKeyID, "AWS_SECRET_ACCESS_KEY": secret ?? server.secretAccessKey,
+            "HOME": folder, "AWS_PROFILE": "", "AWS_REGION": "",
+        ]
+    }
+
+    static func lines(_ server: MotoServer, _ script: String, _ arguments: [String] = []) throws -> [String] {
+        String(decoding: try server.boto3(script, arguments), as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    static let openUploads = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
+
+    /// Every face of every object (the night's NDJSON and each library's Parquet), as `file group token`.
+    static let facesScript = """
+        import gzip, io, json, pyarrow.parquet as pq
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix='exports/').get('Contents', []):
+            body = s3.get_object(Bucket=bucket, Key=o['Key'])['Body'].read()
+            if o['Key'].endswith('.ndjson.gz'):
+                for line in gzip.decompress(body).decode('utf-8').split('\\n'):
+                    if line: row = json.loads(line); print('ndjson', row['group_id'], row['face_token'])
+            elif o['Key'].endswith('.parquet'):
+                t = pq.read_table(io.BytesIO(body), columns=['group_id', 'face_token'])
+                for g, f in zip(t.column(0).to_pylist(), t.column(1).to_pylist()): print('parquet', g, f)
+        """
+
+    static var expectedFaces: [String] {
+        Self.dataset.groups.flatMap { group in group.faces.map { group.groupID + " " + $0.faceToken } }.sorted()
+    }
+
+    @Test func aNightInObjectStorageHoldsEveryFaceOnceWithItsManifestAndNoOpenUpload() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        let run = try await CommandLineTests.faceexport(
+            ["run", folder + "/s3.yaml"],
+            environment: Self.environment(server, folder: folder)
+        )
+        #expect(run.status == 0, "\(run.stderr)")
+        let faces = try Self.lines(server, Self.facesScript)
+        #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
+        #expect(
+            faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted() == Self.expectedFaces
+        )
+
+        let keys = try Self.lines(
+            server,
+            "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket)['Contents']))"
+        )
+        let date = try #require(keys.first { $0.hasPrefix("exports/dt=") }?.split(separator: "/")[1])
+        #expect(keys.contains("exports/manifest.json") && keys.contains("exports/_SUCCESS"))
+        #expect(keys.contains("exports/\(date)/_SUCCESS") && keys.contains("exports/\(date)/faces.ndjson.gz"))
+        let withFaces = Self.dataset.groups.filter { !$0.faces.isEmpty }.count
+        #expect(keys.filter { $0.hasSuffix("/part.parquet") }.count == withFaces, "a file per library with faces")
+        let manifest = try Self.lines(
+            server,
+            """
+            import json, hashlib
+            m = json.loads(s3.get_object(Bucket=bucket, Key='exports/manifest.json')['Body'].read())
+            print(m['outcome'])
+            for f in m['files']:
+                key = f['path'].split('/', 3)[3]
+                body = s3.get_object(Bucket=bucket, Key=key)['Body'].read()
+                print(f['path'].startswith('s3://' + bucket + '/exports/'), f['bytes'] == len(body),
+                      f['sha256'] == hashlib.sha256(body).hexdigest())
+            """
+        )
+        #expect(manifest.first == "complete")
+        #expect(manifest.dropFirst().count == withFaces + 1)
+        #expect(manifest.dropFirst().allSatisfy { $0 == "True True True" }, "\(manifest)")
+        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        #expect(!FileManager.default.fileExists(atPath: folder + "/state/.faceexport/nightly-s3.journal"))
+    }
+
+    @Test func aWrongSecretFailsBeforeAnyCallAndAMissingBucketIsAConfigurationError() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        let wrong = "wrong-secret-0123456789"
+        let refused = try await CommandLineTests.faceexport(
+            ["run", folder + "/s3.yaml"],
+            environment: Self.environment(server, folder: folder, secret: wrong)
+        )
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("SignatureDoesNotMatch") && refused.stderr.contains("s3://nightly/exports"))
+        #expect(!refused.stderr.contains(wrong))
+        #expect(!refused.stderr.contains("requests"), "no API call was made: \(refused.stderr)")
+
+        try Self.pipeline(server, folder: folder, bucket: "not-there").write(
+            toFile: folder + "/missing.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let missing = try await CommandLineTests.faceexport(
+            ["run", folder + "/missing.yaml"],
+            environment: Self.environment(server, folder: folder)
+        )
+        #expect(missing.status == 4, "\(missing.stderr)")
+        #expect(missing.stderr.contains("NoSuchBucket") && missing.stderr.contains("create the bucket"))
+        #expect(try Self.lines(server, "print(s3.list_objects_v2(Bucket=bucket)['KeyCount'])") == ["0"])
+    }
+
+    /// Killed mid-run, the night leaves its uploads open and last night's objects as they were; the
+    /// next run (here `--resume`) aborts them, sends its files again and commits every face once.
+    @Test func aKilledNightLeavesLastNightsObjectsAndItsResumeLeavesNoUploadOpen() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(server, folder: folder, latency: 0.05).write(
+            toFile: folder + "/slow.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        try Self.pipeline(server, folder: folder).write(
+            toFile: folder + "/fast.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let client = try server.client()
+        let lastNight = Data("last night's manifest\n".utf8)
+        try client.putObject("exports/manifest.json", body: lastNight)
+
+        let environment = Self.environment(server, folder: folder)
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: 3,
+            signal: SIGKILL,
+            environment: environment
+        )
+        _ = await OperationsTests.wait(run)
+        #expect(try client.getObject("exports/manifest.json") == lastNight, "last night's objects as they were")
+        #expect(try Self.lines(server, Self.openUploads) != ["0"], "the killed night's uploads are open")
+
+        let resumed = try await CommandLineTests.faceexport(
+            ["run", folder + "/fast.yaml", "--resume"],
+            environment: environment
+        )
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let faces = try Self.lines(server, Self.facesScript)
+        #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
+        #expect(
+            faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted() == Self.expectedFaces
+        )
+        #expect(try Self.lines(server, Self.openUploads) == ["0"], "no orphaned upload")
+    }
+
+    /// Killed between two completions of its commit, the night is finished by the next start from
+    /// its commit record: the upload completed the first time counts as done, the rest complete,
+    /// then the manifest and `_SUCCESS`.
+    @Test func aCommitKilledBetweenTwoUploadsIsFinishedByTheNextStart() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        var environment = Self.environment(server, folder: folder)
+        environment["FACEEXPORT_TEST_STEP_LOG"] = folder + "/steps.log"
+        let counted = try await CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
+        #expect(counted.status == 0, "\(counted.stderr)")
+        let steps = try String(contentsOfFile: folder + "/steps.log", encoding: .utf8).split(separator: "\n")
+        let completions = steps.filter { $0.split(separator: " ")[1] == "complete-upload" }
+        #expect(completions.count == 6)
+        let second = try #require(completions.dropFirst().first?.split(separator: " ").first)
+
+        environment["FACEEXPORT_TEST_STEP_LOG"] = nil
+        environment["FACEEXPORT_TEST_CRASH_AT"] = String(second)
+        let killed = try await CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
+        #expect(killed.status == SIGKILL)
+        #expect(try Self.lines(server, Self.openUploads) == ["5"], "one completed, five waiting")
+
+        environment["FACEEXPORT_TEST_CRASH_AT"] = nil
+        let finished = try await CommandLineTests.faceexport(
+            ["run", folder + "/s3.yaml", "--resume"],
+            environment: environment
+        )
+        #expect(finished.status == 0, "\(finished.stderr)")
+        #expect(finished.stderr.contains("that is now finished"))
+        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        let faces = try Self.lines(server, Self.facesScript)
+        #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
+        // The manifest is the killed night's, whose commit was finished: not the first night's.
+        let manifestRun = try #require(
+            try Self.lines(
+                server,
+                "import json; print(json.loads(s3.get_object(Bucket=bucket, Key='exports/manifest.json')['Body'].read())['run_id'])"
+            ).first
+        )
+        #expect(finished.stderr.contains("run \(manifestRun) was interrupted while putting its outputs in place"))
+        #expect(!counted.stderr.contains(manifestRun))
+    }
+}
