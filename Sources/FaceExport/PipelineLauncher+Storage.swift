@@ -1,5 +1,6 @@
 import ExportPipeline
 import ExportSinks
+import FaceSearch
 import Foundation
 import ObjectStorage
 import PipelineFile
@@ -10,6 +11,9 @@ import Transport
 extension PipelineLauncher {
     /// Seconds a call to object storage may take: a part of 16 MiB over a slow link takes a while.
     static let storageTimeout = 300.0
+    /// Seconds the store may fail the first call, made before the API is called, before the run
+    /// gives up: a store that is not there at the start is more likely misnamed than down.
+    static let storageCheckTolerance = 30.0
 
     /// Whether the outputs go to object storage.
     var outputsInObjectStorage: Bool { self.folder.hasPrefix("s3://") }
@@ -24,7 +28,7 @@ extension PipelineLauncher {
 
     /// A client of the outputs' bucket. No keys, or keys that cannot be read, are a configuration
     /// error (exit 4), in one line without any secret.
-    func makeObjectStore() throws(LaunchError) -> ObjectStorageClient {
+    func makeObjectStore(tolerance: Double) throws(LaunchError) -> ObjectStorageClient {
         let storage = self.definition.storage
         let environment = ProcessInfo.processInfo.environment
         let region =
@@ -34,26 +38,17 @@ extension PipelineLauncher {
         guard let endpoint = URL(string: endpointText) else {
             throw LaunchError("storage.endpoint '\(endpointText)' is not a URL")
         }
-        let credentials: SignatureV4.Credentials
+        let source: CredentialSource
         do {
             let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-            switch try CredentialSource.find(environment: environment, home: home) {
-            case .keys(let keys, _):
-                credentials = keys
-            case .webIdentity:
-                throw LaunchError(
-                    "object storage keys: a web identity (AWS_WEB_IDENTITY_TOKEN_FILE) is not supported yet; "
-                        + "give AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile of ~/.aws/credentials"
-                )
-            }
-        } catch let error as LaunchError {
-            throw error
+            source = try CredentialSource.find(environment: environment, home: home)
         } catch {
             throw LaunchError("\(error)")
         }
         var configuration = ObjectStorageClient.Configuration(endpoint: endpoint, bucket: self.objectFolder.bucket)
         configuration.region = region
         configuration.pathStyle = storage.pathStyle
+        configuration.retry.tolerance = tolerance
         var network = NetworkOptions()
         network.proxy = try self.networkProxy(storage.proxy)
         network.caFile = storage.caFile
@@ -64,8 +59,34 @@ extension PipelineLauncher {
         } catch {
             throw LaunchError("\(self.file): storage: \(error)")
         }
-        return ObjectStorageClient(configuration: configuration, credentials: { credentials }, transport: transport)
+        switch source {
+        case .keys(let keys, _):
+            return ObjectStorageClient(configuration: configuration, credentials: { keys }, transport: transport)
+        case .webIdentity(let role, let tokenFile, let session):
+            guard let sts = WebIdentityCredentials.endpoint(region: region, environment: environment),
+                let host = sts.host, sts.scheme == "https" || (sts.scheme == "http" && Self.isLoopback(host))
+            else {
+                throw LaunchError(
+                    "AWS_ENDPOINT_URL_STS must be an https URL (plain http only to this machine)"
+                )
+            }
+            // Through the store's proxy and trust: STS is reached the way the bucket is.
+            let identity = WebIdentityCredentials(
+                roleARN: role,
+                tokenFile: tokenFile,
+                sessionName: session,
+                endpoint: sts,
+                transport: transport
+            )
+            return ObjectStorageClient(
+                configuration: configuration,
+                credentials: { () throws(ObjectStorageError) in try identity.current() },
+                transport: transport
+            )
+        }
     }
+
+    private static func isLoopback(_ host: String) -> Bool { FaceSearchEndpoint.isLoopback(host: host) }
 
     /// Calls the store once before the API is called: a bucket that is not there is a configuration
     /// error (exit 4); keys or a policy the store refuses, or a store that cannot be reached, fail
@@ -77,6 +98,7 @@ extension PipelineLauncher {
             let what = "cannot use the output folder \(self.folder): \(error)"
             switch error.code {
             case "NoSuchBucket": throw LaunchError(what + "; create the bucket or correct output_dir")
+            case "TokenUnreadable": throw LaunchError(what + "; check AWS_WEB_IDENTITY_TOKEN_FILE")
             case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
                 throw LaunchError(
                     what + "; check the keys and that the bucket policy allows s3:ListBucketMultipartUploads, "

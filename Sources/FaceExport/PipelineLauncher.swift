@@ -98,8 +98,9 @@ public struct PipelineLauncher: Sendable {
                 )
             }
             // Before anything else is called: the bucket, the keys and the policy.
-            let store = try self.makeObjectStore()
-            try self.checkObjectStore(store)
+            try self.checkObjectStore(try self.makeObjectStore(tolerance: Self.storageCheckTolerance))
+            // Mid-run, a store that stops answering is ridden out as the API's outages are.
+            let store = try self.makeObjectStore(tolerance: self.definition.outageTolerance)
             var launcher = self
             launcher.steps = self.steps.with(objectStore: store)
             return try await launcher.export(accounts)

@@ -19,11 +19,37 @@ public final class ObjectStorageClient: Sendable {
         /// Whether the bucket goes in the path (`endpoint/bucket/key`: MinIO, Ceph, local servers)
         /// rather than the host name (`bucket.endpoint/key`: AWS). Default false.
         public var pathStyle = false
+        /// How calls the store fails for a while are tried again.
+        public var retry = Retry()
 
         /// Creates a configuration with the defaults.
         public init(endpoint: URL, bucket: String) {
             self.endpoint = endpoint
             self.bucket = bucket
+        }
+    }
+
+    /// How a call is tried again when the store cannot be reached, is busy (`SlowDown`, 503) or
+    /// fails on its side (500, `InternalError`, `RequestTimeout`): after `baseDelay` seconds,
+    /// doubling up to `maxDelay`, for as long as `tolerance` allows. Any other answer (a refused
+    /// key, a missing bucket) is final at once.
+    public struct Retry: Sendable {
+        /// Seconds the store may keep failing one call before the call fails: an outage ridden
+        /// out. Default 600, as the API's `outage_tolerance`.
+        public var tolerance = 600.0
+        /// Seconds before the first retry. Default 0.5.
+        public var baseDelay = 0.5
+        /// Longest wait between two tries. Default 20.
+        public var maxDelay = 20.0
+
+        /// The defaults.
+        public init() {}
+
+        /// Whether `error` is worth another try.
+        public static func isTransient(_ error: ObjectStorageError) -> Bool {
+            if error.status == 0 { return error.code == "Unreachable" }
+            if [500, 502, 503, 504].contains(error.status) { return true }
+            return ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"].contains(error.code)
         }
     }
 
@@ -42,9 +68,10 @@ public final class ObjectStorageClient: Sendable {
     }
 
     private let configuration: Configuration
-    private let credentials: @Sendable () -> SignatureV4.Credentials
+    private let credentials: @Sendable () throws(ObjectStorageError) -> SignatureV4.Credentials
     private let transport: any HTTPTransport
     private let now: @Sendable () -> Date
+    private let sleep: @Sendable (Double) -> Void
     private let signer: SignatureV4
 
     /// Creates a client.
@@ -53,17 +80,20 @@ public final class ObjectStorageClient: Sendable {
     ///   - configuration: The store and the bucket.
     ///   - credentials: The keys for each call (asked every call, so refreshed keys are used).
     ///   - transport: Carries the calls.
-    ///   - now: The time requests are signed at. Default the system clock.
+    ///   - now: The time requests are signed at and retries are measured by. Default the system clock.
+    ///   - sleep: Waits between two tries of a call. Default the thread sleeps.
     public init(
         configuration: Configuration,
-        credentials: @escaping @Sendable () -> SignatureV4.Credentials,
+        credentials: @escaping @Sendable () throws(ObjectStorageError) -> SignatureV4.Credentials,
         transport: any HTTPTransport,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }
     ) {
         self.configuration = configuration
         self.credentials = credentials
         self.transport = transport
         self.now = now
+        self.sleep = sleep
         self.signer = SignatureV4(region: configuration.region)
     }
 
@@ -197,14 +227,52 @@ public final class ObjectStorageClient: Sendable {
         "s3://\(self.configuration.bucket)/\(key ?? "")"
     }
 
-    /// Signs and sends one call; an answer other than 2xx, or a `CompleteMultipartUpload` answered
-    /// 200 with an `<Error>`, is thrown as the store's error.
+    /// Signs and sends one call, tried again while it fails for a while (``Retry``); an answer
+    /// other than 2xx, or a `CompleteMultipartUpload` answered 200 with an `<Error>`, is thrown as
+    /// the store's error.
     private func call(
         _ method: String,
         key: String?,
         query: [(name: String, value: String?)] = [],
         headers: [(name: String, value: String)] = [],
         body: Data = Data(),
+        operation: String
+    ) throws(ObjectStorageError) -> TransportResponse {
+        let retry = self.configuration.retry
+        let started = self.now()
+        var delay = retry.baseDelay
+        var tries = 1
+        while true {
+            do {
+                return try self.attempt(
+                    method,
+                    key: key,
+                    query: query,
+                    headers: headers,
+                    body: body,
+                    operation: operation
+                )
+            } catch  where Retry.isTransient(error) {
+                let waited = self.now().timeIntervalSince(started)
+                guard waited + delay <= retry.tolerance else {
+                    var final = error
+                    if tries > 1 { final.message += " (\(tries) tries over \(Int(waited.rounded())) s)" }
+                    throw final
+                }
+                self.sleep(delay)
+                delay = min(delay * 2, retry.maxDelay)
+                tries += 1
+            }
+        }
+    }
+
+    /// Signs and sends one call, once.
+    private func attempt(
+        _ method: String,
+        key: String?,
+        query: [(name: String, value: String?)],
+        headers: [(name: String, value: String)],
+        body: Data,
         operation: String
     ) throws(ObjectStorageError) -> TransportResponse {
         let endpoint = self.configuration.endpoint
@@ -221,7 +289,7 @@ public final class ObjectStorageClient: Sendable {
             headers: [("Host", host)] + headers,
             payloadHash: SignatureV4.sha256Hex(body)
         )
-        let signed = self.signer.sign(request, credentials: self.credentials(), date: self.now())
+        let signed = self.signer.sign(request, credentials: try self.credentials(), date: self.now())
         guard let url = URL(string: "\(scheme)://\(host)\(signed.target)") else {
             throw ObjectStorageError(
                 operation: operation,
@@ -240,8 +308,15 @@ public final class ObjectStorageClient: Sendable {
         let result = self.transport.sendAndWait(exchange)
         switch result {
         case .failure(let failure):
-            var code = "Unreachable"
-            if case .tooLarge = failure { code = "AnswerTooLarge" }
+            // Only a store that does not answer is worth waiting for; a certificate or a proxy that
+            // refuses is not going to change its mind.
+            let code: String
+            switch failure {
+            case .timeout, .connection: code = "Unreachable"
+            case .tls: code = "TLSFailure"
+            case .proxy: code = "ProxyRefused"
+            case .tooLarge: code = "AnswerTooLarge"
+            }
             throw ObjectStorageError(
                 operation: operation,
                 location: self.location(key),

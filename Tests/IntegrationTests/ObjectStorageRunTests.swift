@@ -220,4 +220,34 @@ struct ObjectStorageRunTests {
         #expect(finished.stderr.contains("run \(manifestRun) was interrupted while putting its outputs in place"))
         #expect(!counted.stderr.contains(manifestRun))
     }
+
+    /// A pod's service account: no keys, a web identity token in a file and a role. The token is
+    /// exchanged with STS for the role's keys (with a session token), which moto checks on every
+    /// call; a token STS refuses stops the run before any API call, without showing the token.
+    @Test func aWebIdentityIsExchangedForTheRolesKeys() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let token = "eyJhbGciOiJSUzI1NiJ9.service-account.signature"
+        let sts = try WebIdentitySTS(moto: server, token: token)
+        defer { sts.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        try token.write(toFile: folder + "/token", atomically: true, encoding: .utf8)
+        let environment = [
+            "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "HOME": folder, "AWS_REGION": "",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": folder + "/token", "AWS_ROLE_ARN": server.roleARN,
+            "AWS_ENDPOINT_URL_STS": sts.endpoint,
+        ]
+        let run = try await CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        let faces = try Self.lines(server, Self.facesScript)
+        #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
+        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+
+        let stolen = "eyJhbGciOiJSUzI1NiJ9.someone-else.signature"
+        try stolen.write(toFile: folder + "/token", atomically: true, encoding: .utf8)
+        let refused = try await CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("InvalidIdentityToken") && !refused.stderr.contains(stolen))
+    }
 }

@@ -341,13 +341,24 @@ struct OperationsTests {
             import sys, yaml
             for path in sys.argv[1:]:
                 for document in yaml.safe_load_all(open(path)):
-                    assert isinstance(document, dict) and document.get('kind') in ('CronJob', 'Job'), path
+                    assert isinstance(document, dict) and document.get('kind') in ('CronJob', 'Job', 'ServiceAccount'), path
             print('ok')
             """
-        let yamls = [folder + "/kubernetes-cronjob.yaml", folder + "/kubernetes-indexed-job.yaml"]
+        let yamls = [
+            folder + "/kubernetes-cronjob.yaml", folder + "/kubernetes-indexed-job.yaml",
+            folder + "/kubernetes-cronjob-s3.yaml",
+        ]
         #expect(String(decoding: try runProgram("/usr/bin/python3", ["-c", script] + yamls), as: UTF8.self) == "ok\n")
         let indexed = try String(contentsOfFile: folder + "/kubernetes-indexed-job.yaml", encoding: .utf8)
         #expect(indexed.contains("--shard \"${JOB_COMPLETION_INDEX}/4\""))
+        // The S3 night runs the shipped pipeline, with a service account and its state on a volume.
+        let s3 = try String(contentsOfFile: folder + "/kubernetes-cronjob-s3.yaml", encoding: .utf8)
+        let pipeline = try String(
+            contentsOfFile: CommandLineTests.packageRoot + "/pipelines/nightly-s3.yaml",
+            encoding: .utf8
+        )
+        #expect(s3.contains("/etc/faceexport/nightly-s3.yaml") && s3.contains("serviceAccountName: faceexport"))
+        #expect(pipeline.contains("state: /var/lib/faceexport") && s3.contains("mountPath: /var/lib/faceexport"))
         let cron = try String(contentsOfFile: folder + "/crontab", encoding: .utf8)
         let entry = try #require(
             cron.split(separator: "\n").first { !$0.hasPrefix("#") && $0.contains("faceexport run") }
@@ -372,7 +383,7 @@ struct OperationsTests {
         #expect(user == "USER 10001:10001", "not root")
         #expect(lines.contains("ENTRYPOINT [\"/usr/local/bin/faceexport\"]"))
         // The schedules run that image, as its user, at this version.
-        for name in ["kubernetes-cronjob.yaml", "kubernetes-indexed-job.yaml"] {
+        for name in ["kubernetes-cronjob.yaml", "kubernetes-indexed-job.yaml", "kubernetes-cronjob-s3.yaml"] {
             let job = try String(contentsOfFile: root + "/samples/schedules/" + name, encoding: .utf8)
             #expect(job.contains("image: registry.example.com/faceexport:\(ExporterVersion.number) "), "\(name)")
         }

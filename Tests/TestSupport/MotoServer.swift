@@ -13,6 +13,8 @@ public final class MotoServer: @unchecked Sendable {
     /// The IAM user's access key id and secret.
     public let accessKeyID: String
     public let secretAccessKey: String
+    /// A role the user may assume, whose keys may do anything in S3.
+    public let roleARN: String
     private let process: Process
     private let input: Pipe
 
@@ -22,7 +24,7 @@ public final class MotoServer: @unchecked Sendable {
         # Three calls without signatures (making the user, its policy and its keys); then every
         # call must be signed by a key moto knows.
         moto = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
-                                 "-p", str(port)], env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3",
+                                 "-p", str(port)], env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="5",
                                                             S3_UPLOAD_PART_MIN_SIZE=sys.argv[2]),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -35,14 +37,20 @@ public final class MotoServer: @unchecked Sendable {
                     time.sleep(0.05)
             iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
                                aws_access_key_id="setup", aws_secret_access_key="setup")
-            iam.create_user(UserName="faceexport")
-            iam.put_user_policy(UserName="faceexport", PolicyName="s3", PolicyDocument=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+            allow = lambda action: json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+            user = iam.create_user(UserName="faceexport")["User"]
+            iam.put_user_policy(UserName="faceexport", PolicyName="s3", PolicyDocument=allow(["s3:*", "sts:AssumeRole"]))
+            # A role for the web identity tests: its keys (from STS) may do anything in S3.
+            role = iam.create_role(RoleName="exporter", AssumeRolePolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]},
+                                                         "Action": "sts:AssumeRole"}]}))["Role"]
+            iam.put_role_policy(RoleName="exporter", PolicyName="s3", PolicyDocument=allow("s3:*"))
             key = iam.create_access_key(UserName="faceexport")["AccessKey"]
             boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
                          aws_secret_access_key=key["SecretAccessKey"]).create_bucket(Bucket=sys.argv[1])
-            print(json.dumps({"endpoint": url, "key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}),
-                  flush=True)
+            print(json.dumps({"endpoint": url, "key": key["AccessKeyId"], "secret": key["SecretAccessKey"],
+                              "role": role["Arn"]}), flush=True)
             sys.stdin.read()
         finally:
             moto.kill()
@@ -68,11 +76,13 @@ public final class MotoServer: @unchecked Sendable {
             line += byte
         }
         guard let started = try JSONSerialization.jsonObject(with: line) as? [String: String],
-            let endpoint = started["endpoint"], let key = started["key"], let secret = started["secret"]
+            let endpoint = started["endpoint"], let key = started["key"], let secret = started["secret"],
+            let role = started["role"]
         else { throw TestFailure("moto's server said \(String(decoding: line, as: UTF8.self))") }
         self.endpoint = endpoint
         self.accessKeyID = key
         self.secretAccessKey = secret
+        self.roleARN = role
     }
 
     /// Stops the server (its Python sees its standard input end and stops moto).
@@ -84,17 +94,20 @@ public final class MotoServer: @unchecked Sendable {
     deinit { try? self.input.fileHandleForWriting.close() }
 
     /// A client of this server with the user's keys (or another `secret`), for `bucket` (the
-    /// server's by default) at `endpoint` (the server's by default), path-style, without a proxy.
+    /// server's by default) at `endpoint` (the server's by default), path-style, without a proxy,
+    /// trying a call that fails for a while again for `retryTolerance` seconds (none by default).
     public func client(
         secret: String? = nil,
         bucket: String? = nil,
-        endpoint: String? = nil
+        endpoint: String? = nil,
+        retryTolerance: Double = 0
     ) throws -> ObjectStorageClient {
         var configuration = ObjectStorageClient.Configuration(
             endpoint: URL(string: endpoint ?? self.endpoint)!,
             bucket: bucket ?? self.bucket
         )
         configuration.pathStyle = true
+        configuration.retry.tolerance = retryTolerance
         var transport = CurlTransport.Configuration()
         transport.network.proxy = .none
         let credentials = SignatureV4.Credentials(
