@@ -3,10 +3,11 @@ import FaceExportCrypto
 /// One output file streamed to object storage as a multipart upload: invisible until the commit
 /// completes it, then whole at once.
 ///
-/// Bytes wait in memory until ``store()`` finds a part's worth (``partSize`` or more: parts end
-/// only where a checkpoint can vouch for them, between pages), and the rest goes as the last part
-/// when the file is finished; memory holds one part and a page. The upload starts with the first
-/// part; a failed or abandoned run aborts it (``discard()``), so that no part stays billed.
+/// Bytes wait in memory until they make a part of ``partSize`` bytes, which is sent at once; the
+/// rest goes as the last part when the file is finished, so memory holds one part and one write
+/// (a page at most). The upload starts with the first part; a failed or abandoned run aborts it
+/// (``discard()``), so that no part stays billed. (Parts end anywhere: a resumed run does not
+/// continue an upload, it sends the file again.)
 final class ObjectUpload: OutputFile {
     let location: ObjectLocation
     let finalPath: String
@@ -46,19 +47,19 @@ final class ObjectUpload: OutputFile {
 
     func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError) {
         self.digest?.update(buffer)
+        // Room for a part and a page once, rather than doubling past the part.
+        if self.buffer.capacity == 0 { self.buffer.reserveCapacity(self.partSize + (2 << 20)) }
         self.buffer.append(contentsOf: buffer)
         self.bytesWritten += buffer.count
+        while self.buffer.count >= self.partSize { try self.sendPart(count: self.partSize) }
     }
 
-    func store() throws(SinkError) -> Bool {
-        if self.buffer.count >= self.partSize { try self.sendPart() }
-        return self.buffer.isEmpty
-    }
+    func store() throws(SinkError) -> Bool { self.buffer.isEmpty }
 
     func finish() throws(SinkError) {
         guard self.digest != nil else { return }
         // The last part may be of any size; a file of no bytes is one empty part.
-        if !self.buffer.isEmpty || self.parts.isEmpty { try self.sendPart() }
+        if !self.buffer.isEmpty || self.parts.isEmpty { try self.sendPart(count: self.buffer.count) }
         self.sha256 = self.digest.take()?.hexDigest() ?? ""
         self.buffer = []
     }
@@ -76,7 +77,8 @@ final class ObjectUpload: OutputFile {
         self.buffer = []
     }
 
-    private func sendPart() throws(SinkError) {
+    /// Sends the first `count` bytes waiting as the next part.
+    private func sendPart(count: Int) throws(SinkError) {
         guard self.parts.count < Self.maximumParts else {
             throw .storage(
                 "cannot write \(self.finalPath): it would take more than \(Self.maximumParts) parts; "
@@ -93,10 +95,15 @@ final class ObjectUpload: OutputFile {
         let number = self.parts.count + 1
         let result = self.buffer.withUnsafeBytes { body in
             Result { () throws(SinkError) in
-                try self.steps.uploadPart(self.location, uploadID: uploadID, number: number, body: body)
+                try self.steps.uploadPart(
+                    self.location,
+                    uploadID: uploadID,
+                    number: number,
+                    body: UnsafeRawBufferPointer(rebasing: body.prefix(count))
+                )
             }
         }
         self.parts.append(try result.get())
-        self.buffer.removeAll(keepingCapacity: true)
+        self.buffer.removeFirst(count)
     }
 }

@@ -6,8 +6,9 @@ import Synchronization
 ///
 /// Each call runs on the caller's thread (the stages' workers block on their calls anyway) with an
 /// easy handle taken from a pool, so no handle is used by two threads at once and each keeps its
-/// connection open for the next call. The body is sent from memory, copied by libcurl; a retry is a
-/// new request, so nothing is rewound. Certificates are always verified against the system's trust
+/// connection open for the next call. The body is sent from the request's memory while the call
+/// lasts, not copied (a part of an upload is 16 MiB); a retry is a new request, so nothing is
+/// rewound. Certificates are always verified against the system's trust
 /// store, TLS 1.2 at least; the standard proxy variables (`https_proxy`, `http_proxy`, `no_proxy`)
 /// are honoured by libcurl itself.
 public final class CurlTransport: HTTPTransport {
@@ -151,11 +152,11 @@ private final class EasyHandle: @unchecked Sendable {
         self.pointer(CURLOPT_WRITEDATA, context)
         self.pointer(CURLOPT_HEADERDATA, context)
         _ = faceexport_curl_setopt_offset(self.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-        // Copied by libcurl, so the call owns its body whatever becomes of `request`.
-        request.body.withUnsafeBytes {
-            self.pointer(CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(headers))
+        // libcurl reads the body where it lies, only during the transfer below, which the bytes outlive.
+        let code = request.body.withUnsafeBytes { body in
+            self.pointer(CURLOPT_POSTFIELDS, body.baseAddress ?? UnsafeRawPointer(headers))
+            return withExtendedLifetime(answer) { curl_easy_perform(self.easy) }
         }
-        let code = withExtendedLifetime(answer) { curl_easy_perform(self.easy) }
         var status = 0
         _ = faceexport_curl_getinfo_long(self.easy, CURLINFO_RESPONSE_CODE, &status)
         if answer.tooLarge { return .failure(.tooLarge(status: status, limit: self.maximumAnswerBytes)) }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// STS's `AssumeRoleWithWebIdentity` on loopback for the tests, in front of a ``MotoServer``: a
 /// request whose token and role are the expected ones gets keys of the role, which the moto server
