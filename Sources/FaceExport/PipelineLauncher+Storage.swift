@@ -2,8 +2,9 @@ import ExportPipeline
 import ExportSinks
 import FaceSearch
 import Foundation
+import Logging
 import ObjectStorage
-import PipelineFile
+public import PipelineFile
 import Transport
 
 /// Outputs in object storage: `output_dir: s3://BUCKET/PREFIX`, reached as `storage:` says, with
@@ -108,6 +109,21 @@ extension PipelineLauncher {
             default: throw LaunchError(what, status: .failed)
             }
         }
+    }
+
+    /// Checks, for `faceexport validate --check-storage`, that the object storage an `s3://`
+    /// `output_dir` names can be used: one call to the store (the open uploads under the prefix),
+    /// none to the API. Returns what was checked; throws as a run's own check would (exit 4 for a
+    /// missing bucket or keys, 3 for keys or a policy the store refuses).
+    public static func checkStorage(_ definition: PipelineDefinition, file: String) throws(LaunchError) -> String? {
+        let launcher = PipelineLauncher(
+            definition: definition,
+            file: file,
+            logger: Logger(label: "faceexport.validate")
+        )
+        guard launcher.outputsInObjectStorage else { return nil }
+        try launcher.checkObjectStore(try launcher.makeObjectStore(tolerance: Self.storageCheckTolerance))
+        return "\(launcher.folder): the bucket answers, and the keys may list its uploads"
     }
 
     /// Aborts the uploads an interrupted run's journal names: none of them will be completed now.

@@ -308,20 +308,11 @@ public final class ObjectStorageClient: Sendable {
         let result = self.transport.sendAndWait(exchange)
         switch result {
         case .failure(let failure):
-            // Only a store that does not answer is worth waiting for; a certificate or a proxy that
-            // refuses is not going to change its mind.
-            let code: String
-            switch failure {
-            case .timeout, .connection: code = "Unreachable"
-            case .tls: code = "TLSFailure"
-            case .proxy: code = "ProxyRefused"
-            case .tooLarge: code = "AnswerTooLarge"
-            }
             throw ObjectStorageError(
                 operation: operation,
                 location: self.location(key),
                 status: 0,
-                code: code,
+                code: failure.storageCode,
                 message: failure.description
             )
         case .success(let answer):
@@ -339,6 +330,20 @@ public final class ObjectStorageClient: Sendable {
                 )
             }
             return answer
+        }
+    }
+}
+
+extension TransportFailure {
+    /// The code a call that got no answer fails with: `Unreachable` for a store that does not answer
+    /// (worth waiting for, ``ObjectStorageClient/Retry``), others for a certificate or a proxy that
+    /// refuses, which will not change their minds.
+    var storageCode: String {
+        switch self {
+        case .timeout, .connection: "Unreachable"
+        case .tls: "TLSFailure"
+        case .proxy: "ProxyRefused"
+        case .tooLarge: "AnswerTooLarge"
         }
     }
 }

@@ -82,14 +82,7 @@ public final class WebIdentityCredentials: Sendable {
         )
         switch self.transport.sendAndWait(request) {
         case .failure(let problem):
-            let code: String
-            switch problem {
-            case .timeout, .connection: code = "Unreachable"
-            case .tls: code = "TLSFailure"
-            case .proxy: code = "ProxyRefused"
-            case .tooLarge: code = "AnswerTooLarge"
-            }
-            throw failure(0, code, "STS at \(self.endpoint.absoluteString): \(problem)")
+            throw failure(0, problem.storageCode, "STS at \(self.endpoint.absoluteString): \(problem)")
         case .success(let answer):
             guard (200..<300).contains(answer.status) else {
                 throw failure(

@@ -250,4 +250,40 @@ struct ObjectStorageRunTests {
         #expect(refused.status == 3, "\(refused.stderr)")
         #expect(refused.stderr.contains("InvalidIdentityToken") && !refused.stderr.contains(stolen))
     }
+
+    /// `validate --check-storage` calls the store once and the API never: the bucket, the keys and
+    /// the policy, with the exit codes a run would give.
+    @Test func validateChecksTheStorageWhenAsked() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        try Self.pipeline(server, folder: folder, bucket: "not-there").write(
+            toFile: folder + "/missing.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let environment = Self.environment(server, folder: folder)
+        let good = try await CommandLineTests.faceexport(
+            ["validate", "--check-storage", folder + "/s3.yaml"],
+            environment: environment
+        )
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stdout.contains("storage: s3://\(server.bucket)/exports: the bucket answers"))
+        let unchecked = try await CommandLineTests.faceexport(
+            ["validate", folder + "/s3.yaml"],
+            environment: Self.environment(server, folder: folder, secret: "wrong")
+        )
+        #expect(unchecked.status == 0, "without the flag, the store is not called")
+        let refused = try await CommandLineTests.faceexport(
+            ["validate", "--check-storage", folder + "/s3.yaml"],
+            environment: Self.environment(server, folder: folder, secret: "wrong")
+        )
+        #expect(refused.status == 3 && refused.stderr.contains("SignatureDoesNotMatch"), "\(refused.stderr)")
+        let missing = try await CommandLineTests.faceexport(
+            ["validate", "--check-storage", folder + "/missing.yaml"],
+            environment: environment
+        )
+        #expect(missing.status == 4 && missing.stderr.contains("NoSuchBucket"), "\(missing.stderr)")
+    }
 }

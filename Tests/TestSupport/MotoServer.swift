@@ -60,21 +60,13 @@ public final class MotoServer: @unchecked Sendable {
     /// but the last smaller than `minimumPartSize` (S3's 5 MiB by default).
     public init(bucket: String = "nightly", minimumPartSize: Int = 5 << 20) throws {
         self.bucket = bucket
-        self.process = Process()
-        self.process.executableURL = URL(fileURLWithPath: try PythonReaders.python())
-        self.process.arguments = ["-c", Self.script, bucket, String(minimumPartSize)]
-        let output = Pipe()
-        self.input = Pipe()
-        self.process.standardOutput = output
-        self.process.standardInput = self.input
-        self.process.standardError = FileHandle.nullDevice
-        try self.process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard !byte.isEmpty else { throw TestFailure("moto's server did not start") }
-            line += byte
-        }
+        let started = try PythonReaders.startServer(
+            Self.script,
+            [bucket, String(minimumPartSize)],
+            name: "moto's server"
+        )
+        (self.process, self.input) = (started.process, started.input)
+        let line = started.line
         guard let started = try JSONSerialization.jsonObject(with: line) as? [String: String],
             let endpoint = started["endpoint"], let key = started["key"], let secret = started["secret"],
             let role = started["role"]

@@ -43,4 +43,29 @@ public enum PythonReaders {
     public static func run(_ script: String, _ arguments: [String]) throws -> Data {
         try runProgram(try Self.python(), ["-c", script] + arguments)
     }
+
+    /// Starts a server `script` in that Python and returns it once it printed its first line (where
+    /// it listens); it must stop when its standard input ends, which closing `input` does.
+    public static func startServer(
+        _ script: String,
+        _ arguments: [String],
+        name: String
+    ) throws -> (process: Process, input: Pipe, line: Data) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.python())
+        process.arguments = ["-c", script] + arguments
+        let output = Pipe()
+        let input = Pipe()
+        process.standardOutput = output
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard !byte.isEmpty else { throw TestFailure("\(name) did not start") }
+            line += byte
+        }
+        return (process, input, line)
+    }
 }

@@ -47,24 +47,13 @@ public final class WebIdentitySTS: @unchecked Sendable {
 
     /// Starts STS for `moto`'s role, accepting `token` only.
     public init(moto: MotoServer, token: String) throws {
-        self.process = Process()
-        self.process.executableURL = URL(fileURLWithPath: try PythonReaders.python())
-        self.process.arguments = [
-            "-c", Self.script, moto.endpoint, moto.accessKeyID, moto.secretAccessKey, moto.roleARN, token,
-        ]
-        let output = Pipe()
-        self.input = Pipe()
-        self.process.standardOutput = output
-        self.process.standardInput = self.input
-        self.process.standardError = FileHandle.nullDevice
-        try self.process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard !byte.isEmpty else { throw TestFailure("the STS stand-in did not start") }
-            line += byte
-        }
-        self.endpoint = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let started = try PythonReaders.startServer(
+            Self.script,
+            [moto.endpoint, moto.accessKeyID, moto.secretAccessKey, moto.roleARN, token],
+            name: "the STS stand-in"
+        )
+        (self.process, self.input) = (started.process, started.input)
+        self.endpoint = String(decoding: started.line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Stops the server (its Python sees its standard input end).
