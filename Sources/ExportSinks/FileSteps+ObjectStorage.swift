@@ -113,9 +113,7 @@ extension FileSteps {
             _ = try store.putObject(location.key, body: Data(bytes))
         }
     }
-}
 
-extension FileSteps {
     /// Abandons the upload `uploadID` of the object at `path` (`s3://bucket/key`); false when the
     /// store could not be told.
     @discardableResult

@@ -20,7 +20,7 @@ public struct RecordSource: Sendable, Hashable {
 ///
 /// - Important: A sink is used from one serial queue at a time; it is not thread-safe.
 public protocol RecordSink: AnyObject {
-    /// Appends the records of one page; they become visible only at ``commit(_:)``.
+    /// Appends the records of one page; they become visible only when the run commits.
     func write(_ records: RecordRows, from source: RecordSource) throws(SinkError)
     /// The library's walk is over: a sink with a file per library may finish that file now.
     func groupFinished(_ source: RecordSource) throws(SinkError)
@@ -42,18 +42,9 @@ public protocol RecordSink: AnyObject {
 }
 
 extension RecordSink {
-    /// Prepares every file and renames it into place at once: for a sink used on its own.
-    public func commit(_ context: CommitContext) throws(SinkError) -> [SinkSummary] {
-        let prepared = try self.prepareCommit(context)
-        for file in prepared { try file.install() }
-        return prepared.map(\.summary)
-    }
-
     public func groupFinished(_ source: RecordSource) throws(SinkError) {}
     public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? { nil }
     public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {}
-    public func takeFilledRowGroup() -> Bool { false }
-    public func endRowGroups() throws(SinkError) {}
 }
 
 /// How far one file of an output had got at a checkpoint: its partition, size and rows.
@@ -74,9 +65,10 @@ public struct FileCheckpoint: Sendable, Hashable, Codable {
     /// SQLite: the largest row id of the `faces` table at the checkpoint; a resumed run removes the
     /// rows added after it. Nil in journals of earlier versions.
     public var lastRowID: Int? = nil
-    /// True when rows written since the file's previous checkpoint are not in the file yet (a
-    /// Parquet file takes them a row group at a time): the other fields repeat that checkpoint,
-    /// and a resumed run continues from it, not from here. Nil otherwise.
+    /// True when rows written since the file's previous checkpoint are not stored yet (a Parquet
+    /// file takes them a row group at a time; an upload, a part at a time): the size and rows say
+    /// how far writing got, nothing vouches for them, and a resumed run continues from an earlier
+    /// checkpoint. Nil otherwise.
     public var pending: Bool? = nil
     /// Parquet: what the footer will say of the row groups written since the file's previous
     /// checkpoint, as the writer records them; a resumed run's checkpoint holds every row group's.

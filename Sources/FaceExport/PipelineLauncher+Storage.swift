@@ -65,7 +65,8 @@ extension PipelineLauncher {
             return ObjectStorageClient(configuration: configuration, credentials: { keys }, transport: transport)
         case .webIdentity(let role, let tokenFile, let session):
             guard let sts = WebIdentityCredentials.endpoint(region: region, environment: environment),
-                let host = sts.host, sts.scheme == "https" || (sts.scheme == "http" && Self.isLoopback(host))
+                let host = sts.host,
+                sts.scheme == "https" || (sts.scheme == "http" && FaceSearchEndpoint.isLoopback(host: host))
             else {
                 throw LaunchError(
                     "AWS_ENDPOINT_URL_STS must be an https URL (plain http only to this machine)"
@@ -86,8 +87,6 @@ extension PipelineLauncher {
             )
         }
     }
-
-    private static func isLoopback(_ host: String) -> Bool { FaceSearchEndpoint.isLoopback(host: host) }
 
     /// Calls the store once before the API is called: a bucket that is not there is a configuration
     /// error (exit 4); keys or a policy the store refuses, or a store that cannot be reached, fail
@@ -127,9 +126,7 @@ extension PipelineLauncher {
     }
 
     /// Aborts the uploads an interrupted run's journal names: none of them will be completed now.
-    static func abortUploads(ofJournal path: String, steps: FileSteps) {
-        for (object, uploadID) in ResumeState.openUploads(journalPath: path) {
-            steps.abortUpload(at: object, uploadID: uploadID)
-        }
+    func abortUploads(of interrupted: ResumeState) {
+        for upload in interrupted.openUploads { self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID) }
     }
 }

@@ -139,7 +139,7 @@ public struct PipelineLauncher: Sendable {
         {
             // The run is over for good: nothing of its id may stay behind, not even what an earlier
             // attempt of it left outside the sinks' own files (a manifest it was writing when it died).
-            self.removeLeftovers(of: context.runID, journalPath: nil)
+            self.removeLeftovers(of: context.runID, interrupted: nil)
         }
         return report
     }
@@ -199,7 +199,7 @@ public struct PipelineLauncher: Sendable {
     private func continueOrClearInterruptedRun(journalPath: String, context: inout RunContext) throws(LaunchError) {
         let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
         guard self.overrides.resume else {
-            if let previous { self.removeLeftovers(of: previous.runID, journalPath: journalPath) }
+            if let previous { self.removeLeftovers(of: previous.runID, interrupted: previous) }
             return
         }
         guard let previous else {
@@ -218,7 +218,7 @@ public struct PipelineLauncher: Sendable {
         }
         if self.outputsInObjectStorage {
             // An upload cannot be continued yet: the resumed run sends its files again.
-            Self.abortUploads(ofJournal: journalPath, steps: self.steps)
+            self.abortUploads(of: previous)
         }
         context.runID = previous.runID
         context.date = previous.date
@@ -232,11 +232,11 @@ public struct PipelineLauncher: Sendable {
     }
 
     /// Removes what an interrupted or failed run `runID` left: its temporary files beside the
-    /// outputs and the state, and for outputs in object storage, the uploads its journal (at
-    /// `journalPath`, when it is still there) names.
-    private func removeLeftovers(of runID: String, journalPath: String?) {
+    /// outputs and the state, and for outputs in object storage, the uploads the `interrupted`
+    /// run's journal names (a failed run has aborted its own).
+    private func removeLeftovers(of runID: String, interrupted: ResumeState?) {
         if self.outputsInObjectStorage {
-            if let journalPath { Self.abortUploads(ofJournal: journalPath, steps: self.steps) }
+            if let interrupted { self.abortUploads(of: interrupted) }
         } else {
             LeftoverFiles.remove(of: runID, under: self.folder, steps: self.steps)
         }

@@ -73,7 +73,9 @@ public final class WebIdentityCredentials: Sendable {
             ("RoleSessionName", self.sessionName),
             ("WebIdentityToken", token.trimmingCharacters(in: .whitespacesAndNewlines)),
         ]
-        let body = fields.map { Self.formEncoded($0) + "=" + Self.formEncoded($1) }.joined(separator: "&")
+        let body = fields.map {
+            SignatureV4.encode($0, keepingSlashes: false) + "=" + SignatureV4.encode($1, keepingSlashes: false)
+        }.joined(separator: "&")
         let request = TransportRequest(
             method: "POST",
             url: self.endpoint,
@@ -101,22 +103,6 @@ public final class WebIdentityCredentials: Sendable {
         }
     }
 
-    /// `text` for a form body: every byte but the unreserved ones (RFC 3986) percent-encoded.
-    static func formEncoded(_ text: String) -> String {
-        var encoded = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-                UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return encoded
-    }
-
     /// An ISO 8601 time as STS writes it, with or without fractions of a second.
     static func date(_ text: String) -> Date? {
         let plain = ISO8601DateFormatter()
@@ -124,11 +110,5 @@ public final class WebIdentityCredentials: Sendable {
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return fractional.date(from: text)
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - self.count)) + self
     }
 }

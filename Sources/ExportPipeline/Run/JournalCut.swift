@@ -19,6 +19,13 @@ struct JournalCut {
         var output: Int
         var account: String?
         var group: String?
+
+        /// The file of output `output` that `checkpoint` describes.
+        init(output: Int, _ checkpoint: FileCheckpoint) {
+            self.output = output
+            self.account = checkpoint.account
+            self.group = checkpoint.group
+        }
     }
 
     /// A library: its account and id.
@@ -36,7 +43,7 @@ struct JournalCut {
 
     /// Works out the cut for `lines`, a journal's trusted lines, of a pipeline with `outputs` outputs.
     init(_ lines: [JournalEntry], outputs: Int) {
-        var touches: [[(file: FileKey, exact: Bool)]] = Array(repeating: [], count: lines.count)
+        var touches: [[FileKey]] = Array(repeating: [], count: lines.count)
         var exactLines: [FileKey: [Int]] = [:]
         var writers: [FileKey: [(line: Int, library: LibraryKey, position: Int)]] = [:]
         for (index, line) in lines.enumerated() {
@@ -46,8 +53,8 @@ struct JournalCut {
             self.libraryLines[library, default: []].append(index)
             for (output, checkpoint) in (progress.files ?? []).enumerated() where output < outputs {
                 guard let checkpoint else { continue }
-                let file = FileKey(output: output, account: checkpoint.account, group: checkpoint.group)
-                touches[index].append((file, checkpoint.isExact))
+                let file = FileKey(output: output, checkpoint)
+                touches[index].append(file)
                 writers[file, default: []].append((index, library, position))
                 if checkpoint.isExact { exactLines[file, default: []].append(index) }
             }
@@ -61,7 +68,7 @@ struct JournalCut {
             for (library, indices) in self.libraryLines {
                 var keep = indices.count
                 for (position, index) in indices.enumerated()
-                where touches[index].contains(where: { index > self.continuesFrom[$0.file] ?? -1 }) {
+                where touches[index].contains(where: { index > self.continuesFrom[$0] ?? -1 }) {
                     keep = position
                     break
                 }

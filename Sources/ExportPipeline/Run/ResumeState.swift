@@ -1,6 +1,14 @@
 public import ExportSinks
 
 /// What an interrupted run's journal says: where to continue.
+/// An upload to object storage a journal names: the object's `s3://bucket/key` and the upload's id.
+public struct OpenUpload: Sendable, Hashable {
+    /// `s3://bucket/key`.
+    public var object: String
+    /// The store's id for the upload.
+    public var uploadID: String
+}
+
 public struct ResumeState: Sendable {
     /// The progress of one library.
     public struct Group: Sendable {
@@ -35,6 +43,9 @@ public struct ResumeState: Sendable {
     /// The journal the resumed run continues: its `run` line and one line per library that keeps
     /// its progress, with the checkpoints of its files it continues from (``JournalCut``).
     let journalLines: [JournalEntry]
+    /// The uploads to object storage the journal names, each once: the interrupted run's, which
+    /// the next run aborts (none is continued yet).
+    public let openUploads: [OpenUpload]
     /// Where the journal is damaged and why, when a line before its end could not be trusted: the
     /// run continues from the lines before it.
     public let damage: String?
@@ -49,21 +60,6 @@ public struct ResumeState: Sendable {
         contents.damage.map { "\(path) is damaged at byte \($0.offset) (\($0.reason))" }
     }
 
-    /// The uploads to object storage the journal at `path` names (object and upload id), each once:
-    /// an interrupted run's, for the next run to abort.
-    public static func openUploads(journalPath path: String) -> [(object: String, uploadID: String)] {
-        var seen: Set<[String]> = []
-        var uploads: [(object: String, uploadID: String)] = []
-        for line in RunJournal.read(path: path)?.lines ?? [] {
-            for case let file? in line.progress?.files ?? [] {
-                guard let object = file.object, let upload = file.upload, seen.insert([object, upload]).inserted
-                else { continue }
-                uploads.append((object, upload))
-            }
-        }
-        return uploads
-    }
-
     /// Reads the journal at `path`; nil when there is none or it has no `run` line.
     public static func read(path: String, outputs: Int) -> ResumeState? {
         guard let contents = RunJournal.read(path: path) else { return nil }
@@ -75,13 +71,21 @@ public struct ResumeState: Sendable {
         guard let run else { return nil }
         let cut = JournalCut(contents.lines, outputs: outputs)
 
-        // Each file continues from its checkpoint line, with every row group written up to it.
+        // Each file continues from its checkpoint line, with every row group written up to it; every
+        // upload any line names is noted, for the next run to abort.
         var files: [JournalCut.FileKey: FileCheckpoint] = [:]
         var rowGroups: [JournalCut.FileKey: [String]] = [:]
+        var uploads: [OpenUpload] = []
         for (index, line) in contents.lines.enumerated() {
             for (output, checkpoint) in (line.progress?.files ?? []).enumerated() where output < outputs {
-                guard let checkpoint, checkpoint.isExact else { continue }
-                let file = JournalCut.FileKey(output: output, account: checkpoint.account, group: checkpoint.group)
+                guard let checkpoint else { continue }
+                if let object = checkpoint.object, let uploadID = checkpoint.upload,
+                    !uploads.contains(OpenUpload(object: object, uploadID: uploadID))
+                {
+                    uploads.append(OpenUpload(object: object, uploadID: uploadID))
+                }
+                guard checkpoint.isExact else { continue }
+                let file = JournalCut.FileKey(output: output, checkpoint)
                 guard let from = cut.continuesFrom[file], index <= from else { continue }
                 rowGroups[file, default: []] += checkpoint.parquetRowGroups ?? []
                 if index == from { files[file] = checkpoint }
@@ -123,10 +127,11 @@ public struct ResumeState: Sendable {
             summary.repairedTokens = group.repaired.tokens.isEmpty ? nil : group.repaired.tokens
             summary.files = summary.files?.enumerated().map { output, checkpoint in
                 guard let checkpoint else { return nil }
-                let file = JournalCut.FileKey(output: output, account: checkpoint.account, group: checkpoint.group)
-                guard var continued = files[file] else { return nil }
+                guard var continued = files[JournalCut.FileKey(output: output, checkpoint)] else { return nil }
                 // A file's row groups go into the first line that names it: they add up line by line.
-                if !carried.insert(file).inserted { continued.parquetRowGroups = nil }
+                if !carried.insert(JournalCut.FileKey(output: output, checkpoint)).inserted {
+                    continued.parquetRowGroups = nil
+                }
                 return continued
             }
             journalLines.append(ended ? .end(summary) : .page(summary))
@@ -141,6 +146,7 @@ public struct ResumeState: Sendable {
             groups: groups,
             files: perOutput,
             journalLines: journalLines,
+            openUploads: uploads,
             damage: Self.describeDamage(contents, path: path)
         )
     }
