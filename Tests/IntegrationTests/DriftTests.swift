@@ -170,9 +170,14 @@ struct PrefetchTests {
         #expect(Set(result.rows) == Set(expectedRows(dataset.groups)))
         // One library, yet several of its calls were in flight together.
         #expect(result.statistics.peakInFlight > 1)
-        // Without edits no prefetched page is wasted: the pages, and get_size before and after.
+        // Without edits no prefetched page is wasted: the pages, and get_size before and after. A
+        // call that timed out on a loaded machine and was sent again is still the same call (a full
+        // suite once counted 31 calls for 25 pages, in a run that took 112 s instead of 0.5 s).
         let group = result.report.groups[0]
-        #expect(group.requests <= group.pages + 3, "\(group.requests) calls for \(group.pages) pages")
+        #expect(
+            group.requests - group.retries <= group.pages + 3,
+            "\(group.requests) calls (\(group.retries) retries) for \(group.pages) pages"
+        )
     }
 
     @Test func withoutPrefetchOneLibraryIsOneCallAtATime() async throws {
