@@ -66,21 +66,7 @@ extension DefinitionReader {
         )
         var storage = PipelineDefinition.Storage()
         if let node = entries["endpoint"] {
-            let text = try self.string(node, "storage.endpoint")
-            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host,
-                !host.isEmpty, ["http", "https"].contains(scheme)
-            else { throw self.fail(node, "storage.endpoint", "expected a URL such as https://minio.internal:9000") }
-            guard url.user == nil && url.password == nil else {
-                throw self.fail(node, "storage.endpoint", "credentials never go in a pipeline file")
-            }
-            guard scheme == "https" || FaceSearchEndpoint.isLoopback(host: host) else {
-                throw self.fail(
-                    node,
-                    "storage.endpoint",
-                    "plain http is refused for '\(host)': use https, or http only to a store on this machine"
-                )
-            }
-            storage.endpoint = text
+            storage.endpoint = try self.serviceURL(node, "storage.endpoint", example: "https://minio.internal:9000")
         }
         if let node = entries["region"] { storage.region = try self.string(node, "storage.region") }
         if let node = entries["path_style"] { storage.pathStyle = try self.boolean(node, "storage.path_style") }
@@ -90,6 +76,63 @@ extension DefinitionReader {
         if let node = entries["proxy"] { storage.proxy = try self.proxy(node) }
         if let node = entries["tls"] { (storage.caFile, storage.caOnly) = try self.tls(node, "storage.tls") }
         return storage
+    }
+
+    /// The `metrics:` section: a Pushgateway, and the textfile (also `metrics_file`, given before).
+    func metrics(
+        _ node: Node,
+        file: String?
+    ) throws(PipelineFileError) -> (push: PipelineDefinition.MetricsPush?, file: String?) {
+        let entries = try self.mapping(
+            node,
+            "metrics",
+            allowed: ["file", "pushgateway", "push_interval", "job", "proxy", "tls"]
+        )
+        var file = file
+        if let node = entries["file"] {
+            guard file == nil else { throw self.fail(node, "metrics.file", "give either metrics_file or metrics.file") }
+            file = try self.string(node, "metrics.file")
+        }
+        guard let urlNode = entries["pushgateway"] else {
+            for key in ["push_interval", "job", "proxy", "tls"] {
+                if let node = entries[key] { throw self.fail(node, "metrics.\(key)", "only with metrics.pushgateway") }
+            }
+            return (nil, file)
+        }
+        var push = PipelineDefinition.MetricsPush(
+            url: try self.serviceURL(urlNode, "metrics.pushgateway", example: "https://pushgateway.monitoring:9091")
+        )
+        if let node = entries["push_interval"] {
+            push.interval = try self.seconds(node, "metrics.push_interval")
+            guard push.interval >= 1 else { throw self.fail(node, "metrics.push_interval", "must be 1s or more") }
+        }
+        if let node = entries["job"] {
+            push.job = try self.string(node, "metrics.job")
+            guard !push.job.isEmpty else { throw self.fail(node, "metrics.job", "may not be empty") }
+        }
+        if let node = entries["proxy"] { push.proxy = try self.proxy(node) }
+        if let node = entries["tls"] { (push.caFile, push.caOnly) = try self.tls(node, "metrics.tls") }
+        return (push, file)
+    }
+
+    /// The root of a service besides the API (a store, a Pushgateway): http or https, no
+    /// credentials, plain http only to this machine.
+    func serviceURL(_ node: Node, _ key: String, example: String) throws(PipelineFileError) -> String {
+        let text = try self.string(node, key)
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host,
+            !host.isEmpty, ["http", "https"].contains(scheme)
+        else { throw self.fail(node, key, "expected a URL such as \(example)") }
+        guard url.user == nil && url.password == nil else {
+            throw self.fail(node, key, "credentials never go in a pipeline file")
+        }
+        guard scheme == "https" || FaceSearchEndpoint.isLoopback(host: host) else {
+            throw self.fail(
+                node,
+                key,
+                "plain http is refused for '\(host)': use https, or http only to a server on this machine"
+            )
+        }
+        return text
     }
 
     /// An `output_dir` of `s3://BUCKET/PREFIX`: a bucket name S3 accepts.

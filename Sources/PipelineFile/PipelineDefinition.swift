@@ -240,8 +240,29 @@ public struct PipelineDefinition: Sendable {
         /// Its page is unreadable: the library fails.
         case fail
     }
-    /// Where to write Prometheus metrics at the end of a run; nil for none.
+    /// Where to write Prometheus metrics at the end of a run (`metrics_file`, or `metrics.file`);
+    /// nil for none.
     public var metricsFile: String?
+    /// Where the run's metrics are pushed (`metrics.pushgateway`); nil for nowhere.
+    public var metricsPush: MetricsPush?
+
+    /// The Pushgateway a batch job pushes its metrics to, during the run and at its end.
+    public struct MetricsPush: Sendable, Hashable {
+        /// The Pushgateway's root, e.g. `https://pushgateway.monitoring:9091`.
+        public var url: String
+        /// The `job` label of the grouping key. Default `faceexport`.
+        public var job = "faceexport"
+        /// Seconds between two pushes while the run goes on. Default 30.
+        public var interval = 30.0
+        /// The proxy pushes go through. Default the standard variables.
+        public var proxy = Proxy.environment
+        /// A PEM bundle to trust besides the system's store, and whether instead of it.
+        public var caFile: String?
+        public var caOnly = false
+
+        /// A push to `url` with the defaults.
+        public init(url: String) { self.url = url }
+    }
     /// Where the run's manifest goes, under ``outputDirectory``; may use `{date}`, `{run_id}`,
     /// `{pipeline}`. Default `manifest.json`.
     public var manifest = try! OutputPathTemplate("manifest.json")

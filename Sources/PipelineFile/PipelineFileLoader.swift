@@ -61,7 +61,7 @@ extension DefinitionReader {
             "name", "endpoint", "simulator", "credentials", "groups", "groups_file", "concurrency", "page_size",
             "request_timeout", "retry", "rate_limit", "deadline", "output_dir", "outputs", "manifest", "on_incomplete",
             "on_changed", "on_unverified", "on_invalid_text", "outage_tolerance", "accounts", "proxy", "tls",
-            "metrics_file", "transform",
+            "metrics_file", "metrics", "transform",
             "http_client", "storage", "state",
         ]
         let entries = try self.mapping(root, nil, allowed: keys)
@@ -152,6 +152,9 @@ extension DefinitionReader {
             definition.onInvalidText = try self.choice(node, "on_invalid_text")
         }
         if let node = entries["metrics_file"] { definition.metricsFile = try self.string(node, "metrics_file") }
+        if let node = entries["metrics"] {
+            (definition.metricsPush, definition.metricsFile) = try self.metrics(node, file: definition.metricsFile)
+        }
         if let node = entries["manifest"] {
             definition.manifest = try self.template(node, "manifest")
             guard !definition.manifest.isPerGroup && !definition.manifest.isPerAccount else {

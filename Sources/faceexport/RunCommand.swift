@@ -116,10 +116,19 @@ struct RunCommand: AsyncParsableCommand {
             )
             return
         }
-        launcher.onStart = { run in progress.withLock { $0 = ProgressLine(run: run, enabled: onTerminal) } }
+        let pusher = try await Self.exitingOnError { [launcher] in try launcher.makeMetricsPusher() }
+        launcher.onStart = { run in
+            progress.withLock { $0 = ProgressLine(run: run, enabled: onTerminal) }
+            pusher?.start { run.progress }
+        }
         let report = try await Self.exitingOnError { [launcher] in try await launcher.launch() }
         progress.withLock { $0?.finish() }
         Self.say(RunSummary(report: report, pipeline: definition.name).text)
+        if let pusher {
+            let now = Date()
+            let lastSuccess = report.outcome == .complete ? now.timeIntervalSince1970 : nil
+            await BlockingWork.run { pusher.finish(with: .finished(report, now: now, lastSuccess: lastSuccess)) }
+        }
         if let path = self.metricsFile ?? definition.metricsFile {
             do {
                 try MetricsFile(path: path, pipeline: definition.name).write(report)

@@ -1,7 +1,9 @@
+import ExportSinks
 import FaceExport
 import FaceExportBuild
 import FaceSearchSimulation
 import Foundation
+import PipelineFile
 import TestSupport
 import Testing
 
@@ -346,7 +348,7 @@ struct OperationsTests {
             """
         let yamls = [
             folder + "/kubernetes-cronjob.yaml", folder + "/kubernetes-indexed-job.yaml",
-            folder + "/kubernetes-cronjob-s3.yaml",
+            folder + "/kubernetes-cronjob-s3.yaml", folder + "/kubernetes-indexed-job-s3.yaml",
         ]
         #expect(String(decoding: try runProgram("/usr/bin/python3", ["-c", script] + yamls), as: UTF8.self) == "ok\n")
         let indexed = try String(contentsOfFile: folder + "/kubernetes-indexed-job.yaml", encoding: .utf8)
@@ -359,6 +361,18 @@ struct OperationsTests {
         )
         #expect(s3.contains("/etc/faceexport/nightly-s3.yaml") && s3.contains("serviceAccountName: faceexport"))
         #expect(pipeline.contains("state: /var/lib/faceexport") && s3.contains("mountPath: /var/lib/faceexport"))
+        // The sharded S3 night: every shard its own paths, one state volume, metrics pushed per shard.
+        let shardedJob = try String(contentsOfFile: folder + "/kubernetes-indexed-job-s3.yaml", encoding: .utf8)
+        let sharded = try PipelineFileLoader.load(path: CommandLineTests.packageRoot + "/pipelines/sharded-s3.yaml")
+        #expect(shardedJob.contains("/etc/faceexport/sharded-s3.yaml --shard \"${JOB_COMPLETION_INDEX}/4\""))
+        #expect(
+            shardedJob.contains("serviceAccountName: faceexport")
+                && shardedJob.contains("mountPath: /var/lib/faceexport")
+        )
+        #expect(sharded.stateDirectory == "/var/lib/faceexport" && sharded.metricsPush != nil)
+        #expect(
+            sharded.outputs.allSatisfy { $0.path.text.contains("{shard}") } && sharded.manifest.text.contains("{shard}")
+        )
         let cron = try String(contentsOfFile: folder + "/crontab", encoding: .utf8)
         let entry = try #require(
             cron.split(separator: "\n").first { !$0.hasPrefix("#") && $0.contains("faceexport run") }
@@ -383,7 +397,10 @@ struct OperationsTests {
         #expect(user == "USER 10001:10001", "not root")
         #expect(lines.contains("ENTRYPOINT [\"/usr/local/bin/faceexport\"]"))
         // The schedules run that image, as its user, at this version.
-        for name in ["kubernetes-cronjob.yaml", "kubernetes-indexed-job.yaml", "kubernetes-cronjob-s3.yaml"] {
+        for name in [
+            "kubernetes-cronjob.yaml", "kubernetes-indexed-job.yaml", "kubernetes-cronjob-s3.yaml",
+            "kubernetes-indexed-job-s3.yaml",
+        ] {
             let job = try String(contentsOfFile: root + "/samples/schedules/" + name, encoding: .utf8)
             #expect(job.contains("image: registry.example.com/faceexport:\(ExporterVersion.number) "), "\(name)")
         }

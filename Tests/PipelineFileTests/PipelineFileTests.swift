@@ -275,6 +275,39 @@ struct PipelineFileTests {
         #expect(loopback.storage.endpoint == "http://127.0.0.1:9000", "plain http to this machine")
     }
 
+    @Test func metricsArePushedToAPushgatewayTheSectionNames() throws {
+        let header = "name: x\nendpoint: embedded\noutputs: [{format: ndjson, path: f.ndjson}]\n"
+        let definition = try PipelineFileLoader.parse(
+            header + "metrics:\n  file: /var/lib/node_exporter/f.prom\n  pushgateway: https://pgw.monitoring:9091\n"
+                + "  push_interval: 1m\n  job: nightly\n  proxy: none\n  tls: {ca_file: /etc/ca.pem, ca_only: true}\n",
+            file: "p.yaml"
+        )
+        #expect(definition.metricsFile == "/var/lib/node_exporter/f.prom")
+        var expected = PipelineDefinition.MetricsPush(url: "https://pgw.monitoring:9091")
+        (expected.job, expected.interval, expected.proxy) = ("nightly", 60, .none)
+        (expected.caFile, expected.caOnly) = ("/etc/ca.pem", true)
+        #expect(definition.metricsPush == expected)
+        let defaults = try PipelineFileLoader.parse(header + "metrics: {pushgateway: 'http://[::1]:9091'}\n", file: "p")
+        #expect(defaults.metricsPush == PipelineDefinition.MetricsPush(url: "http://[::1]:9091"))
+        #expect(defaults.metricsPush?.interval == 30 && defaults.metricsPush?.job == "faceexport")
+
+        let cases: [(String, String, String)] = [
+            ("metrics: {pushgateway: 'http://pgw.monitoring:9091'}\n", "metrics.pushgateway", "plain http is refused"),
+            ("metrics: {pushgateway: 'https://u:p@pgw'}\n", "metrics.pushgateway", "credentials never go"),
+            ("metrics: {pushgateway: pgw}\n", "metrics.pushgateway", "expected a URL"),
+            ("metrics: {pushgateway: 'https://pgw', push_interval: 0.5}\n", "metrics.push_interval", "1s or more"),
+            ("metrics: {pushgateway: 'https://pgw', job: ''}\n", "metrics.job", "empty"),
+            ("metrics: {job: nightly}\n", "metrics.job", "only with metrics.pushgateway"),
+            ("metrics: {pushgatway: 'https://pgw'}\n", "metrics.pushgatway", "unknown key"),
+            ("metrics_file: a.prom\nmetrics: {file: b.prom}\n", "metrics.file", "either metrics_file or metrics.file"),
+        ]
+        for (yaml, key, message) in cases {
+            let error = try #require(self.error(header + yaml), "\(yaml)")
+            #expect(error.key == key && error.message.contains(message), "\(yaml): \(error)")
+            #expect(error.line != nil, "\(yaml): \(error)")
+        }
+    }
+
     @Test func errorsNameTheLineAndTheKey() throws {
         let base = "name: x\nendpoint: embedded\noutputs:\n  - format: ndjson\n    path: f.ndjson\n"
         let cases: [(String, Int?, String)] = [

@@ -148,4 +148,13 @@ public struct RunProgress: Sendable {
     public var pages: Int
     /// Calls retried.
     public var retries: Int
+
+    /// Creates figures.
+    public init(groupsScheduled: Int, groupsWalked: Int, faces: Int, pages: Int, retries: Int) {
+        self.groupsScheduled = groupsScheduled
+        self.groupsWalked = groupsWalked
+        self.faces = faces
+        self.pages = pages
+        self.retries = retries
+    }
 }
