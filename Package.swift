@@ -160,7 +160,9 @@ let package = Package(
         .testTarget(name: "FaceSearchTests", dependencies: ["FaceSearch", "FaceSearchSimulation", "Transport"]),
         .testTarget(
             name: "ExportSinksTests",
-            dependencies: ["ExportSinks", "FaceSearchSimulation", "ObjectStorage", "TestSupport", "Transport"]
+            dependencies: [
+                "ExportSinks", "FaceExportCrypto", "FaceSearchSimulation", "ObjectStorage", "TestSupport", "Transport",
+            ]
         ),
         .testTarget(
             name: "ExportPipelineTests",

@@ -4,8 +4,10 @@ import FaceExportCrypto
 /// completes it, then whole at once.
 ///
 /// Bytes wait in memory until they make a part of ``partSize`` bytes, which is sent at once; the
-/// rest goes as the last part when the file is finished, so memory holds one part and one write
-/// (a page at most). The upload starts with the first part; a failed or abandoned run aborts it
+/// rest goes as the last part when the file is finished, so memory holds one part at most (a write
+/// of a part or more, with nothing waiting, is sent from the writer's own bytes). A part must wait
+/// whole: S3 wants every part but the last of 5 MiB or more, and only the end of the file tells
+/// which part is the last, so a part cannot be sent before its bytes are all there. The upload starts with the first part; a failed or abandoned run aborts it
 /// (``discard()``), so that no part stays billed. (Parts end anywhere: a resumed run does not
 /// continue an upload, it sends the file again.)
 final class ObjectUpload: OutputFile {
@@ -47,11 +49,22 @@ final class ObjectUpload: OutputFile {
 
     func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError) {
         self.digest?.update(buffer)
-        // Room for a part and a page once, rather than doubling past the part.
-        if self.buffer.capacity == 0 { self.buffer.reserveCapacity(self.partSize + (2 << 20)) }
-        self.buffer.append(contentsOf: buffer)
         self.bytesWritten += buffer.count
-        while self.buffer.count >= self.partSize { try self.sendPart(count: self.partSize) }
+        var rest = buffer
+        while !rest.isEmpty {
+            // Nothing waiting and a part's worth given: sent from the caller's bytes, not copied.
+            if self.buffer.isEmpty && rest.count >= self.partSize {
+                try self.sendPart(UnsafeRawBufferPointer(rebasing: rest.prefix(self.partSize)))
+                rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(self.partSize))
+                continue
+            }
+            // Never more than a part waits: the buffer is reserved once, at its size.
+            if self.buffer.capacity < self.partSize { self.buffer.reserveCapacity(self.partSize) }
+            let taken = min(rest.count, self.partSize - self.buffer.count)
+            self.buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest.prefix(taken)))
+            rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(taken))
+            if self.buffer.count == self.partSize { try self.sendWaitingPart() }
+        }
     }
 
     func store() throws(SinkError) -> Bool { self.buffer.isEmpty }
@@ -59,7 +72,7 @@ final class ObjectUpload: OutputFile {
     func finish() throws(SinkError) {
         guard self.digest != nil else { return }
         // The last part may be of any size; a file of no bytes is one empty part.
-        if !self.buffer.isEmpty || self.parts.isEmpty { try self.sendPart(count: self.buffer.count) }
+        if !self.buffer.isEmpty || self.parts.isEmpty { try self.sendWaitingPart() }
         self.sha256 = self.digest.take()?.hexDigest() ?? ""
         self.buffer = []
     }
@@ -77,8 +90,17 @@ final class ObjectUpload: OutputFile {
         self.buffer = []
     }
 
-    /// Sends the first `count` bytes waiting as the next part.
-    private func sendPart(count: Int) throws(SinkError) {
+    /// Sends the bytes waiting as the next part, and empties the buffer for the next one.
+    private func sendWaitingPart() throws(SinkError) {
+        let result = self.buffer.withUnsafeBytes { body in
+            Result { () throws(SinkError) in try self.sendPart(body) }
+        }
+        try result.get()
+        self.buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Sends `body` as the next part, starting the upload with the first.
+    private func sendPart(_ body: UnsafeRawBufferPointer) throws(SinkError) {
         guard self.parts.count < Self.maximumParts else {
             throw .storage(
                 "cannot write \(self.finalPath): it would take more than \(Self.maximumParts) parts; "
@@ -93,17 +115,6 @@ final class ObjectUpload: OutputFile {
             self.uploadID = uploadID
         }
         let number = self.parts.count + 1
-        let result = self.buffer.withUnsafeBytes { body in
-            Result { () throws(SinkError) in
-                try self.steps.uploadPart(
-                    self.location,
-                    uploadID: uploadID,
-                    number: number,
-                    body: UnsafeRawBufferPointer(rebasing: body.prefix(count))
-                )
-            }
-        }
-        self.parts.append(try result.get())
-        self.buffer.removeFirst(count)
+        self.parts.append(try self.steps.uploadPart(self.location, uploadID: uploadID, number: number, body: body))
     }
 }

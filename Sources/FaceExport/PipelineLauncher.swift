@@ -289,6 +289,7 @@ public struct PipelineLauncher: Sendable {
                 try self.underFolder(template)
             }
             placed.steps = self.steps
+            placed.partSize = self.definition.storage.partSize
             placed.keyValueMetadata = [
                 "faceexport.exporter_version": ExporterVersion.full,
                 "faceexport.transform_sha256": configuration.transform.digest,

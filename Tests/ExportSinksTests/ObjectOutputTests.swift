@@ -1,3 +1,4 @@
+import FaceExportCrypto
 import Foundation
 import ObjectStorage
 import TestSupport
@@ -47,6 +48,12 @@ struct ObjectOutputTests {
         String(decoding: try server.boto3(script, arguments), as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
+    static func sha256(_ bytes: [UInt8]) -> String {
+        var digest = SHA256Digest()
+        bytes.withUnsafeBytes { digest.update($0) }
+        return digest.hexDigest()
+    }
+
     static let openUploads = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
     static let keys = "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket).get('Contents', [])))"
 
@@ -93,6 +100,46 @@ struct ObjectOutputTests {
         #expect(read.prefix(2) == ["\(onDisk.bytes)", onDisk.sha256], "boto3 reads the bytes written to disk")
         #expect(Int(read.last ?? "") ?? 0 >= 3, "streamed in parts")
         #expect(try Self.boto3Lines(server, Self.openUploads) == ["0"], "no upload left open")
+    }
+
+    @Test func everyPartButTheLastIsExactlyThePartSizeWhateverTheWrites() throws {
+        let server = try MotoServer(minimumPartSize: Self.partSize)
+        defer { server.stop() }
+        let steps = FileSteps(observer: nil, objectStore: try server.client())
+        let part = Self.partSize
+        // Small writes, a write that ends a part exactly, one of a part and more with nothing
+        // waiting (sent from the writer's bytes), one of several parts with bytes waiting.
+        let sizes = [1, part - 1, part, 2 * part + 7, 3, 3 * part + 5, part - 3, 1, 4 * part, 10]
+        var bytes: [UInt8] = []
+        var generator = SystemRandomNumberGenerator()
+        let upload = try ObjectUpload(path: "s3://\(server.bucket)/parts.bin", partSize: part, steps: steps)
+        for size in sizes {
+            let chunk = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            bytes += chunk
+            try chunk.withUnsafeBytes { try upload.write($0) }
+        }
+        try upload.finish()
+        let prepared = upload.prepared(
+            SinkSummary(path: upload.finalPath, format: "bin", rows: 0, bytes: bytes.count, sha256: upload.sha256)
+        )
+        let parts = try #require(prepared.upload?.parts)
+        try steps.completeUpload(upload.location, uploadID: prepared.upload!.uploadID, parts: parts, bytes: bytes.count)
+        #expect(parts.count == (bytes.count + part - 1) / part)
+        let read = try Self.boto3Lines(
+            server,
+            """
+            import hashlib
+            body = s3.get_object(Bucket=bucket, Key='parts.bin')['Body'].read()
+            print(hashlib.sha256(body).hexdigest())
+            count = s3.head_object(Bucket=bucket, Key='parts.bin', PartNumber=1)['PartsCount']
+            print(' '.join(str(s3.head_object(Bucket=bucket, Key='parts.bin', PartNumber=n)['ContentLength'])
+                           for n in range(1, count + 1)))
+            """
+        )
+        #expect(read.first == Self.sha256(bytes))
+        let lengths = read.last?.split(separator: " ").compactMap { Int($0) } ?? []
+        #expect(lengths.dropLast().allSatisfy { $0 == part } && lengths.reduce(0, +) == bytes.count, "\(lengths)")
+        #expect(upload.sha256 == Self.sha256(bytes))
     }
 
     @Test func aDiscardedRunAbortsItsUploadsAndLeavesThePreviousObject() throws {

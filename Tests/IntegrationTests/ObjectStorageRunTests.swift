@@ -104,6 +104,35 @@ struct ObjectStorageRunTests {
         #expect(!FileManager.default.fileExists(atPath: folder + "/state/.faceexport/nightly-s3.journal"))
     }
 
+    @Test func partsAreAsLargeAsStoragePartSizeSays() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        // 60,000 faces: about 7 MB of NDJSON, so two parts of 5 MiB, where 16 MiB makes one.
+        let pipeline = Self.pipeline(server, folder: folder)
+            .replacingOccurrences(of: "{groups: 6, faces: 400, seed: 3,", with: "{groups: 60, faces: 1000, seed: 3,")
+            .replacingOccurrences(of: "path_style: true,", with: "path_style: true, part_size: 5MiB,")
+            .replacingOccurrences(of: "dt={date}/faces.ndjson.gz", with: "faces.ndjson")
+        try pipeline.write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        let run = try await CommandLineTests.faceexport(
+            ["run", folder + "/s3.yaml"],
+            environment: Self.environment(server, folder: folder)
+        )
+        #expect(run.status == 0, "\(run.stderr)")
+        let parts = try Self.lines(
+            server,
+            """
+            head = s3.head_object(Bucket=bucket, Key='exports/faces.ndjson', PartNumber=1)
+            print(head['ContentLength'], head.get('PartsCount', 1))
+            print(s3.head_object(Bucket=bucket, Key='exports/faces.ndjson')['ContentLength'])
+            """
+        )
+        let first = try #require(parts.first?.split(separator: " ").compactMap { Int($0) })
+        let size = try #require(parts.last.flatMap { Int($0) })
+        #expect(size > 5 << 20, "enough bytes for two parts")
+        #expect(first == [5 << 20, (size + (5 << 20) - 1) / (5 << 20)], "\(parts)")
+    }
+
     @Test func aWrongSecretFailsBeforeAnyCallAndAMissingBucketIsAConfigurationError() async throws {
         let server = try MotoServer()
         defer { server.stop() }
