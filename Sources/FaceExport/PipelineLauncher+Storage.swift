@@ -105,6 +105,14 @@ extension PipelineLauncher {
                         + "s3:PutObject and s3:AbortMultipartUpload",
                     status: .failed
                 )
+            case "TLSFailure":
+                throw LaunchError(
+                    what + "; if the store's certificate comes from a private CA, name it in storage.tls.ca_file",
+                    status: .failed
+                )
+            case "ProxyRefused": throw LaunchError(what + "; check storage.proxy", status: .failed)
+            case "Unreachable":
+                throw LaunchError(what + "; check storage.endpoint, storage.proxy and the network", status: .failed)
             default: throw LaunchError(what, status: .failed)
             }
         }

@@ -133,6 +133,49 @@ struct ObjectStorageRunTests {
         #expect(first == [5 << 20, (size + (5 << 20) - 1) / (5 << 20)], "\(parts)")
     }
 
+    @Test func theStoreIsReachedOverHTTPSThroughAProxyTrustingThePrivateCAThePipelineNames() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        let ca = try PrivateCATests.makeCertificates(in: folder)
+        let (tls, port) = try await PrivateCATests.startTLS(in: folder, target: server.endpoint)
+        defer {
+            kill(tls.processIdentifier, SIGKILL)
+            tls.waitUntilExit()
+        }
+        let proxy = try await ProxyTests.Proxy(folder: folder, extra: ["ConnectPort \(port)"])
+        func run(_ trust: String) async throws -> CommandLineTests.Outcome {
+            let storage =
+                "storage: {endpoint: \"https://127.0.0.1:\(port)\", path_style: true, "
+                + "proxy: {url: \"http://127.0.0.1:\(proxy.port)\"}\(trust)}"
+            let pipeline = Self.pipeline(server, folder: folder).replacingOccurrences(
+                of: "storage: {endpoint: \"\(server.endpoint)\", path_style: true, proxy: none}",
+                with: storage
+            )
+            try pipeline.write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+            return try await CommandLineTests.faceexport(
+                ["run", folder + "/s3.yaml"],
+                environment: Self.environment(server, folder: folder)
+            )
+        }
+        // The store's certificate is signed by a CA the system does not know: refused before any
+        // API call, in one line, nothing written.
+        let untrusted = try await run("")
+        #expect(untrusted.status == 3, "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("SSL certificate problem"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("name it in storage.tls.ca_file"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.split(separator: "\n").count == 1, "one line: \(untrusted.stderr)")
+        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+
+        let trusted = try await run(", tls: {ca_file: \"\(ca)\"}")
+        let log = proxy.stop()
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        let faces = try Self.lines(server, Self.facesScript)
+        #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
+        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        #expect(log.contains("CONNECT 127.0.0.1:\(port)"), "the calls went through the proxy: \(log)")
+    }
+
     @Test func aWrongSecretFailsBeforeAnyCallAndAMissingBucketIsAConfigurationError() async throws {
         let server = try MotoServer()
         defer { server.stop() }
