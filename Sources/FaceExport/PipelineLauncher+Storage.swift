@@ -60,9 +60,24 @@ extension PipelineLauncher {
         } catch {
             throw LaunchError("\(self.file): storage: \(error)")
         }
+        // The first retry of a call is worth a warning: a store failing for a while is ridden out,
+        // but whoever reads the log at night should know it was.
+        let logger = self.logger
+        let onRetry: @Sendable (ObjectStorageError, Int, Double) -> Void = { error, tries, _ in
+            guard tries == 1 else { return }
+            logger.warning(
+                "object storage failed a call; trying again for up to outage_tolerance",
+                metadata: ["error": "\(error)", "tolerance_seconds": "\(Int(tolerance))"]
+            )
+        }
         switch source {
         case .keys(let keys, _):
-            return ObjectStorageClient(configuration: configuration, credentials: { keys }, transport: transport)
+            return ObjectStorageClient(
+                configuration: configuration,
+                credentials: { keys },
+                transport: transport,
+                onRetry: onRetry
+            )
         case .webIdentity(let role, let tokenFile, let session):
             guard let sts = WebIdentityCredentials.endpoint(region: region, environment: environment),
                 let host = sts.host,
@@ -83,7 +98,8 @@ extension PipelineLauncher {
             return ObjectStorageClient(
                 configuration: configuration,
                 credentials: { () throws(ObjectStorageError) in try identity.current() },
-                transport: transport
+                transport: transport,
+                onRetry: onRetry
             )
         }
     }

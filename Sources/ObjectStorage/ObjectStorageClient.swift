@@ -72,6 +72,7 @@ public final class ObjectStorageClient: Sendable {
     private let transport: any HTTPTransport
     private let now: @Sendable () -> Date
     private let sleep: @Sendable (Double) -> Void
+    private let onRetry: @Sendable (_ error: ObjectStorageError, _ tries: Int, _ delay: Double) -> Void
     private let signer: SignatureV4
 
     /// Creates a client.
@@ -82,18 +83,23 @@ public final class ObjectStorageClient: Sendable {
     ///   - transport: Carries the calls.
     ///   - now: The time requests are signed at and retries are measured by. Default the system clock.
     ///   - sleep: Waits between two tries of a call. Default the thread sleeps.
+    ///   - onRetry: Told of a call that failed for a while, after how many tries, before the wait
+    ///     of `delay` seconds; for a log. Default nothing.
     public init(
         configuration: Configuration,
         credentials: @escaping @Sendable () throws(ObjectStorageError) -> SignatureV4.Credentials,
         transport: any HTTPTransport,
         now: @escaping @Sendable () -> Date = { Date() },
-        sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }
+        sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) },
+        onRetry: @escaping @Sendable (_ error: ObjectStorageError, _ tries: Int, _ delay: Double) -> Void = { _, _, _ in
+        }
     ) {
         self.configuration = configuration
         self.credentials = credentials
         self.transport = transport
         self.now = now
         self.sleep = sleep
+        self.onRetry = onRetry
         self.signer = SignatureV4(region: configuration.region)
     }
 
@@ -259,6 +265,7 @@ public final class ObjectStorageClient: Sendable {
                     if tries > 1 { final.message += " (\(tries) tries over \(Int(waited.rounded())) s)" }
                     throw final
                 }
+                self.onRetry(error, tries, delay)
                 self.sleep(delay)
                 delay = min(delay * 2, retry.maxDelay)
                 tries += 1

@@ -176,6 +176,38 @@ struct ObjectStorageRunTests {
         #expect(log.contains("CONNECT 127.0.0.1:\(port)"), "the calls went through the proxy: \(log)")
     }
 
+    @Test func aStoreDownForTwentySecondsMidRunIsRiddenOut() async throws {
+        let server = try MotoServer()
+        defer { server.stop() }
+        let forwarder = try SwitchableForwarder(target: server.endpoint)
+        defer { forwarder.stop() }
+        let folder = try makeTemporaryDirectory()
+        // Paced at 20 calls/s, the walk takes a few seconds; the store goes away once it has
+        // answered its first call (the check before the walk), so every upload meets the outage.
+        let pipeline = Self.pipeline(server, folder: folder, latency: 0.01).replacingOccurrences(
+            of: "endpoint: \"\(server.endpoint)\"",
+            with: "endpoint: \"\(forwarder.url)\""
+        )
+        try pipeline.write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        let environment = Self.environment(server, folder: folder)
+        async let night = CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
+        try await runOffThePool { Result { try forwarder.waitForFirstAnswer() } }.get()
+        try forwarder.down()
+        // The outage itself, as long as the issue names: not a wait for anything to happen.
+        try await Task.sleep(for: .seconds(20))
+        let refused = try forwarder.up()
+        let run = try await night
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(refused >= 3, "the run kept calling the store while it was down: \(refused)")
+        #expect(run.stderr.contains("object storage failed a call; trying again"), "said in the log: \(run.stderr)")
+        let faces = try Self.lines(server, Self.facesScript)
+        #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
+        #expect(
+            faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted() == Self.expectedFaces
+        )
+        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+    }
+
     @Test func aWrongSecretFailsBeforeAnyCallAndAMissingBucketIsAConfigurationError() async throws {
         let server = try MotoServer()
         defer { server.stop() }

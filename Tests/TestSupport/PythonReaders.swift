@@ -45,12 +45,13 @@ public enum PythonReaders {
     }
 
     /// Starts a server `script` in that Python and returns it once it printed its first line (where
-    /// it listens); it must stop when its standard input ends, which closing `input` does.
+    /// it listens); it must stop when its standard input ends, which closing `input` does. Its
+    /// later lines can be read from `output`.
     public static func startServer(
         _ script: String,
         _ arguments: [String],
         name: String
-    ) throws -> (process: Process, input: Pipe, line: Data) {
+    ) throws -> (process: Process, input: Pipe, output: Pipe, line: Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.python())
         process.arguments = ["-c", script] + arguments
@@ -66,6 +67,6 @@ public enum PythonReaders {
             guard !byte.isEmpty else { throw TestFailure("\(name) did not start") }
             line += byte
         }
-        return (process, input, line)
+        return (process, input, output, line)
     }
 }
