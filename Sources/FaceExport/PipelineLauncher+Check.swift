@@ -79,4 +79,25 @@ extension PipelineLauncher {
             )
         }
     }
+
+    /// A transport to a service besides the API (the store, a Pushgateway), through `proxy`,
+    /// trusting `caFile` (instead of the system's store with `caOnly`); `section` names the
+    /// pipeline's section in an error.
+    func serviceTransport(
+        proxy: PipelineDefinition.Proxy,
+        caFile: String?,
+        caOnly: Bool,
+        timeout: Double,
+        section: String
+    ) throws(LaunchError) -> any HTTPTransport {
+        var network = NetworkOptions()
+        network.proxy = try self.networkProxy(proxy)
+        network.caFile = caFile
+        network.caOnly = caOnly
+        do {
+            return try self.definition.httpClient.transport(timeout: timeout, network: network)
+        } catch {
+            throw LaunchError("\(self.file): \(section): \(error)")
+        }
+    }
 }

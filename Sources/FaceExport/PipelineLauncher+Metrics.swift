@@ -14,16 +14,13 @@ extension PipelineLauncher {
         guard let root = URL(string: push.url) else {
             throw LaunchError("metrics.pushgateway '\(push.url)' is not a URL")
         }
-        var network = NetworkOptions()
-        network.proxy = try self.networkProxy(push.proxy)
-        network.caFile = push.caFile
-        network.caOnly = push.caOnly
-        let transport: any HTTPTransport
-        do {
-            transport = try self.definition.httpClient.transport(timeout: Self.pushTimeout, network: network)
-        } catch {
-            throw LaunchError("\(self.file): metrics: \(error)")
-        }
+        let transport = try self.serviceTransport(
+            proxy: push.proxy,
+            caFile: push.caFile,
+            caOnly: push.caOnly,
+            timeout: Self.pushTimeout,
+            section: "metrics"
+        )
         return MetricsPusher(
             root: root,
             job: push.job,

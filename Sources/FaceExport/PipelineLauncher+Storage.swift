@@ -50,16 +50,13 @@ extension PipelineLauncher {
         configuration.region = region
         configuration.pathStyle = storage.pathStyle
         configuration.retry.tolerance = tolerance
-        var network = NetworkOptions()
-        network.proxy = try self.networkProxy(storage.proxy)
-        network.caFile = storage.caFile
-        network.caOnly = storage.caOnly
-        let transport: any HTTPTransport
-        do {
-            transport = try self.definition.httpClient.transport(timeout: Self.storageTimeout, network: network)
-        } catch {
-            throw LaunchError("\(self.file): storage: \(error)")
-        }
+        let transport = try self.serviceTransport(
+            proxy: storage.proxy,
+            caFile: storage.caFile,
+            caOnly: storage.caOnly,
+            timeout: Self.storageTimeout,
+            section: "storage"
+        )
         // The first retry of a call is worth a warning: a store failing for a while is ridden out,
         // but whoever reads the log at night should know it was.
         let logger = self.logger
