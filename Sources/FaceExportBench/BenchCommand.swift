@@ -37,7 +37,12 @@ struct BenchCommand: AsyncParsableCommand {
             reads, counted by strace, to find one face_token), scale (1,000 and --scale-groups libraries of 1,000 faces, \
             and one library of 1,000,000: CPU per face and peak memory must not grow), latency (200 ms ± 50 ms per \
             call, 64 libraries at once: calls per second against 64 / 0.2 s), biggroup (one library of 200,000 \
-            faces, 100 ms per call: wall time against pages / concurrency × latency).
+            faces, 100 ms per call: wall time against pages / concurrency × latency), s3 (the faceexport binary \
+            exporting --cpu-groups realistic libraries into NDJSON.gz, then into NDJSON.gz, CSV.gz and Parquet, \
+            each to disk and to moto's S3 server on loopback in parts of 16 and 5 MiB: CPU, peak memory and wall \
+            time over disk; needs the readers' Python, .build/python-readers), s3-latency (640 libraries at \
+            200 ms ± 50 ms a call, 64 at once, into NDJSON.gz and Parquet, to disk and to S3, twice: wall time \
+            against disk when the API is the bottleneck).
             """
     )
 
@@ -135,11 +140,13 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(try await self.latency())
             case "biggroup":
                 results.append(try await self.bigGroup())
+            case "s3", "s3-latency":
+                results.append(contentsOf: try await self.objectStorage(latency: scenario == "s3-latency"))
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
             // Scenarios of several results say each as it ends; the others are said here.
-            if !["throttle", "throttle-drop", "cpu", "scale", "parquet-lookup"].contains(scenario) {
+            if !["throttle", "throttle-drop", "cpu", "scale", "parquet-lookup", "s3", "s3-latency"].contains(scenario) {
                 FileHandle.standardError.write(Data(results.last!.line.utf8))
             }
         }

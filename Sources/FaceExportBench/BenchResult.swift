@@ -38,7 +38,7 @@ struct BenchResult: Codable {
 
     static func table(_ results: [BenchResult]) -> String {
         var lines = [
-            "scenario            outcome   faces      wall s   cpu s  peak MB  requests  rejected  conns  figures"
+            "scenario                   outcome   faces      wall s   cpu s  peak MB  requests  rejected  conns  figures"
         ]
         for result in results {
             let figures = result.figures.sorted { $0.key < $1.key }.map {
@@ -46,7 +46,7 @@ struct BenchResult: Codable {
             }
             lines.append(
                 [
-                    result.scenario.padding(toLength: 19, withPad: " ", startingAt: 0),
+                    result.scenario.padding(toLength: 26, withPad: " ", startingAt: 0),
                     result.measured.outcome.padding(toLength: 9, withPad: " ", startingAt: 0),
                     String(result.measured.faces).padding(toLength: 10, withPad: " ", startingAt: 0),
                     String(format: "%7.1f", result.measured.wallSeconds),

@@ -1,0 +1,246 @@
+import FaceSearch
+import FaceSearchSimulation
+import Foundation
+
+/// The same export, by the `faceexport` binary a user runs, into a local folder and into moto's S3
+/// server on loopback, back to back: what object storage adds in CPU, memory and wall time.
+extension BenchCommand {
+    /// The outputs an object-storage scenario writes, by name.
+    static let objectStorageOutputs: [String: [String]] = [
+        "ndjson": ["{format: ndjson, path: faces.ndjson.gz}"],
+        "three": [
+            "{format: ndjson, path: faces.ndjson.gz}", "{format: csv, path: faces.csv.gz}",
+            "{format: parquet, path: faces.parquet}",
+        ],
+    ]
+
+    /// Where an object-storage scenario's runs go: a local folder, or S3 in parts of `partSize`.
+    enum Destination: CustomStringConvertible {
+        case disk
+        case objectStorage(partSize: Int)
+
+        var description: String {
+            switch self {
+            case .disk: "disk"
+            case .objectStorage(let partSize): "s3-\(partSize >> 20)mib"
+            }
+        }
+    }
+
+    /// `s3`: --cpu-groups realistic libraries of 1,000 faces, no latency, into NDJSON.gz and into
+    /// NDJSON.gz, CSV.gz and Parquet at once, each to disk, to S3 in parts of 16 MiB and of 5 MiB.
+    /// `s3-latency`: 640 libraries of 1,000 faces at 200 ms ± 50 ms a call, 64 at once, into
+    /// NDJSON.gz and Parquet, to disk and to S3: the wall time when the API is the bottleneck.
+    func objectStorage(latency: Bool) async throws -> [BenchResult] {
+        let store = try MotoProcess(python: try self.readersPython())
+        defer { store.stop() }
+        let simulator =
+            latency
+            ? try SimulatorProcess(arguments: [
+                "--groups", "640", "--faces", "1000", "--latency", "0.2", "--latency-jitter", "0.05", "--exact-sizes",
+            ])
+            : try self.cpuSimulator()
+        defer { simulator.stop() }
+        let faces = (latency ? 640 : self.cpuGroups) * 1000
+        let plans: [(String, [String], [Destination])] =
+            latency
+            ? [
+                (
+                    "two",
+                    ["{format: ndjson, path: faces.ndjson.gz}", "{format: parquet, path: faces.parquet}"],
+                    [.disk, .objectStorage(partSize: 16 << 20), .disk, .objectStorage(partSize: 16 << 20)]
+                )
+            ]
+            : ["ndjson", "three"].map { name in
+                (
+                    name, Self.objectStorageOutputs[name]!,
+                    [.disk, .objectStorage(partSize: 16 << 20), .objectStorage(partSize: 5 << 20)]
+                )
+            }
+        var results: [BenchResult] = []
+        for (name, outputs, destinations) in plans {
+            var disk: BenchResult?
+            for destination in destinations {
+                let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
+                defer { try? FileManager.default.removeItem(atPath: folder) }
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let pipeline = Self.objectStoragePipeline(
+                    simulator: simulator,
+                    store: store,
+                    folder: folder,
+                    outputs: outputs,
+                    destination: destination,
+                    concurrency: latency ? 64 : 4
+                )
+                try pipeline.write(toFile: folder + "/bench.yaml", atomically: true, encoding: .utf8)
+                let before = try await simulator.statistics()
+                let child = try ChildProcess.run(
+                    Self.exporterPath(),
+                    ["run", folder + "/bench.yaml"],
+                    environment: [
+                        "FACESEARCH_API_KEY": simulator.credentials.apiKey,
+                        "FACESEARCH_API_SECRET": simulator.credentials.apiSecret,
+                        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "HOME": folder,
+                        "PATH": "/usr/bin:/bin",
+                    ]
+                )
+                var statistics = try await simulator.statistics()
+                statistics.requests -= before.requests
+                statistics.rejections -= before.rejections
+                statistics.connectionsAccepted -= before.connectionsAccepted
+                let measured = BenchResult.Measured(
+                    outcome: child.status == 0 ? "complete" : "exit \(child.status)",
+                    faces: faces,
+                    wallSeconds: child.wallSeconds,
+                    cpuSeconds: child.cpuSeconds,
+                    peakResidentMB: child.peakResidentMB
+                )
+                var result = BenchResult(
+                    scenario: "\(latency ? "s3-latency" : "s3")-\(name)-\(destination)",
+                    measured: measured,
+                    statistics: statistics
+                )
+                result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
+                if case .disk = destination {
+                    disk = result
+                } else if let disk {
+                    result.figures["cpu_over_disk_per_million_faces"] =
+                        measured.cpuSecondsPerMillionFaces - disk.measured.cpuSecondsPerMillionFaces
+                    result.figures["peak_mb_over_disk"] = measured.peakResidentMB - disk.measured.peakResidentMB
+                    result.figures["wall_vs_disk"] = measured.wallSeconds / disk.measured.wallSeconds
+                }
+                results.append(result)
+                FileHandle.standardError.write(Data(result.line.utf8))
+            }
+        }
+        return results
+    }
+
+    /// The `faceexport` beside `faceexport-bench`.
+    static func exporterPath() -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("faceexport").path
+    }
+
+    static func objectStoragePipeline(
+        simulator: SimulatorProcess,
+        store: MotoProcess,
+        folder: String,
+        outputs: [String],
+        destination: Destination,
+        concurrency: Int
+    ) -> String {
+        var place = "output_dir: \(folder)/out"
+        if case .objectStorage(let partSize) = destination {
+            place = """
+                output_dir: s3://\(store.bucket)/\(UUID().uuidString)
+                state: \(folder)/state
+                storage: {endpoint: "\(store.endpoint)", path_style: true, proxy: none, part_size: \(partSize)}
+                """
+        }
+        return """
+            name: bench
+            endpoint: \(simulator.endpoint)
+            credentials: {api_key_env: FACESEARCH_API_KEY, api_secret_env: FACESEARCH_API_SECRET}
+            groups: all
+            concurrency: \(concurrency)
+            page_size: 1000
+            rate_limit: {mode: fixed, requests_per_second: 100000, burst: 1000, max_in_flight: \(concurrency)}
+            \(place)
+            outputs:
+            \(outputs.map { "  - " + $0 }.joined(separator: "\n"))
+            """
+    }
+}
+
+/// moto's S3 server (`.ci/python-readers.txt`) on a loopback port of its own, with one bucket,
+/// taking any signature: the benchmark measures the exporter, not the store's checks.
+final class MotoProcess {
+    let endpoint: String
+    let bucket = "bench"
+    private let process: Process
+    private let input = Pipe()
+
+    static let script = #"""
+        import os, socket, subprocess, sys, time, boto3
+        probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
+        moto = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
+                                 "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = "http://127.0.0.1:%d" % port
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
+                         aws_secret_access_key="bench").create_bucket(Bucket=sys.argv[1])
+            print(url, flush=True)
+            sys.stdin.read()
+        finally:
+            moto.kill()
+        """#
+
+    init(python: String) throws {
+        self.process = Process()
+        self.process.executableURL = URL(fileURLWithPath: python)
+        self.process.arguments = ["-c", Self.script, self.bucket]
+        let output = Pipe()
+        self.process.standardOutput = output
+        self.process.standardInput = self.input
+        try self.process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard !byte.isEmpty else { throw BenchFailure("moto's server did not start") }
+            line += byte
+        }
+        self.endpoint = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func stop() {
+        guard self.process.isRunning else { return }
+        try? self.input.fileHandleForWriting.close()
+        self.process.waitUntilExit()
+    }
+}
+
+/// A child process run to its end, with what the kernel counted of it alone (`wait4`).
+struct ChildProcess {
+    var status: Int32
+    var wallSeconds: Double
+    var cpuSeconds: Double
+    var peakResidentMB: Double
+
+    /// Runs `path` with `arguments` and exactly `environment`; its output is discarded.
+    static func run(_ path: String, _ arguments: [String], environment: [String: String]) throws -> ChildProcess {
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        let started = Date()
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw BenchFailure("cannot start \(path): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let wall = Date().timeIntervalSince(started)
+        let cpu =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
+        // The exit status of a child that exited; a signal's number plus 128 otherwise.
+        let exited = status & 0x7f == 0
+        return ChildProcess(
+            status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+            wallSeconds: wall,
+            cpuSeconds: cpu,
+            peakResidentMB: Double(usage.ru_maxrss) / 1024
+        )
+    }
+}
