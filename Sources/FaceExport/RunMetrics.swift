@@ -25,47 +25,86 @@ public struct RunMetrics: Sendable {
         lastSuccess: Double?,
         labels: String = ""
     ) -> RunMetrics {
+        var figures = Figures(outcome: report.outcome)
+        figures.faces = report.faces
+        figures.filtered = report.filtered
+        figures.pages = report.pages
+        figures.retries = report.retries
+        figures.duration = report.duration
+        figures.groups = report.groups.count
+        figures.attempts = report.attemptsByOutcome
+        figures.repaired = report.repairedText
+        figures.throttled = report.throttled
+        for group in report.groups { figures.byStatus[group.status, default: 0] += 1 }
+        figures.changed = report.changedGroups
+        return Self.ended(figures, now: now, lastSuccess: lastSuccess, labels: labels)
+    }
+
+    /// The figures of a run that failed before it began (the store refused it, an interrupted commit
+    /// could not be finished, the credentials could not be read): every count 0, the outcome
+    /// `failed`, so that an alert on the last run's outcome fires for it too.
+    public static func failedToStart(now: Date, lastSuccess: Double?, labels: String = "") -> RunMetrics {
+        Self.ended(Figures(outcome: .failed), now: now, lastSuccess: lastSuccess, labels: labels)
+    }
+
+    /// What a run that ended is described by.
+    private struct Figures {
+        var outcome: RunOutcome
+        var faces = 0
+        var filtered = 0
+        var pages = 0
+        var retries = 0
+        var duration = 0.0
+        var groups = 0
+        var attempts: [String: Int] = [:]
+        var repaired = 0
+        var throttled = 0
+        var byStatus: [GroupStatus: Int] = [:]
+        var changed = 0
+    }
+
+    private static func ended(_ figures: Figures, now: Date, lastSuccess: Double?, labels: String) -> RunMetrics {
         var metrics = RunMetrics(labels: labels)
         metrics.common(
-            faces: report.faces,
-            pages: report.pages,
-            retries: report.retries,
-            duration: report.duration,
-            groups: (report.groups.count, report.groups.count),
+            faces: figures.faces,
+            pages: figures.pages,
+            retries: figures.retries,
+            duration: figures.duration,
+            groups: (figures.groups, figures.groups),
             now: now,
             inProgress: false
         )
-        metrics.gauge("faces_filtered", "Faces the run's transform filter left out.", [("", Double(report.filtered))])
+        metrics.gauge("faces_filtered", "Faces the run's transform filter left out.", [("", Double(figures.filtered))])
         metrics.gauge(
             "requests",
             "Calls the run made, by outcome.",
             ["ok", "retryable_error", "group_error", "run_error"].map {
-                ("outcome=\"\($0)\"", Double(report.attemptsByOutcome[$0, default: 0]))
+                ("outcome=\"\($0)\"", Double(figures.attempts[$0, default: 0]))
             }
         )
         metrics.gauge(
             "repaired_text_faces",
             "Faces of the run whose text was not valid UTF-8, exported with U+FFFD in its place.",
-            [("", Double(report.repairedText))]
+            [("", Double(figures.repaired))]
         )
-        metrics.gauge("rate_limited_requests", "Calls the API throttled in the run.", [("", Double(report.throttled))])
+        metrics.gauge("rate_limited_requests", "Calls the API throttled in the run.", [("", Double(figures.throttled))])
         metrics.gauge(
             "groups",
             "Libraries of the run, by status.",
             [GroupStatus.complete, .unverified, .changedDuringExport, .incomplete, .failed].map { status in
-                ("status=\"\(status.rawValue)\"", Double(report.groups.filter { $0.status == status }.count))
+                ("status=\"\(status.rawValue)\"", Double(figures.byStatus[status, default: 0]))
             }
         )
         metrics.gauge(
             "groups_changed_during_export",
             "Libraries of the run edited while they were walked.",
-            [("", Double(report.changedGroups))]
+            [("", Double(figures.changed))]
         )
         metrics.gauge(
             "last_run_outcome",
             "1 for the last finished run's outcome, 0 for the others.",
             [RunOutcome.complete, .partial, .failed, .interrupted].map {
-                ("outcome=\"\($0.rawValue)\"", $0 == report.outcome ? 1 : 0)
+                ("outcome=\"\($0.rawValue)\"", $0 == figures.outcome ? 1 : 0)
             }
         )
         metrics.gauge(

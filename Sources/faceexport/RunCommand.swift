@@ -121,7 +121,17 @@ struct RunCommand: AsyncParsableCommand {
             progress.withLock { $0 = ProgressLine(run: run, enabled: onTerminal) }
             pusher?.start { run.progress }
         }
-        let report = try await Self.exitingOnError { [launcher] in try await launcher.launch() }
+        let report: RunReport
+        do {
+            report = try await Self.exitingOnError { [launcher] in try await launcher.launch() }
+        } catch let code as ExitCode where [ExitStatus.failed, ExitStatus.configuration].contains(code) {
+            // A run that failed before it began is a failed run to whoever watches the metrics (not
+            // one the lock turned away: another run is under way, and its figures stand).
+            progress.withLock { $0?.finish() }
+            let path = self.metricsFile ?? definition.metricsFile
+            await Self.reportFailedStart(metricsFile: path, pusher: pusher, pipeline: definition.name)
+            throw code
+        }
         progress.withLock { $0?.finish() }
         Self.say(RunSummary(report: report, pipeline: definition.name).text)
         if let pusher {
@@ -143,6 +153,21 @@ struct RunCommand: AsyncParsableCommand {
             throw definition.acceptsIncomplete && !self.failOnIncomplete ? ExitStatus.complete : ExitStatus.partial
         case .failed: throw ExitStatus.failed
         case .interrupted: throw ExitStatus.interrupted(by: signals.received ?? SIGTERM)
+        }
+    }
+
+    /// Writes and pushes the metrics of a run that failed before it began, where the pipeline asks.
+    private static func reportFailedStart(metricsFile: String?, pusher: MetricsPusher?, pipeline: String) async {
+        let now = Date()
+        if let path = metricsFile {
+            do {
+                try MetricsFile(path: path, pipeline: pipeline).writeFailedStart(now: now)
+            } catch {
+                Self.say("faceexport: cannot write the metrics file \(path): \(error)")
+            }
+        }
+        if let pusher {
+            await BlockingWork.run { pusher.finish(with: .failedToStart(now: now, lastSuccess: nil)) }
         }
     }
 

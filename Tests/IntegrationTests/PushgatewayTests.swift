@@ -48,6 +48,35 @@ import Transport
         #expect(try gateway.value("faceexport_last_run_outcome", group + [#"outcome="complete""#]) == 0)
         #expect(try gateway.value("faceexport_last_success_timestamp_seconds", group) == success)
         #expect(try gateway.value("faceexport_faces_exported", group) == 0)
+
+        // A run that cannot begin (its credentials cannot be read: exit 4) is a failed run too, in
+        // the push and in the file; the last success stays in both.
+        try OperationsTests.pipeline(folder: folder, extra: "metrics_file: \(folder)/ops.prom").write(
+            toFile: folder + "/file.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        #expect(try await CommandLineTests.faceexport(["run", folder + "/file.yaml"]).status == 0)
+        let fileSuccess = try #require(
+            try String(contentsOfFile: folder + "/ops.prom", encoding: .utf8).split(separator: "\n")
+                .first { $0.hasPrefix("faceexport_last_success_timestamp_seconds") }
+        )
+        try gateway.clearGroup(job: "faceexport", pipeline: "ops")
+        try """
+        name: ops
+        endpoint: https://api-sgp.yljz.com
+        credentials: {api_key_file: \(folder)/missing-key, api_secret_file: \(folder)/missing-secret}
+        output_dir: \(folder)/out
+        metrics: {pushgateway: "\(gateway.url)", file: \(folder)/ops.prom}
+        outputs: [{format: ndjson, path: faces.ndjson}]
+        """.write(toFile: folder + "/unreadable.yaml", atomically: true, encoding: .utf8)
+        let unreadable = try await CommandLineTests.faceexport(["run", folder + "/unreadable.yaml"])
+        #expect(unreadable.status == 4, "\(unreadable.stderr)")
+        #expect(try gateway.value("faceexport_last_run_outcome", group + [#"outcome="failed""#]) == 1)
+        #expect(try gateway.value("faceexport_run_in_progress", group) == 0)
+        let file = try String(contentsOfFile: folder + "/ops.prom", encoding: .utf8)
+        #expect(file.contains("faceexport_last_run_outcome{pipeline=\"ops\",outcome=\"failed\"} 1\n"))
+        #expect(file.contains(String(fileSuccess) + "\n"), "the file keeps the last success")
     }
 
     @Test func aPushgatewayThatIsDownIsAWarningNotAFailedExport() async throws {

@@ -54,6 +54,18 @@ public final class PushgatewayServer: @unchecked Sendable {
             .filter { $0.hasPrefix(prefix) }
     }
 
+    /// Deletes the metrics pushed under the grouping key `job`/`pipeline`.
+    public func clearGroup(job: String, pipeline: String) throws {
+        var configuration = CurlTransport.Configuration()
+        configuration.network.proxy = .none
+        let transport = try CurlTransport(configuration: configuration)
+        let url = URL(string: "\(self.url)/metrics/job/\(job)/pipeline/\(pipeline)")!
+        let answer = transport.sendAndWait(TransportRequest(method: "DELETE", url: url))
+        guard case .success(let response) = answer, (200..<300).contains(response.status) else {
+            throw TestFailure("the Pushgateway's DELETE answered \(answer)")
+        }
+    }
+
     /// The value of the one sample named `name` whose labels include every one of `labels`
     /// (`key="value"`), nil when there is none.
     public func value(_ name: String, _ labels: [String]) throws -> Double? {
