@@ -144,6 +144,8 @@ let package = Package(
                 "FaceSearch",
                 "FaceSearchSimulation",
                 "FaceSearchSimulator",
+                // moto's S3 server for the s3 scenarios, started as the tests start it.
+                "TestSupport",
                 "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import FaceSearch
 import FaceSearchSimulation
 import Foundation
+import TestSupport
 
 /// The same export, by the `faceexport` binary a user runs, into a local folder and into moto's S3
 /// server on loopback, back to back: what object storage adds in CPU, memory and wall time.
@@ -32,7 +33,7 @@ extension BenchCommand {
     /// `s3-latency`: 640 libraries of 1,000 faces at 200 ms ± 50 ms a call, 64 at once, into
     /// NDJSON.gz and Parquet, to disk and to S3: the wall time when the API is the bottleneck.
     func objectStorage(latency: Bool) async throws -> [BenchResult] {
-        let store = try MotoProcess(python: try self.readersPython())
+        let store = try MotoServer(bucket: "bench")
         defer { store.stop() }
         let simulator =
             latency
@@ -80,7 +81,8 @@ extension BenchCommand {
                     environment: [
                         "FACESEARCH_API_KEY": simulator.credentials.apiKey,
                         "FACESEARCH_API_SECRET": simulator.credentials.apiSecret,
-                        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "HOME": folder,
+                        "AWS_ACCESS_KEY_ID": store.accessKeyID, "AWS_SECRET_ACCESS_KEY": store.secretAccessKey,
+                        "HOME": folder,
                         "PATH": "/usr/bin:/bin",
                     ]
                 )
@@ -124,7 +126,7 @@ extension BenchCommand {
 
     static func objectStoragePipeline(
         simulator: SimulatorProcess,
-        store: MotoProcess,
+        store: MotoServer,
         folder: String,
         outputs: [String],
         destination: Destination,
@@ -150,59 +152,6 @@ extension BenchCommand {
             outputs:
             \(outputs.map { "  - " + $0 }.joined(separator: "\n"))
             """
-    }
-}
-
-/// moto's S3 server (`.ci/python-readers.txt`) on a loopback port of its own, with one bucket,
-/// taking any signature: the benchmark measures the exporter, not the store's checks.
-final class MotoProcess {
-    let endpoint: String
-    let bucket = "bench"
-    private let process: Process
-    private let input = Pipe()
-
-    static let script = #"""
-        import os, socket, subprocess, sys, time, boto3
-        probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
-        moto = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
-                                 "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            url = "http://127.0.0.1:%d" % port
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.5).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
-                         aws_secret_access_key="bench").create_bucket(Bucket=sys.argv[1])
-            print(url, flush=True)
-            sys.stdin.read()
-        finally:
-            moto.kill()
-        """#
-
-    init(python: String) throws {
-        self.process = Process()
-        self.process.executableURL = URL(fileURLWithPath: python)
-        self.process.arguments = ["-c", Self.script, self.bucket]
-        let output = Pipe()
-        self.process.standardOutput = output
-        self.process.standardInput = self.input
-        try self.process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard !byte.isEmpty else { throw BenchFailure("moto's server did not start") }
-            line += byte
-        }
-        self.endpoint = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func stop() {
-        guard self.process.isRunning else { return }
-        try? self.input.fileHandleForWriting.close()
-        self.process.waitUntilExit()
     }
 }
 

@@ -40,7 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
             faces, 100 ms per call: wall time against pages / concurrency × latency), s3 (the faceexport binary \
             exporting --cpu-groups realistic libraries into NDJSON.gz, then into NDJSON.gz, CSV.gz and Parquet, \
             each to disk and to moto's S3 server on loopback in parts of 16 and 5 MiB: CPU, peak memory and wall \
-            time over disk; needs the readers' Python, .build/python-readers), s3-latency (640 libraries at \
+            time over disk; moto runs in the readers' Python, as in the tests), s3-latency (640 libraries at \
             200 ms ± 50 ms a call, 64 at once, into NDJSON.gz and Parquet, to disk and to S3, twice: wall time \
             against disk when the API is the bottleneck).
             """
