@@ -7,9 +7,10 @@ import FaceExportCrypto
 /// rest goes as the last part when the file is finished, so memory holds one part at most (a write
 /// of a part or more, with nothing waiting, is sent from the writer's own bytes). A part must wait
 /// whole: S3 wants every part but the last of 5 MiB or more, and only the end of the file tells
-/// which part is the last, so a part cannot be sent before its bytes are all there. The upload starts with the first part; a failed or abandoned run aborts it
-/// (``discard()``), so that no part stays billed. (Parts end anywhere: a resumed run does not
-/// continue an upload, it sends the file again.)
+/// which part is the last, so a part cannot be sent before its bytes are all there. The upload
+/// starts with the first part; a failed or abandoned run aborts it (``discard()``), so that no part
+/// stays billed. (Parts end anywhere: a resumed run does not continue an upload, it sends the file
+/// again.)
 final class ObjectUpload: OutputFile {
     let location: ObjectLocation
     let finalPath: String

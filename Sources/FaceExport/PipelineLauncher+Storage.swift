@@ -63,7 +63,7 @@ extension PipelineLauncher {
         let onRetry: @Sendable (ObjectStorageError, Int, Double) -> Void = { error, tries, _ in
             guard tries == 1 else { return }
             logger.warning(
-                "object storage failed a call; trying again for up to outage_tolerance",
+                "object storage failed a call; trying again for up to tolerance_seconds",
                 metadata: ["error": "\(error)", "tolerance_seconds": "\(Int(tolerance))"]
             )
         }
