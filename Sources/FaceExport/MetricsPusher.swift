@@ -66,7 +66,10 @@ public final class MetricsPusher: Sendable {
             let said =
                 String(decoding: response.body.prefix(300), as: UTF8.self)
                 .split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            problem = "HTTP \(response.status)\(said.isEmpty ? "" : ": \(said)")"
+            // The Pushgateway says what it refused in plain text; a page of HTML from something
+            // else at that address says nothing in one line.
+            let shown = said.hasPrefix("<") ? "" : said
+            problem = "HTTP \(response.status)\(shown.isEmpty ? "" : ": \(shown)")"
         case .failure(let failure):
             problem = "\(failure)"
         }
