@@ -88,7 +88,7 @@ func exportFromSimulator(
     outputPath: String? = nil,
     extraOutputs: [OutputSink.Configuration] = [],
     manifestPath: String? = nil,
-    requestTimeout: Double = 10
+    requestTimeout: Double = 30
 ) async throws -> ExportResult {
     try await withExportSlot {
         try await exportFromSimulatorNow(

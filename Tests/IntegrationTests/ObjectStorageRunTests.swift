@@ -36,8 +36,15 @@ struct ObjectStorageRunTests {
         ]
     }
 
-    static func lines(_ server: MotoServer, _ script: String, _ arguments: [String] = []) throws -> [String] {
-        String(decoding: try server.boto3(script, arguments), as: UTF8.self).split(separator: "\n").map(String.init)
+    /// What `script` prints, run with boto3 against `server`, off the test threads.
+    static func lines(_ server: MotoServer, _ script: String, _ arguments: [String] = []) async throws -> [String] {
+        let output = try await offThePool { try server.boto3(script, arguments) }
+        return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// A moto server, started off the test threads.
+    static func startServer() async throws -> MotoServer {
+        try await offThePool { try MotoServer() }
     }
 
     static let openUploads = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
@@ -60,7 +67,7 @@ struct ObjectStorageRunTests {
     }
 
     @Test func aNightInObjectStorageHoldsEveryFaceOnceWithItsManifestAndNoOpenUpload() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
         try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
@@ -69,13 +76,13 @@ struct ObjectStorageRunTests {
             environment: Self.environment(server, folder: folder)
         )
         #expect(run.status == 0, "\(run.stderr)")
-        let faces = try Self.lines(server, Self.facesScript)
+        let faces = try await Self.lines(server, Self.facesScript)
         #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
         #expect(
             faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted() == Self.expectedFaces
         )
 
-        let keys = try Self.lines(
+        let keys = try await Self.lines(
             server,
             "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket)['Contents']))"
         )
@@ -84,7 +91,7 @@ struct ObjectStorageRunTests {
         #expect(keys.contains("exports/\(date)/_SUCCESS") && keys.contains("exports/\(date)/faces.ndjson.gz"))
         let withFaces = Self.dataset.groups.filter { !$0.faces.isEmpty }.count
         #expect(keys.filter { $0.hasSuffix("/part.parquet") }.count == withFaces, "a file per library with faces")
-        let manifest = try Self.lines(
+        let manifest = try await Self.lines(
             server,
             """
             import json, hashlib
@@ -100,12 +107,12 @@ struct ObjectStorageRunTests {
         #expect(manifest.first == "complete")
         #expect(manifest.dropFirst().count == withFaces + 1)
         #expect(manifest.dropFirst().allSatisfy { $0 == "True True True" }, "\(manifest)")
-        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
         #expect(!FileManager.default.fileExists(atPath: folder + "/state/.faceexport/nightly-s3.journal"))
     }
 
     @Test func partsAreAsLargeAsStoragePartSizeSays() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
         // 60,000 faces: about 7 MB of NDJSON, so two parts of 5 MiB, where 16 MiB makes one.
@@ -119,7 +126,7 @@ struct ObjectStorageRunTests {
             environment: Self.environment(server, folder: folder)
         )
         #expect(run.status == 0, "\(run.stderr)")
-        let parts = try Self.lines(
+        let parts = try await Self.lines(
             server,
             """
             head = s3.head_object(Bucket=bucket, Key='exports/faces.ndjson', PartNumber=1)
@@ -134,10 +141,10 @@ struct ObjectStorageRunTests {
     }
 
     @Test func theStoreIsReachedOverHTTPSThroughAProxyTrustingThePrivateCAThePipelineNames() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
-        let ca = try PrivateCATests.makeCertificates(in: folder)
+        let ca = try await offThePool { try PrivateCATests.makeCertificates(in: folder) }
         let (tls, port) = try await PrivateCATests.startTLS(in: folder, target: server.endpoint)
         defer {
             kill(tls.processIdentifier, SIGKILL)
@@ -165,19 +172,19 @@ struct ObjectStorageRunTests {
         #expect(untrusted.stderr.contains("SSL certificate problem"), "\(untrusted.stderr)")
         #expect(untrusted.stderr.contains("name it in storage.tls.ca_file"), "\(untrusted.stderr)")
         #expect(untrusted.stderr.split(separator: "\n").count == 1, "one line: \(untrusted.stderr)")
-        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
 
         let trusted = try await run(", tls: {ca_file: \"\(ca)\"}")
         let log = proxy.stop()
         #expect(trusted.status == 0, "\(trusted.stderr)")
-        let faces = try Self.lines(server, Self.facesScript)
+        let faces = try await Self.lines(server, Self.facesScript)
         #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
-        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
         #expect(log.contains("CONNECT 127.0.0.1:\(port)"), "the calls went through the proxy: \(log)")
     }
 
     @Test func aStoreDownForTwentySecondsMidRunIsRiddenOut() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let forwarder = try SwitchableForwarder(target: server.endpoint)
         defer { forwarder.stop() }
@@ -200,16 +207,16 @@ struct ObjectStorageRunTests {
         #expect(run.status == 0, "\(run.stderr)")
         #expect(refused >= 3, "the run kept calling the store while it was down: \(refused)")
         #expect(run.stderr.contains("object storage failed a call; trying again"), "said in the log: \(run.stderr)")
-        let faces = try Self.lines(server, Self.facesScript)
+        let faces = try await Self.lines(server, Self.facesScript)
         #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
         #expect(
             faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted() == Self.expectedFaces
         )
-        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
     }
 
     @Test func aWrongSecretFailsBeforeAnyCallAndAMissingBucketIsAConfigurationError() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
         try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
@@ -234,13 +241,13 @@ struct ObjectStorageRunTests {
         )
         #expect(missing.status == 4, "\(missing.stderr)")
         #expect(missing.stderr.contains("NoSuchBucket") && missing.stderr.contains("create the bucket"))
-        #expect(try Self.lines(server, "print(s3.list_objects_v2(Bucket=bucket)['KeyCount'])") == ["0"])
+        #expect(try await Self.lines(server, "print(s3.list_objects_v2(Bucket=bucket)['KeyCount'])") == ["0"])
     }
 
     /// Killed mid-run, the night leaves its uploads open and last night's objects as they were; the
     /// next run (here `--resume`) aborts them, sends its files again and commits every face once.
     @Test func aKilledNightLeavesLastNightsObjectsAndItsResumeLeavesNoUploadOpen() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
         try Self.pipeline(server, folder: folder, latency: 0.05).write(
@@ -266,26 +273,26 @@ struct ObjectStorageRunTests {
         )
         _ = await OperationsTests.wait(run)
         #expect(try client.getObject("exports/manifest.json") == lastNight, "last night's objects as they were")
-        #expect(try Self.lines(server, Self.openUploads) != ["0"], "the killed night's uploads are open")
+        #expect(try await Self.lines(server, Self.openUploads) != ["0"], "the killed night's uploads are open")
 
         let resumed = try await CommandLineTests.faceexport(
             ["run", folder + "/fast.yaml", "--resume"],
             environment: environment
         )
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        let faces = try Self.lines(server, Self.facesScript)
+        let faces = try await Self.lines(server, Self.facesScript)
         #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
         #expect(
             faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted() == Self.expectedFaces
         )
-        #expect(try Self.lines(server, Self.openUploads) == ["0"], "no orphaned upload")
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"], "no orphaned upload")
     }
 
     /// Killed between two completions of its commit, the night is finished by the next start from
     /// its commit record: the upload completed the first time counts as done, the rest complete,
     /// then the manifest and `_SUCCESS`.
     @Test func aCommitKilledBetweenTwoUploadsIsFinishedByTheNextStart() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
         try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
@@ -302,7 +309,7 @@ struct ObjectStorageRunTests {
         environment["FACEEXPORT_TEST_CRASH_AT"] = String(second)
         let killed = try await CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
         #expect(killed.status == SIGKILL)
-        #expect(try Self.lines(server, Self.openUploads) == ["5"], "one completed, five waiting")
+        #expect(try await Self.lines(server, Self.openUploads) == ["5"], "one completed, five waiting")
 
         environment["FACEEXPORT_TEST_CRASH_AT"] = nil
         let finished = try await CommandLineTests.faceexport(
@@ -311,12 +318,12 @@ struct ObjectStorageRunTests {
         )
         #expect(finished.status == 0, "\(finished.stderr)")
         #expect(finished.stderr.contains("that is now finished"))
-        #expect(try Self.lines(server, Self.openUploads) == ["0"])
-        let faces = try Self.lines(server, Self.facesScript)
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
+        let faces = try await Self.lines(server, Self.facesScript)
         #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
         // The manifest is the killed night's, whose commit was finished: not the first night's.
         let manifestRun = try #require(
-            try Self.lines(
+            try await Self.lines(
                 server,
                 "import json; print(json.loads(s3.get_object(Bucket=bucket, Key='exports/manifest.json')['Body'].read())['run_id'])"
             ).first
@@ -329,7 +336,7 @@ struct ObjectStorageRunTests {
     /// exchanged with STS for the role's keys (with a session token), which moto checks on every
     /// call; a token STS refuses stops the run before any API call, without showing the token.
     @Test func aWebIdentityIsExchangedForTheRolesKeys() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let token = "eyJhbGciOiJSUzI1NiJ9.service-account.signature"
         let sts = try WebIdentitySTS(moto: server, token: token)
@@ -344,9 +351,9 @@ struct ObjectStorageRunTests {
         ]
         let run = try await CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
         #expect(run.status == 0, "\(run.stderr)")
-        let faces = try Self.lines(server, Self.facesScript)
+        let faces = try await Self.lines(server, Self.facesScript)
         #expect(faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted() == Self.expectedFaces)
-        #expect(try Self.lines(server, Self.openUploads) == ["0"])
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
 
         let stolen = "eyJhbGciOiJSUzI1NiJ9.someone-else.signature"
         try stolen.write(toFile: folder + "/token", atomically: true, encoding: .utf8)
@@ -358,7 +365,7 @@ struct ObjectStorageRunTests {
     /// `validate --check-storage` calls the store once and the API never: the bucket, the keys and
     /// the policy, with the exit codes a run would give.
     @Test func validateChecksTheStorageWhenAsked() async throws {
-        let server = try MotoServer()
+        let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
         try Self.pipeline(server, folder: folder).write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)

@@ -12,7 +12,7 @@ import Transport
 /// read back from its `/metrics`.
 @Suite(.serialized) struct PushgatewayTests {
     @Test func aRunPushesItsMetricsAndAFailedRunKeepsTheLastSuccess() async throws {
-        let gateway = try PushgatewayServer()
+        let gateway = try await offThePool { try PushgatewayServer() }
         defer { gateway.stop() }
         let folder = try makeTemporaryDirectory()
         let push = "metrics: {pushgateway: \"\(gateway.url)\"}"
@@ -80,7 +80,7 @@ import Transport
     }
 
     @Test func aPushgatewayThatIsDownIsAWarningNotAFailedExport() async throws {
-        let gateway = try PushgatewayServer()
+        let gateway = try await offThePool { try PushgatewayServer() }
         let url = gateway.url
         gateway.stop()
         let folder = try makeTemporaryDirectory()
@@ -98,8 +98,8 @@ import Transport
         #expect(try readNDJSON(folder + "/out/faces.ndjson").count == dataset.faceCount)
     }
 
-    @Test func whileARunGoesOnItsFiguresArePushedEveryIntervalUnderItsShard() throws {
-        let gateway = try PushgatewayServer()
+    @Test func whileARunGoesOnItsFiguresArePushedEveryIntervalUnderItsShard() async throws {
+        let gateway = try await offThePool { try PushgatewayServer() }
         defer { gateway.stop() }
         var configuration = CurlTransport.Configuration()
         configuration.network.proxy = .none
@@ -125,18 +125,20 @@ import Transport
                 return RunProgress(groupsScheduled: 8, groupsWalked: $0 / 100, faces: $0, pages: $0 / 50, retries: 1)
             }
         }
-        threePushes.wait()
+        await runOffThePool { threePushes.wait() }
         let group = [#"job="nightly""#, #"pipeline="faces/eu \"main\"""#, #"shard="1/4""#]
         #expect(try gateway.value("faceexport_run_in_progress", group) == 1)
         #expect(try gateway.value("faceexport_groups_scheduled", group) == 8)
         #expect(try (gateway.value("faceexport_faces_exported", group) ?? 0) >= 300)
-        pusher.finish(
-            with: .running(
-                RunProgress(groupsScheduled: 8, groupsWalked: 8, faces: 5, pages: 1, retries: 0),
-                elapsed: 9,
-                now: Date()
+        await runOffThePool {
+            pusher.finish(
+                with: .running(
+                    RunProgress(groupsScheduled: 8, groupsWalked: 8, faces: 5, pages: 1, retries: 0),
+                    elapsed: 9,
+                    now: Date()
+                )
             )
-        )
+        }
         #expect(try gateway.value("faceexport_faces_exported", group) == 5)
         #expect(clock.sleeps.allSatisfy { $0 == 30 } && clock.sleeps.count >= 3, "\(clock.sleeps)")
         #expect(transport.bodies.allSatisfy { $0.contains("faceexport_build_info{version=") })

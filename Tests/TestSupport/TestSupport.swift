@@ -113,6 +113,15 @@ public func runOffThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) asyn
     }
 }
 
+/// Runs blocking work that may throw on its own Dispatch queue and awaits its result: a test that
+/// waits for a helper process or a Python script must not hold one of the few threads the
+/// in-process simulators answer on.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue(label: "test.blocking").async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
 /// One record of `RecordSchema.standard`, spelled out for tests that drive sinks directly.
 public struct StandardRecord: Hashable {
     public var groupID: String
