@@ -68,8 +68,6 @@ final class ObjectUpload: OutputFile {
         }
     }
 
-    func store() throws(SinkError) -> Bool { self.buffer.isEmpty }
-
     func finish() throws(SinkError) {
         guard self.digest != nil else { return }
         // The last part may be of any size; a file of no bytes is one empty part.

@@ -13,11 +13,9 @@ protocol OutputFile: ByteOutput {
     var sha256: String { get }
     /// Appends `buffer`.
     func write(_ buffer: UnsafeRawBufferPointer) throws(SinkError)
-    /// Stores what was written so far as far as it can; true when every byte written is stored (a
-    /// local file: always; an upload: when a part ended with the last byte).
-    func store() throws(SinkError) -> Bool
-    /// Whether a resumed run can continue the file from a checkpoint (an upload cannot yet: the
-    /// SHA-256 of its parts is not kept, so a resumed run starts it again).
+    /// Whether a resumed run can continue the file from a checkpoint: a local file can; an upload
+    /// cannot yet (the bytes since its last part are only in memory, and the SHA-256 of its parts is
+    /// not kept), so its checkpoints are pending and a resumed run sends it again.
     var isResumable: Bool { get }
     /// The file's upload to object storage, once begun: its `s3://bucket/key` and upload id.
     var openUpload: (object: String, uploadID: String)? { get }
@@ -40,7 +38,6 @@ extension OutputFile {
 }
 
 extension AtomicFile: OutputFile {
-    func store() throws(SinkError) -> Bool { true }
     var isResumable: Bool { true }
     var openUpload: (object: String, uploadID: String)? { nil }
 

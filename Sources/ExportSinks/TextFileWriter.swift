@@ -46,11 +46,8 @@ final class TextFileWriter: FileWriter {
     func checkpoint() throws(SinkError) -> FileCheckpoint {
         try self.flush()
         try self.output?.checkpoint()
-        // In object storage, the bytes since the last part are not stored yet.
-        var stored = true
-        if self.output != nil { stored = try self.file.store() }
         var checkpoint = FileCheckpoint(bytes: self.file.bytesWritten, rows: self.rows, finished: false)
-        if stored && self.file.isResumable {
+        if self.file.isResumable {
             checkpoint.sha256 = self.file.sha256SoFar
         } else {
             checkpoint.pending = true

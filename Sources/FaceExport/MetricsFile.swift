@@ -18,20 +18,20 @@ public struct MetricsFile {
         self.pipeline = pipeline
     }
 
-    /// Writes the figures of `report`, finished at `now`.
-    public func write(_ report: RunReport, now: Date = Date()) throws {
-        let lastSuccess = report.outcome == .complete ? now.timeIntervalSince1970 : self.previousLastSuccess()
-        let metrics = RunMetrics.finished(report, now: now, lastSuccess: lastSuccess, labels: self.labels)
-        try AtomicFileWriter.write(Array(metrics.text.utf8), to: self.path, runID: report.runID, mode: 0o644)
+    /// Writes the figures of `report`, finished at `now`; of a run that failed before it began when
+    /// `report` is nil.
+    public func write(_ report: RunReport?, now: Date = Date()) throws {
+        let labels = "pipeline=\(RunMetrics.labelValue(self.pipeline))"
+        let metrics: RunMetrics
+        if let report {
+            let lastSuccess = report.outcome == .complete ? now.timeIntervalSince1970 : self.previousLastSuccess()
+            metrics = .finished(report, now: now, lastSuccess: lastSuccess, labels: labels)
+        } else {
+            metrics = .failedToStart(now: now, lastSuccess: self.previousLastSuccess(), labels: labels)
+        }
+        let runID = report?.runID ?? "not-started"
+        try AtomicFileWriter.write(Array(metrics.text.utf8), to: self.path, runID: runID, mode: 0o644)
     }
-
-    /// Writes the figures of a run that failed before it began, at `now`.
-    public func writeFailedStart(now: Date = Date()) throws {
-        let metrics = RunMetrics.failedToStart(now: now, lastSuccess: self.previousLastSuccess(), labels: self.labels)
-        try AtomicFileWriter.write(Array(metrics.text.utf8), to: self.path, runID: "not-started", mode: 0o644)
-    }
-
-    private var labels: String { "pipeline=\(RunMetrics.labelValue(self.pipeline))" }
 
     private func previousLastSuccess() -> Double? {
         guard let text = try? String(contentsOfFile: self.path, encoding: .utf8) else { return nil }

@@ -128,24 +128,14 @@ struct RunCommand: AsyncParsableCommand {
             // A run that failed before it began is a failed run to whoever watches the metrics (not
             // one the lock turned away: another run is under way, and its figures stand).
             progress.withLock { $0?.finish() }
-            let path = self.metricsFile ?? definition.metricsFile
-            await Self.reportFailedStart(metricsFile: path, pusher: pusher, pipeline: definition.name)
+            let file = self.metricsFile ?? definition.metricsFile
+            await Self.reportMetrics(nil, file: file, pusher: pusher, pipeline: definition.name)
             throw code
         }
         progress.withLock { $0?.finish() }
         Self.say(RunSummary(report: report, pipeline: definition.name).text)
-        if let pusher {
-            let now = Date()
-            let lastSuccess = report.outcome == .complete ? now.timeIntervalSince1970 : nil
-            await BlockingWork.run { pusher.finish(with: .finished(report, now: now, lastSuccess: lastSuccess)) }
-        }
-        if let path = self.metricsFile ?? definition.metricsFile {
-            do {
-                try MetricsFile(path: path, pipeline: definition.name).write(report)
-            } catch {
-                Self.say("faceexport: cannot write the metrics file \(path): \(error)")
-            }
-        }
+        let file = self.metricsFile ?? definition.metricsFile
+        await Self.reportMetrics(report, file: file, pusher: pusher, pipeline: definition.name)
         if let signal = signals.received { throw ExitStatus.interrupted(by: signal) }
         switch report.outcome {
         case .complete: throw ExitStatus.complete
@@ -156,18 +146,28 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    /// Writes and pushes the metrics of a run that failed before it began, where the pipeline asks.
-    private static func reportFailedStart(metricsFile: String?, pusher: MetricsPusher?, pipeline: String) async {
+    /// Pushes the figures of `report` (of a run that failed before it began when nil) and writes
+    /// them to `file`, where the pipeline asks for either; a failure of either is only said.
+    private static func reportMetrics(
+        _ report: RunReport?,
+        file: String?,
+        pusher: MetricsPusher?,
+        pipeline: String
+    ) async {
         let now = Date()
-        if let path = metricsFile {
-            do {
-                try MetricsFile(path: path, pipeline: pipeline).writeFailedStart(now: now)
-            } catch {
-                Self.say("faceexport: cannot write the metrics file \(path): \(error)")
-            }
-        }
         if let pusher {
-            await BlockingWork.run { pusher.finish(with: .failedToStart(now: now, lastSuccess: nil)) }
+            // Only a complete run pushes a last success: a POST keeps the one pushed before.
+            let metrics: RunMetrics =
+                report.map {
+                    .finished($0, now: now, lastSuccess: $0.outcome == .complete ? now.timeIntervalSince1970 : nil)
+                } ?? .failedToStart(now: now, lastSuccess: nil)
+            await BlockingWork.run { pusher.finish(with: metrics) }
+        }
+        guard let file else { return }
+        do {
+            try MetricsFile(path: file, pipeline: pipeline).write(report, now: now)
+        } catch {
+            Self.say("faceexport: cannot write the metrics file \(file): \(error)")
         }
     }
 

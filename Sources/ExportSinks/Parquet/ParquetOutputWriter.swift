@@ -106,10 +106,8 @@ final class ParquetOutputWriter: FileWriter {
     }
 
     func checkpoint() throws(SinkError) -> FileCheckpoint {
-        // Only whole row groups count, and in object storage only the parts sent.
-        var stored = self.writer.pendingRows == 0
-        if stored && !self.finished { stored = try self.file.store() }
-        guard stored && self.file.isResumable else {
+        // Only whole row groups count, and only in a file a resumed run can continue.
+        guard self.writer.pendingRows == 0 && self.file.isResumable else {
             var pending = FileCheckpoint(
                 bytes: self.file.bytesWritten,
                 rows: Int(self.writer.writtenRows) + self.writer.pendingRows,
