@@ -88,6 +88,33 @@ public struct OutputPathTemplate: Sendable, Hashable, CustomStringConvertible {
         }.joined()
     }
 
+    /// Whether `path` is one this template makes for `run`, for any account and library.
+    public func matches(_ path: String, _ run: RunValues) -> Bool {
+        Self.matches(path[...], self.parts[...], run)
+    }
+
+    private static func matches(_ path: Substring, _ parts: ArraySlice<Part>, _ run: RunValues) -> Bool {
+        guard let part = parts.first else { return path.isEmpty }
+        let rest = parts.dropFirst()
+        let fixed: String
+        switch part {
+        case .literal(let text): fixed = text
+        case .placeholder("date"): fixed = run.date
+        case .placeholder("run_id"): fixed = SafeFileName.make(run.runID)
+        case .placeholder("pipeline"): fixed = SafeFileName.make(run.pipeline)
+        case .placeholder("shard"): fixed = run.shard
+        case .placeholder(_):
+            // An account or a library: a name of one or more characters within one folder level.
+            var end = path.startIndex
+            while end < path.endIndex && path[end] != "/" {
+                end = path.index(after: end)
+                if Self.matches(path[end...], rest, run) { return true }
+            }
+            return false
+        }
+        return path.hasPrefix(fixed) && Self.matches(path.dropFirst(fixed.count), rest, run)
+    }
+
     public var description: String { self.text }
 }
 

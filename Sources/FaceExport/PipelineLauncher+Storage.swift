@@ -146,8 +146,41 @@ extension PipelineLauncher {
         return "\(launcher.folder): the bucket answers, and the keys may list its uploads"
     }
 
-    /// Aborts the uploads an interrupted run's journal names: none of them will be completed now.
+    /// Aborts the uploads an interrupted run left: none of them will be completed now. Those its
+    /// journal names, and those the store lists under the output folder at a path one of the
+    /// pipeline's outputs makes for that run: an upload begun just before the run was killed is on
+    /// the store but not yet in the journal. (The lock is held: no other run of this pipeline writes
+    /// these paths.)
     func abortUploads(of interrupted: ResumeState) {
-        for upload in interrupted.openUploads { self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID) }
+        var aborted: Set<String> = []
+        for upload in interrupted.openUploads {
+            self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID)
+            aborted.insert(upload.uploadID)
+        }
+        guard let store = self.steps.objectStore else { return }
+        let run = OutputPathTemplate.RunValues(
+            date: interrupted.date,
+            runID: interrupted.runID,
+            pipeline: self.definition.name,
+            shard: self.overrides.shard.map(\.description) ?? "all"
+        )
+        let paths = self.definition.outputs.map(\.path) + [self.definition.manifest]
+        let open: [ObjectStorageClient.PendingUpload]
+        do {
+            open = try store.listMultipartUploads(prefix: self.objectFolder.prefix)
+        } catch {
+            self.logger.warning(
+                "cannot list the uploads an interrupted run may have left; a bucket lifecycle rule ends them",
+                metadata: ["error": "\(error)"]
+            )
+            return
+        }
+        let bucket = "s3://\(self.objectFolder.bucket)/"
+        let prefix = self.objectFolder.prefix.isEmpty ? "" : self.objectFolder.prefix + "/"
+        for upload in open where !aborted.contains(upload.uploadID) && upload.key.hasPrefix(prefix) {
+            let relative = String(upload.key.dropFirst(prefix.count))
+            guard paths.contains(where: { $0.matches(relative, run) }) else { continue }
+            self.steps.abortUpload(at: bucket + upload.key, uploadID: upload.uploadID)
+        }
     }
 }

@@ -85,6 +85,22 @@ struct SinkTests {
         #expect(try runProgram("/bin/gzip", ["-dc", empty + ".gz"]) == Data(contentsOf: URL(fileURLWithPath: empty)))
     }
 
+    @Test func aTemplateKnowsThePathsItMakesForARunWhateverTheLibrary() throws {
+        let run = OutputPathTemplate.RunValues(date: "2026-11-26", runID: "r1", pipeline: "night/ly", shard: "1-of-4")
+        let perLibrary = try OutputPathTemplate("dt={date}/group={group}/part-{shard}.parquet")
+        for group in ["grp-0001", "g", "ünïcode id", "a.b"] {
+            let path = perLibrary.resolve(run, account: nil, group: group)
+            #expect(perLibrary.matches(path, run), "\(path)")
+        }
+        #expect(!perLibrary.matches("dt=2026-11-25/group=g/part-1-of-4.parquet", run), "another night")
+        #expect(!perLibrary.matches("dt=2026-11-26/group=/part-1-of-4.parquet", run), "no library")
+        #expect(!perLibrary.matches("dt=2026-11-26/group=a/b/part-1-of-4.parquet", run), "two folder levels")
+        #expect(!perLibrary.matches("dt=2026-11-26/group=g/part-0-of-4.parquet", run), "another shard")
+        let night = try OutputPathTemplate("{pipeline}/{account}-{run_id}.ndjson.gz")
+        #expect(night.matches(night.resolve(run, account: "eu", group: nil), run))
+        #expect(!night.matches(night.resolve(run, account: "eu", group: nil) + ".tmp", run))
+    }
+
     @Test func csvFollowsRFC4180AndPythonReadsItBack() throws {
         let folder = try makeTemporaryDirectory()
         let path = folder + "/faces.csv.gz"

@@ -274,6 +274,14 @@ struct ObjectStorageRunTests {
         _ = await OperationsTests.wait(run)
         #expect(try client.getObject("exports/manifest.json") == lastNight, "last night's objects as they were")
         #expect(try await Self.lines(server, Self.openUploads) != ["0"], "the killed night's uploads are open")
+        // Killed just after the store began an upload, before the journal named it: the store has
+        // it at a path of the night's; another pipeline's upload beside it is not the night's.
+        let formatter = DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        let date = formatter.string(from: Date())
+        _ = try client.createMultipartUpload("exports/dt=\(date)/group=grp-unjournaled/part.parquet")
+        let others = try client.createMultipartUpload("exports/other-pipeline/faces.ndjson")
 
         let resumed = try await CommandLineTests.faceexport(
             ["run", folder + "/fast.yaml", "--resume"],
@@ -285,7 +293,11 @@ struct ObjectStorageRunTests {
         #expect(
             faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted() == Self.expectedFaces
         )
-        #expect(try await Self.lines(server, Self.openUploads) == ["0"], "no orphaned upload")
+        let open = try await Self.lines(
+            server,
+            "print('\\n'.join(u['UploadId'] for u in s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
+        )
+        #expect(open == [others], "no orphaned upload of the night, the other pipeline's left alone")
     }
 
     /// Killed between two completions of its commit, the night is finished by the next start from
