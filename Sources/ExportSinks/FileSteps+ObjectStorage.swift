@@ -114,6 +114,43 @@ extension FileSteps {
         }
     }
 
+    /// The object at `path` (`s3://bucket/key`), which should hold `bytes` bytes: read in ranges, so
+    /// that no answer outgrows the transport's limit.
+    func readObject(at path: String, bytes: Int) throws(SinkError) -> [UInt8] {
+        guard let location = ObjectLocation(path: path) else {
+            throw .storage("cannot read \(path): it is not an s3:// path")
+        }
+        let content = try self.perform(.getObject, location) { (store) throws(ObjectStorageError) -> [UInt8]? in
+            // An empty object has no range to read.
+            guard bytes > 0 else { return try store.objectSize(location.key) == nil ? nil : [] }
+            var content: [UInt8] = []
+            content.reserveCapacity(bytes)
+            let chunk = 2 << 20
+            while content.count < bytes {
+                let piece = try store.getObject(location.key, range: content.count..<min(bytes, content.count + chunk))
+                guard !piece.isEmpty else { break }
+                content += piece
+            }
+            return content
+        }
+        guard let content else { throw .storage("cannot read \(path): the object is not there") }
+        return content
+    }
+
+    /// Removes the object at `path`; false when the store could not be told.
+    @discardableResult
+    public func deleteObject(at path: String) -> Bool {
+        guard let location = ObjectLocation(path: path) else { return false }
+        do {
+            try self.perform(.deleteObject, location) { (store) throws(ObjectStorageError) in
+                try store.deleteObject(location.key)
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Abandons the upload `uploadID` of the object at `path` (`s3://bucket/key`); false when the
     /// store could not be told.
     @discardableResult

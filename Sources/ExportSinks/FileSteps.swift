@@ -36,8 +36,12 @@ public struct FileSteps: Sendable {
         case completeUpload = "complete-upload"
         /// An upload abandoned.
         case abortUpload = "abort-upload"
-        /// A small object stored in one call (the manifest, `_SUCCESS`).
+        /// A small object stored in one call (the manifest, `_SUCCESS`, an upload's tail).
         case putObject = "put-object"
+        /// An object read (an upload's tail, by a resumed run).
+        case getObject = "get-object"
+        /// An object removed (an upload's tail no longer needed).
+        case deleteObject = "delete-object"
     }
 
     /// What to do at a step.

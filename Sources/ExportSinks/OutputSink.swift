@@ -7,7 +7,8 @@ protocol FileWriter: AnyObject {
     func write(_ records: RecordRows) throws(SinkError)
     /// Makes what was written so far durable against a crash of this process; returns how far the
     /// file is (size, rows and what proves it), for the run's journal; the partition is the caller's.
-    func checkpoint() throws(SinkError) -> FileCheckpoint
+    /// `storing`: an upload stores its tail, so that the checkpoint vouches for every row.
+    func checkpoint(storing: Bool) throws(SinkError) -> FileCheckpoint
     /// No more records come: sync the file (it is renamed at commit).
     func finish() throws(SinkError)
     /// Finishes the file (and any file that goes with it) under its temporary name; the faces file first.
@@ -17,11 +18,14 @@ protocol FileWriter: AnyObject {
     func takeFilledRowGroup() -> Bool
     /// Ends the row group being built, if the file builds them (Parquet).
     func endRowGroup() throws(SinkError)
+    /// Whether the file sent a part to object storage since the last call.
+    func takeSentPart() -> Bool
 }
 
 extension FileWriter {
     func takeFilledRowGroup() -> Bool { false }
     func endRowGroup() throws(SinkError) {}
+    func takeSentPart() -> Bool { false }
 }
 
 /// One configured output of a pipeline: a format and a path template, written as one file, or as
@@ -96,6 +100,10 @@ public final class OutputSink: RecordSink {
         /// Files streamed to object storage (`s3://` paths): bytes a part of the upload holds
         /// before the next begins (S3 wants 5 MiB at least, but for the last). Default 16 MiB.
         public var partSize = ObjectUpload.defaultPartSize
+        /// Files streamed to object storage: the folder (`s3://bucket/prefix/`, this run's own)
+        /// where an upload keeps the bytes waiting for their part at a checkpoint that stores them,
+        /// so that a resumed run continues the upload. Default none: uploads are sent again.
+        public var tailFolder: String?
         /// Permissions of created files. Default 0600: exports hold personal data.
         public var fileMode: UInt32 = 0o600
         /// The file operations, as steps a crash test can stop at. Default: carried out directly.
@@ -147,11 +155,11 @@ public final class OutputSink: RecordSink {
         self.finished.append((self.key(for: source), writer))
     }
 
-    public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? {
+    public func checkpoint(_ source: RecordSource, finished: Bool, storing: Bool) throws(SinkError) -> FileCheckpoint? {
         let key = self.key(for: source)
         let done = finished ? self.finished.last(where: { $0.key == key })?.writer : nil
         guard let writer = self.open[key] ?? done else { return nil }
-        var checkpoint = try writer.checkpoint()
+        var checkpoint = try writer.checkpoint(storing: storing)
         checkpoint.account = key.account
         checkpoint.group = key.group
         checkpoint.finished = finished && key.group != nil
@@ -162,6 +170,12 @@ public final class OutputSink: RecordSink {
         var filled = false
         for writer in self.open.values where writer.takeFilledRowGroup() { filled = true }
         return filled
+    }
+
+    public func takeSentPart() -> Bool {
+        var sent = false
+        for writer in self.open.values where writer.takeSentPart() { sent = true }
+        return sent
     }
 
     public func endRowGroups() throws(SinkError) {
@@ -232,6 +246,10 @@ public final class OutputSink: RecordSink {
         self.finished = []
     }
 
+    private var uploadOptions: UploadOptions {
+        UploadOptions(partSize: self.configuration.partSize, tailFolder: self.configuration.tailFolder)
+    }
+
     private func key(for source: RecordSource) -> PartitionKey {
         PartitionKey(
             account: self.configuration.path.isPerAccount ? source.account : nil,
@@ -260,7 +278,7 @@ public final class OutputSink: RecordSink {
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume,
-                partSize: self.configuration.partSize,
+                uploads: self.uploadOptions,
                 steps: self.configuration.steps
             )
         case .csv:
@@ -272,7 +290,7 @@ public final class OutputSink: RecordSink {
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume,
-                partSize: self.configuration.partSize,
+                uploads: self.uploadOptions,
                 steps: self.configuration.steps
             )
         case .parquet:

@@ -30,12 +30,16 @@ public protocol RecordSink: AnyObject {
     /// Removes the temporary files; previous outputs stay as they were.
     func discard()
     /// Makes the library's file durable so far and says how far it is, for the run's journal; nil
-    /// when the sink keeps no file for it yet. `finished` after ``groupFinished(_:)``.
-    func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint?
+    /// when the sink keeps no file for it yet. `finished` after ``groupFinished(_:)``; `storing`
+    /// when a file streamed to object storage should store the bytes waiting for their part, so
+    /// that the checkpoint vouches for every row.
+    func checkpoint(_ source: RecordSource, finished: Bool, storing: Bool) throws(SinkError) -> FileCheckpoint?
     /// Reopens the files an interrupted run of the same run id left, as its journal describes them.
     func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError)
     /// Whether one of the sink's files ended a row group because it was full since the last call.
     func takeFilledRowGroup() -> Bool
+    /// Whether one of the sink's files sent a part to object storage since the last call.
+    func takeSentPart() -> Bool
     /// Ends the row group being built in each of the sink's open files that builds them, so that
     /// its checkpoint vouches for every row written to it.
     func endRowGroups() throws(SinkError)
@@ -43,7 +47,14 @@ public protocol RecordSink: AnyObject {
 
 extension RecordSink {
     public func groupFinished(_ source: RecordSource) throws(SinkError) {}
-    public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? { nil }
+    public func checkpoint(_ source: RecordSource, finished: Bool, storing: Bool) throws(SinkError) -> FileCheckpoint? {
+        nil
+    }
+    /// A checkpoint that stores nothing more than the sink's files keep anyway.
+    public func checkpoint(_ source: RecordSource, finished: Bool) throws(SinkError) -> FileCheckpoint? {
+        try self.checkpoint(source, finished: finished, storing: false)
+    }
+    public func takeSentPart() -> Bool { false }
     public func resume(_ checkpoints: [FileCheckpoint]) throws(SinkError) {}
 }
 
@@ -79,6 +90,13 @@ public struct FileCheckpoint: Sendable, Hashable, Codable {
     /// upload has begun, so that a later run can abort an upload this run left open. Nil otherwise.
     public var object: String? = nil
     public var upload: String? = nil
+    /// A file streamed to object storage: the ETags of the parts sent since the file's previous
+    /// checkpoint, in order (a resumed run's checkpoint holds every part's). Nil when none was.
+    public var uploadParts: [String]? = nil
+    /// A file streamed to object storage, at a checkpoint that vouches for it: the state of its
+    /// SHA-256 after the parts' bytes (base64), which a resumed run takes up. Its tail, the bytes
+    /// after the parts, is an object of the run's tail folder. Nil otherwise.
+    public var uploadDigest: String? = nil
 
     /// Whether the checkpoint vouches for every row written to the file so far.
     public var isExact: Bool { self.pending != true }

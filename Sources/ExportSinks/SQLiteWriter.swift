@@ -140,7 +140,7 @@ package final class SQLiteWriter: FileWriter {
 
     /// Commits the rows so far: after a crash they are in the file, and the journal says so. The
     /// checkpoint names the table's last row id, so a resumed run can remove rows added after it.
-    func checkpoint() throws(SinkError) -> FileCheckpoint {
+    func checkpoint(storing: Bool) throws(SinkError) -> FileCheckpoint {
         var lastRowID: Int?
         if let database = self.database {
             self.steps.step(.sqliteCommit, path: self.temporaryPath)

@@ -17,7 +17,7 @@ final class TextFileWriter: FileWriter {
         compression: GzipCompression,
         mode: UInt32,
         resume: FileCheckpoint? = nil,
-        partSize: Int = ObjectUpload.defaultPartSize,
+        uploads: UploadOptions = UploadOptions(),
         steps: FileSteps = .direct
     )
         throws(SinkError)
@@ -27,8 +27,8 @@ final class TextFileWriter: FileWriter {
             runID: runID,
             compression: compression,
             mode: mode,
-            resume: resume.map { AtomicFile.Resume(bytes: $0.bytes, sha256: $0.sha256) },
-            partSize: partSize,
+            resume: resume,
+            uploads: uploads,
             steps: steps
         )
         self.output = output
@@ -43,9 +43,10 @@ final class TextFileWriter: FileWriter {
         }
     }
 
-    func checkpoint() throws(SinkError) -> FileCheckpoint {
+    func checkpoint(storing: Bool) throws(SinkError) -> FileCheckpoint {
         try self.flush()
         try self.output?.checkpoint()
+        if storing { try self.file.storeTail() }
         var checkpoint = FileCheckpoint(bytes: self.file.bytesWritten, rows: self.rows, finished: false)
         if self.file.isResumable {
             checkpoint.sha256 = self.file.sha256SoFar
@@ -55,6 +56,8 @@ final class TextFileWriter: FileWriter {
         checkpoint.note(self.file)
         return checkpoint
     }
+
+    func takeSentPart() -> Bool { self.file.takeSentPart() }
 
     func write(_ records: RecordRows) throws(SinkError) {
         // The buffer is a local while rows are encoded: a class's property taken `inout` costs a

@@ -151,9 +151,9 @@ extension PipelineLauncher {
     /// pipeline's outputs makes for that run: an upload begun just before the run was killed is on
     /// the store but not yet in the journal. (The lock is held: no other run of this pipeline writes
     /// these paths.)
-    func abortUploads(of interrupted: ResumeState) {
-        var aborted: Set<String> = []
-        for upload in interrupted.openUploads {
+    func abortUploads(of interrupted: ResumeState, keeping continued: Set<String> = []) {
+        var aborted: Set<String> = continued
+        for upload in interrupted.openUploads where !continued.contains(upload.uploadID) {
             self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID)
             aborted.insert(upload.uploadID)
         }
@@ -181,6 +181,57 @@ extension PipelineLauncher {
             let relative = String(upload.key.dropFirst(prefix.count))
             guard paths.contains(where: { $0.matches(relative, run) }) else { continue }
             self.steps.abortUpload(at: bucket + upload.key, uploadID: upload.uploadID)
+        }
+    }
+
+    /// The folder (`s3://bucket/prefix/.faceexport/<pipeline>/`) of the tails of this pipeline's
+    /// (shard's) runs: the bytes an upload's unfinished part held at a checkpoint.
+    var tailRoot: String {
+        let (bucket, prefix) = self.objectFolder
+        return "s3://\(bucket)/\(prefix.isEmpty ? "" : prefix + "/").faceexport/\(SafeFileName.make(self.lockName))/"
+    }
+
+    /// The folder of run `runID`'s tails.
+    func tailFolder(runID: String) -> String { self.tailRoot + runID + "/" }
+
+    /// The tails stored under `folder`, as `s3://` paths; none when the store cannot list them
+    /// (uploads are then sent again rather than continued).
+    private func storedTails(under folder: String) -> Set<String>? {
+        guard let store = self.steps.objectStore,
+            let location = folder.dropFirst(5).split(separator: "/", maxSplits: 1).last
+        else { return nil }
+        do {
+            let bucket = "s3://\(store.bucket)/"
+            return Set(try store.listObjects(prefix: String(location)).map { bucket + $0.key })
+        } catch {
+            self.logger.warning(
+                "cannot list the tails an interrupted run kept; its uploads are sent again",
+                metadata: ["error": "\(error)"]
+            )
+            return nil
+        }
+    }
+
+    /// The interrupted run's journal at `journalPath`: for outputs in object storage, an upload's
+    /// checkpoint counts only while its tail is still stored.
+    func readInterruptedRun(journalPath: String) -> ResumeState? {
+        let outputs = self.definition.outputs.count
+        guard self.outputsInObjectStorage, let runID = ResumeState.runID(path: journalPath) else {
+            return ResumeState.read(path: journalPath, outputs: outputs)
+        }
+        let folder = self.tailFolder(runID: runID)
+        return ResumeState.read(
+            path: journalPath,
+            outputs: outputs,
+            tails: (folder, self.storedTails(under: folder) ?? [])
+        )
+    }
+
+    /// Removes the tails of this pipeline's runs but `keeping`: those a resumed run continues from.
+    /// A tail left behind is a small object under `.faceexport/`; the next run removes it.
+    func removeTails(keeping: Set<String> = []) {
+        for tail in self.storedTails(under: self.tailRoot) ?? [] where !keeping.contains(tail) {
+            self.steps.deleteObject(at: tail)
         }
     }
 }

@@ -85,7 +85,7 @@ public struct PipelineLauncher: Sendable {
     var stateFolder: String { self.definition.stateDirectory ?? self.folder }
 
     /// The lock's and the journal's name: the pipeline's, per shard.
-    private var lockName: String {
+    var lockName: String {
         self.definition.name + (self.overrides.shard.map { "-shard-\($0)" } ?? "")
     }
 
@@ -135,11 +135,14 @@ public struct PipelineLauncher: Sendable {
         let run = job.makeRun(stop: self.stop, logger: logger)
         self.onStart(run)
         let report = await ExportJob.run(run)
-        if (context.resume != nil || report.outcome == .failed) && !FileManager.default.fileExists(atPath: journalPath)
-        {
+        let over = !FileManager.default.fileExists(atPath: journalPath)
+        if (context.resume != nil || report.outcome == .failed) && over {
             // The run is over for good: nothing of its id may stay behind, not even what an earlier
             // attempt of it left outside the sinks' own files (a manifest it was writing when it died).
             self.removeLeftovers(of: context.runID, interrupted: nil)
+        } else if self.outputsInObjectStorage && over {
+            // Committed, or failed for good: no upload is to be continued.
+            self.removeTails()
         }
         return report
     }
@@ -197,7 +200,7 @@ public struct PipelineLauncher: Sendable {
     /// With `--resume`, takes the interrupted run's identity and state into `context`; without it,
     /// removes what an interrupted run left, which the new run replaces.
     private func continueOrClearInterruptedRun(journalPath: String, context: inout RunContext) throws(LaunchError) {
-        let previous = ResumeState.read(path: journalPath, outputs: self.definition.outputs.count)
+        let previous = self.readInterruptedRun(journalPath: journalPath)
         guard self.overrides.resume else {
             if let previous { self.removeLeftovers(of: previous.runID, interrupted: previous) }
             return
@@ -217,8 +220,9 @@ public struct PipelineLauncher: Sendable {
             )
         }
         if self.outputsInObjectStorage {
-            // An upload cannot be continued yet: the resumed run sends its files again.
-            self.abortUploads(of: previous)
+            // The uploads the resumed run continues stay open, with the tails they continue from.
+            self.abortUploads(of: previous, keeping: previous.continuedUploads)
+            self.removeTails(keeping: previous.continuedTails)
         }
         context.runID = previous.runID
         context.date = previous.date
@@ -237,6 +241,7 @@ public struct PipelineLauncher: Sendable {
     private func removeLeftovers(of runID: String, interrupted: ResumeState?) {
         if self.outputsInObjectStorage {
             if let interrupted { self.abortUploads(of: interrupted) }
+            self.removeTails()
         } else {
             LeftoverFiles.remove(of: runID, under: self.folder, steps: self.steps)
         }
@@ -290,6 +295,7 @@ public struct PipelineLauncher: Sendable {
             }
             placed.steps = self.steps
             placed.partSize = self.definition.storage.partSize
+            if self.outputsInObjectStorage { placed.tailFolder = self.tailFolder(runID: context.runID) }
             placed.keyValueMetadata = [
                 "faceexport.exporter_version": ExporterVersion.full,
                 "faceexport.transform_sha256": configuration.transform.digest,

@@ -29,6 +29,8 @@ struct RunFingerprint {
         parts.append("transform=\(self.definition.transform.digest)")
         // Only when not the default, so that journals of earlier versions still resume.
         if self.definition.onInvalidText != .repair { parts.append("invalid_text=\(self.definition.onInvalidText)") }
+        // A continued upload's parts are all of one size (stores such as R2 want it so).
+        if self.folder.hasPrefix("s3://") { parts.append("part_size=\(self.definition.storage.partSize)") }
         if let hashKey {
             // A resumed run must hash with the same key; the journal keeps only this one-way check of it.
             parts.append("key=\(Hex.encode(HMAC.sha256(key: hashKey, message: Array("faceexport key check".utf8))))")

@@ -125,6 +125,42 @@ public final class ObjectStorageClient: Sendable {
         try self.call("GET", key: key, operation: "GetObject").body
     }
 
+    /// Bytes `range` of the object under `key`, in one ranged `GET` (keep it within the transport's
+    /// answer limit).
+    public func getObject(_ key: String, range: Range<Int>) throws(ObjectStorageError) -> Data {
+        let answer = try self.call(
+            "GET",
+            key: key,
+            headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
+            operation: "GetObject"
+        )
+        // A store that ignores the range sends the whole object.
+        guard answer.status == 206 else {
+            return answer.body.subdata(
+                in: min(range.lowerBound, answer.body.count)..<min(range.upperBound, answer.body.count)
+            )
+        }
+        return answer.body
+    }
+
+    /// The keys and sizes of the objects whose key starts with `prefix`, in key order
+    /// (`ListObjectsV2`, page after page).
+    public func listObjects(prefix: String) throws(ObjectStorageError) -> [(key: String, size: Int)] {
+        var objects: [(key: String, size: Int)] = []
+        var token: String?
+        repeat {
+            var query: [(name: String, value: String?)] = [("list-type", "2"), ("prefix", prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let answer = try self.call("GET", key: nil, query: query, operation: "ListObjectsV2")
+            let keys = S3XML.values(of: "Key", in: answer.body)
+            let sizes = S3XML.values(of: "Size", in: answer.body).map { Int($0) ?? 0 }
+            objects += zip(keys, sizes).map { (key: $0, size: $1) }
+            let truncated = S3XML.values(of: "IsTruncated", in: answer.body).first == "true"
+            token = truncated ? S3XML.values(of: "NextContinuationToken", in: answer.body).first : nil
+        } while token != nil
+        return objects
+    }
+
     /// The size of the object under `key`, read with a one-byte ranged `GET`; nil when there is none.
     public func objectSize(_ key: String) throws(ObjectStorageError) -> Int? {
         let answer: TransportResponse

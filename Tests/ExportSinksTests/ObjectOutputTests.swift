@@ -20,10 +20,12 @@ struct ObjectOutputTests {
     static func sink(
         _ format: OutputSink.Format,
         _ path: String,
+        tailFolder: String? = nil,
         steps: FileSteps = .direct
     ) throws -> OutputSink {
         var configuration = OutputSink.Configuration(format: format, path: try OutputPathTemplate(path))
         configuration.partSize = Self.partSize
+        configuration.tailFolder = tailFolder
         configuration.rowGroupBytes = 48 << 10
         configuration.steps = steps
         return OutputSink(
@@ -54,6 +56,14 @@ struct ObjectOutputTests {
         return digest.hexDigest()
     }
 
+    /// The last of `checkpoints` with every part and row group of them, as a resumed run's journal has it.
+    static func accumulated(_ checkpoints: ArraySlice<FileCheckpoint>) -> FileCheckpoint {
+        var last = checkpoints.last!
+        last.uploadParts = checkpoints.flatMap { $0.uploadParts ?? [] }
+        last.parquetRowGroups = checkpoints.filter(\.isExact).flatMap { $0.parquetRowGroups ?? [] }
+        return last
+    }
+
     static let openUploads = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
     static let keys = "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket).get('Contents', [])))"
 
@@ -74,7 +84,7 @@ struct ObjectOutputTests {
             try remote.write(batch, from: Self.source)
             checkpoints.append(try #require(try remote.checkpoint(Self.source, finished: false)))
         }
-        // An upload cannot be continued by a resumed run yet: no checkpoint vouches for it, and
+        // Without a tail folder an upload cannot be continued: no checkpoint vouches for it, and
         // each names the upload, once begun, for a later run to abort.
         #expect(checkpoints.allSatisfy { !$0.isExact })
         #expect(checkpoints.last?.object == "s3://\(server.bucket)/exports/dt=2026-12-06/" + name)
@@ -112,7 +122,12 @@ struct ObjectOutputTests {
         let sizes = [1, part - 1, part, 2 * part + 7, 3, 3 * part + 5, part - 3, 1, 4 * part, 10]
         var bytes: [UInt8] = []
         var generator = SystemRandomNumberGenerator()
-        let upload = try ObjectUpload(path: "s3://\(server.bucket)/parts.bin", partSize: part, steps: steps)
+        let upload = try ObjectUpload(
+            path: "s3://\(server.bucket)/parts.bin",
+            partSize: part,
+            tailFolder: nil,
+            steps: steps
+        )
         for size in sizes {
             let chunk = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
             bytes += chunk
@@ -140,6 +155,121 @@ struct ObjectOutputTests {
         let lengths = read.last?.split(separator: " ").compactMap { Int($0) } ?? []
         #expect(lengths.dropLast().allSatisfy { $0 == part } && lengths.reduce(0, +) == bytes.count, "\(lengths)")
         #expect(upload.sha256 == Self.sha256(bytes))
+    }
+
+    /// Killed after parts were sent beyond its last checkpoint that stored the tail, an upload is
+    /// continued by the resumed run from that checkpoint (its tail read back, its digest taken up,
+    /// the parts sent after it sent again): the object is byte for byte the uninterrupted file.
+    @Test(arguments: [
+        ("faces.ndjson.gz", OutputSink.Format.ndjson), ("faces.csv", .csv), ("faces.parquet", .parquet),
+    ])
+    func aContinuedUploadIsByteForByteTheUninterruptedFile(name: String, format: OutputSink.Format) throws {
+        let server = try MotoServer(minimumPartSize: Self.partSize)
+        defer { server.stop() }
+        let client = try server.client()
+        let steps = FileSteps(observer: nil, objectStore: client)
+        let folder = try makeTemporaryDirectory()
+        let tails = "s3://\(server.bucket)/exports/.faceexport/nightly/r1/"
+        let path = "s3://\(server.bucket)/exports/dt={date}/" + name
+        let local = try Self.sink(format, folder + "/" + name)
+        for batch in Self.batches {
+            try local.write(batch, from: Self.source)
+            _ = try local.checkpoint(Self.source, finished: false)
+        }
+        let onDisk = try #require(try local.commit(CommitContext.sample()).first)
+
+        // The checkpoints as a run journals them: the tail stored whenever a part was sent or a
+        // row group ended.
+        let interrupted = try Self.sink(format, path, tailFolder: tails, steps: steps)
+        var checkpoints: [FileCheckpoint] = []
+        for batch in Self.batches.prefix(200) {
+            try interrupted.write(batch, from: Self.source)
+            let filled = interrupted.takeFilledRowGroup()
+            let storing = interrupted.takeSentPart() || filled
+            checkpoints.append(try #require(try interrupted.checkpoint(Self.source, finished: false, storing: storing)))
+        }
+        // Only the two last tails are kept: the run continues from the first of them.
+        let stored = try client.listObjects(prefix: "exports/.faceexport/nightly/r1/")
+        #expect(stored.count == 2, "\(stored.map(\.key))")
+        let exacts = checkpoints.indices.filter { checkpoints[$0].isExact && checkpoints[$0].uploadDigest != nil }
+        let exact = try #require(exacts.dropLast().last)
+        #expect(checkpoints[(exact + 1)...].contains { $0.uploadParts != nil }, "parts were sent after it")
+        let resume = Self.accumulated(checkpoints.prefix(exact + 1))
+
+        // The process dies here: nothing is finished or aborted. A resumed run continues.
+        let resumed = try Self.sink(format, path, tailFolder: tails, steps: steps)
+        try resumed.resume([resume])
+        // Every row after the checkpoint's (Parquet: after its last row group) comes again.
+        let rowsPerBatch = Self.batches[0].count
+        #expect(resume.rows % rowsPerBatch == 0)
+        for batch in Self.batches.dropFirst(resume.rows / rowsPerBatch) {
+            try resumed.write(batch, from: Self.source)
+            _ = try resumed.checkpoint(Self.source, finished: false)
+        }
+        let uploaded = try #require(try resumed.commit(CommitContext.sample()).first)
+        #expect(uploaded.rows == onDisk.rows && uploaded.bytes == onDisk.bytes && uploaded.sha256 == onDisk.sha256)
+        let read = try Self.boto3Lines(
+            server,
+            """
+            import hashlib
+            body = s3.get_object(Bucket=bucket, Key=sys.argv[1])['Body'].read()
+            print(len(body)); print(hashlib.sha256(body).hexdigest())
+            """,
+            ["exports/dt=2026-12-06/" + name]
+        )
+        #expect(read == ["\(onDisk.bytes)", onDisk.sha256], "boto3 reads the bytes written to disk")
+        #expect(try Self.boto3Lines(server, Self.openUploads) == ["0"], "the one upload, completed")
+    }
+
+    /// A tail the checkpoint does not vouch for (other bytes under its name) stops the resumed run
+    /// in one line.
+    @Test func aTailItsCheckpointDoesNotVouchForIsRefused() throws {
+        let server = try MotoServer(minimumPartSize: Self.partSize)
+        defer { server.stop() }
+        let client = try server.client()
+        let steps = FileSteps(observer: nil, objectStore: client)
+        let tails = "s3://\(server.bucket)/t/"
+        let path = "s3://\(server.bucket)/faces.ndjson"
+        let interrupted = try Self.sink(.ndjson, path, tailFolder: tails, steps: steps)
+        var checkpoints: [FileCheckpoint] = []
+        for batch in Self.batches.prefix(40) {
+            try interrupted.write(batch, from: Self.source)
+            let storing = interrupted.takeSentPart()
+            checkpoints.append(try #require(try interrupted.checkpoint(Self.source, finished: false, storing: storing)))
+            if storing { break }
+        }
+        let resume = Self.accumulated(checkpoints[...])
+        #expect(resume.uploadDigest != nil)
+        let tail = ObjectUploadTail.path(folder: tails, object: path, bytes: resume.bytes)
+        let key = String(tail.dropFirst("s3://\(server.bucket)/".count))
+        var damaged = [UInt8](try client.getObject(key))
+        damaged[damaged.count / 2] ^= 1
+        try client.putObject(key, body: Data(damaged))
+        let resumed = try Self.sink(.ndjson, path, tailFolder: tails, steps: steps)
+        #expect {
+            try resumed.resume([resume])
+        } throws: { error in
+            "\(error)".hasPrefix(
+                "the upload to \(path) has a stored tail (\(tail)) that its checkpoint does not vouch for"
+            )
+                && "\(error)".hasSuffix("run without --resume to start over")
+        }
+    }
+
+    @Test func aDigestTakenUpFromItsSavedStateEndsAsTheWholeDigest() throws {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<10_007).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for cut in [0, 1, 63, 64, 65, 4_097, 10_007] {
+            var first = ResumableSHA256()
+            bytes.prefix(cut).withUnsafeBytes { first.update($0) }
+            var second = try #require(ResumableSHA256(savedState: first.savedState))
+            bytes.dropFirst(cut).withUnsafeBytes { second.update($0) }
+            #expect(second.hexDigestSoFar() == Self.sha256(bytes), "cut at \(cut)")
+        }
+        #expect(ResumableSHA256(savedState: [1, 2, 3]) == nil)
+        var overfull = ResumableSHA256().savedState
+        overfull[overfull.count - 8] = 200  // `num`: more than a block waiting
+        #expect(ResumableSHA256(savedState: overfull) == nil)
     }
 
     @Test func aDiscardedRunAbortsItsUploadsAndLeavesThePreviousObject() throws {

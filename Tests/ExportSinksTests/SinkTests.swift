@@ -493,7 +493,7 @@ struct SQLiteRemovedFacesTests {
             mode: 0o644
         )
         try interrupted?.write(Self.rows(["A", "B"]))
-        _ = try interrupted?.checkpoint()
+        _ = try interrupted?.checkpoint(storing: false)
         interrupted = nil
         let resume = FileCheckpoint(account: nil, group: nil, bytes: 0, rows: 2, finished: false)
         let resumed = try SQLiteWriter(

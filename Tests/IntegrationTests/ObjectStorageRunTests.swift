@@ -54,8 +54,9 @@ struct ObjectStorageRunTests {
         import gzip, io, json, pyarrow.parquet as pq
         for o in s3.list_objects_v2(Bucket=bucket, Prefix='exports/').get('Contents', []):
             body = s3.get_object(Bucket=bucket, Key=o['Key'])['Body'].read()
-            if o['Key'].endswith('.ndjson.gz'):
-                for line in gzip.decompress(body).decode('utf-8').split('\\n'):
+            if o['Key'].endswith('.ndjson.gz') or o['Key'].endswith('.ndjson'):
+                text = gzip.decompress(body) if o['Key'].endswith('.gz') else body
+                for line in text.decode('utf-8').split('\\n'):
                     if line: row = json.loads(line); print('ndjson', row['group_id'], row['face_token'])
             elif o['Key'].endswith('.parquet'):
                 t = pq.read_table(io.BytesIO(body), columns=['group_id', 'face_token'])
@@ -64,6 +65,13 @@ struct ObjectStorageRunTests {
 
     static var expectedFaces: [String] {
         Self.dataset.groups.flatMap { group in group.faces.map { group.groupID + " " + $0.faceToken } }.sorted()
+    }
+
+    /// Every face of the simulator's dataset of `groups` libraries of `faces`, as `group token`.
+    static func expectedFaces(_ groups: Int, _ faces: Int) -> [String] {
+        DatasetGenerator(groups: groups, faces: faces, sizing: .mixed, seed: 3).make().groups.flatMap { group in
+            group.faces.map { group.groupID + " " + $0.faceToken }
+        }.sorted()
     }
 
     @Test func aNightInObjectStorageHoldsEveryFaceOnceWithItsManifestAndNoOpenUpload() async throws {
@@ -190,7 +198,8 @@ struct ObjectStorageRunTests {
         defer { forwarder.stop() }
         let folder = try makeTemporaryDirectory()
         // Paced at 20 calls/s, the walk takes a few seconds; the store goes away once it has
-        // answered its first call (the check before the walk), so every upload meets the outage.
+        // answered its first call (the check before the walk, on a connection of its own), so
+        // every upload meets the outage.
         let pipeline = Self.pipeline(server, folder: folder, latency: 0.01).replacingOccurrences(
             of: "endpoint: \"\(server.endpoint)\"",
             with: "endpoint: \"\(forwarder.url)\""
@@ -199,7 +208,6 @@ struct ObjectStorageRunTests {
         let environment = Self.environment(server, folder: folder)
         async let night = CommandLineTests.faceexport(["run", folder + "/s3.yaml"], environment: environment)
         try await runOffThePool { Result { try forwarder.waitForFirstAnswer() } }.get()
-        try forwarder.down()
         // The outage itself, as long as the issue names: not a wait for anything to happen.
         try await Task.sleep(for: .seconds(20))
         let refused = try forwarder.up()
@@ -298,6 +306,69 @@ struct ObjectStorageRunTests {
             "print('\\n'.join(u['UploadId'] for u in s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
         )
         #expect(open == [others], "no orphaned upload of the night, the other pipeline's left alone")
+    }
+
+    /// Killed after its uploads sent parts and stored their tails, the night is resumed: its
+    /// uploads are continued, not sent again (the tails read back, no upload started again for
+    /// the night's file), and every face is in the objects once; no upload or tail stays behind.
+    @Test func aKilledNightsResumeContinuesItsUploads() async throws {
+        let server = try await Self.startServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        // 60,000 faces: about 7 MB of NDJSON, a part of 5 MiB sent after some 45 libraries.
+        func pipeline(latency: Double) -> String {
+            Self.pipeline(server, folder: folder, latency: latency)
+                .replacingOccurrences(
+                    of: "{groups: 6, faces: 400, seed: 3,",
+                    with: "{groups: 60, faces: 1000, seed: 3,"
+                )
+                .replacingOccurrences(of: "page_size: 100", with: "page_size: 1000")
+                .replacingOccurrences(of: "path_style: true,", with: "path_style: true, part_size: 5MiB,")
+                .replacingOccurrences(of: "dt={date}/faces.ndjson.gz", with: "faces.ndjson")
+        }
+        try pipeline(latency: 0.05).write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
+        try pipeline(latency: 0).write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        var environment = Self.environment(server, folder: folder)
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: 52,
+            signal: SIGKILL,
+            environment: environment
+        )
+        #expect(await OperationsTests.wait(run) == SIGKILL)
+        let tails = try await Self.lines(
+            server,
+            "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket, Prefix='exports/.faceexport/').get('Contents', [])))"
+        )
+        #expect(tails.contains { $0.hasSuffix(".tail") }, "the killed night stored tails: \(tails)")
+
+        environment["FACEEXPORT_TEST_STEP_LOG"] = folder + "/steps.log"
+        let resumed = try await CommandLineTests.faceexport(
+            ["run", folder + "/fast.yaml", "--resume"],
+            environment: environment
+        )
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let steps = try String(contentsOfFile: folder + "/steps.log", encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ").dropFirst().joined(separator: " ") }
+        let night = "s3://\(server.bucket)/exports/faces.ndjson"
+        #expect(!steps.contains("start-upload \(night)"), "the night's upload continued")
+        #expect(steps.contains("upload-part \(night)"), "and its last part sent")
+        #expect(steps.contains { $0.hasPrefix("get-object ") && $0.hasSuffix(".tail") }, "from its tail")
+        let faces = try await Self.lines(server, Self.facesScript)
+        #expect(
+            faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted()
+                == Self.expectedFaces(60, 1000)
+        )
+        #expect(
+            faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted()
+                == Self.expectedFaces(60, 1000)
+        )
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
+        let left = try await Self.lines(
+            server,
+            "print(s3.list_objects_v2(Bucket=bucket, Prefix='exports/.faceexport/')['KeyCount'])"
+        )
+        #expect(left == ["0"], "no tail left")
     }
 
     /// Killed between two completions of its commit, the night is finished by the next start from

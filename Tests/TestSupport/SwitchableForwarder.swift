@@ -1,8 +1,8 @@
 import Foundation
 
-/// A TCP forwarder on loopback in front of a server, that the test can take down and bring back:
-/// while down it accepts each connection and resets it at once (a store that is down behind its
-/// load balancer), and cuts those under way. It stops when ``stop()`` runs or the test process ends.
+/// A TCP forwarder on loopback in front of a server, that goes down after the server's first
+/// answer and that the test brings back: while down it accepts each connection and resets it at
+/// once (a store that is down behind its load balancer). It stops when ``stop()`` runs or the test process ends.
 public final class SwitchableForwarder: @unchecked Sendable {
     /// `http://127.0.0.1:PORT`: where to call instead of the server.
     public let url: String
@@ -14,7 +14,7 @@ public final class SwitchableForwarder: @unchecked Sendable {
         import socket, struct, sys, threading
         target = int(sys.argv[1])
         lock = threading.Lock()
-        state = {"up": True, "open": [], "refused": 0, "announced": False}
+        state = {"up": True, "refused": 0, "announced": False}
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
@@ -36,6 +36,8 @@ public final class SwitchableForwarder: @unchecked Sendable {
                         with lock:
                             if not state["announced"]:
                                 state["announced"] = True
+                                # New connections are reset from now on; this one finishes.
+                                state["up"] = False
                                 print("answered", flush=True)
             except OSError:
                 pass
@@ -54,31 +56,27 @@ public final class SwitchableForwarder: @unchecked Sendable {
                         reset(client)
                         continue
                     server = socket.create_connection(("127.0.0.1", target))
-                    state["open"] += [client, server]
                 threading.Thread(target=carry, args=(client, server, False), daemon=True).start()
                 threading.Thread(target=carry, args=(server, client, True), daemon=True).start()
 
         threading.Thread(target=accept, daemon=True).start()
         for line in sys.stdin:
             with lock:
-                if line.strip() == "down":
-                    state["up"] = False
-                    for connection in state["open"]:
-                        try:
-                            reset(connection)
-                        except OSError:
-                            pass
-                    state["open"] = []
-                    print("down", flush=True)
-                elif line.strip() == "up":
+                if line.strip() == "up":
                     state["up"] = True
                     print("refused %d" % state["refused"], flush=True)
         """#
 
-    /// Starts a forwarder to `target` (`http://127.0.0.1:PORT`), up.
+    /// Starts a forwarder to `target` (`http://127.0.0.1:PORT`), up; it goes down by itself once it
+    /// has carried the server's first answer (new connections are reset, the one that carried it
+    /// finishes), however late the test hears of it.
     public init(target: String) throws {
         guard let port = URL(string: target)?.port else { throw TestFailure("no port in \(target)") }
-        let started = try PythonReaders.startServer(Self.script, [String(port)], name: "the forwarder")
+        let started = try PythonReaders.startServer(
+            Self.script,
+            [String(port)],
+            name: "the forwarder"
+        )
         (self.process, self.input) = (started.process, started.input)
         self.output = started.output
         self.url = String(decoding: started.line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -87,12 +85,6 @@ public final class SwitchableForwarder: @unchecked Sendable {
     /// Waits until the server's first answer has been carried back.
     public func waitForFirstAnswer() throws {
         guard try self.readLine() == "answered" else { throw TestFailure("the forwarder carried nothing") }
-    }
-
-    /// Takes the server away: connections under way are cut, new ones reset.
-    public func down() throws {
-        self.input.fileHandleForWriting.write(Data("down\n".utf8))
-        guard try self.readLine() == "down" else { throw TestFailure("the forwarder did not go down") }
     }
 
     /// Brings the server back; returns how many connections were reset while it was away.

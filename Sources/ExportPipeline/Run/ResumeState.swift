@@ -44,8 +44,12 @@ public struct ResumeState: Sendable {
     /// its progress, with the checkpoints of its files it continues from (``JournalCut``).
     let journalLines: [JournalEntry]
     /// The uploads to object storage the journal names, each once: the interrupted run's, which
-    /// the next run aborts (none is continued yet).
+    /// the next run aborts, but for those a resumed run continues (``continuedUploads``).
     public let openUploads: [OpenUpload]
+    /// The uploads a resumed run continues, and the tails (`s3://` paths of the run's tail folder)
+    /// they continue from.
+    public let continuedUploads: Set<String>
+    public let continuedTails: Set<String>
     /// Where the journal is damaged and why, when a line before its end could not be trusted: the
     /// run continues from the lines before it.
     public let damage: String?
@@ -60,21 +64,38 @@ public struct ResumeState: Sendable {
         contents.damage.map { "\(path) is damaged at byte \($0.offset) (\($0.reason))" }
     }
 
-    /// Reads the journal at `path`; nil when there is none or it has no `run` line.
-    public static func read(path: String, outputs: Int) -> ResumeState? {
+    /// The run id of the journal at `path`; nil when there is none or it has no `run` line.
+    public static func runID(path: String) -> String? {
         guard let contents = RunJournal.read(path: path) else { return nil }
+        for case .run(let start) in contents.lines { return start.runID }
+        return nil
+    }
+
+    /// Reads the journal at `path`; nil when there is none or it has no `run` line. `tailFolder`:
+    /// for outputs in object storage, the folder of the interrupted run's tails, and the tails
+    /// there, so that an upload's checkpoint whose tail is gone is not continued from.
+    public static func read(
+        path: String,
+        outputs: Int,
+        tails: (folder: String, stored: Set<String>)? = nil
+    ) -> ResumeState? {
+        guard var contents = RunJournal.read(path: path) else { return nil }
         var run: JournalEntry.RunStart?
         for case .run(let start) in contents.lines {
             run = start
             break
         }
         guard let run else { return nil }
+        if let tails { contents.lines = contents.lines.map { Self.withoutLostTails($0, tails) } }
         let cut = JournalCut(contents.lines, outputs: outputs)
 
         // Each file continues from its checkpoint line, with every row group written up to it; every
         // upload any line names is noted, for the next run to abort.
+        // An upload's parts, as its row groups, add up line by line (pending lines too: a part is
+        // sent whenever its bytes are there).
         var files: [JournalCut.FileKey: FileCheckpoint] = [:]
         var rowGroups: [JournalCut.FileKey: [String]] = [:]
+        var parts: [JournalCut.FileKey: [String]] = [:]
         var uploads: [OpenUpload] = []
         for (index, line) in contents.lines.enumerated() {
             for (output, checkpoint) in (line.progress?.files ?? []).enumerated() where output < outputs {
@@ -84,14 +105,24 @@ public struct ResumeState: Sendable {
                 {
                     uploads.append(OpenUpload(object: object, uploadID: uploadID))
                 }
-                guard checkpoint.isExact else { continue }
                 let file = JournalCut.FileKey(output: output, checkpoint)
                 guard let from = cut.continuesFrom[file], index <= from else { continue }
+                parts[file, default: []] += checkpoint.uploadParts ?? []
+                guard checkpoint.isExact else { continue }
                 rowGroups[file, default: []] += checkpoint.parquetRowGroups ?? []
                 if index == from { files[file] = checkpoint }
             }
         }
         for (file, groups) in rowGroups where !groups.isEmpty { files[file]?.parquetRowGroups = groups }
+        for (file, sent) in parts where !sent.isEmpty { files[file]?.uploadParts = sent }
+        let continuedUploads = Set(files.values.compactMap(\.upload))
+        let continuedTails = Set(
+            files.values.compactMap { checkpoint in
+                tails.flatMap { tails in
+                    checkpoint.uploadDigest == nil ? nil : Self.tailPath(of: checkpoint, in: tails.folder)
+                }
+            }
+        )
 
         // Each library as its kept lines leave it, and the journal's line that says so.
         var groups: [String: [String: Group]] = [:]
@@ -128,9 +159,11 @@ public struct ResumeState: Sendable {
             summary.files = summary.files?.enumerated().map { output, checkpoint in
                 guard let checkpoint else { return nil }
                 guard var continued = files[JournalCut.FileKey(output: output, checkpoint)] else { return nil }
-                // A file's row groups go into the first line that names it: they add up line by line.
+                // A file's row groups and parts go into the first line that names it: they add up
+                // line by line.
                 if !carried.insert(JournalCut.FileKey(output: output, checkpoint)).inserted {
                     continued.parquetRowGroups = nil
+                    continued.uploadParts = nil
                 }
                 return continued
             }
@@ -147,7 +180,38 @@ public struct ResumeState: Sendable {
             files: perOutput,
             journalLines: journalLines,
             openUploads: uploads,
+            continuedUploads: continuedUploads,
+            continuedTails: continuedTails,
             damage: Self.describeDamage(contents, path: path)
         )
+    }
+
+    /// The tail an upload's checkpoint continues from, in `folder`; nil for a checkpoint of no upload.
+    private static func tailPath(of checkpoint: FileCheckpoint, in folder: String) -> String? {
+        checkpoint.object.map { ObjectUploadTail.path(folder: folder, object: $0, bytes: checkpoint.bytes) }
+    }
+
+    /// `line` with every upload checkpoint whose tail is not among `tails` pending: it cannot be
+    /// continued from (the tail was removed as older than the two last, or never stored).
+    private static func withoutLostTails(
+        _ line: JournalEntry,
+        _ tails: (folder: String, stored: Set<String>)
+    )
+        -> JournalEntry
+    {
+        guard var progress = line.progress, let files = progress.files else { return line }
+        progress.files = files.map { checkpoint in
+            guard var checkpoint, checkpoint.isExact, checkpoint.uploadDigest != nil else { return checkpoint }
+            guard let tail = Self.tailPath(of: checkpoint, in: tails.folder), tails.stored.contains(tail) else {
+                checkpoint.pending = true
+                checkpoint.uploadDigest = nil
+                return checkpoint
+            }
+            return checkpoint
+        }
+        switch line {
+        case .end: return .end(progress)
+        default: return .page(progress)
+        }
     }
 }

@@ -230,6 +230,8 @@ final class RunJournal {
                 if let rowGroups = file.parquetRowGroups { members.texts("parquetRowGroups", rowGroups) }
                 members.text("object", file.object)
                 members.text("upload", file.upload)
+                if let parts = file.uploadParts { members.texts("uploadParts", parts) }
+                members.text("uploadDigest", file.uploadDigest)
             }
         }
         return object.finished()

@@ -14,6 +14,9 @@ final class SinkStage: @unchecked Sendable {
     private var failed = false
     /// Set before `work` starts, when the run keeps a journal.
     var journal: RunJournal?
+    /// The last line journaled for each library whose walk goes on, for a store point to journal
+    /// again with checkpoints that vouch for its files.
+    private var inProgress: [GroupKey: (source: RecordSource, progress: JournalEntry.LibraryProgress)] = [:]
 
     private let steps: FileSteps
 
@@ -36,8 +39,8 @@ final class SinkStage: @unchecked Sendable {
             do throws(SinkError) {
                 if !batch.records.isEmpty {
                     for sink in self.sinks { try sink.write(batch.records, from: batch.source) }
-                    try self.endRowGroupsTogether()
                 }
+                let storing = try self.storePoint()
                 self.ledger.written(
                     batch.key,
                     rows: batch.records.count,
@@ -47,7 +50,8 @@ final class SinkStage: @unchecked Sendable {
                 if batch.isLast {
                     for sink in self.sinks { try sink.groupFinished(batch.source) }
                 }
-                try self.journal(batch)
+                try self.journal(batch, storing: storing)
+                if storing { try self.journalLibrariesInProgress(besides: batch.key) }
             } catch {
                 self.failed = true
                 self.stop.raise("cannot write the outputs: \(error)")
@@ -55,22 +59,45 @@ final class SinkStage: @unchecked Sendable {
         }
     }
 
-    /// When a Parquet file has ended a full row group, ends the row group of every other file that
-    /// builds them: all vouch for their rows at this page, which a resumed run can continue from
-    /// (``JournalCut``). Otherwise a file per library would vouch for its rows only at its
-    /// library's end, and a night's file only at its own row groups, never both at once.
-    private func endRowGroupsTogether() throws(SinkError) {
-        var filled = false
-        for sink in self.sinks where sink.takeFilledRowGroup() { filled = true }
-        guard filled else { return }
+    /// Whether this page is a store point, where every file vouches for its rows, which a resumed
+    /// run can continue from (``JournalCut``): when a Parquet file has ended a full row group, or
+    /// an upload has sent a part (its tail is small then). Every file that builds row groups ends
+    /// its own, every upload stores its tail, and every library under way is journaled again.
+    /// Otherwise a file per library would vouch for its rows only at its library's end, and a
+    /// night's file only at its own row groups or parts, never both at once.
+    private func storePoint() throws(SinkError) -> Bool {
+        var storing = false
+        for sink in self.sinks where sink.takeFilledRowGroup() { storing = true }
+        // Uploads are continued only by a run that keeps a journal.
+        for sink in self.sinks where sink.takeSentPart() && self.journal != nil { storing = true }
+        guard storing else { return false }
         for sink in self.sinks { try sink.endRowGroups() }
+        return true
     }
 
-    /// Checkpoints every sink's file for this library and journals how far the library got.
-    private func journal(_ batch: RecordBatch) throws(SinkError) {
+    /// Journals each library under way but `current` again, as its last line left it, with
+    /// checkpoints made now, which vouch for its files (its rows are all in them).
+    private func journalLibrariesInProgress(besides current: GroupKey) throws(SinkError) {
+        guard let journal = self.journal else { return }
+        for key in self.inProgress.keys.sorted(by: { $0.index < $1.index }) where key != current {
+            guard let (source, last) = self.inProgress[key] else { continue }
+            var progress = last
+            var files: [FileCheckpoint?] = []
+            for sink in self.sinks { files.append(try sink.checkpoint(source, finished: false, storing: true)) }
+            progress.files = files
+            self.inProgress[key] = (source, progress)
+            try journal.append(.page(progress))
+        }
+    }
+
+    /// Checkpoints every sink's file for this library (`storing` uploads' tails) and journals how
+    /// far the library got.
+    private func journal(_ batch: RecordBatch, storing: Bool) throws(SinkError) {
         guard let journal = self.journal else { return }
         var files: [FileCheckpoint?] = []
-        for sink in self.sinks { files.append(try sink.checkpoint(batch.source, finished: batch.isLast)) }
+        for sink in self.sinks {
+            files.append(try sink.checkpoint(batch.source, finished: batch.isLast, storing: storing))
+        }
         let counts = self.ledger.counts(batch.key)
         let progress = JournalEntry.LibraryProgress(
             account: batch.source.account,
@@ -86,6 +113,7 @@ final class SinkStage: @unchecked Sendable {
             repairedTokens: counts.repaired.tokens.isEmpty ? nil : counts.repaired.tokens
         )
         try journal.append(batch.isLast ? .end(progress) : .page(progress))
+        self.inProgress[batch.key] = batch.isLast ? nil : (batch.source, progress)
     }
 
     /// Prepares every sink's files for the commit (one list per sink), or discards them all when

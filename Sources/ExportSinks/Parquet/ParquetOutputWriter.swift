@@ -52,8 +52,8 @@ final class ParquetOutputWriter: FileWriter {
             path: path,
             runID: run.runID,
             mode: configuration.fileMode,
-            resume: resume.map { AtomicFile.Resume(bytes: $0.bytes, sha256: $0.sha256) },
-            partSize: configuration.partSize,
+            resume: resume,
+            uploads: UploadOptions(partSize: configuration.partSize, tailFolder: configuration.tailFolder),
             steps: configuration.steps
         )
         self.file = file
@@ -71,6 +71,12 @@ final class ParquetOutputWriter: FileWriter {
         self.rowGroupBytes = configuration.rowGroupBytes
         self.journaledRowGroups = rowGroups.count
         self.lastRowGroupEnd = (file.bytesWritten, file.sha256SoFar)
+        // An upload finished before the interruption (its footer sent) needs nothing more; a
+        // local file was cut back to its last row group, and gets its footer again.
+        if resume?.finished == true && !file.canBeCutBack {
+            try file.finish()
+            self.finished = true
+        }
     }
 
     func write(_ records: RecordRows) throws(SinkError) {
@@ -105,7 +111,10 @@ final class ParquetOutputWriter: FileWriter {
         try self.finishRowGroup()
     }
 
-    func checkpoint() throws(SinkError) -> FileCheckpoint {
+    func takeSentPart() -> Bool { self.file.takeSentPart() }
+
+    func checkpoint(storing: Bool) throws(SinkError) -> FileCheckpoint {
+        if storing && self.writer.pendingRows == 0 { try self.file.storeTail() }
         // Only whole row groups count, and only in a file a resumed run can continue.
         guard self.writer.pendingRows == 0 && self.file.isResumable else {
             var pending = FileCheckpoint(
@@ -119,17 +128,22 @@ final class ParquetOutputWriter: FileWriter {
         }
         let records = self.writer.rowGroups(from: self.journaledRowGroups).map(ParquetRowGroupRecord.encode)
         self.journaledRowGroups = self.writer.rowGroupCount
-        return FileCheckpoint(
-            bytes: self.lastRowGroupEnd.bytes,
+        // A finished upload vouches for itself, footer and all: it cannot be cut back.
+        let whole = self.finished && !self.file.canBeCutBack
+        var checkpoint = FileCheckpoint(
+            bytes: whole ? self.file.bytesWritten : self.lastRowGroupEnd.bytes,
             rows: Int(self.writer.writtenRows),
             finished: false,
-            sha256: self.lastRowGroupEnd.sha256,
+            sha256: whole ? self.file.sha256 : self.lastRowGroupEnd.sha256,
             parquetRowGroups: records.isEmpty ? nil : records
         )
+        checkpoint.note(self.file)
+        return checkpoint
     }
 
     /// Writes the last row group, the page index and the footer, and syncs the file. A checkpoint
-    /// after it still vouches for the row groups only: a resumed run writes the rest again.
+    /// after it vouches for the row groups of a local file (a resumed run cuts it back and writes
+    /// the rest again), for the whole of an upload.
     func finish() throws(SinkError) {
         guard !self.finished else { return }
         try self.finishRowGroup()
