@@ -114,27 +114,17 @@ extension FileSteps {
         }
     }
 
-    /// The object at `path` (`s3://bucket/key`), which should hold `bytes` bytes: read in ranges, so
-    /// that no answer outgrows the transport's limit.
-    func readObject(at path: String, bytes: Int) throws(SinkError) -> [UInt8] {
+    /// The object at `path` (`s3://bucket/key`), read in ranges, so that no answer outgrows the
+    /// transport's limit.
+    func readObject(at path: String) throws(SinkError) -> [UInt8] {
         guard let location = ObjectLocation(path: path) else {
             throw .storage("cannot read \(path): it is not an s3:// path")
         }
-        let content = try self.perform(.getObject, location) { (store) throws(ObjectStorageError) -> [UInt8]? in
-            // An empty object has no range to read.
-            guard bytes > 0 else { return try store.objectSize(location.key) == nil ? nil : [] }
-            var content: [UInt8] = []
-            content.reserveCapacity(bytes)
-            let chunk = 2 << 20
-            while content.count < bytes {
-                let piece = try store.getObject(location.key, range: content.count..<min(bytes, content.count + chunk))
-                guard !piece.isEmpty else { break }
-                content += piece
-            }
-            return content
+        let content = try self.perform(.getObject, location) { (store) throws(ObjectStorageError) in
+            try store.getWholeObject(location.key)
         }
         guard let content else { throw .storage("cannot read \(path): the object is not there") }
-        return content
+        return [UInt8](content)
     }
 
     /// Removes the object at `path`; false when the store could not be told.

@@ -190,7 +190,7 @@ final class ObjectUpload: OutputFile {
             let state = resume.digestState, var digest = ResumableSHA256(savedState: state)
         else { throw damaged("has a checkpoint that does not describe it") }
         let path = ObjectUploadTail.path(folder: folder, object: self.finalPath, bytes: resume.bytes)
-        let tail = try self.steps.readObject(at: path, bytes: tailBytes)
+        let tail = try self.steps.readObject(at: path)
         tail.withUnsafeBytes { digest.update($0) }
         guard tail.count == tailBytes, digest.hexDigestSoFar() == resume.sha256 else {
             throw damaged("has a stored tail (\(path)) that its checkpoint does not vouch for")

@@ -229,7 +229,7 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
     static func compression(_ reason: String) -> Self { Self(code: .compression(reason)) }
 
     /// Object storage refused or could not be reached; `reason` is the storage error's one line.
-    static func storage(_ reason: String) -> Self { Self(code: .storage(reason)) }
+    public static func storage(_ reason: String) -> Self { Self(code: .storage(reason)) }
 
     /// A value the format cannot hold (an `add_date` that is not a date).
     static func value(_ reason: String) -> Self { Self(code: .value(reason)) }

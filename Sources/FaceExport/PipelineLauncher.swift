@@ -4,6 +4,7 @@ import FaceExportBuild
 import FaceSearch
 import Foundation
 public import Logging
+import ObjectStorage
 public import PipelineFile
 
 /// A checked pipeline turned into a running export: accounts and secrets, the embedded simulator if
@@ -21,6 +22,9 @@ public struct PipelineLauncher: Sendable {
         public var shard: Shard?
         /// Continue the run this pipeline's journal describes.
         public var resume = false
+        /// Continue the interrupted run if there is one under the same settings, else start anew:
+        /// for a scheduler's retry, which cannot tell which it is.
+        public var resumeIfInterrupted = false
 
         /// Creates overrides; every one is off by default.
         public init(
@@ -28,13 +32,15 @@ public struct PipelineLauncher: Sendable {
             groupsFile: String? = nil,
             outputDirectory: String? = nil,
             shard: Shard? = nil,
-            resume: Bool = false
+            resume: Bool = false,
+            resumeIfInterrupted: Bool = false
         ) {
             self.endpoint = endpoint
             self.groupsFile = groupsFile
             self.outputDirectory = outputDirectory
             self.shard = shard
             self.resume = resume
+            self.resumeIfInterrupted = resumeIfInterrupted
         }
     }
 
@@ -52,6 +58,8 @@ public struct PipelineLauncher: Sendable {
     public var onStart: @Sendable (ExportRun) -> Void = { _ in }
     /// The run's file operations. Default: carried out directly (a crash test stops at one).
     public var steps = FileSteps.direct
+    /// The run's state in object storage (`state: s3://…`), once its lock is taken.
+    var bucketState: BucketState?
 
     /// Creates a launcher; nothing is read or called until ``launch()``.
     public init(
@@ -81,8 +89,12 @@ public struct PipelineLauncher: Sendable {
         return folder
     }
 
-    /// Where the lock, the journal and the commit record go: `state:`, or the output folder.
-    var stateFolder: String { self.definition.stateDirectory ?? self.folder }
+    /// Where the lock, the journal and the commit record go: `state:`, or the output folder; for a
+    /// state in object storage, the private folder the run works in.
+    var stateFolder: String { self.bucketState?.localFolder ?? self.definition.stateDirectory ?? self.folder }
+
+    /// Where the state is, for messages.
+    var stateLocation: String { self.bucketState?.location ?? self.stateFolder }
 
     /// The lock's and the journal's name: the pipeline's, per shard.
     var lockName: String {
@@ -90,6 +102,12 @@ public struct PipelineLauncher: Sendable {
     }
 
     private func export(_ accounts: [ResolvedAccount]) async throws -> RunReport {
+        if let state = self.definition.stateDirectory, state.hasPrefix("s3://"), !self.outputsInObjectStorage {
+            throw LaunchError(
+                "state: \(state) keeps the run's state beside outputs in object storage, but --out \(self.folder) "
+                    + "is a local folder; give --out an s3:// folder of that bucket, or a local state:"
+            )
+        }
         if self.outputsInObjectStorage && self.steps.objectStore == nil {
             guard self.definition.stateDirectory != nil else {
                 throw LaunchError(
@@ -103,7 +121,10 @@ public struct PipelineLauncher: Sendable {
             let store = try self.makeObjectStore(tolerance: self.definition.outageTolerance)
             var launcher = self
             launcher.steps = self.steps.with(objectStore: store)
-            return try await launcher.export(accounts)
+            guard let state = self.definition.stateDirectory, state.hasPrefix("s3://") else {
+                return try await launcher.export(accounts)
+            }
+            return try await launcher.export(accounts, stateIn: state, store: store)
         }
         try self.checkShardedPaths()
         let now = Date()
@@ -128,6 +149,7 @@ public struct PipelineLauncher: Sendable {
                 hashKey: hashKey
             ).digest
         context.fileSteps = self.steps
+        context.stateMirror = self.bucketState
         try self.continueOrClearInterruptedRun(journalPath: journalPath, context: &context)
         var logger = self.logger
         logger[metadataKey: "run_id"] = "\(context.runID)"
@@ -147,6 +169,43 @@ public struct PipelineLauncher: Sendable {
         return report
     }
 
+    /// Runs with its state in object storage at `location`: the lock taken there, the journal and
+    /// commit record fetched from there, and stored there as the run goes and as it ends.
+    private func export(
+        _ accounts: [ResolvedAccount],
+        stateIn location: String,
+        store: ObjectStorageClient
+    ) async throws -> RunReport {
+        let state = try BucketState(
+            location: location,
+            name: self.lockName,
+            store: store,
+            holder: Self.lockHolder(startedAt: Date()),
+            logger: self.logger
+        )
+        do {
+            try state.takeLock()
+        } catch {
+            state.removeLocalFolder()
+            throw error
+        }
+        do {
+            try state.fetch()
+        } catch {
+            state.release(storing: false)
+            throw error
+        }
+        var launcher = self
+        launcher.bucketState = state
+        defer { state.release(storing: true) }
+        return try await launcher.export(accounts)
+    }
+
+    /// Who holds a lock, for the message a second run gets: process, host, start.
+    static func lockHolder(startedAt: Date) -> String {
+        "pid \(getpid()) on \(ProcessInfo.processInfo.hostName), started \(RunIdentity.format(startedAt, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"
+    }
+
     /// With `--shard`, every output and the manifest must be per shard, or the shards overwrite each other.
     private func checkShardedPaths() throws(LaunchError) {
         guard let shard = self.overrides.shard else { return }
@@ -160,12 +219,11 @@ public struct PipelineLauncher: Sendable {
     }
 
     private func takeLock(startedAt: Date) throws(LaunchError) -> RunLock {
-        let host = ProcessInfo.processInfo.hostName
         do {
             return try RunLock(
                 folder: self.stateFolder,
                 pipeline: self.lockName,
-                note: "pid \(getpid()) on \(host), started \(RunIdentity.format(startedAt, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"
+                note: Self.lockHolder(startedAt: startedAt)
             )
         } catch {
             switch error {
@@ -192,7 +250,7 @@ public struct PipelineLauncher: Sendable {
         let message =
             "run \(plan.runID) was interrupted while putting its outputs in place; that is now finished (\(plan.outcome))"
         self.logger.warning("\(message)")
-        if self.overrides.resume {
+        if self.overrides.resume || self.overrides.resumeIfInterrupted {
             throw LaunchError(message, status: plan.outcome == .complete ? .complete : .partial)
         }
     }
@@ -201,7 +259,16 @@ public struct PipelineLauncher: Sendable {
     /// removes what an interrupted run left, which the new run replaces.
     private func continueOrClearInterruptedRun(journalPath: String, context: inout RunContext) throws(LaunchError) {
         let previous = self.readInterruptedRun(journalPath: journalPath)
-        guard self.overrides.resume else {
+        if self.overrides.resumeIfInterrupted, let previous, previous.fingerprint != context.fingerprint {
+            self.logger.warning(
+                "the interrupted run was made under other settings; starting a new run",
+                metadata: ["interrupted_run_id": "\(previous.runID)"]
+            )
+        }
+        let resuming =
+            self.overrides.resume
+            || self.overrides.resumeIfInterrupted && previous.map { $0.fingerprint == context.fingerprint } == true
+        guard resuming else {
             if let previous { self.removeLeftovers(of: previous.runID, interrupted: previous) }
             return
         }
@@ -211,7 +278,7 @@ public struct PipelineLauncher: Sendable {
                     "cannot resume: \(damage), before it names its run; run without --resume to start over"
                 )
             }
-            throw LaunchError("nothing to resume: no interrupted run of '\(self.lockName)' in \(self.stateFolder)")
+            throw LaunchError("nothing to resume: no interrupted run of '\(self.lockName)' in \(self.stateLocation)")
         }
         guard previous.fingerprint == context.fingerprint else {
             throw LaunchError(

@@ -143,6 +143,19 @@ public final class ObjectStorageClient: Sendable {
         return answer.body
     }
 
+    /// The whole object under `key`, of any size, read in ranged `GET`s of `chunk` bytes; nil when
+    /// there is none.
+    public func getWholeObject(_ key: String, chunk: Int = 2 << 20) throws(ObjectStorageError) -> Data? {
+        guard let size = try self.objectSize(key) else { return nil }
+        var content = Data(capacity: size)
+        while content.count < size {
+            let piece = try self.getObject(key, range: content.count..<min(size, content.count + chunk))
+            guard !piece.isEmpty else { break }
+            content += piece
+        }
+        return content
+    }
+
     /// The keys and sizes of the objects whose key starts with `prefix`, in key order
     /// (`ListObjectsV2`, page after page).
     public func listObjects(prefix: String) throws(ObjectStorageError) -> [(key: String, size: Int)] {

@@ -192,8 +192,9 @@ public struct PipelineDefinition: Sendable {
     public var outputDirectory = "out"
     /// How object storage is reached when ``outputDirectory`` is `s3://…` (`storage:`).
     public var storage = Storage()
-    /// A local folder for the run's journal, lock and commit record (`state:`); nil for the output
-    /// folder itself. Needed when the outputs go to object storage.
+    /// Where the run's journal, lock and commit record go (`state:`): a local folder, or for outputs
+    /// in object storage, `s3://BUCKET/PREFIX` in their bucket; nil for the output folder itself.
+    /// Needed when the outputs go to object storage.
     public var stateDirectory: String?
 
     /// The `storage:` section: where the bucket is and how calls reach it. Credentials are never

@@ -127,9 +127,25 @@ extension DefinitionReader {
                 throw self.fail(
                     entries["output_dir"]!,
                     "state",
-                    "missing: outputs in object storage need a local folder for the run's journal and lock "
-                        + "(state: /var/lib/faceexport)"
+                    "missing: outputs in object storage need a place for the run's journal and lock: a local "
+                        + "folder (state: /var/lib/faceexport) or a prefix of the bucket (state: s3://BUCKET/PREFIX)"
                 )
+            }
+        }
+        if let state = definition.stateDirectory, state.hasPrefix("s3://"), let node = entries["state"] {
+            let bucket = { (path: String) in
+                path.dropFirst(5).split(separator: "/", maxSplits: 1).first.map(String.init)
+            }
+            guard definition.outputDirectory.hasPrefix("s3://"), bucket(state) == bucket(definition.outputDirectory)
+            else {
+                throw self.fail(
+                    node,
+                    "state",
+                    "a state in object storage must be in the bucket of output_dir (s3://BUCKET/PREFIX)"
+                )
+            }
+            guard !state.dropFirst(5).contains("//") else {
+                throw self.fail(node, "state", "holds an empty folder name ('//')")
             }
         }
         if let node = entries["accounts"] { definition.accounts = try self.accounts(node) }

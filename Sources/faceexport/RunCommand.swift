@@ -49,6 +49,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(
         help:
+            "Continue the interrupted run if there is one under the same settings, else start a new run (for a scheduler's retry)."
+    )
+    var resumeIfInterrupted = false
+
+    @Flag(
+        help:
             "Print the output schema and the first transformed records of the first library; write nothing."
     )
     var dryRun = false
@@ -102,7 +108,8 @@ struct RunCommand: AsyncParsableCommand {
                 groupsFile: self.groupsFile,
                 outputDirectory: self.out,
                 shard: shard,
-                resume: self.resume
+                resume: self.resume,
+                resumeIfInterrupted: self.resumeIfInterrupted
             ),
             logger: logger,
             stop: stop

@@ -371,6 +371,113 @@ struct ObjectStorageRunTests {
         #expect(left == ["0"], "no tail left")
     }
 
+    /// The pipeline of `aKilledNightsResumeContinuesItsUploads`, its state in the bucket.
+    static func bucketStatePipeline(_ server: MotoServer, folder: String, latency: Double) -> String {
+        Self.pipeline(server, folder: folder, latency: latency)
+            .replacingOccurrences(of: "{groups: 6, faces: 400, seed: 3,", with: "{groups: 60, faces: 1000, seed: 3,")
+            .replacingOccurrences(of: "page_size: 100", with: "page_size: 1000")
+            .replacingOccurrences(of: "path_style: true,", with: "path_style: true, part_size: 5MiB,")
+            .replacingOccurrences(of: "dt={date}/faces.ndjson.gz", with: "faces.ndjson")
+            .replacingOccurrences(of: "state: \(folder)/state", with: "state: s3://\(server.bucket)/exports/state")
+    }
+
+    static let stateObjects =
+        "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket, Prefix='exports/state/').get('Contents', [])))"
+
+    /// With its state in the bucket (a pod without a volume), a night killed on one machine is
+    /// resumed on another from the journal the bucket holds, once the dead run's lock has expired,
+    /// by a retry that passes `--resume-if-interrupted` every time: its uploads continued, every
+    /// face once, nothing of the state left after the commit.
+    @Test func aNightWithItsStateInTheBucketIsResumedElsewhereFromIt() async throws {
+        let server = try await Self.startServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.bucketStatePipeline(server, folder: folder, latency: 0.05)
+            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
+        try Self.bucketStatePipeline(server, folder: folder, latency: 0)
+            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        var environment = Self.environment(server, folder: folder)
+        environment["TMPDIR"] = try makeTemporaryDirectory()
+        // A scheduler's retry cannot tell whether there is a run to resume: here there is none.
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml --resume-if-interrupted",
+            libraries: 52,
+            signal: SIGKILL,
+            environment: environment
+        )
+        #expect(await OperationsTests.wait(run) == SIGKILL)
+        let state = try await Self.lines(server, Self.stateObjects)
+        #expect(
+            state == ["exports/state/.faceexport/nightly-s3.journal", "exports/state/.faceexport/nightly-s3.lock"],
+            "\(state)"
+        )
+
+        // Another machine: another private folder. The dead run's lock holds it off until it expires.
+        environment["TMPDIR"] = try makeTemporaryDirectory()
+        let held = try await CommandLineTests.faceexport(
+            ["run", folder + "/fast.yaml", "--resume-if-interrupted"],
+            environment: environment
+        )
+        #expect(held.status == 5, "\(held.stderr)")
+        #expect(held.stderr.contains("holds the lock s3://\(server.bucket)/exports/state/.faceexport/nightly-s3.lock"))
+        let client = try server.client()
+        var lock = try #require(
+            try JSONSerialization.jsonObject(with: try client.getObject("exports/state/.faceexport/nightly-s3.lock"))
+                as? [String: Any]
+        )
+        #expect((lock["holder"] as? String)?.hasPrefix("pid ") == true)
+        lock["expires"] = Date().timeIntervalSince1970 - 1
+        try client.putObject(
+            "exports/state/.faceexport/nightly-s3.lock",
+            body: try JSONSerialization.data(withJSONObject: lock)
+        )
+
+        environment["FACEEXPORT_TEST_STEP_LOG"] = folder + "/steps.log"
+        let resumed = try await CommandLineTests.faceexport(
+            ["run", folder + "/fast.yaml", "--resume-if-interrupted"],
+            environment: environment
+        )
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("took over a lock whose run is gone"))
+        let steps = try String(contentsOfFile: folder + "/steps.log", encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ").dropFirst().joined(separator: " ") }
+        #expect(!steps.contains("start-upload s3://\(server.bucket)/exports/faces.ndjson"), "the upload continued")
+        let faces = try await Self.lines(server, Self.facesScript)
+        #expect(
+            faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted()
+                == Self.expectedFaces(60, 1000)
+        )
+        #expect(
+            faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted()
+                == Self.expectedFaces(60, 1000)
+        )
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
+        #expect(try await Self.lines(server, Self.stateObjects).isEmpty, "no journal, lock or commit record left")
+        let left = try FileManager.default.contentsOfDirectory(atPath: environment["TMPDIR"]!)
+        #expect(left.isEmpty, "the private folder removed: \(left)")
+    }
+
+    /// A state in the bucket must be in the outputs' bucket, named by line and key.
+    @Test func aStateInAnotherBucketIsRefusedWithItsLine() async throws {
+        let folder = try makeTemporaryDirectory()
+        let pipeline = """
+            name: nightly-s3
+            endpoint: embedded
+            output_dir: s3://nightly/exports
+            state: s3://elsewhere/state
+            outputs: [{format: ndjson, path: faces.ndjson}]
+            """
+        try pipeline.write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
+        let run = try await CommandLineTests.faceexport(["validate", folder + "/s3.yaml"])
+        #expect(run.status == 4)
+        #expect(
+            run.stderr.contains(
+                "s3.yaml:4: state: a state in object storage must be in the bucket of output_dir (s3://BUCKET/PREFIX)"
+            ),
+            "\(run.stderr)"
+        )
+    }
+
     /// Killed between two completions of its commit, the night is finished by the next start from
     /// its commit record: the upload completed the first time counts as done, the rest complete,
     /// then the manifest and `_SUCCESS`.

@@ -353,23 +353,22 @@ struct OperationsTests {
         #expect(String(decoding: try runProgram("/usr/bin/python3", ["-c", script] + yamls), as: UTF8.self) == "ok\n")
         let indexed = try String(contentsOfFile: folder + "/kubernetes-indexed-job.yaml", encoding: .utf8)
         #expect(indexed.contains("--shard \"${JOB_COMPLETION_INDEX}/4\""))
-        // The S3 night runs the shipped pipeline, with a service account and its state on a volume.
+        // The S3 nights run the shipped pipelines, with a service account, their state in the
+        // bucket (no volume), and a retry that resumes the dead pod's run.
         let s3 = try String(contentsOfFile: folder + "/kubernetes-cronjob-s3.yaml", encoding: .utf8)
-        let pipeline = try String(
-            contentsOfFile: CommandLineTests.packageRoot + "/pipelines/nightly-s3.yaml",
-            encoding: .utf8
-        )
-        #expect(s3.contains("/etc/faceexport/nightly-s3.yaml") && s3.contains("serviceAccountName: faceexport"))
-        #expect(pipeline.contains("state: /var/lib/faceexport") && s3.contains("mountPath: /var/lib/faceexport"))
-        // The sharded S3 night: every shard its own paths, one state volume, metrics pushed per shard.
+        let pipeline = try PipelineFileLoader.load(path: CommandLineTests.packageRoot + "/pipelines/nightly-s3.yaml")
+        #expect(s3.contains("\"/etc/faceexport/nightly-s3.yaml\", \"--resume-if-interrupted\""))
+        #expect(s3.contains("serviceAccountName: faceexport") && !s3.contains("persistentVolumeClaim"))
+        #expect(pipeline.stateDirectory == pipeline.outputDirectory + "/state")
         let shardedJob = try String(contentsOfFile: folder + "/kubernetes-indexed-job-s3.yaml", encoding: .utf8)
         let sharded = try PipelineFileLoader.load(path: CommandLineTests.packageRoot + "/pipelines/sharded-s3.yaml")
-        #expect(shardedJob.contains("/etc/faceexport/sharded-s3.yaml --shard \"${JOB_COMPLETION_INDEX}/4\""))
         #expect(
-            shardedJob.contains("serviceAccountName: faceexport")
-                && shardedJob.contains("mountPath: /var/lib/faceexport")
+            shardedJob.contains(
+                "/etc/faceexport/sharded-s3.yaml --shard \"${JOB_COMPLETION_INDEX}/4\" --resume-if-interrupted"
+            )
         )
-        #expect(sharded.stateDirectory == "/var/lib/faceexport" && sharded.metricsPush != nil)
+        #expect(shardedJob.contains("serviceAccountName: faceexport") && !shardedJob.contains("persistentVolumeClaim"))
+        #expect(sharded.stateDirectory == sharded.outputDirectory + "/state" && sharded.metricsPush != nil)
         #expect(
             sharded.outputs.allSatisfy { $0.path.text.contains("{shard}") } && sharded.manifest.text.contains("{shard}")
         )

@@ -245,9 +245,17 @@ struct PipelineFileTests {
         #expect(definition.storage.caFile == "/etc/ca.pem" && !definition.storage.caOnly)
         let local = try PipelineFileLoader.parse(header + "output_dir: s3://b-1.x\nstate: st\n", file: "p.yaml")
         #expect(local.storage == PipelineDefinition.Storage(), "AWS's endpoint for the region, by default")
+        let inBucket = try PipelineFileLoader.parse(
+            header + "output_dir: s3://b-1.x/out\nstate: s3://b-1.x/state\n",
+            file: "p.yaml"
+        )
+        #expect(inBucket.stateDirectory == "s3://b-1.x/state")
 
         let cases: [(String, String, String)] = [
-            ("output_dir: s3://nightly\n", "state", "need a local folder"),
+            ("output_dir: s3://nightly\n", "state", "a local folder (state: /var/lib/faceexport) or a prefix"),
+            ("output_dir: s3://nightly\nstate: s3://other/state\n", "state", "in the bucket of output_dir"),
+            ("output_dir: out\nstate: s3://nightly/state\n", "state", "in the bucket of output_dir"),
+            ("output_dir: s3://nightly\nstate: s3://nightly/a//b\n", "state", "empty folder name"),
             ("output_dir: s3://Nightly_Exports/x\nstate: s\n", "output_dir", "is not a bucket name"),
             ("output_dir: s3://ab\nstate: s\n", "output_dir", "is not a bucket name"),
             ("output_dir: s3://nightly/a//b\nstate: s\n", "output_dir", "empty folder name"),

@@ -68,6 +68,7 @@ public final class ExportRun: Sendable {
         self.stop = stop
         self.ledger = ledger
         self.sinkStage = SinkStage(sinks: sinks, ledger: ledger, stop: stop, steps: context.fileSteps)
+        self.sinkStage.stateMirror = context.stateMirror
     }
 
     /// Runs the export to its end and returns what happened.
@@ -234,6 +235,7 @@ public final class ExportRun: Sendable {
                 // finished by the next run.
                 if let path = self.context.journalPath {
                     try plan.record(at: CommitPlan.path(forJournal: path), steps: self.context.fileSteps)
+                    try self.context.stateMirror?.store(force: true)
                 }
                 try plan.execute(steps: self.context.fileSteps)
             } catch {

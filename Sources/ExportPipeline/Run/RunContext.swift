@@ -19,9 +19,20 @@ public struct RunContext: Sendable {
     /// The journal's and the commit's file operations, as steps a crash test can stop at (the sinks
     /// carry their own, in their configuration). Default: carried out directly.
     public var fileSteps = FileSteps.direct
+    /// Where the journal and the commit record are also kept, when the local folder does not
+    /// outlive the run (a pod's): told after each page and at the commit. Default nil.
+    public var stateMirror: (any RunStateMirror)?
 
     /// Creates a context for the run `runID`, unjournaled.
     public init(runID: String) {
         self.runID = runID
     }
+}
+
+/// A copy of the run's journal and commit record kept where a later run on another machine finds
+/// them (object storage, for a run in a pod).
+public protocol RunStateMirror: Sendable {
+    /// The journal has grown: store it if it is worth it now; `force` at a store point, where every
+    /// file vouches for its rows, and once the commit is recorded, before anything is put in place.
+    func store(force: Bool) throws(SinkError)
 }

@@ -14,6 +14,8 @@ final class SinkStage: @unchecked Sendable {
     private var failed = false
     /// Set before `work` starts, when the run keeps a journal.
     var journal: RunJournal?
+    /// Set before `work` starts, when the journal is also kept elsewhere.
+    var stateMirror: (any RunStateMirror)?
     /// The last line journaled for each library whose walk goes on, for a store point to journal
     /// again with checkpoints that vouch for its files.
     private var inProgress: [GroupKey: (source: RecordSource, progress: JournalEntry.LibraryProgress)] = [:]
@@ -52,6 +54,7 @@ final class SinkStage: @unchecked Sendable {
                 }
                 try self.journal(batch, storing: storing)
                 if storing { try self.journalLibrariesInProgress(besides: batch.key) }
+                try self.stateMirror?.store(force: storing)
             } catch {
                 self.failed = true
                 self.stop.raise("cannot write the outputs: \(error)")
