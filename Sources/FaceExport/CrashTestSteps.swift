@@ -13,6 +13,12 @@ import Glibc
 /// `FACEEXPORT_TEST_STEP_LOG=PATH` appends one line per step (`N kind path`), so a test knows how
 /// many steps a run has and which one it stopped at.
 public final class CrashTestSteps: FileSteps.Observer {
+    /// `FACEEXPORT_TEST_PART_SIZE=BYTES`: uploads in parts of that many bytes, so that a crash test's
+    /// small run sends several; off unless set.
+    public static func partSize(_ environment: [String: String]) -> Int? {
+        environment["FACEEXPORT_TEST_PART_SIZE"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+    }
+
     private let crashAt: Int?
     private let tear: Bool
     private let log: Int32?

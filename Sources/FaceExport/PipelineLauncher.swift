@@ -60,6 +60,9 @@ public struct PipelineLauncher: Sendable {
     public var steps = FileSteps.direct
     /// The run's state in object storage (`state: s3://…`), once its lock is taken.
     var bucketState: BucketState?
+    /// Bytes of an upload's part instead of `storage.part_size`, below S3's 5 MiB: for a crash test's
+    /// small runs, against a test server that accepts such parts. Default nil.
+    public var testPartSize: Int?
 
     /// Creates a launcher; nothing is read or called until ``launch()``.
     public init(
@@ -247,6 +250,8 @@ public struct PipelineLauncher: Sendable {
             throw LaunchError("cannot finish the interrupted commit: \(error)", status: .failed)
         }
         guard let plan else { return }
+        // That run is over: no upload of it is to be continued.
+        if self.outputsInObjectStorage { self.removeTails() }
         let message =
             "run \(plan.runID) was interrupted while putting its outputs in place; that is now finished (\(plan.outcome))"
         self.logger.warning("\(message)")
@@ -361,7 +366,7 @@ public struct PipelineLauncher: Sendable {
                 try self.underFolder(template)
             }
             placed.steps = self.steps
-            placed.partSize = self.definition.storage.partSize
+            placed.partSize = self.testPartSize ?? self.definition.storage.partSize
             if self.outputsInObjectStorage { placed.tailFolder = self.tailFolder(runID: context.runID) }
             placed.keyValueMetadata = [
                 "faceexport.exporter_version": ExporterVersion.full,

@@ -115,6 +115,7 @@ struct RunCommand: AsyncParsableCommand {
             stop: stop
         )
         launcher.steps = CrashTestSteps.fromEnvironment(ProcessInfo.processInfo.environment)
+        launcher.testPartSize = CrashTestSteps.partSize(ProcessInfo.processInfo.environment)
         if self.dryRun {
             print(
                 try await Self.exitingOnError { [launcher] in

@@ -91,8 +91,8 @@ public struct ResumeState: Sendable {
 
         // Each file continues from its checkpoint line, with every row group written up to it; every
         // upload any line names is noted, for the next run to abort.
-        // An upload's parts, as its row groups, add up line by line (pending lines too: a part is
-        // sent whenever its bytes are there).
+        // An upload's parts and a Parquet file's row groups add up line by line, up to the line the
+        // file continues from (pending lines too: a part is sent whenever its bytes are there).
         var files: [JournalCut.FileKey: FileCheckpoint] = [:]
         var rowGroups: [JournalCut.FileKey: [String]] = [:]
         var parts: [JournalCut.FileKey: [String]] = [:]
@@ -108,8 +108,10 @@ public struct ResumeState: Sendable {
                 let file = JournalCut.FileKey(output: output, checkpoint)
                 guard let from = cut.continuesFrom[file], index <= from else { continue }
                 parts[file, default: []] += checkpoint.uploadParts ?? []
-                guard checkpoint.isExact else { continue }
+                // Only a line that vouched for its file carries row groups; it still does when its
+                // upload's tail is gone since (it then no longer counts as a place to continue from).
                 rowGroups[file, default: []] += checkpoint.parquetRowGroups ?? []
+                guard checkpoint.isExact else { continue }
                 if index == from { files[file] = checkpoint }
             }
         }
