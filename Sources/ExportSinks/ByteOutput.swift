@@ -26,6 +26,8 @@ extension OutputFile {
 struct UploadOptions {
     /// Bytes a part holds, but the last.
     var partSize = ObjectUpload.defaultPartSize
+    /// Parts of one upload sent at once.
+    var partsInFlight = 1
     /// Where an upload keeps its tail at a checkpoint that stores it; nil: uploads are not continued.
     var tailFolder: String?
 }
@@ -90,6 +92,7 @@ func makeOutputFile(
         path: path,
         partSize: uploads.partSize,
         tailFolder: uploads.tailFolder,
+        partsInFlight: uploads.partsInFlight,
         resume: continued,
         steps: steps
     )

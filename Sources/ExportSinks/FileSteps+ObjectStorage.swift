@@ -106,11 +106,23 @@ extension FileSteps {
 
     /// Stores a small object in one call.
     public func putObject(_ bytes: [UInt8], at path: String) throws(SinkError) {
+        let result = bytes.withUnsafeBytes { body in
+            Result { () throws(SinkError) in try self.putObject(body, at: path) }
+        }
+        try result.get()
+    }
+
+    /// Stores `body` as the object at `path` in one call; the bytes are lent, not copied.
+    func putObject(_ body: UnsafeRawBufferPointer, at path: String) throws(SinkError) {
         guard let location = ObjectLocation(path: path) else {
             throw .storage("cannot write \(path): it is not an s3:// path")
         }
+        let data =
+            body.baseAddress.map {
+                Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0), count: body.count, deallocator: .none)
+            } ?? Data()
         try self.perform(.putObject, location) { (store) throws(ObjectStorageError) in
-            _ = try store.putObject(location.key, body: Data(bytes))
+            _ = try store.putObject(location.key, body: data)
         }
     }
 

@@ -1,11 +1,14 @@
 import FaceExportCrypto
+import Foundation
 
 /// One output file streamed to object storage as a multipart upload: invisible until the commit
 /// completes it, then whole at once.
 ///
 /// Bytes wait in memory until they make a part of ``partSize`` bytes, which is sent at once; the
-/// rest goes as the last part when the file is finished, so memory holds one part at most (a write
-/// of a part or more, with nothing waiting, is sent from the writer's own bytes). A part must wait
+/// rest goes as the last part when the file is finished. With one part in flight, the writer's
+/// thread sends it and memory holds one part at most (a write of a part or more, with nothing
+/// waiting, is sent from the writer's own bytes); with more, a ``PartSender`` sends them on threads
+/// of its own while the next fills, each part holding its bytes until it has arrived. A part must wait
 /// whole: S3 wants every part but the last of 5 MiB or more (R2 wants them all of one size), and
 /// only the end of the file tells which part is the last. The upload starts with the first part; a
 /// failed or abandoned run aborts it (``discard()``), so that no part stays billed.
@@ -41,16 +44,25 @@ final class ObjectUpload: OutputFile {
     /// Where tails are kept (`s3://bucket/prefix/`); nil when the upload is not to be continued.
     let tailFolder: String?
     private let steps: FileSteps
+    /// Sends parts on threads of their own when more than one may be in flight; nil: each part is
+    /// sent by the writer's thread before it goes on.
+    private let sender: PartSender?
     private var uploadID: String?
     /// The ETags of the parts sent, in order (part numbers from 1).
     private var parts: [String] = []
-    /// Parts sent since the last checkpoint: the journal's line for it names them.
-    private var partsSinceCheckpoint = 0
+    /// Parts a checkpoint has named: the journal's next line names those after them.
+    private var journaledParts = 0
+    /// Parts handed over to be sent (more than ``parts`` while some are in flight).
+    private var partsHandedOver = 0
     /// A part was sent since ``takeSentPart()`` last said so.
     private var sentPart = false
     /// The tails stored, oldest first: the last two are kept (the journal's last line that vouches
     /// for the file may name the one before the newest, until the newest's line is written).
     private var storedTails: [String] = []
+    /// The file's size when its last tail was stored.
+    private var storedTailBytes: Int?
+    /// ``sha256SoFar`` as last computed, and the size it was computed at.
+    private var digestSoFar: (bytes: Int, hex: String)?
     private var buffer: [UInt8] = []
     /// SHA-256 of the parts' bytes (the bytes waiting are added when the digest is asked for).
     private var digest: ResumableSHA256? = ResumableSHA256()
@@ -69,6 +81,7 @@ final class ObjectUpload: OutputFile {
         path: String,
         partSize: Int,
         tailFolder: String?,
+        partsInFlight: Int = 1,
         resume: Resume? = nil,
         steps: FileSteps
     ) throws(SinkError) {
@@ -80,16 +93,15 @@ final class ObjectUpload: OutputFile {
         self.partSize = partSize
         self.tailFolder = tailFolder
         self.steps = steps
+        self.sender = partsInFlight > 1 ? PartSender(limit: partsInFlight) : nil
         if let resume { try self.continue(resume) }
     }
 
     /// Whether a checkpoint now vouches for every byte written: the file is finished, or its tail
     /// is stored as it is now.
     var isResumable: Bool {
-        guard let folder = self.tailFolder else { return false }
-        return self.digest == nil
-            || self.storedTails.last
-                == ObjectUploadTail.path(folder: folder, object: self.finalPath, bytes: self.bytesWritten)
+        guard self.tailFolder != nil else { return false }
+        return self.digest == nil || self.storedTailBytes == self.bytesWritten
     }
 
     /// Whether the last part is sent and the SHA-256 known.
@@ -100,14 +112,23 @@ final class ObjectUpload: OutputFile {
 
     var sha256SoFar: String {
         guard var digest = self.digest else { return self.sha256 }
+        // Asked again for the same bytes (a store point checkpoints every library's line, each
+        // naming the night's file): the waiting bytes, up to a part, are hashed once.
+        if let cached = self.digestSoFar, cached.bytes == self.bytesWritten { return cached.hex }
         self.buffer.withUnsafeBytes { digest.update($0) }
-        return digest.hexDigestSoFar()
+        let hex = digest.hexDigestSoFar()
+        self.digestSoFar = (self.bytesWritten, hex)
+        return hex
     }
 
     /// The ETags of the parts sent since the previous call, for the journal's next line.
     func takePartsSinceCheckpoint() -> [String] {
-        defer { self.partsSinceCheckpoint = 0 }
-        return Array(self.parts.suffix(self.partsSinceCheckpoint))
+        // Parts still in flight are named by a later checkpoint, in order: only those sent without
+        // a gap count.
+        if let sender = self.sender { self.parts = sender.sentWithoutGap(after: self.parts) }
+        let journaled = self.journaledParts
+        self.journaledParts = self.parts.count
+        return Array(self.parts[journaled...])
     }
 
     /// Whether a part was sent since the last call: the bytes waiting are few, so storing them is cheap.
@@ -122,12 +143,20 @@ final class ObjectUpload: OutputFile {
     /// Stores the bytes waiting for their part as a small object, so that a checkpoint now vouches
     /// for the whole file; the tail before the previous one is removed.
     func storeTail() throws(SinkError) {
-        guard let folder = self.tailFolder, self.digest != nil else { return }
-        let path = ObjectUploadTail.path(folder: folder, object: self.finalPath, bytes: self.bytesWritten)
         // Stored already: another library's line of the same store point.
-        guard self.storedTails.last != path else { return }
-        try self.steps.putObject(self.buffer, at: path)
+        guard let folder = self.tailFolder, self.digest != nil, self.storedTailBytes != self.bytesWritten else {
+            return
+        }
+        // The checkpoint vouches for the parts before the tail: they must all have arrived.
+        try self.drain()
+        let path = ObjectUploadTail.path(folder: folder, object: self.finalPath, bytes: self.bytesWritten)
+        // Sent from the buffer itself: a tail may be most of a part.
+        let result = self.buffer.withUnsafeBytes { body in
+            Result { () throws(SinkError) in try self.steps.putObject(body, at: path) }
+        }
+        try result.get()
         self.storedTails.append(path)
+        self.storedTailBytes = self.bytesWritten
         while self.storedTails.count > 2 { self.steps.deleteObject(at: self.storedTails.removeFirst()) }
     }
 
@@ -153,7 +182,8 @@ final class ObjectUpload: OutputFile {
     func finish() throws(SinkError) {
         guard self.digest != nil else { return }
         // The last part may be of any size; a file of no bytes is one empty part.
-        if !self.buffer.isEmpty || self.parts.isEmpty { try self.sendWaitingPart() }
+        if !self.buffer.isEmpty || self.partsHandedOver == 0 { try self.sendWaitingPart() }
+        try self.drain()
         self.sha256 = self.digest?.hexDigestSoFar() ?? ""
         self.digest = nil
         self.buffer = []
@@ -166,6 +196,8 @@ final class ObjectUpload: OutputFile {
     }
 
     func discard() {
+        // Parts in flight arrive or fail first: an abort before them would leave them billed.
+        try? self.drain()
         if let uploadID = self.uploadID { self.steps.abortUpload(self.location, uploadID: uploadID) }
         self.uploadID = nil
         self.parts = []
@@ -179,6 +211,8 @@ final class ObjectUpload: OutputFile {
         }
         self.uploadID = resume.uploadID
         self.parts = resume.parts
+        self.journaledParts = resume.parts.count
+        self.partsHandedOver = resume.parts.count
         self.bytesWritten = resume.bytes
         if resume.finished {
             self.sha256 = resume.sha256
@@ -199,10 +233,17 @@ final class ObjectUpload: OutputFile {
         self.buffer.append(contentsOf: tail)
         self.digest = ResumableSHA256(savedState: state)
         self.storedTails = [path]
+        self.storedTailBytes = resume.bytes
     }
 
     /// Sends the bytes waiting as the next part, and empties the buffer for the next one.
     private func sendWaitingPart() throws(SinkError) {
+        if let sender = self.sender {
+            // Handed over whole: the next part fills a buffer of its own.
+            let part = self.buffer
+            self.buffer = []
+            return try self.handOver(part, to: sender)
+        }
         let result = self.buffer.withUnsafeBytes { body in
             Result { () throws(SinkError) in try self.sendPart(body) }
         }
@@ -210,9 +251,33 @@ final class ObjectUpload: OutputFile {
         self.buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Sends `body` as the next part, starting the upload with the first.
+    /// Sends `body` as the next part, starting the upload with the first; with a sender, on its
+    /// threads (the bytes copied), else before returning.
     private func sendPart(_ body: UnsafeRawBufferPointer) throws(SinkError) {
-        guard self.parts.count < Self.maximumParts else {
+        if let sender = self.sender { return try self.handOver([UInt8](body), to: sender) }
+        let (uploadID, number) = try self.nextPart()
+        self.parts.append(try self.steps.uploadPart(self.location, uploadID: uploadID, number: number, body: body))
+        self.digest?.update(body)
+    }
+
+    /// Hands `part` to `sender` as the next part.
+    private func handOver(_ part: [UInt8], to sender: PartSender) throws(SinkError) {
+        let (uploadID, number) = try self.nextPart()
+        part.withUnsafeBytes { self.digest?.update($0) }
+        let (steps, location) = (self.steps, self.location)
+        try sender.send(number: number) { () throws(SinkError) -> String in
+            let result = part.withUnsafeBytes { body in
+                Result { () throws(SinkError) in
+                    try steps.uploadPart(location, uploadID: uploadID, number: number, body: body)
+                }
+            }
+            return try result.get()
+        }
+    }
+
+    /// The upload's id (started with the first part) and the next part's number, counted as sent.
+    private func nextPart() throws(SinkError) -> (uploadID: String, number: Int) {
+        guard self.partsHandedOver < Self.maximumParts else {
             throw .storage(
                 "cannot write \(self.finalPath): it would take more than \(Self.maximumParts) parts; "
                     + "raise the part size"
@@ -225,11 +290,16 @@ final class ObjectUpload: OutputFile {
             uploadID = try self.steps.startUpload(self.location)
             self.uploadID = uploadID
         }
-        let number = self.parts.count + 1
-        self.parts.append(try self.steps.uploadPart(self.location, uploadID: uploadID, number: number, body: body))
-        self.digest?.update(body)
-        self.partsSinceCheckpoint += 1
+        self.partsHandedOver += 1
         self.sentPart = true
+        return (uploadID, self.partsHandedOver)
+    }
+
+    /// Waits for the parts in flight; the first that failed fails the upload.
+    private func drain() throws(SinkError) {
+        guard let sender = self.sender else { return }
+        try sender.drain()
+        self.parts = sender.sentWithoutGap(after: self.parts)
     }
 }
 
@@ -240,5 +310,59 @@ public enum ObjectUploadTail {
     public static func path(folder: String, object: String, bytes: Int) -> String {
         let name = Hex.encode(HMAC.sha256(key: [], message: Array(object.utf8)).prefix(12))
         return "\(folder)\(name)-\(bytes).tail"
+    }
+}
+
+/// Sends an upload's parts on threads of its own, at most `limit` at once, and keeps their ETags.
+final class PartSender: @unchecked Sendable {
+    private let slots: DispatchSemaphore
+    private let group = DispatchGroup()
+    private let queue = DispatchQueue(label: "faceexport.upload-parts", attributes: .concurrent)
+    // `etags` and `failure` are guarded by `mutex`.
+    private let mutex = NSLock()
+    private var etags: [Int: String] = [:]
+    private var failure: SinkError?
+
+    init(limit: Int) {
+        self.slots = DispatchSemaphore(value: limit)
+    }
+
+    /// Sends part `number` with `call` once fewer than `limit` parts are in flight; throws the
+    /// failure of a part sent before.
+    func send(number: Int, _ call: @escaping @Sendable () throws(SinkError) -> String) throws(SinkError) {
+        try self.check()
+        self.slots.wait()
+        self.group.enter()
+        self.queue.async {
+            defer {
+                self.slots.signal()
+                self.group.leave()
+            }
+            do throws(SinkError) {
+                let etag = try call()
+                self.mutex.withLock { self.etags[number] = etag }
+            } catch {
+                self.mutex.withLock { self.failure = self.failure ?? error }
+            }
+        }
+    }
+
+    /// Waits until no part is in flight; throws the first failure.
+    func drain() throws(SinkError) {
+        self.group.wait()
+        try self.check()
+    }
+
+    /// `known` and the ETags of the parts sent after them with no part missing between.
+    func sentWithoutGap(after known: [String]) -> [String] {
+        self.mutex.withLock {
+            var parts = known
+            while let etag = self.etags[parts.count + 1] { parts.append(etag) }
+            return parts
+        }
+    }
+
+    private func check() throws(SinkError) {
+        if let failure = self.mutex.withLock({ self.failure }) { throw failure }
     }
 }

@@ -100,6 +100,10 @@ public final class OutputSink: RecordSink {
         /// Files streamed to object storage (`s3://` paths): bytes a part of the upload holds
         /// before the next begins (S3 wants 5 MiB at least, but for the last). Default 16 MiB.
         public var partSize = ObjectUpload.defaultPartSize
+        /// Files streamed to object storage: parts of one upload sent at once, on threads of their
+        /// own (each holds its bytes until it has arrived); 1 sends each part from the writer's
+        /// thread before it goes on. Default 1.
+        public var partsInFlight = 1
         /// Files streamed to object storage: the folder (`s3://bucket/prefix/`, this run's own)
         /// where an upload keeps the bytes waiting for their part at a checkpoint that stores them,
         /// so that a resumed run continues the upload. Default none: uploads are sent again.
@@ -247,7 +251,11 @@ public final class OutputSink: RecordSink {
     }
 
     private var uploadOptions: UploadOptions {
-        UploadOptions(partSize: self.configuration.partSize, tailFolder: self.configuration.tailFolder)
+        UploadOptions(
+            partSize: self.configuration.partSize,
+            partsInFlight: self.configuration.partsInFlight,
+            tailFolder: self.configuration.tailFolder
+        )
     }
 
     private func key(for source: RecordSource) -> PartitionKey {

@@ -352,6 +352,7 @@ public struct PipelineLauncher: Sendable {
         configuration.acceptsUnverified = self.definition.acceptsUnverified
         configuration.deadline = self.definition.deadline
         configuration.outageTolerance = self.definition.outageTolerance
+        configuration.storePointInterval = self.definition.storage.checkpointInterval
         configuration.shard = shard
         configuration.transform = try self.makeTransform(
             hashKey: hashKey,
@@ -367,6 +368,7 @@ public struct PipelineLauncher: Sendable {
             }
             placed.steps = self.steps
             placed.partSize = self.testPartSize ?? self.definition.storage.partSize
+            placed.partsInFlight = self.definition.storage.partsInFlight
             if self.outputsInObjectStorage { placed.tailFolder = self.tailFolder(runID: context.runID) }
             placed.keyValueMetadata = [
                 "faceexport.exporter_version": ExporterVersion.full,

@@ -15,21 +15,23 @@ extension BenchCommand {
         ],
     ]
 
-    /// Where an object-storage scenario's runs go: a local folder, or S3 in parts of `partSize`.
+    /// Where an object-storage scenario's runs go: a local folder, or S3 in parts of `partSize`,
+    /// `inFlight` of an upload's parts sent at once.
     enum Destination: CustomStringConvertible {
         case disk
-        case objectStorage(partSize: Int)
+        case objectStorage(partSize: Int, inFlight: Int)
 
         var description: String {
             switch self {
             case .disk: "disk"
-            case .objectStorage(let partSize): "s3-\(partSize >> 20)mib"
+            case .objectStorage(let partSize, let inFlight): "s3-\(partSize >> 20)mib-\(inFlight)-in-flight"
             }
         }
     }
 
     /// `s3`: --cpu-groups realistic libraries of 1,000 faces, no latency, into NDJSON.gz and into
-    /// NDJSON.gz, CSV.gz and Parquet at once, each to disk, to S3 in parts of 16 MiB and of 5 MiB.
+    /// NDJSON.gz, CSV.gz and Parquet at once, each to disk, to S3 in parts of 16 MiB (two in flight,
+    /// the default, and one) and of 5 MiB.
     /// `s3-latency`: 640 libraries of 1,000 faces at 200 ms ± 50 ms a call, 64 at once, into
     /// NDJSON.gz and Parquet, to disk and to S3: the wall time when the API is the bottleneck.
     func objectStorage(latency: Bool) async throws -> [BenchResult] {
@@ -49,13 +51,19 @@ extension BenchCommand {
                 (
                     "two",
                     ["{format: ndjson, path: faces.ndjson.gz}", "{format: parquet, path: faces.parquet}"],
-                    [.disk, .objectStorage(partSize: 16 << 20), .disk, .objectStorage(partSize: 16 << 20)]
+                    [
+                        .disk, .objectStorage(partSize: 16 << 20, inFlight: 2), .disk,
+                        .objectStorage(partSize: 16 << 20, inFlight: 2),
+                    ]
                 )
             ]
             : ["ndjson", "three"].map { name in
                 (
                     name, Self.objectStorageOutputs[name]!,
-                    [.disk, .objectStorage(partSize: 16 << 20), .objectStorage(partSize: 5 << 20)]
+                    [
+                        .disk, .objectStorage(partSize: 16 << 20, inFlight: 2),
+                        .objectStorage(partSize: 16 << 20, inFlight: 1), .objectStorage(partSize: 5 << 20, inFlight: 2),
+                    ]
                 )
             }
         var results: [BenchResult] = []
@@ -133,11 +141,11 @@ extension BenchCommand {
         concurrency: Int
     ) -> String {
         var place = "output_dir: \(folder)/out"
-        if case .objectStorage(let partSize) = destination {
+        if case .objectStorage(let partSize, let inFlight) = destination {
             place = """
                 output_dir: s3://\(store.bucket)/\(UUID().uuidString)
                 state: \(folder)/state
-                storage: {endpoint: "\(store.endpoint)", path_style: true, proxy: none, part_size: \(partSize)}
+                storage: {endpoint: "\(store.endpoint)", path_style: true, proxy: none, part_size: \(partSize), parts_in_flight: \(inFlight)}
                 """
         }
         return """

@@ -62,7 +62,10 @@ extension DefinitionReader {
         let entries = try self.mapping(
             node,
             "storage",
-            allowed: ["endpoint", "region", "path_style", "part_size", "proxy", "tls"]
+            allowed: [
+                "endpoint", "region", "path_style", "part_size", "parts_in_flight", "checkpoint_interval", "proxy",
+                "tls",
+            ]
         )
         var storage = PipelineDefinition.Storage()
         if let node = entries["endpoint"] {
@@ -72,6 +75,12 @@ extension DefinitionReader {
         if let node = entries["path_style"] { storage.pathStyle = try self.boolean(node, "storage.path_style") }
         if let node = entries["part_size"] {
             storage.partSize = try self.byteSize(node, "storage.part_size", in: (5 << 20)...(5 << 30))
+        }
+        if let node = entries["parts_in_flight"] {
+            storage.partsInFlight = try self.integer(node, "storage.parts_in_flight", in: 1...16)
+        }
+        if let node = entries["checkpoint_interval"] {
+            storage.checkpointInterval = try self.seconds(node, "storage.checkpoint_interval")
         }
         if let node = entries["proxy"] { storage.proxy = try self.proxy(node) }
         if let node = entries["tls"] { (storage.caFile, storage.caOnly) = try self.tls(node, "storage.tls") }

@@ -210,6 +210,14 @@ public struct PipelineDefinition: Sendable {
         public var pathStyle = false
         /// Bytes of each part of an upload, but the last. Default 16 MiB; 5 MiB at least.
         public var partSize = 16 << 20
+        /// Parts of one upload sent at once, on threads of their own; each holds its bytes in
+        /// memory until it has arrived. Default 2: the next part is sent while the writer fills
+        /// the one after it.
+        public var partsInFlight = 2
+        /// Seconds between two moments, at most one each, when every upload stores its tail (the
+        /// bytes waiting for their part, up to a part) so that a resumed run continues the uploads
+        /// from there; a killed run fetches again about this long's pages. Default 30.
+        public var checkpointInterval = 30.0
         /// The proxy calls go through. Default the standard variables.
         public var proxy = Proxy.environment
         /// A PEM bundle to trust besides the system's store, and whether instead of it.

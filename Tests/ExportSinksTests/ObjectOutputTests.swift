@@ -21,11 +21,13 @@ struct ObjectOutputTests {
         _ format: OutputSink.Format,
         _ path: String,
         tailFolder: String? = nil,
+        partsInFlight: Int = 1,
         steps: FileSteps = .direct
     ) throws -> OutputSink {
         var configuration = OutputSink.Configuration(format: format, path: try OutputPathTemplate(path))
         configuration.partSize = Self.partSize
         configuration.tailFolder = tailFolder
+        configuration.partsInFlight = partsInFlight
         configuration.rowGroupBytes = 48 << 10
         configuration.steps = steps
         return OutputSink(
@@ -112,7 +114,8 @@ struct ObjectOutputTests {
         #expect(try Self.boto3Lines(server, Self.openUploads) == ["0"], "no upload left open")
     }
 
-    @Test func everyPartButTheLastIsExactlyThePartSizeWhateverTheWrites() throws {
+    @Test(arguments: [1, 4])
+    func everyPartButTheLastIsExactlyThePartSizeWhateverTheWrites(partsInFlight: Int) throws {
         let server = try MotoServer(minimumPartSize: Self.partSize)
         defer { server.stop() }
         let steps = FileSteps(observer: nil, objectStore: try server.client())
@@ -126,6 +129,7 @@ struct ObjectOutputTests {
             path: "s3://\(server.bucket)/parts.bin",
             partSize: part,
             tailFolder: nil,
+            partsInFlight: partsInFlight,
             steps: steps
         )
         for size in sizes {
@@ -160,10 +164,17 @@ struct ObjectOutputTests {
     /// Killed after parts were sent beyond its last checkpoint that stored the tail, an upload is
     /// continued by the resumed run from that checkpoint (its tail read back, its digest taken up,
     /// the parts sent after it sent again): the object is byte for byte the uninterrupted file.
-    @Test(arguments: [
-        ("faces.ndjson.gz", OutputSink.Format.ndjson), ("faces.csv", .csv), ("faces.parquet", .parquet),
-    ])
-    func aContinuedUploadIsByteForByteTheUninterruptedFile(name: String, format: OutputSink.Format) throws {
+    @Test(
+        arguments: [
+            ("faces.ndjson.gz", OutputSink.Format.ndjson), ("faces.csv", .csv), ("faces.parquet", .parquet),
+        ],
+        [1, 3]
+    )
+    func aContinuedUploadIsByteForByteTheUninterruptedFile(
+        file: (name: String, format: OutputSink.Format),
+        partsInFlight: Int
+    ) throws {
+        let (name, format) = file
         let server = try MotoServer(minimumPartSize: Self.partSize)
         defer { server.stop() }
         let client = try server.client()
@@ -180,7 +191,7 @@ struct ObjectOutputTests {
 
         // The checkpoints as a run journals them: the tail stored whenever a part was sent or a
         // row group ended.
-        let interrupted = try Self.sink(format, path, tailFolder: tails, steps: steps)
+        let interrupted = try Self.sink(format, path, tailFolder: tails, partsInFlight: partsInFlight, steps: steps)
         var checkpoints: [FileCheckpoint] = []
         for batch in Self.batches.prefix(200) {
             try interrupted.write(batch, from: Self.source)
@@ -197,7 +208,7 @@ struct ObjectOutputTests {
         let resume = Self.accumulated(checkpoints.prefix(exact + 1))
 
         // The process dies here: nothing is finished or aborted. A resumed run continues.
-        let resumed = try Self.sink(format, path, tailFolder: tails, steps: steps)
+        let resumed = try Self.sink(format, path, tailFolder: tails, partsInFlight: partsInFlight, steps: steps)
         try resumed.resume([resume])
         // Every row after the checkpoint's (Parquet: after its last row group) comes again.
         let rowsPerBatch = Self.batches[0].count
@@ -254,6 +265,37 @@ struct ObjectOutputTests {
             )
                 && "\(error)".hasSuffix("run without --resume to start over")
         }
+    }
+
+    /// Parts in flight: their ETags count in order, up to the first still missing; the first part
+    /// that failed fails the upload when it next sends or waits.
+    @Test func partsInFlightCountInOrderAndTheFirstFailureFailsTheUpload() throws {
+        let sender = PartSender(limit: 3)
+        let second = DispatchSemaphore(value: 0)
+        try sender.send(number: 1) { "e1" }
+        try sender.send(number: 2) { () throws(SinkError) -> String in
+            second.wait()
+            return "e2"
+        }
+        try sender.send(number: 3) { "e3" }
+        // Part 3 may have arrived, part 2 not: only part 1 counts yet.
+        while sender.sentWithoutGap(after: []).isEmpty {}
+        #expect(sender.sentWithoutGap(after: []) == ["e1"])
+        second.signal()
+        try sender.drain()
+        #expect(sender.sentWithoutGap(after: ["e1"]) == ["e1", "e2", "e3"])
+        try sender.send(number: 4) { () throws(SinkError) -> String in throw .storage("part 4 refused") }
+        #expect {
+            try sender.drain()
+        } throws: { error in
+            "\(error)" == "part 4 refused"
+        }
+        #expect {
+            try sender.send(number: 5) { "e5" }
+        } throws: { error in
+            "\(error)" == "part 4 refused"
+        }
+        #expect(sender.sentWithoutGap(after: ["e1", "e2", "e3"]) == ["e1", "e2", "e3"])
     }
 
     @Test func aDigestTakenUpFromItsSavedStateEndsAsTheWholeDigest() throws {

@@ -25,7 +25,7 @@ struct ObjectStorageCrashSweepTests {
         rate_limit: {mode: fixed, requests_per_second: 1000, burst: 10}
         output_dir: s3://\(server.bucket)/\(prefix)
         state: s3://\(server.bucket)/\(prefix)/state
-        storage: {endpoint: "\(server.endpoint)", path_style: true, proxy: none}
+        storage: {endpoint: "\(server.endpoint)", path_style: true, proxy: none, checkpoint_interval: 1ms}
         outputs:
           - {format: ndjson, path: faces.ndjson}
           - {format: csv, path: faces.csv.gz}

@@ -21,7 +21,7 @@ struct ObjectStorageRunTests {
         rate_limit: {mode: fixed, requests_per_second: \(latency > 0 ? 20 : 1000), burst: \(latency > 0 ? 1 : 10)}
         output_dir: s3://\(bucket ?? server.bucket)/exports
         state: \(folder)/state
-        storage: {endpoint: "\(server.endpoint)", path_style: true, proxy: none}
+        storage: {endpoint: "\(server.endpoint)", path_style: true, proxy: none, checkpoint_interval: 1ms}
         outputs:
           - {format: ndjson, path: "dt={date}/faces.ndjson.gz"}
           - {format: parquet, path: "dt={date}/group={group}/part.parquet"}
@@ -65,6 +65,25 @@ struct ObjectStorageRunTests {
 
     static var expectedFaces: [String] {
         Self.dataset.groups.flatMap { group in group.faces.map { group.groupID + " " + $0.faceToken } }.sorted()
+    }
+
+    /// Expects each of `expected` (`group token`) once in the night's NDJSON and once in its Parquet.
+    static func expectEveryFaceOnce(
+        _ server: MotoServer,
+        _ expected: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let faces = try await Self.lines(server, Self.facesScript)
+        let ndjson = faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted()
+        let parquet = faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted()
+        #expect(ndjson == expected, "NDJSON", sourceLocation: sourceLocation)
+        #expect(parquet == expected, "Parquet", sourceLocation: sourceLocation)
+    }
+
+    /// The steps a run logged at `path` (`FACEEXPORT_TEST_STEP_LOG`), as `kind path`.
+    static func steps(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ").dropFirst().joined(separator: " ") }
     }
 
     /// Every face of the simulator's dataset of `groups` libraries of `faces`, as `group token`.
@@ -164,7 +183,8 @@ struct ObjectStorageRunTests {
                 "storage: {endpoint: \"https://127.0.0.1:\(port)\", path_style: true, "
                 + "proxy: {url: \"http://127.0.0.1:\(proxy.port)\"}\(trust)}"
             let pipeline = Self.pipeline(server, folder: folder).replacingOccurrences(
-                of: "storage: {endpoint: \"\(server.endpoint)\", path_style: true, proxy: none}",
+                of:
+                    "storage: {endpoint: \"\(server.endpoint)\", path_style: true, proxy: none, checkpoint_interval: 1ms}",
                 with: storage
             )
             try pipeline.write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
@@ -348,21 +368,12 @@ struct ObjectStorageRunTests {
             environment: environment
         )
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        let steps = try String(contentsOfFile: folder + "/steps.log", encoding: .utf8).split(separator: "\n")
-            .map { $0.split(separator: " ").dropFirst().joined(separator: " ") }
+        let steps = try Self.steps(folder + "/steps.log")
         let night = "s3://\(server.bucket)/exports/faces.ndjson"
         #expect(!steps.contains("start-upload \(night)"), "the night's upload continued")
         #expect(steps.contains("upload-part \(night)"), "and its last part sent")
         #expect(steps.contains { $0.hasPrefix("get-object ") && $0.hasSuffix(".tail") }, "from its tail")
-        let faces = try await Self.lines(server, Self.facesScript)
-        #expect(
-            faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted()
-                == Self.expectedFaces(60, 1000)
-        )
-        #expect(
-            faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted()
-                == Self.expectedFaces(60, 1000)
-        )
+        try await Self.expectEveryFaceOnce(server, Self.expectedFaces(60, 1000))
         #expect(try await Self.lines(server, Self.openUploads) == ["0"])
         let left = try await Self.lines(
             server,
@@ -439,18 +450,9 @@ struct ObjectStorageRunTests {
         )
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("took over a lock whose run is gone"))
-        let steps = try String(contentsOfFile: folder + "/steps.log", encoding: .utf8).split(separator: "\n")
-            .map { $0.split(separator: " ").dropFirst().joined(separator: " ") }
+        let steps = try Self.steps(folder + "/steps.log")
         #expect(!steps.contains("start-upload s3://\(server.bucket)/exports/faces.ndjson"), "the upload continued")
-        let faces = try await Self.lines(server, Self.facesScript)
-        #expect(
-            faces.filter { $0.hasPrefix("ndjson ") }.map { String($0.dropFirst(7)) }.sorted()
-                == Self.expectedFaces(60, 1000)
-        )
-        #expect(
-            faces.filter { $0.hasPrefix("parquet ") }.map { String($0.dropFirst(8)) }.sorted()
-                == Self.expectedFaces(60, 1000)
-        )
+        try await Self.expectEveryFaceOnce(server, Self.expectedFaces(60, 1000))
         #expect(try await Self.lines(server, Self.openUploads) == ["0"])
         #expect(try await Self.lines(server, Self.stateObjects).isEmpty, "no journal, lock or commit record left")
         let left = try FileManager.default.contentsOfDirectory(atPath: environment["TMPDIR"]!)

@@ -234,7 +234,7 @@ struct PipelineFileTests {
         let definition = try PipelineFileLoader.parse(
             header + "output_dir: s3://nightly-exports/faces/\nstate: /var/lib/faceexport\n"
                 + "storage: {endpoint: 'https://minio.internal:9000', region: eu-central-1, path_style: true, "
-                + "part_size: 32MiB, proxy: none, tls: {ca_file: /etc/ca.pem}}\n",
+                + "part_size: 32MiB, parts_in_flight: 4, checkpoint_interval: 45s, proxy: none, tls: {ca_file: /etc/ca.pem}}\n",
             file: "p.yaml"
         )
         #expect(definition.outputDirectory == "s3://nightly-exports/faces/")
@@ -242,9 +242,11 @@ struct PipelineFileTests {
         #expect(definition.storage.endpoint == "https://minio.internal:9000")
         #expect(definition.storage.region == "eu-central-1" && definition.storage.pathStyle)
         #expect(definition.storage.partSize == 32 << 20 && definition.storage.proxy == .none)
+        #expect(definition.storage.partsInFlight == 4 && definition.storage.checkpointInterval == 45)
         #expect(definition.storage.caFile == "/etc/ca.pem" && !definition.storage.caOnly)
         let local = try PipelineFileLoader.parse(header + "output_dir: s3://b-1.x\nstate: st\n", file: "p.yaml")
         #expect(local.storage == PipelineDefinition.Storage(), "AWS's endpoint for the region, by default")
+        #expect(local.storage.partsInFlight == 2)
         let inBucket = try PipelineFileLoader.parse(
             header + "output_dir: s3://b-1.x/out\nstate: s3://b-1.x/state\n",
             file: "p.yaml"
@@ -269,6 +271,10 @@ struct PipelineFileTests {
                 "storage.endpoint", "credentials never go in a pipeline file"
             ),
             ("output_dir: s3://nightly\nstate: s\nstorage: {part_size: 1MiB}\n", "storage.part_size", "5 MiB"),
+            (
+                "output_dir: s3://nightly\nstate: s\nstorage: {parts_in_flight: 17}\n", "storage.parts_in_flight",
+                "17 is out of range; expected 1 to 16"
+            ),
             ("output_dir: s3://nightly\nstate: s\nstorage: {access_key: x}\n", "storage.access_key", "unknown key"),
             ("output_dir: s3://nightly\nstate: s\nstorage: {tls: {ca_only: true}}\n", "storage.tls.ca_only", "ca_file"),
         ]

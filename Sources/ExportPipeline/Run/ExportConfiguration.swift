@@ -35,6 +35,11 @@ public struct ExportConfiguration: Sendable {
     public var retry = RetryPolicy()
     /// Seconds after the start when no further call begins and the run fails; nil for none. Default nil.
     public var deadline: Double?
+    /// Seconds from the start to the first store point, and between two, at least: where every file
+    /// vouches for its rows, uploads storing their tails (up to a part each, for all but the upload
+    /// that just sent one). Default 30: a killed run fetches again about that long's pages, and
+    /// tails cost a small share of what is uploaded.
+    public var storePointInterval: Double = 30
     /// Seconds an account's API may stay unreachable (every call failing at the connection level, or
     /// throttled) before the run gives up and fails, keeping its journal for `--resume`. Default 600.
     public var outageTolerance: Double = 600

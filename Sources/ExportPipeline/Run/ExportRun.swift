@@ -67,7 +67,13 @@ public final class ExportRun: Sendable {
         let ledger = RunLedger()
         self.stop = stop
         self.ledger = ledger
-        self.sinkStage = SinkStage(sinks: sinks, ledger: ledger, stop: stop, steps: context.fileSteps)
+        self.sinkStage = SinkStage(
+            sinks: sinks,
+            ledger: ledger,
+            stop: stop,
+            steps: context.fileSteps,
+            storePoints: .init(clock: clock, interval: configuration.storePointInterval)
+        )
         self.sinkStage.stateMirror = context.stateMirror
     }
 

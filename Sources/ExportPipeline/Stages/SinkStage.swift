@@ -21,12 +21,41 @@ final class SinkStage: @unchecked Sendable {
     private var inProgress: [GroupKey: (source: RecordSource, progress: JournalEntry.LibraryProgress)] = [:]
 
     private let steps: FileSteps
+    private var storePoints: StorePoints
 
-    init(sinks: [any RecordSink], ledger: RunLedger, stop: StopSignal, steps: FileSteps) {
+    /// When a store point may be made: `interval` seconds after the start, and after the last.
+    struct StorePoints {
+        let clock: any PipelineClock
+        let interval: Double
+        var last: Double
+
+        init(clock: any PipelineClock, interval: Double) {
+            self.clock = clock
+            self.interval = interval
+            self.last = clock.now()
+        }
+
+        /// Whether one is due now; if so, counts it as made.
+        mutating func take() -> Bool {
+            let now = self.clock.now()
+            guard now - self.last >= self.interval else { return false }
+            self.last = now
+            return true
+        }
+    }
+
+    init(
+        sinks: [any RecordSink],
+        ledger: RunLedger,
+        stop: StopSignal,
+        steps: FileSteps,
+        storePoints: StorePoints
+    ) {
         self.sinks = sinks
         self.steps = steps
         self.ledger = ledger
         self.stop = stop
+        self.storePoints = storePoints
     }
 
     /// Reopens the files an interrupted run left.
@@ -64,18 +93,24 @@ final class SinkStage: @unchecked Sendable {
 
     /// Whether this page is a store point, where every file vouches for its rows, which a resumed
     /// run can continue from (``JournalCut``): when a Parquet file has ended a full row group, or
-    /// an upload has sent a part (its tail is small then). Every file that builds row groups ends
-    /// its own, every upload stores its tail, and every library under way is journaled again.
-    /// Otherwise a file per library would vouch for its rows only at its library's end, and a
-    /// night's file only at its own row groups or parts, never both at once.
+    /// an upload has sent a part (its own tail is small then), and the last store point is
+    /// ``ExportConfiguration/storePointInterval`` ago. Every file that builds row groups ends its
+    /// own (at every full row group, as before: local files then vouch for their rows), every
+    /// upload stores its tail, and every library under way is journaled again. Otherwise a file
+    /// per library would vouch for its rows only at its library's end, and a night's file only at
+    /// its own row groups or parts, never both at once.
     private func storePoint() throws(SinkError) -> Bool {
-        var storing = false
-        for sink in self.sinks where sink.takeFilledRowGroup() { storing = true }
+        var filled = false
+        for sink in self.sinks where sink.takeFilledRowGroup() { filled = true }
+        var sent = false
+        for sink in self.sinks where sink.takeSentPart() { sent = true }
+        // Storing tails costs up to a part per upload: not more often than the interval allows.
         // Uploads are continued only by a run that keeps a journal.
-        for sink in self.sinks where sink.takeSentPart() && self.journal != nil { storing = true }
-        guard storing else { return false }
-        for sink in self.sinks { try sink.endRowGroups() }
-        return true
+        let storing = (filled || sent) && self.journal != nil && self.storePoints.take()
+        if filled || storing {
+            for sink in self.sinks { try sink.endRowGroups() }
+        }
+        return storing
     }
 
     /// Journals each library under way but `current` again, as its last line left it, with

@@ -53,7 +53,11 @@ final class ParquetOutputWriter: FileWriter {
             runID: run.runID,
             mode: configuration.fileMode,
             resume: resume,
-            uploads: UploadOptions(partSize: configuration.partSize, tailFolder: configuration.tailFolder),
+            uploads: UploadOptions(
+                partSize: configuration.partSize,
+                partsInFlight: configuration.partsInFlight,
+                tailFolder: configuration.tailFolder
+            ),
             steps: configuration.steps
         )
         self.file = file
