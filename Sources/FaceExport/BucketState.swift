@@ -27,6 +27,8 @@ final class BucketState: RunStateMirror, @unchecked Sendable {
     /// The private local folder the run keeps its state in.
     let localFolder: String
     private let store: ObjectStorageClient
+    /// `PREFIX/.faceexport/`: where the objects are.
+    private let folderKey: String
     /// `PREFIX/.faceexport/<pipeline>`: the objects' keys but their suffix.
     private let keyStem: String
     private let journalPath: String
@@ -60,11 +62,13 @@ final class BucketState: RunStateMirror, @unchecked Sendable {
         while prefix.hasSuffix("/") { prefix.removeLast() }
         self.location = location
         self.store = store
-        self.keyStem = (prefix.isEmpty ? "" : prefix + "/") + ".faceexport/" + SafeFileName.make(name)
+        self.folderKey = (prefix.isEmpty ? "" : prefix + "/") + ".faceexport/"
+        self.keyStem = self.folderKey + SafeFileName.make(name)
         self.holder = holder
         self.logger = logger
         self.now = now
-        var template = Array((NSTemporaryDirectory() + "/faceexport-state-XXXXXX").utf8CString)
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("faceexport-state-XXXXXX")
+        var template = Array(temporary.path.utf8CString)
         guard let folder = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw LaunchError("cannot make a private folder for the run's state under \(NSTemporaryDirectory())")
         }
@@ -146,6 +150,11 @@ final class BucketState: RunStateMirror, @unchecked Sendable {
         }
         self.mutex.withLock { self.renewal = timer }
         timer.resume()
+    }
+
+    /// `text` with the local folder's state files named as the bucket's objects, for messages.
+    func naming(_ text: String) -> String {
+        text.replacingOccurrences(of: self.localFolder + "/.faceexport/", with: self.path(self.folderKey))
     }
 
     /// Copies the journal and the commit record the bucket holds into the local folder.

@@ -278,7 +278,7 @@ public struct PipelineLauncher: Sendable {
             return
         }
         guard let previous else {
-            if let damage = ResumeState.damage(path: journalPath) {
+            if let damage = ResumeState.damage(path: journalPath).map({ self.bucketState?.naming($0) ?? $0 }) {
                 throw LaunchError(
                     "cannot resume: \(damage), before it names its run; run without --resume to start over"
                 )
@@ -300,7 +300,7 @@ public struct PipelineLauncher: Sendable {
         context.date = previous.date
         if previous.startedAt > 0 { context.startedAt = previous.startedAt }
         context.resume = previous
-        if let damage = previous.damage {
+        if let damage = previous.damage.map({ self.bucketState?.naming($0) ?? $0 }) {
             self.logger.warning(
                 "\(damage); continuing from the last line before it (the pages after it are fetched again)"
             )

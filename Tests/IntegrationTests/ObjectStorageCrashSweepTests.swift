@@ -12,7 +12,8 @@ import Testing
 /// bucket alone (each run works on a fresh private folder). Each time, the objects must hold what a
 /// run that was never killed leaves (every face exactly once), the manifest must vouch for them,
 /// no upload may stay open and nothing of the state may be left; until the first upload was
-/// completed, last night's object must be as it was.
+/// completed, last night's object must be as it was. At every fifth point the journal's copy in the
+/// bucket is damaged first.
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct ObjectStorageCrashSweepTests {
     static func pipeline(_ server: MotoServer, prefix: String) -> String {
@@ -91,6 +92,7 @@ struct ObjectStorageCrashSweepTests {
         let lastNight = Data("last night\n".utf8)
         var prefixes: [String] = []
         var problems: [String] = []
+        var resumedDamaged = 0
         for step in stride(from: 1, through: steps.count, by: CrashSweepTests.long ? 1 : 3) {
             let prefix = "p\(step)"
             prefixes.append(prefix)
@@ -118,12 +120,32 @@ struct ObjectStorageCrashSweepTests {
                 record["expires"] = 0
                 try client.putObject(lock, body: try JSONSerialization.data(withJSONObject: record))
             }
+            // At every fifth point, the journal's copy damaged after its first line: the next
+            // attempt continues from the line before the damage, and says where it is.
+            let journal = prefix + "/state/.faceexport/sweep-s3.journal"
+            var damaged = false
+            if (step / 3) % 5 == 2, var bytes = try? [UInt8](client.getObject(journal)),
+                let firstLine = bytes.firstIndex(of: 0x0A), bytes.count > firstLine + 2
+            {
+                bytes[firstLine + 1 + (bytes.count - firstLine - 1) / 2] ^= 0x20
+                try client.putObject(journal, body: Data(bytes))
+                damaged = true
+            }
             let next = try await night(prefix, ["--resume-if-interrupted"])
             if next.status != 0 {
                 problems.append("step \(step): the next attempt exited \(next.status): \(next.stderr)")
             }
+            // (A commit the dead run had begun is finished from its record: the journal is not read.)
+            if damaged && !next.stderr.contains("that is now finished") {
+                if next.stderr.contains("s3://\(server.bucket)/\(journal) is damaged at byte") {
+                    resumedDamaged += 1
+                } else {
+                    problems.append("step \(step): the damaged journal was not named: \(next.stderr)")
+                }
+            }
         }
         #expect(problems.isEmpty, "\(problems.prefix(5).joined(separator: "\n"))")
+        #expect(resumedDamaged >= 3, "resumed from a damaged journal at \(resumedDamaged) points")
 
         let all = ["reference"] + prefixes
         let summaries = String(
