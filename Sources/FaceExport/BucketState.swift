@@ -38,6 +38,9 @@ final class BucketState: RunStateMirror, @unchecked Sendable {
     // `lastStored` and `renewal` are guarded by `mutex`.
     private let mutex = NSLock()
     private var lastStored: (bytes: Int, at: Date)?
+    /// Whether the bucket may hold a commit record: one was fetched or stored. Until then a copy
+    /// of the state need not remove one (a call saved at every copy).
+    private var commitInBucket = false
     private var renewal: (any DispatchSourceTimer)?
 
     /// How long a lock lasts unless pushed forward; it is pushed forward every sixth of that. A
@@ -167,6 +170,7 @@ final class BucketState: RunStateMirror, @unchecked Sendable {
             for (key, path) in [(self.journalKey, self.journalPath), (self.commitKey, self.commitPath)] {
                 guard let content = try self.store.getWholeObject(key) else { continue }
                 try content.write(to: URL(fileURLWithPath: path))
+                if key == self.commitKey { self.mutex.withLock { self.commitInBucket = true } }
             }
         } catch let error as ObjectStorageError {
             throw LaunchError("cannot read the run's state in \(self.location): \(error)", status: .failed)
@@ -185,20 +189,28 @@ final class BucketState: RunStateMirror, @unchecked Sendable {
         }
         guard force || due else { return }
         do {
-            try self.copy(self.journalPath, to: self.journalKey)
-            try self.copy(self.commitPath, to: self.commitKey)
+            try self.copyState()
         } catch {
             throw .storage("cannot store the run's state in \(self.location): \(error)")
         }
         self.mutex.withLock { self.lastStored = (bytes, now) }
     }
 
-    /// Copies the local file at `path` to `key`, or removes `key` when there is no such file.
-    private func copy(_ path: String, to key: String) throws(ObjectStorageError) {
-        guard let content = FileManager.default.contents(atPath: path) else {
-            return try self.store.deleteObject(key)
+    /// Copies the local journal and commit record to the bucket; one that is not there (any
+    /// more) is removed from the bucket too.
+    private func copyState() throws(ObjectStorageError) {
+        if let journal = FileManager.default.contents(atPath: self.journalPath) {
+            try self.store.putObject(self.journalKey, body: journal)
+        } else {
+            try self.store.deleteObject(self.journalKey)
         }
-        try self.store.putObject(key, body: content)
+        if let commit = FileManager.default.contents(atPath: self.commitPath) {
+            try self.store.putObject(self.commitKey, body: commit)
+            self.mutex.withLock { self.commitInBucket = true }
+        } else if self.mutex.withLock({ self.commitInBucket }) {
+            try self.store.deleteObject(self.commitKey)
+            self.mutex.withLock { self.commitInBucket = false }
+        }
     }
 
     /// With `storing`, copies the state as the run leaves it (a journal to resume from, or none);
@@ -206,10 +218,7 @@ final class BucketState: RunStateMirror, @unchecked Sendable {
     /// stays, and the lock expires.
     func release(storing: Bool) {
         do {
-            if storing {
-                try self.copy(self.journalPath, to: self.journalKey)
-                try self.copy(self.commitPath, to: self.commitKey)
-            }
+            if storing { try self.copyState() }
         } catch {
             self.logger.warning(
                 "cannot store the run's state as it ends; a resumed run starts from the last copy",

@@ -215,16 +215,11 @@ extension PipelineLauncher {
     /// The interrupted run's journal at `journalPath`: for outputs in object storage, an upload's
     /// checkpoint counts only while its tail is still stored.
     func readInterruptedRun(journalPath: String) -> ResumeState? {
-        let outputs = self.definition.outputs.count
-        guard self.outputsInObjectStorage, let runID = ResumeState.runID(path: journalPath) else {
-            return ResumeState.read(path: journalPath, outputs: outputs)
+        ResumeState.read(path: journalPath, outputs: self.definition.outputs.count) { runID in
+            guard self.outputsInObjectStorage else { return nil }
+            let folder = self.tailFolder(runID: runID)
+            return (folder, self.storedTails(under: folder) ?? [])
         }
-        let folder = self.tailFolder(runID: runID)
-        return ResumeState.read(
-            path: journalPath,
-            outputs: outputs,
-            tails: (folder, self.storedTails(under: folder) ?? [])
-        )
     }
 
     /// Removes the tails of this pipeline's runs but `keeping`: those a resumed run continues from.

@@ -142,11 +142,8 @@ struct ObjectStorageRunTests {
         let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
-        // 60,000 faces: about 7 MB of NDJSON, so two parts of 5 MiB, where 16 MiB makes one.
-        let pipeline = Self.pipeline(server, folder: folder)
-            .replacingOccurrences(of: "{groups: 6, faces: 400, seed: 3,", with: "{groups: 60, faces: 1000, seed: 3,")
-            .replacingOccurrences(of: "path_style: true,", with: "path_style: true, part_size: 5MiB,")
-            .replacingOccurrences(of: "dt={date}/faces.ndjson.gz", with: "faces.ndjson")
+        // About 7 MB of NDJSON: two parts of 5 MiB, where 16 MiB makes one.
+        let pipeline = Self.largeNightPipeline(server, folder: folder, latency: 0)
         try pipeline.write(toFile: folder + "/s3.yaml", atomically: true, encoding: .utf8)
         let run = try await CommandLineTests.faceexport(
             ["run", folder + "/s3.yaml"],
@@ -335,19 +332,10 @@ struct ObjectStorageRunTests {
         let server = try await Self.startServer()
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
-        // 60,000 faces: about 7 MB of NDJSON, a part of 5 MiB sent after some 45 libraries.
-        func pipeline(latency: Double) -> String {
-            Self.pipeline(server, folder: folder, latency: latency)
-                .replacingOccurrences(
-                    of: "{groups: 6, faces: 400, seed: 3,",
-                    with: "{groups: 60, faces: 1000, seed: 3,"
-                )
-                .replacingOccurrences(of: "page_size: 100", with: "page_size: 1000")
-                .replacingOccurrences(of: "path_style: true,", with: "path_style: true, part_size: 5MiB,")
-                .replacingOccurrences(of: "dt={date}/faces.ndjson.gz", with: "faces.ndjson")
-        }
-        try pipeline(latency: 0.05).write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
-        try pipeline(latency: 0).write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
+            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
+        try Self.largeNightPipeline(server, folder: folder, latency: 0)
+            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
         var environment = Self.environment(server, folder: folder)
         let run = try await OperationsTests.startSlowRun(
             folder + "/slow.yaml",
@@ -384,12 +372,18 @@ struct ObjectStorageRunTests {
 
     /// The pipeline of `aKilledNightsResumeContinuesItsUploads`, its state in the bucket.
     static func bucketStatePipeline(_ server: MotoServer, folder: String, latency: Double) -> String {
+        Self.largeNightPipeline(server, folder: folder, latency: latency)
+            .replacingOccurrences(of: "state: \(folder)/state", with: "state: s3://\(server.bucket)/exports/state")
+    }
+
+    /// 60,000 faces into one NDJSON (about 7 MB, a part of 5 MiB sent after some 45 libraries)
+    /// and a Parquet file per library.
+    static func largeNightPipeline(_ server: MotoServer, folder: String, latency: Double) -> String {
         Self.pipeline(server, folder: folder, latency: latency)
             .replacingOccurrences(of: "{groups: 6, faces: 400, seed: 3,", with: "{groups: 60, faces: 1000, seed: 3,")
             .replacingOccurrences(of: "page_size: 100", with: "page_size: 1000")
             .replacingOccurrences(of: "path_style: true,", with: "path_style: true, part_size: 5MiB,")
             .replacingOccurrences(of: "dt={date}/faces.ndjson.gz", with: "faces.ndjson")
-            .replacingOccurrences(of: "state: \(folder)/state", with: "state: s3://\(server.bucket)/exports/state")
     }
 
     static let stateObjects =

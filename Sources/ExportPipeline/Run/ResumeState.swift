@@ -64,20 +64,13 @@ public struct ResumeState: Sendable {
         contents.damage.map { "\(path) is damaged at byte \($0.offset) (\($0.reason))" }
     }
 
-    /// The run id of the journal at `path`; nil when there is none or it has no `run` line.
-    public static func runID(path: String) -> String? {
-        guard let contents = RunJournal.read(path: path) else { return nil }
-        for case .run(let start) in contents.lines { return start.runID }
-        return nil
-    }
-
-    /// Reads the journal at `path`; nil when there is none or it has no `run` line. `tailFolder`:
-    /// for outputs in object storage, the folder of the interrupted run's tails, and the tails
-    /// there, so that an upload's checkpoint whose tail is gone is not continued from.
+    /// Reads the journal at `path`; nil when there is none or it has no `run` line. `tails`: for
+    /// outputs in object storage, given the interrupted run's id, the folder of its tails and the
+    /// tails there, so that an upload's checkpoint whose tail is gone is not continued from.
     public static func read(
         path: String,
         outputs: Int,
-        tails: (folder: String, stored: Set<String>)? = nil
+        tails findTails: (_ runID: String) -> (folder: String, stored: Set<String>)? = { _ in nil }
     ) -> ResumeState? {
         guard var contents = RunJournal.read(path: path) else { return nil }
         var run: JournalEntry.RunStart?
@@ -86,6 +79,7 @@ public struct ResumeState: Sendable {
             break
         }
         guard let run else { return nil }
+        let tails = findTails(run.runID)
         if let tails { contents.lines = contents.lines.map { Self.withoutLostTails($0, tails) } }
         let cut = JournalCut(contents.lines, outputs: outputs)
 
