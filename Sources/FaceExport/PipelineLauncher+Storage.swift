@@ -152,20 +152,10 @@ extension PipelineLauncher {
     /// the store but not yet in the journal. (The lock is held: no other run of this pipeline writes
     /// these paths.)
     func abortUploads(of interrupted: ResumeState, keeping continued: Set<String> = []) {
-        var aborted: Set<String> = continued
-        for upload in interrupted.openUploads where !continued.contains(upload.uploadID) {
-            self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID)
-            aborted.insert(upload.uploadID)
-        }
         guard let store = self.steps.objectStore else { return }
-        let run = OutputPathTemplate.RunValues(
-            date: interrupted.date,
-            runID: interrupted.runID,
-            pipeline: self.definition.name,
-            shard: self.overrides.shard.map(\.description) ?? "all"
-        )
-        let paths = self.definition.outputs.map(\.path) + [self.definition.manifest]
-        let open: [ObjectStorageClient.PendingUpload]
+        // Listed first: an upload the journal names that is no longer open (a failed resumed run
+        // aborted it) is not aborted again.
+        let open: [ObjectStorageClient.PendingUpload]?
         do {
             open = try store.listMultipartUploads(prefix: self.objectFolder.prefix)
         } catch {
@@ -173,8 +163,23 @@ extension PipelineLauncher {
                 "cannot list the uploads an interrupted run may have left; a bucket lifecycle rule ends them",
                 metadata: ["error": "\(error)"]
             )
-            return
+            open = nil
         }
+        let openIDs = open.map { Set($0.map(\.uploadID)) }
+        var aborted: Set<String> = continued
+        for upload in interrupted.openUploads
+        where !continued.contains(upload.uploadID) && openIDs?.contains(upload.uploadID) != false {
+            self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID)
+            aborted.insert(upload.uploadID)
+        }
+        guard let open else { return }
+        let run = OutputPathTemplate.RunValues(
+            date: interrupted.date,
+            runID: interrupted.runID,
+            pipeline: self.definition.name,
+            shard: self.overrides.shard.map(\.description) ?? "all"
+        )
+        let paths = self.definition.outputs.map(\.path) + [self.definition.manifest]
         let bucket = "s3://\(self.objectFolder.bucket)/"
         let prefix = self.objectFolder.prefix.isEmpty ? "" : self.objectFolder.prefix + "/"
         for upload in open where !aborted.contains(upload.uploadID) && upload.key.hasPrefix(prefix) {

@@ -164,7 +164,9 @@ public struct PipelineLauncher: Sendable {
         if (context.resume != nil || report.outcome == .failed) && over {
             // The run is over for good: nothing of its id may stay behind, not even what an earlier
             // attempt of it left outside the sinks' own files (a manifest it was writing when it died).
-            self.removeLeftovers(of: context.runID, interrupted: nil)
+            // A resumed run that failed before it took over the interrupted run's uploads (a tail
+            // its checkpoint does not vouch for) leaves them open: they are aborted too.
+            self.removeLeftovers(of: context.runID, interrupted: context.resume)
         } else if self.outputsInObjectStorage && over {
             // Committed, or failed for good: no upload is to be continued.
             self.removeTails()

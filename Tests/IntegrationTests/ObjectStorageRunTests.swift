@@ -370,6 +370,48 @@ struct ObjectStorageRunTests {
         #expect(left == ["0"], "no tail left")
     }
 
+    /// Killed after storing tails, then resumed from tails its checkpoints do not vouch for (damaged
+    /// in the bucket): the resumed run stops in one line (exit 3) and leaves no upload open, neither
+    /// its own nor the killed run's; the next run without `--resume` commits every face once.
+    @Test func aResumeRefusingADamagedTailLeavesNoUploadOpen() async throws {
+        let server = try await Self.startServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
+            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
+        try Self.largeNightPipeline(server, folder: folder, latency: 0)
+            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        let environment = Self.environment(server, folder: folder)
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: 52,
+            signal: SIGKILL,
+            environment: environment
+        )
+        #expect(await OperationsTests.wait(run) == SIGKILL)
+        let client = try server.client()
+        let tails = try client.listObjects(prefix: "exports/.faceexport/").filter { $0.size > 0 }
+        #expect(!tails.isEmpty, "the killed night stored tails")
+        for tail in tails {
+            var bytes = [UInt8](try client.getObject(tail.key))
+            bytes[bytes.count / 2] ^= 1
+            try client.putObject(tail.key, body: Data(bytes))
+        }
+
+        let refused = try await CommandLineTests.faceexport(
+            ["run", folder + "/fast.yaml", "--resume"],
+            environment: environment
+        )
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("that its checkpoint does not vouch for; run without --resume to start over"))
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"], "no upload of either run left open")
+
+        let next = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"], environment: environment)
+        #expect(next.status == 0, "\(next.stderr)")
+        try await Self.expectEveryFaceOnce(server, Self.expectedFaces(60, 1000))
+        #expect(try await Self.lines(server, Self.openUploads) == ["0"])
+    }
+
     /// The pipeline of `aKilledNightsResumeContinuesItsUploads`, its state in the bucket.
     static func bucketStatePipeline(_ server: MotoServer, folder: String, latency: Double) -> String {
         Self.largeNightPipeline(server, folder: folder, latency: latency)
