@@ -59,7 +59,7 @@ public final class FaceSearchSimulator: Sendable {
     }
 
     /// Runs the simulator for the duration of `body`, which receives the bound port, then shuts it
-    /// down gracefully.
+    /// down gracefully, also when `body` throws or the calling task is cancelled.
     public func withRunning<Result: Sendable>(_ body: (Int) async throws -> Result) async throws -> Result {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = ServiceGroup(
@@ -73,24 +73,30 @@ public final class FaceSearchSimulator: Sendable {
                 logger: self.logger
             )
         )
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+        // The server runs in a task of its own, out of reach of the caller's cancellation, and is only
+        // ever shut down gracefully: NIO traps when a serving task is cancelled while a connection it
+        // accepted waits to be served ("Deinited NIOAsyncWriter without calling finish()").
+        let server = Task { try await group.run() }
+        let port = await Task {
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else {
-                try await tasks.next()
-                throw CancellationError()
-            }
-            let result: Result
-            do {
-                result = try await body(port)
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return result
+            return await iterator.next()
+        }.value
+        guard let port else {
+            // The server stopped before it listened: its error says why.
+            try await server.value
+            throw CancellationError()
         }
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(try await body(port))
+        } catch {
+            outcome = .failure(error)
+        }
+        await group.triggerGracefulShutdown()
+        let stopped = await server.result
+        let result = try outcome.get()
+        try stopped.get()
+        return result
     }
 
     private func makeApplication(onStarted: @escaping @Sendable (Int) async -> Void) -> some Service {
