@@ -10,7 +10,7 @@ import Transport
 /// Outputs streamed to object storage (moto's server, checking every signature): invisible until
 /// the commit, then byte for byte what the same output writes to disk; a discarded run leaves no
 /// upload open and the previous object as it was.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct ObjectOutputTests {
     static let source = RecordSource(account: "a", groupID: "g0")
     /// Parts of 16 KiB, and a server that refuses smaller ones but the last, as S3 refuses parts

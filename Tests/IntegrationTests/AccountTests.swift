@@ -10,7 +10,7 @@ import Testing
 import Transport
 
 /// Pipelines over several accounts: each with its own key, libraries and pacing.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct AccountTests {
     @Test func discoveryAcrossTwoAccountsWithTheirOwnCredentialsAndRates() async throws {
         let first = DatasetGenerator(groups: 3, faces: 150, sizing: .exact, seed: 31).make()

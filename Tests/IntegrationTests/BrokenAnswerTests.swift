@@ -7,7 +7,7 @@ import Transport
 @testable import FaceSearchSimulation
 
 /// Answers no honest API sends: a body without end, text that is not UTF-8.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct BrokenAnswerTests {
     static func decode(_ body: [UInt8], repairing: Bool = true) throws(FaceSearchError) -> FacePage {
         try FaceSearchClient.decodeList(

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// The built `faceexport` binary, run as a user runs it.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct CommandLineTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
@@ -177,7 +177,7 @@ struct CommandLineTests {
 }
 
 /// A run killed outright must leave the previous outputs exactly as they were.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct KillTests {
     /// Slow runs (with latency) have many libraries, so that on a loaded machine the test's kill
     /// still lands long before they could finish.

@@ -6,7 +6,7 @@ import Testing
 
 /// A killed run whose journal or temporary file was then damaged resumes exactly, or refuses in one
 /// line and loses nothing.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct DamagedStateTests {
     static let outputs = [
         "{format: ndjson, path: faces.ndjson.gz}",

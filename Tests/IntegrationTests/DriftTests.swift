@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// Libraries edited while they are exported: offsets move, and the export must still be exact.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct DriftTests {
     /// The simulator both deleted and added faces; no face was exported twice, and every face that
     /// stayed throughout the run was exported.
@@ -153,7 +153,7 @@ struct StartCapTests {
 }
 
 /// Large libraries: their pages are fetched ahead in parallel, and the walk still decides.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct PrefetchTests {
     @Test func aLargeLibraryIsFetchedSeveralPagesAtOnceAndEveryFaceArrivesOnce() async throws {
         let dataset = DatasetGenerator(groups: 1, faces: 12_000, sizing: .exact, seed: 71).make()

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// Whole exports against the simulator on 127.0.0.1 port 0.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct ExportIntegrationTests {
     static let dataset = DatasetGenerator(groups: 50, faces: 400, sizing: .mixed, seed: 42).make()
 

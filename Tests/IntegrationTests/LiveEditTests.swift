@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// Libraries that users edit while the nightly run walks them: a normal night, not a failure.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct LiveEditTests {
     static func pipeline(folder: String, onChanged: String?) -> String {
         """

@@ -4,7 +4,7 @@ import Testing
 
 /// What goes wrong at night, tried as a scheduler runs faceexport: the exit code, the one-line message,
 /// and yesterday's outputs.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct NightTests {
     /// The key, secret and address of a `faceexport simulate` banner.
     static func access(_ banner: String) throws -> (url: String, environment: [String: String]) {
@@ -141,7 +141,7 @@ struct NightTests {
 }
 
 /// A disk that fills during the run, on a small tmpfs the test mounts (as root, as CI runs).
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(10)))
 struct FullDiskTests {
     @Test func aFullDiskFailsTheRunSaysSoAndKeepsLastNightsOutput() async throws {
         let folder = try makeTemporaryDirectory()

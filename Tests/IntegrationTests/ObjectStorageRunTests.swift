@@ -7,7 +7,7 @@ import Testing
 /// A night whose outputs go to object storage (moto's server, checking every signature), run by
 /// the real binary: the objects, read by boto3, hold every face once; the manifest and `_SUCCESS`
 /// come last; no upload stays open; refusals come before any API call, in one line.
-@Suite(.serialized, .timeLimit(.minutes(5)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct ObjectStorageRunTests {
     static let dataset = DatasetGenerator(groups: 6, faces: 400, sizing: .mixed, seed: 3).make()
 

@@ -10,7 +10,7 @@ import Testing
 @testable import ExportPipeline
 
 /// Running unattended: lock, signals, exit codes, JSON logs, metrics, shards, schedules.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct OperationsTests {
     static func pipeline(
         folder: String,

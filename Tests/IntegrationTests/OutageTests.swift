@@ -7,7 +7,7 @@ import Testing
 /// The API going down during the night: ridden out when it comes back within the tolerance, a failed
 /// run that commits nothing (and can be resumed) when it does not. The simulator's outage runs on the
 /// exporter's manual clock, so "30 seconds down" takes no real time.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct OutageTests {
     static let dataset = DatasetGenerator(groups: 20, faces: 120, sizing: .exact, seed: 81).make()
 

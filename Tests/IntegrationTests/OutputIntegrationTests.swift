@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// Several sinks in one run, SQLite merge across runs, and the run manifest.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct OutputIntegrationTests {
     @Test func ndjsonCSVAndSQLiteFromOneRunAgreeRowForRow() async throws {
         let dataset = DatasetGenerator(groups: 12, faces: 300, sizing: .mixed, seed: 21).make()

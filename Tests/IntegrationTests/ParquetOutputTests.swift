@@ -7,7 +7,7 @@ import Testing
 
 /// Parquet outputs of whole runs, read by pyarrow, DuckDB, fastparquet and polars: every row the
 /// NDJSON output of the same run holds, byte for byte, with the declared types.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct ParquetOutputTests {
     /// Every row of the Parquet files under `paths`, as the NDJSON rows the tests compare, read by
     /// `reader` (`arrow` or `duckdb`).

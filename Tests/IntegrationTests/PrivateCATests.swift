@@ -5,7 +5,7 @@ import Testing
 
 /// The simulator behind TLS (Debian's stunnel, with certificates the test makes): a private CA is
 /// trusted only when the pipeline names it, and then every call verifies.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct PrivateCATests {
     /// Makes a CA and a certificate for 127.0.0.1 signed by it; returns the CA's PEM path.
     static func makeCertificates(in folder: String) throws -> String {

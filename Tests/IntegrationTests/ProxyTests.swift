@@ -8,7 +8,7 @@ import Transport
 
 /// Calls through a real proxy (Debian's tinyproxy, started on loopback by the test), with
 /// `http_client: curl`: the proxy's own log proves where the calls went.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct ProxyTests {
     /// A running tinyproxy and what it has logged.
     final class Proxy {

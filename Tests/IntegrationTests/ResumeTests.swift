@@ -7,7 +7,7 @@ import Testing
 @testable import ExportSinks
 
 /// Interrupted runs continue from their journal: every face exactly once, byte for byte.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct ResumeTests {
     static let dataset = DatasetGenerator(groups: 16, faces: 1500, sizing: .mixed, seed: 5).make()
 

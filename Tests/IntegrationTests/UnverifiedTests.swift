@@ -5,7 +5,7 @@ import Testing
 
 /// An API that answers `list` but not `get_size` (a region, or a key without the permission): every
 /// face is still exported, and every library says it could not be reconciled.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct UnverifiedTests {
     static let dataset = DatasetGenerator(groups: 10, faces: 2500, sizing: .mixed, seed: 91).make()
 

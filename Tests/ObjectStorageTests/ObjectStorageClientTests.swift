@@ -5,7 +5,7 @@ import Testing
 import Transport
 
 /// The S3 client against moto's server checking every signature; each object read back by boto3.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct ObjectStorageClientTests {
     static func client(
         _ server: MotoServer,
