@@ -264,17 +264,28 @@ public final class ObjectStorageClient: Sendable {
         _ = try self.call("DELETE", key: key, query: [("uploadId", uploadID)], operation: "AbortMultipartUpload")
     }
 
-    /// The uploads open under `prefix` (the first thousand).
+    /// The uploads open under `prefix`, page after page (a store lists a thousand at a time).
     public func listMultipartUploads(prefix: String) throws(ObjectStorageError) -> [PendingUpload] {
-        let answer = try self.call(
-            "GET",
-            key: nil,
-            query: [("uploads", nil), ("prefix", prefix)],
-            operation: "ListMultipartUploads"
-        )
-        let keys = S3XML.values(of: "Key", in: answer.body)
-        let ids = S3XML.values(of: "UploadId", in: answer.body)
-        return zip(keys, ids).map { PendingUpload(key: $0, uploadID: $1) }
+        var uploads: [PendingUpload] = []
+        var marker: (key: String, uploadID: String)?
+        while true {
+            var query: [(name: String, value: String?)] = [("uploads", nil), ("prefix", prefix)]
+            if let marker {
+                query += [("key-marker", marker.key), ("upload-id-marker", marker.uploadID)]
+            }
+            let answer = try self.call("GET", key: nil, query: query, operation: "ListMultipartUploads")
+            // `<Key>` and `<UploadId>` are the uploads' own; the markers have tags of their own.
+            let keys = S3XML.values(of: "Key", in: answer.body)
+            let ids = S3XML.values(of: "UploadId", in: answer.body)
+            uploads += zip(keys, ids).map { PendingUpload(key: $0, uploadID: $1) }
+            guard S3XML.values(of: "IsTruncated", in: answer.body).first == "true",
+                let key = S3XML.values(of: "NextKeyMarker", in: answer.body).first,
+                let uploadID = S3XML.values(of: "NextUploadIdMarker", in: answer.body).first,
+                marker.map({ $0.key != key || $0.uploadID != uploadID }) ?? true
+            else { break }
+            marker = (key, uploadID)
+        }
+        return uploads
     }
 
     /// `s3://bucket/key`, for messages.
