@@ -237,6 +237,26 @@ public enum LeftoverFiles {
         }
     }
 
+    /// Removes the temporary files of any run under `folder` (any depth) whose final path, relative
+    /// to `folder`, `isOutput` recognises: what a run whose id is lost left.
+    public static func removeOfAnyRun(under folder: String, steps: FileSteps, isOutput: (String) -> Bool) {
+        Self.walk(folder) { path, name in
+            // `.<name>.tmp-<run id>` (SQLite's companions add `-wal`, `-shm`, `-journal`).
+            guard name.hasPrefix("."), let marker = Self.lastRange(of: ".tmp-", in: name), marker > 1 else { return }
+            let relativeFolder = path.dropFirst(folder.count + 1).dropLast(name.count)
+            let final = relativeFolder + name.dropFirst().prefix(marker - 1)
+            if isOutput(String(final)) { steps.remove(path) }
+        }
+    }
+
+    /// Where the last `needle` in `text` begins, in characters; nil when there is none.
+    private static func lastRange(of needle: String, in text: String) -> Int? {
+        let characters = Array(text)
+        let pattern = Array(needle)
+        guard characters.count >= pattern.count else { return nil }
+        return (0...(characters.count - pattern.count)).last { characters[$0...].starts(with: pattern) }
+    }
+
     /// Calls `body` with the path and name of every file under `folder`, not following links.
     private static func walk(_ folder: String, _ body: (String, String) -> Void) {
         guard let directory = opendir(folder) else { return }

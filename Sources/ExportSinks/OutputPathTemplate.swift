@@ -90,29 +90,43 @@ public struct OutputPathTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `path` is one this template makes for `run`, for any account and library.
     public func matches(_ path: String, _ run: RunValues) -> Bool {
-        Self.matches(path[...], self.parts[...], run)
+        Self.matches(path[...], self.parts[...], run, free: ["account", "group"])
     }
 
-    private static func matches(_ path: Substring, _ parts: ArraySlice<Part>, _ run: RunValues) -> Bool {
+    /// Whether `path` is one this template makes for any run of `run`'s pipeline and shard: any
+    /// date and run id (those of `run` are not read), any account and library.
+    public func matchesAnyRun(_ path: String, of run: RunValues) -> Bool {
+        Self.matches(path[...], self.parts[...], run, free: ["account", "group", "date", "run_id"])
+    }
+
+    private static func matches(
+        _ path: Substring,
+        _ parts: ArraySlice<Part>,
+        _ run: RunValues,
+        free: Set<String>
+    ) -> Bool {
         guard let part = parts.first else { return path.isEmpty }
         let rest = parts.dropFirst()
-        let fixed: String
+        let fixed: String?
         switch part {
         case .literal(let text): fixed = text
+        case .placeholder(let name) where free.contains(name): fixed = nil
         case .placeholder("date"): fixed = run.date
         case .placeholder("run_id"): fixed = SafeFileName.make(run.runID)
         case .placeholder("pipeline"): fixed = SafeFileName.make(run.pipeline)
         case .placeholder("shard"): fixed = run.shard
-        case .placeholder(_):
-            // An account or a library: a name of one or more characters within one folder level.
-            var end = path.startIndex
-            while end < path.endIndex && path[end] != "/" {
-                end = path.index(after: end)
-                if Self.matches(path[end...], rest, run) { return true }
-            }
-            return false
+        case .placeholder(_): fixed = nil
         }
-        return path.hasPrefix(fixed) && Self.matches(path.dropFirst(fixed.count), rest, run)
+        if let fixed {
+            return path.hasPrefix(fixed) && Self.matches(path.dropFirst(fixed.count), rest, run, free: free)
+        }
+        // A value of one or more characters within one folder level.
+        var end = path.startIndex
+        while end < path.endIndex && path[end] != "/" {
+            end = path.index(after: end)
+            if Self.matches(path[end...], rest, run, free: free) { return true }
+        }
+        return false
     }
 
     public var description: String { self.text }

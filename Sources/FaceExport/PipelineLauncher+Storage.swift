@@ -152,19 +152,10 @@ extension PipelineLauncher {
     /// the store but not yet in the journal. (The lock is held: no other run of this pipeline writes
     /// these paths.)
     func abortUploads(of interrupted: ResumeState, keeping continued: Set<String> = []) {
-        guard let store = self.steps.objectStore else { return }
+        guard self.steps.objectStore != nil else { return }
         // Listed first: an upload the journal names that is no longer open (a failed resumed run
         // aborted it) is not aborted again.
-        let open: [ObjectStorageClient.PendingUpload]?
-        do {
-            open = try store.listMultipartUploads(prefix: self.objectFolder.prefix)
-        } catch {
-            self.logger.warning(
-                "cannot list the uploads an interrupted run may have left; a bucket lifecycle rule ends them",
-                metadata: ["error": "\(error)"]
-            )
-            open = nil
-        }
+        let open = self.openUploads()
         let openIDs = open.map { Set($0.map(\.uploadID)) }
         var aborted: Set<String> = continued
         for upload in interrupted.openUploads
@@ -172,19 +163,55 @@ extension PipelineLauncher {
             self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID)
             aborted.insert(upload.uploadID)
         }
-        guard let open else { return }
-        let run = OutputPathTemplate.RunValues(
-            date: interrupted.date,
-            runID: interrupted.runID,
+        let run = self.runValues(date: interrupted.date, runID: interrupted.runID)
+        self.abort(open ?? [], skipping: aborted) { path, template in template.matches(path, run) }
+    }
+
+    /// Aborts every open upload under the output folder at a path one of the pipeline's outputs
+    /// makes for any run: what a run whose journal names no run (damaged in its first line) left.
+    func abortUploadsOfAnyRun() {
+        guard self.steps.objectStore != nil, let open = self.openUploads() else { return }
+        let run = self.runValues(date: "", runID: "")
+        self.abort(open, skipping: []) { path, template in template.matchesAnyRun(path, of: run) }
+    }
+
+    /// The uploads open under the output folder; nil, with a warning, when the store cannot list them.
+    private func openUploads() -> [ObjectStorageClient.PendingUpload]? {
+        guard let store = self.steps.objectStore else { return nil }
+        do {
+            return try store.listMultipartUploads(prefix: self.objectFolder.prefix)
+        } catch {
+            self.logger.warning(
+                "cannot list the uploads an interrupted run may have left; a bucket lifecycle rule ends them",
+                metadata: ["error": "\(error)"]
+            )
+            return nil
+        }
+    }
+
+    /// This pipeline's (shard's) values for a run of `date` and `runID`.
+    func runValues(date: String, runID: String) -> OutputPathTemplate.RunValues {
+        OutputPathTemplate.RunValues(
+            date: date,
+            runID: runID,
             pipeline: self.definition.name,
             shard: self.overrides.shard.map(\.description) ?? "all"
         )
+    }
+
+    /// Aborts the uploads of `open` but `skipping` whose path under the output folder one of the
+    /// pipeline's output paths (or its manifest's) `matches`.
+    private func abort(
+        _ open: [ObjectStorageClient.PendingUpload],
+        skipping: Set<String>,
+        where matches: (String, OutputPathTemplate) -> Bool
+    ) {
         let paths = self.definition.outputs.map(\.path) + [self.definition.manifest]
         let bucket = "s3://\(self.objectFolder.bucket)/"
         let prefix = self.objectFolder.prefix.isEmpty ? "" : self.objectFolder.prefix + "/"
-        for upload in open where !aborted.contains(upload.uploadID) && upload.key.hasPrefix(prefix) {
+        for upload in open where !skipping.contains(upload.uploadID) && upload.key.hasPrefix(prefix) {
             let relative = String(upload.key.dropFirst(prefix.count))
-            guard paths.contains(where: { $0.matches(relative, run) }) else { continue }
+            guard paths.contains(where: { matches(relative, $0) }) else { continue }
             self.steps.abortUpload(at: bucket + upload.key, uploadID: upload.uploadID)
         }
     }

@@ -276,7 +276,11 @@ public struct PipelineLauncher: Sendable {
             self.overrides.resume
             || self.overrides.resumeIfInterrupted && previous.map { $0.fingerprint == context.fingerprint } == true
         guard resuming else {
-            if let previous { self.removeLeftovers(of: previous.runID, interrupted: previous) }
+            if let previous {
+                self.removeLeftovers(of: previous.runID, interrupted: previous)
+            } else if FileManager.default.fileExists(atPath: journalPath) {
+                self.removeLeftoversOfAnUnnamedRun(journalPath: journalPath)
+            }
             return
         }
         guard let previous else {
@@ -321,6 +325,28 @@ public struct PipelineLauncher: Sendable {
         }
         if self.stateFolder != self.folder {
             LeftoverFiles.remove(of: runID, under: self.stateFolder, steps: self.steps)
+        }
+    }
+
+    /// Removes what an interrupted run whose journal names no run (damaged in its first line, or cut
+    /// before it) left, found by path: the temporary files and open uploads that one of the
+    /// pipeline's outputs makes for any run. (The lock is held: no other run of it writes them.)
+    private func removeLeftoversOfAnUnnamedRun(journalPath: String) {
+        let what =
+            ResumeState.damage(path: journalPath).map { self.bucketState?.naming($0) ?? $0 }
+            ?? "\(self.bucketState?.naming(journalPath) ?? journalPath) names no run"
+        self.logger.warning(
+            "\(what); removing what any interrupted run of '\(self.lockName)' left in its outputs' places"
+        )
+        if self.outputsInObjectStorage {
+            self.abortUploadsOfAnyRun()
+            self.removeTails()
+            return
+        }
+        let run = self.runValues(date: "", runID: "")
+        let paths = self.definition.outputs.map(\.path) + [self.definition.manifest]
+        LeftoverFiles.removeOfAnyRun(under: self.folder, steps: self.steps) { relative in
+            paths.contains { $0.matchesAnyRun(relative, of: run) }
         }
     }
 

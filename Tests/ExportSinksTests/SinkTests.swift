@@ -101,6 +101,34 @@ struct SinkTests {
         #expect(!night.matches(night.resolve(run, account: "eu", group: nil) + ".tmp", run))
     }
 
+    @Test func aTemplateKnowsThePathsItMakesForAnyRunOfItsPipelineAndShard() throws {
+        let run = OutputPathTemplate.RunValues(date: "", runID: "", pipeline: "nightly", shard: "1-of-4")
+        let template = try OutputPathTemplate("{pipeline}/dt={date}/group={group}/{run_id}-{shard}.parquet")
+        let other = OutputPathTemplate.RunValues(date: "2026-12-06", runID: "r9", pipeline: "nightly", shard: "1-of-4")
+        #expect(template.matchesAnyRun(template.resolve(other, account: nil, group: "g"), of: run))
+        #expect(!template.matchesAnyRun("nightly/dt=2026-12-06/group=g/r9-2-of-4.parquet", of: run), "another shard")
+        #expect(!template.matchesAnyRun("daily/dt=2026-12-06/group=g/r9-1-of-4.parquet", of: run), "another pipeline")
+        #expect(!template.matchesAnyRun("nightly/dt=/group=g/r9-1-of-4.parquet", of: run), "no date")
+        #expect(!template.matchesAnyRun("nightly/dt=a/b/group=g/r9-1-of-4.parquet", of: run), "two folder levels")
+    }
+
+    @Test func theTemporaryFilesOfARunWhoseIDIsLostAreFoundByTheirOutputsPaths() throws {
+        let folder = try makeTemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder + "/dt=2026-12-05", withIntermediateDirectories: true)
+        let names = [
+            "/.faces.ndjson.gz.tmp-20261205T010000Z-abcdef", "/dt=2026-12-05/.faces.sqlite.tmp-r7-wal",
+            "/dt=2026-12-05/.faces.sqlite.tmp-r7", "/.notes.txt.tmp-r7", "/faces.ndjson.gz", "/.faces.ndjson.gz",
+        ]
+        for name in names { try Data("x".utf8).write(to: URL(fileURLWithPath: folder + name)) }
+        let outputs = [try OutputPathTemplate("faces.ndjson.gz"), try OutputPathTemplate("dt={date}/faces.sqlite")]
+        let run = OutputPathTemplate.RunValues(date: "", runID: "", pipeline: "p")
+        LeftoverFiles.removeOfAnyRun(under: folder, steps: FileSteps(observer: nil)) { relative in
+            outputs.contains { $0.matchesAnyRun(relative, of: run) }
+        }
+        let left = Set(try FileManager.default.subpathsOfDirectory(atPath: folder))
+        #expect(left == ["dt=2026-12-05", ".notes.txt.tmp-r7", "faces.ndjson.gz", ".faces.ndjson.gz"])
+    }
+
     @Test func csvFollowsRFC4180AndPythonReadsItBack() throws {
         let folder = try makeTemporaryDirectory()
         let path = folder + "/faces.csv.gz"

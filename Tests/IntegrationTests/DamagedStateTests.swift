@@ -56,6 +56,29 @@ struct DamagedStateTests {
         #expect(try CrashSweepTests.normalizedOutputs(out) == night.expected)
     }
 
+    /// The journal's first line, which names the run, is overwritten: the temporary files the killed
+    /// run left are found by their outputs' paths and removed, and the next run commits every face.
+    @Test func aJournalDamagedBeforeItNamesItsRunLeavesNoTemporaryFileBehind() async throws {
+        let night = try await CrashSweepTests.prepareNight(outputs: Self.outputs)
+        let out = try await Self.killedRun(night, name: "nameless", journalLine: 10)
+        let path = out + "/.faceexport/sweep.journal"
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes.replaceSubrange(0..<20, with: Array(String(repeating: "X", count: 20).utf8))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        func temporaries() throws -> [String] {
+            try FileManager.default.subpathsOfDirectory(atPath: out).filter { $0.contains(".tmp-") }
+        }
+        #expect(try !temporaries().isEmpty, "the killed run left temporary files")
+
+        let next = try await night.run(out: out)
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(next.stderr.contains("sweep.journal is damaged at byte 0"), "\(next.stderr)")
+        #expect(next.stderr.contains("removing what any interrupted run of 'sweep' left"))
+        #expect(try CrashSweepTests.normalizedOutputs(out) == night.expected)
+        let left = try temporaries()
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test func aTemporaryFileCutToHalfIsRefusedInOneLineAndLastNightStays() async throws {
         let night = try await CrashSweepTests.prepareNight(outputs: Self.outputs)
         let out = try await Self.killedRun(night, name: "cut", journalLine: 10)

@@ -412,6 +412,48 @@ struct ObjectStorageRunTests {
         #expect(try await Self.lines(server, Self.openUploads) == ["0"])
     }
 
+    /// Killed mid-upload, its journal then damaged in the line that names the run: the next run finds
+    /// the killed run's uploads by their paths and aborts them; none stays open, every face once.
+    @Test func aJournalDamagedBeforeItNamesItsRunLeavesNoUploadOpen() async throws {
+        let server = try await Self.startServer()
+        defer { server.stop() }
+        let folder = try makeTemporaryDirectory()
+        try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
+            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
+        try Self.largeNightPipeline(server, folder: folder, latency: 0)
+            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        let environment = Self.environment(server, folder: folder)
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: 52,
+            signal: SIGKILL,
+            environment: environment
+        )
+        #expect(await OperationsTests.wait(run) == SIGKILL)
+        #expect(try await Self.lines(server, Self.openUploads) != ["0"], "the killed night's uploads are open")
+        let client = try server.client()
+        let others = try client.createMultipartUpload("exports/other-pipeline/faces.ndjson")
+        let journal = folder + "/state/.faceexport/nightly-s3.journal"
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: journal)))
+        bytes.replaceSubrange(0..<20, with: Array(String(repeating: "X", count: 20).utf8))
+        try Data(bytes).write(to: URL(fileURLWithPath: journal))
+
+        let next = try await CommandLineTests.faceexport(["run", folder + "/fast.yaml"], environment: environment)
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(next.stderr.contains("nightly-s3.journal is damaged at byte 0"), "\(next.stderr)")
+        try await Self.expectEveryFaceOnce(server, Self.expectedFaces(60, 1000))
+        let open = try await Self.lines(
+            server,
+            "print('\\n'.join(u['UploadId'] for u in s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
+        )
+        #expect(open == [others], "no orphaned upload of the night, the other pipeline's left alone")
+        let left = try await Self.lines(
+            server,
+            "print(s3.list_objects_v2(Bucket=bucket, Prefix='exports/.faceexport/')['KeyCount'])"
+        )
+        #expect(left == ["0"], "no tail left")
+    }
+
     /// The pipeline of `aKilledNightsResumeContinuesItsUploads`, its state in the bucket.
     static func bucketStatePipeline(_ server: MotoServer, folder: String, latency: Double) -> String {
         Self.largeNightPipeline(server, folder: folder, latency: latency)
