@@ -16,24 +16,35 @@ extension BenchCommand {
     ]
 
     /// Where an object-storage scenario's runs go: a local folder, or S3 in parts of `partSize`,
-    /// `inFlight` of an upload's parts sent at once.
-    enum Destination: CustomStringConvertible {
-        case disk
-        case objectStorage(partSize: Int, inFlight: Int)
+    /// `inFlight` of an upload's parts sent at once; Parquet row groups of `rowGroupSize` when
+    /// given (the lean settings for a pod with little memory), of the default otherwise.
+    struct Destination: CustomStringConvertible {
+        var store: (partSize: Int, inFlight: Int)?
+        var rowGroupSize: Int?
+
+        static let disk = Destination()
+
+        static func objectStorage(partSize: Int, inFlight: Int) -> Destination {
+            Destination(store: (partSize, inFlight))
+        }
+
+        /// Parts of 5 MiB (S3's least), one in flight, Parquet row groups of 4 MiB; and the same
+        /// row groups on disk, to compare with.
+        static let leanDisk = Destination(rowGroupSize: 4 << 20)
+        static let leanObjectStorage = Destination(store: (5 << 20, 1), rowGroupSize: 4 << 20)
 
         var description: String {
-            switch self {
-            case .disk: "disk"
-            case .objectStorage(let partSize, let inFlight): "s3-\(partSize >> 20)mib-\(inFlight)-in-flight"
-            }
+            let place = self.store.map { "s3-\($0.partSize >> 20)mib-\($0.inFlight)-in-flight" } ?? "disk"
+            return place + (self.rowGroupSize.map { "-row-groups-\($0 >> 20)mib" } ?? "")
         }
     }
 
     /// `s3`: --cpu-groups realistic libraries of 1,000 faces, no latency, into NDJSON.gz and into
     /// NDJSON.gz, CSV.gz and Parquet at once, each to disk, to S3 in parts of 16 MiB (two in flight,
-    /// the default, and one) and of 5 MiB.
+    /// the default, and one) and of 5 MiB; the three outputs also with the lean settings.
     /// `s3-latency`: 640 libraries of 1,000 faces at 200 ms ± 50 ms a call, 64 at once, into
-    /// NDJSON.gz and Parquet, to disk and to S3: the wall time when the API is the bottleneck.
+    /// NDJSON.gz and Parquet, to disk and to S3 (the defaults twice, then the lean settings): the
+    /// wall time when the API is the bottleneck.
     func objectStorage(latency: Bool) async throws -> [BenchResult] {
         let store = try MotoServer(bucket: "bench")
         defer { store.stop() }
@@ -53,7 +64,7 @@ extension BenchCommand {
                     ["{format: ndjson, path: faces.ndjson.gz}", "{format: parquet, path: faces.parquet}"],
                     [
                         .disk, .objectStorage(partSize: 16 << 20, inFlight: 2), .disk,
-                        .objectStorage(partSize: 16 << 20, inFlight: 2),
+                        .objectStorage(partSize: 16 << 20, inFlight: 2), .leanDisk, .leanObjectStorage,
                     ]
                 )
             ]
@@ -63,7 +74,7 @@ extension BenchCommand {
                     [
                         .disk, .objectStorage(partSize: 16 << 20, inFlight: 2),
                         .objectStorage(partSize: 16 << 20, inFlight: 1), .objectStorage(partSize: 5 << 20, inFlight: 2),
-                    ]
+                    ] + (name == "three" ? [.leanDisk, .leanObjectStorage] : [])
                 )
             }
         var results: [BenchResult] = []
@@ -111,7 +122,7 @@ extension BenchCommand {
                     statistics: statistics
                 )
                 result.figures["cpu_seconds_per_million_faces"] = measured.cpuSecondsPerMillionFaces
-                if case .disk = destination {
+                if destination.store == nil {
                     disk = result
                 } else if let disk {
                     result.figures["cpu_over_disk_per_million_faces"] =
@@ -141,12 +152,16 @@ extension BenchCommand {
         concurrency: Int
     ) -> String {
         var place = "output_dir: \(folder)/out"
-        if case .objectStorage(let partSize, let inFlight) = destination {
+        if let (partSize, inFlight) = destination.store {
             place = """
                 output_dir: s3://\(store.bucket)/\(UUID().uuidString)
                 state: \(folder)/state
                 storage: {endpoint: "\(store.endpoint)", path_style: true, proxy: none, part_size: \(partSize), parts_in_flight: \(inFlight)}
                 """
+        }
+        let outputs = outputs.map { output in
+            guard let rowGroupSize = destination.rowGroupSize, output.contains("format: parquet") else { return output }
+            return output.dropLast() + ", row_group_size: \(rowGroupSize)}"
         }
         return """
             name: bench
