@@ -110,6 +110,11 @@ extension PipelineLauncher {
         } catch {
             let what = "cannot use the output folder \(self.folder): \(error)"
             switch error.code {
+            case _ where error.isWrongRegion:
+                throw LaunchError(
+                    "cannot use the output folder \(self.folder): the bucket is in region "
+                        + "\(error.bucketRegion ?? ""); set storage.region: \(error.bucketRegion ?? "") (\(error.code))"
+                )
             case "NoSuchBucket": throw LaunchError(what + "; create the bucket or correct output_dir")
             case "TokenUnreadable": throw LaunchError(what + "; check AWS_WEB_IDENTITY_TOKEN_FILE")
             case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":

@@ -393,7 +393,9 @@ public final class ObjectStorageClient: Sendable {
                     location: self.location(key),
                     status: answer.status,
                     code: S3XML.values(of: "Code", in: answer.body).first ?? "HTTP\(answer.status)",
-                    message: S3XML.values(of: "Message", in: answer.body).first ?? ""
+                    message: S3XML.values(of: "Message", in: answer.body).first ?? "",
+                    bucketRegion: answer.headers["x-amz-bucket-region"]
+                        ?? S3XML.values(of: "Region", in: answer.body).first
                 )
             }
             return answer
@@ -428,11 +430,23 @@ public struct ObjectStorageError: Error, CustomStringConvertible, Sendable {
     public var code: String
     /// The store's message, or the transport's.
     public var message: String
+    /// The region the store says the bucket is in (`x-amz-bucket-region`, or the error's
+    /// `<Region>`), when it names one: AWS does when the request went to, or was signed for,
+    /// another region.
+    public var bucketRegion: String? = nil
+
+    /// Whether the store refused the call because it went to, or was signed for, another region
+    /// than the bucket's.
+    public var isWrongRegion: Bool {
+        ["PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"].contains(self.code)
+            && self.bucketRegion != nil
+    }
 
     public var description: String {
         let status = self.status == 0 ? "" : " (HTTP \(self.status))"
         let message = self.message.isEmpty ? "" : ": \(self.message)"
-        return "object storage: \(self.operation) \(self.location) failed with \(self.code)\(status)\(message)"
+        let region = self.isWrongRegion ? " (the bucket is in \(self.bucketRegion ?? ""))" : ""
+        return "object storage: \(self.operation) \(self.location) failed with \(self.code)\(status)\(message)\(region)"
     }
 }
 

@@ -98,6 +98,48 @@ struct ObjectStorageRetryTests {
         #expect(clock.sleeps.withLock { $0 }.isEmpty)
     }
 
+    /// AWS answers a call sent to, or signed for, another region than the bucket's with the
+    /// bucket's region: in a header (a redirect) or in the error (a signature for another region).
+    @Test func aBucketInAnotherRegionIsNamedAtOnce() {
+        let redirect = Result<TransportResponse, TransportFailure>.success(
+            TransportResponse(
+                status: 301,
+                headers: ["x-amz-bucket-region": "eu-central-1"],
+                body: Data(
+                    "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message></Error>"
+                        .utf8
+                )
+            )
+        )
+        let malformed = Result<TransportResponse, TransportFailure>.success(
+            TransportResponse(
+                status: 400,
+                body: Data(
+                    "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting 'ap-south-1'</Message><Region>ap-south-1</Region></Error>"
+                        .utf8
+                )
+            )
+        )
+        for (answer, region) in [(redirect, "eu-central-1"), (malformed, "ap-south-1")] {
+            let store = ScriptedStore([answer, Self.stored])
+            let failure = #expect(throws: ObjectStorageError.self) {
+                try Self.client(store, clock: Clock()).putObject("k", body: Data())
+            }
+            #expect(failure?.isWrongRegion == true)
+            #expect(failure?.bucketRegion == region)
+            #expect(
+                failure?.description.hasSuffix("(the bucket is in \(region))") == true,
+                "\(String(describing: failure))"
+            )
+            #expect(store.calls.withLock { $0 } == 1, "not tried again")
+        }
+        let denied = ScriptedStore([Self.error(403, "AccessDenied")])
+        let failure = #expect(throws: ObjectStorageError.self) {
+            try Self.client(denied, clock: Clock()).putObject("k", body: Data())
+        }
+        #expect(failure?.isWrongRegion == false)
+    }
+
     @Test func aCertificateOrAProxyThatRefusesIsNotWaitedFor() {
         for failure in [TransportFailure.tls("certificate verify failed"), .proxy("403 Forbidden")] {
             let store = ScriptedStore([.failure(failure), Self.stored])
