@@ -29,8 +29,9 @@ public final class ObjectStorageClient: Sendable {
         }
     }
 
-    /// How a call is tried again when the store cannot be reached, is busy (`SlowDown`, 503) or
-    /// fails on its side (500, `InternalError`, `RequestTimeout`): after `baseDelay` seconds,
+    /// How a call is tried again when the store cannot be reached, is busy (`SlowDown`, 503, 429),
+    /// is full (a quota: Ceph's `QuotaExceeded`, MinIO's `XMinioStorageFull`, 507) or fails on its
+    /// side (500, `InternalError`, `RequestTimeout`): after `baseDelay` seconds,
     /// doubling up to `maxDelay`, for as long as `tolerance` allows. Any other answer (a refused
     /// key, a missing bucket) is final at once.
     public struct Retry: Sendable {
@@ -48,8 +49,11 @@ public final class ObjectStorageClient: Sendable {
         /// Whether `error` is worth another try.
         public static func isTransient(_ error: ObjectStorageError) -> Bool {
             if error.status == 0 { return error.code == "Unreachable" }
-            if [500, 502, 503, 504].contains(error.status) { return true }
-            return ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"].contains(error.code)
+            if [429, 500, 502, 503, 504, 507].contains(error.status) { return true }
+            return [
+                "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "TooManyRequests",
+                "QuotaExceeded", "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded",
+            ].contains(error.code)
         }
     }
 

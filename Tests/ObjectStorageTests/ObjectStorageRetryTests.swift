@@ -71,6 +71,19 @@ struct ObjectStorageRetryTests {
         #expect(clock.sleeps.withLock { $0 } == [0.5, 1, 2, 4])
     }
 
+    /// A full quota is waited out as a busy store is: space may be freed (an old night deleted by
+    /// its lifecycle rule) while the run waits.
+    @Test func aFullQuotaOrATooManyRequestsIsTriedAgain() throws {
+        let store = ScriptedStore([
+            Self.error(403, "QuotaExceeded"), Self.error(507, "XMinioStorageFull"), Self.error(429, "TooManyRequests"),
+            Self.error(400, "XMinioAdminBucketQuotaExceeded"), Self.stored,
+        ])
+        let clock = Clock()
+        try Self.client(store, clock: clock).putObject("k", body: Data("x".utf8))
+        #expect(store.calls.withLock { $0 } == 5)
+        #expect(clock.sleeps.withLock { $0 } == [0.5, 1, 2, 4])
+    }
+
     @Test func aStoreThatStaysDownFailsTheCallOnceTheToleranceIsSpent() {
         let store = ScriptedStore([.failure(.connection("Connection refused"))])
         let clock = Clock()
