@@ -163,8 +163,8 @@ extension PipelineLauncher {
         let open = self.openUploads()
         let openIDs = open.map { Set($0.map(\.uploadID)) }
         var aborted: Set<String> = continued
-        for upload in interrupted.openUploads
-        where !continued.contains(upload.uploadID) && openIDs?.contains(upload.uploadID) != false {
+        for upload in interrupted.openUploads where !continued.contains(upload.uploadID) {
+            guard openIDs?.contains(upload.uploadID) != false || self.isListedUnderItsKey(upload) else { continue }
             self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID)
             aborted.insert(upload.uploadID)
         }
@@ -180,17 +180,36 @@ extension PipelineLauncher {
         self.abort(open, skipping: []) { path, template in template.matchesAnyRun(path, of: run) }
     }
 
-    /// The uploads open under the output folder; nil, with a warning, when the store cannot list them.
+    /// The uploads open under the output folder; nil, with a warning, when the store cannot list
+    /// them. MinIO lists a prefix's uploads only when the prefix is a whole key (a folder lists
+    /// none) and the whole bucket's without one: when the folder lists none, the bucket's are
+    /// listed and kept if under it.
     private func openUploads() -> [ObjectStorageClient.PendingUpload]? {
         guard let store = self.steps.objectStore else { return nil }
+        let prefix = self.objectFolder.prefix
         do {
-            return try store.listMultipartUploads(prefix: self.objectFolder.prefix)
+            let listed = try store.listMultipartUploads(prefix: prefix)
+            guard listed.isEmpty, !prefix.isEmpty else { return listed }
+            return try store.listMultipartUploads(prefix: "").filter { $0.key.hasPrefix(prefix) }
         } catch {
             self.logger.warning(
                 "cannot list the uploads an interrupted run may have left; a bucket lifecycle rule ends them",
                 metadata: ["error": "\(error)"]
             )
             return nil
+        }
+    }
+
+    /// Whether `upload`, missing from the folder's listing, is open when its own key is listed (a
+    /// store that lists only by whole key, as MinIO does); true when the store cannot say.
+    private func isListedUnderItsKey(_ upload: OpenUpload) -> Bool {
+        let bucket = "s3://\(self.objectFolder.bucket)/"
+        guard let store = self.steps.objectStore, upload.object.hasPrefix(bucket) else { return true }
+        let key = String(upload.object.dropFirst(bucket.count))
+        do {
+            return try store.listMultipartUploads(prefix: key).contains { $0.uploadID == upload.uploadID }
+        } catch {
+            return true
         }
     }
 

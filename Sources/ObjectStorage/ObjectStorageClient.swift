@@ -273,7 +273,9 @@ public final class ObjectStorageClient: Sendable {
         var uploads: [PendingUpload] = []
         var marker: (key: String, uploadID: String)?
         while true {
-            var query: [(name: String, value: String?)] = [("uploads", nil), ("prefix", prefix)]
+            // No prefix at all for the whole bucket's: MinIO reads an empty one as a key.
+            var query: [(name: String, value: String?)] =
+                [("uploads", nil)] + (prefix.isEmpty ? [] : [("prefix", prefix)])
             if let marker {
                 query += [("key-marker", marker.key), ("upload-id-marker", marker.uploadID)]
             }

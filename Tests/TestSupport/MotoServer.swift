@@ -19,7 +19,42 @@ public final class MotoServer: @unchecked Sendable {
     private let input: Pipe
 
     static let script = #"""
-        import json, os, socket, subprocess, sys, time, boto3
+        import http.client, http.server, json, os, re, socket, subprocess, sys, threading, time, boto3
+        import urllib.parse
+
+        def whole_key_listing(upstream):
+            """A proxy in front of moto that lists uploads as MinIO does: a prefix lists only the
+            uploads of the key it names in whole; no prefix, every upload of the bucket."""
+            class Proxy(http.server.BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+                def log_message(self, *args): pass
+                def forward(self):
+                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    headers = {k: v for k, v in self.headers.items()
+                               if k.lower() not in ("expect", "connection", "keep-alive", "transfer-encoding")}
+                    connection = http.client.HTTPConnection("127.0.0.1", upstream)
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    answer = connection.getresponse()
+                    data = answer.read()
+                    query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query, keep_blank_values=True)
+                    prefix = query.get("prefix", [""])[0]
+                    if self.command == "GET" and "uploads" in query and prefix and answer.status == 200:
+                        def keep(match):
+                            key = re.search(rb"<Key>(.*?)</Key>", match.group(0))
+                            return match.group(0) if key and key.group(1).decode() == prefix else b""
+                        data = re.sub(rb"<Upload>.*?</Upload>", keep, data, flags=re.S)
+                    self.send_response(answer.status)
+                    for k, v in answer.getheaders():
+                        if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD": self.wfile.write(data)
+                do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            return server.server_address[1]
+
         probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
         # Three calls without signatures (making the user, its policy and its keys); then every
         # call must be signed by a key moto knows.
@@ -49,6 +84,8 @@ public final class MotoServer: @unchecked Sendable {
             key = iam.create_access_key(UserName="faceexport")["AccessKey"]
             boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
                          aws_secret_access_key=key["SecretAccessKey"]).create_bucket(Bucket=sys.argv[1])
+            if sys.argv[3] == "whole-key":
+                url = "http://127.0.0.1:%d" % whole_key_listing(port)
             print(json.dumps({"endpoint": url, "key": key["AccessKeyId"], "secret": key["SecretAccessKey"],
                               "role": role["Arn"]}), flush=True)
             sys.stdin.read()
@@ -57,12 +94,20 @@ public final class MotoServer: @unchecked Sendable {
         """#
 
     /// Starts the server with a bucket named `bucket`, refusing to complete an upload with a part
-    /// but the last smaller than `minimumPartSize` (S3's 5 MiB by default).
-    public init(bucket: String = "nightly", minimumPartSize: Int = 5 << 20) throws {
+    /// but the last smaller than `minimumPartSize` (S3's 5 MiB by default). With
+    /// `listingUploadsByWholeKey`, the endpoint is a proxy that lists open uploads as MinIO does: a
+    /// prefix lists only the uploads of the key it names in whole (a folder, none), no prefix all.
+    public init(
+        bucket: String = "nightly",
+        minimumPartSize: Int = 5 << 20,
+        listingUploadsByWholeKey: Bool = false
+    )
+        throws
+    {
         self.bucket = bucket
         let started = try PythonReaders.startServer(
             Self.script,
-            [bucket, String(minimumPartSize)],
+            [bucket, String(minimumPartSize), listingUploadsByWholeKey ? "whole-key" : "prefix"],
             name: "moto's server"
         )
         (self.process, self.input) = (started.process, started.input)
