@@ -163,8 +163,16 @@ extension PipelineLauncher {
         let open = self.openUploads()
         let openIDs = open.map { Set($0.map(\.uploadID)) }
         var aborted: Set<String> = continued
+        // Looked up under their own keys until one is not there either: then the listing is the
+        // store's whole truth (on AWS, one call, not one per library's file).
+        var listingMayMiss = true
         for upload in interrupted.openUploads where !continued.contains(upload.uploadID) {
-            guard openIDs?.contains(upload.uploadID) != false || self.isListedUnderItsKey(upload) else { continue }
+            if openIDs?.contains(upload.uploadID) == false {
+                guard listingMayMiss, self.isListedUnderItsKey(upload) else {
+                    listingMayMiss = false
+                    continue
+                }
+            }
             self.steps.abortUpload(at: upload.object, uploadID: upload.uploadID)
             aborted.insert(upload.uploadID)
         }
