@@ -117,11 +117,19 @@ public final class ObjectStorageClient: Sendable {
         let answer = try self.call(
             "PUT",
             key: key,
-            headers: ifNoneMatch ? [("If-None-Match", "*")] : [],
+            headers: ifNoneMatch ? self.onlyIfAbsent : [],
             body: body,
             operation: "PutObject"
         )
         return answer.headers["etag"] ?? ""
+    }
+
+    /// The headers that make a `PUT` create only: `If-None-Match: *`, and for Google Cloud Storage,
+    /// whose XML API reads `If-None-Match` on reads only, `x-goog-if-generation-match: 0`.
+    private var onlyIfAbsent: [(name: String, value: String)] {
+        let host = self.configuration.endpoint.host?.lowercased() ?? ""
+        let google = host == "storage.googleapis.com" || host.hasSuffix(".storage.googleapis.com")
+        return [("If-None-Match", "*")] + (google ? [("x-goog-if-generation-match", "0")] : [])
     }
 
     /// The object under `key`: small ones (the transport's answer limit, 4 MiB by default).

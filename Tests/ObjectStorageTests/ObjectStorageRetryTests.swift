@@ -10,6 +10,7 @@ struct ObjectStorageRetryTests {
     final class ScriptedStore: HTTPTransport {
         let answers: Mutex<[Result<TransportResponse, TransportFailure>]>
         let calls = Mutex(0)
+        let requests = Mutex<[TransportRequest]>([])
 
         init(_ answers: [Result<TransportResponse, TransportFailure>]) { self.answers = Mutex(answers) }
 
@@ -18,6 +19,7 @@ struct ObjectStorageRetryTests {
             completion: @escaping @Sendable (Result<TransportResponse, TransportFailure>) -> Void
         ) {
             self.calls.withLock { $0 += 1 }
+            self.requests.withLock { $0.append(request) }
             let answer = self.answers.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] }
             completion(answer)
         }
@@ -151,6 +153,29 @@ struct ObjectStorageRetryTests {
             try Self.client(denied, clock: Clock()).putObject("k", body: Data())
         }
         #expect(failure?.isWrongRegion == false)
+    }
+
+    /// A create-only `PUT` (the lock in the bucket) says so as each store reads it: Google Cloud
+    /// Storage's XML API honours `If-None-Match` on reads only.
+    @Test func aCreateOnlyPutCarriesThePreconditionEachStoreReads() throws {
+        for (endpoint, google) in [("https://storage.googleapis.com", true), ("http://127.0.0.1:9", false)] {
+            let store = ScriptedStore([Self.stored])
+            var configuration = ObjectStorageClient.Configuration(endpoint: URL(string: endpoint)!, bucket: "b")
+            configuration.pathStyle = true
+            let client = ObjectStorageClient(
+                configuration: configuration,
+                credentials: { .init(accessKeyID: "k", secretAccessKey: "s") },
+                transport: store
+            )
+            try client.putObject("lock", body: Data("{}".utf8), ifNoneMatch: true)
+            try client.putObject("plain", body: Data())
+            let headers = store.requests.withLock { $0 }.map {
+                Dictionary($0.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
+            }
+            #expect(headers[0]["if-none-match"] == "*")
+            #expect(headers[0]["x-goog-if-generation-match"] == (google ? "0" : nil), "\(endpoint)")
+            #expect(headers[1]["if-none-match"] == nil && headers[1]["x-goog-if-generation-match"] == nil)
+        }
     }
 
     @Test func aCertificateOrAProxyThatRefusesIsNotWaitedFor() {
