@@ -328,8 +328,10 @@ struct ObjectStorageRunTests {
     /// Killed after its uploads sent parts and stored their tails, the night is resumed: its
     /// uploads are continued, not sent again (the tails read back, no upload started again for
     /// the night's file), and every face is in the objects once; no upload or tail stays behind.
-    @Test func aKilledNightsResumeContinuesItsUploads() async throws {
-        let server = try await Self.startServer()
+    /// Also on a store that lists uploads as MinIO does.
+    @Test(arguments: [false, true])
+    func aKilledNightsResumeContinuesItsUploads(wholeKeyListing: Bool) async throws {
+        let server = try await offThePool { try MotoServer(listingUploadsByWholeKey: wholeKeyListing) }
         defer { server.stop() }
         let folder = try makeTemporaryDirectory()
         try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
