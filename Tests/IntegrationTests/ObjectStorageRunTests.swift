@@ -333,19 +333,8 @@ struct ObjectStorageRunTests {
     func aKilledNightsResumeContinuesItsUploads(wholeKeyListing: Bool) async throws {
         let server = try await offThePool { try MotoServer(listingUploadsByWholeKey: wholeKeyListing) }
         defer { server.stop() }
-        let folder = try makeTemporaryDirectory()
-        try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
-            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
-        try Self.largeNightPipeline(server, folder: folder, latency: 0)
-            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
-        var environment = Self.environment(server, folder: folder)
-        let run = try await OperationsTests.startSlowRun(
-            folder + "/slow.yaml",
-            libraries: 52,
-            signal: SIGKILL,
-            environment: environment
-        )
-        #expect(await OperationsTests.wait(run) == SIGKILL)
+        let (folder, killedRunsEnvironment) = try await Self.killedLargeNight(server)
+        var environment = killedRunsEnvironment
         let tails = try await Self.lines(
             server,
             "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket=bucket, Prefix='exports/.faceexport/').get('Contents', [])))"
@@ -378,19 +367,7 @@ struct ObjectStorageRunTests {
     @Test func aResumeRefusingADamagedTailLeavesNoUploadOpen() async throws {
         let server = try await Self.startServer()
         defer { server.stop() }
-        let folder = try makeTemporaryDirectory()
-        try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
-            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
-        try Self.largeNightPipeline(server, folder: folder, latency: 0)
-            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
-        let environment = Self.environment(server, folder: folder)
-        let run = try await OperationsTests.startSlowRun(
-            folder + "/slow.yaml",
-            libraries: 52,
-            signal: SIGKILL,
-            environment: environment
-        )
-        #expect(await OperationsTests.wait(run) == SIGKILL)
+        let (folder, environment) = try await Self.killedLargeNight(server)
         let client = try server.client()
         let tails = try client.listObjects(prefix: "exports/.faceexport/").filter { $0.size > 0 }
         #expect(!tails.isEmpty, "the killed night stored tails")
@@ -423,19 +400,7 @@ struct ObjectStorageRunTests {
     func aKilledNightsUploadsAreAbortedByTheNextRun(wholeKeyListing: Bool, damaged: Bool) async throws {
         let server = try await offThePool { try MotoServer(listingUploadsByWholeKey: wholeKeyListing) }
         defer { server.stop() }
-        let folder = try makeTemporaryDirectory()
-        try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
-            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
-        try Self.largeNightPipeline(server, folder: folder, latency: 0)
-            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
-        let environment = Self.environment(server, folder: folder)
-        let run = try await OperationsTests.startSlowRun(
-            folder + "/slow.yaml",
-            libraries: 52,
-            signal: SIGKILL,
-            environment: environment
-        )
-        #expect(await OperationsTests.wait(run) == SIGKILL)
+        let (folder, environment) = try await Self.killedLargeNight(server)
         #expect(try await Self.lines(server, Self.openUploads) != ["0"], "the killed night's uploads are open")
         let client = try server.client()
         let others = try client.createMultipartUpload("exports/other-pipeline/faces.ndjson")
@@ -462,6 +427,25 @@ struct ObjectStorageRunTests {
             "print(s3.list_objects_v2(Bucket=bucket, Prefix='exports/.faceexport/')['KeyCount'])"
         )
         #expect(left == ["0"], "no tail left")
+    }
+
+    /// A large night (`largeNightPipeline`) in a new folder, slowed down and killed with SIGKILL
+    /// once its uploads have sent parts; `fast.yaml` beside it is the same night at full speed.
+    static func killedLargeNight(_ server: MotoServer) async throws -> (folder: String, environment: [String: String]) {
+        let folder = try makeTemporaryDirectory()
+        try Self.largeNightPipeline(server, folder: folder, latency: 0.05)
+            .write(toFile: folder + "/slow.yaml", atomically: true, encoding: .utf8)
+        try Self.largeNightPipeline(server, folder: folder, latency: 0)
+            .write(toFile: folder + "/fast.yaml", atomically: true, encoding: .utf8)
+        let environment = Self.environment(server, folder: folder)
+        let run = try await OperationsTests.startSlowRun(
+            folder + "/slow.yaml",
+            libraries: 52,
+            signal: SIGKILL,
+            environment: environment
+        )
+        #expect(await OperationsTests.wait(run) == SIGKILL)
+        return (folder, environment)
     }
 
     /// The pipeline of `aKilledNightsResumeContinuesItsUploads`, its state in the bucket.
