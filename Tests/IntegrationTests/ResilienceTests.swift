@@ -110,9 +110,11 @@ struct ResilienceTests {
             "the simulator admitted \(result.statistics.busiestSecond) in one second"
         )
         // Arrivals jitter by a few milliseconds, so a client paced at exactly the limit is refused now
-        // and then; it must not hammer (the benchmark measures the share precisely).
+        // and then, more often on a loaded machine, where calls sent apart can arrive together (21% of
+        // them once in CI beside the crash sweeps); it must not hammer, as an unpaced client at 8 in
+        // flight would (most of its calls refused). The benchmark measures the share precisely.
         #expect(
-            result.statistics.rejections * 5 <= result.statistics.requests,
+            result.statistics.rejections * 3 <= result.statistics.requests,
             "throttled \(result.statistics.rejections) times"
         )
     }
