@@ -32,6 +32,13 @@ struct UploadOptions {
     var tailFolder: String?
 }
 
+extension OutputSink.Configuration {
+    /// How this output's files are streamed when their path is `s3://bucket/key`.
+    var uploadOptions: UploadOptions {
+        UploadOptions(partSize: self.partSize, partsInFlight: self.partsInFlight, tailFolder: self.tailFolder)
+    }
+}
+
 /// Opens the output for `path`: gzip when it ends in `.gz`; with `resume`, continues a file an
 /// interrupted run left. An `s3://bucket/key` path is streamed to object storage as `uploads` says.
 func makeByteOutput(

@@ -250,14 +250,6 @@ public final class OutputSink: RecordSink {
         self.finished = []
     }
 
-    private var uploadOptions: UploadOptions {
-        UploadOptions(
-            partSize: self.configuration.partSize,
-            partsInFlight: self.configuration.partsInFlight,
-            tailFolder: self.configuration.tailFolder
-        )
-    }
-
     private func key(for source: RecordSource) -> PartitionKey {
         PartitionKey(
             account: self.configuration.path.isPerAccount ? source.account : nil,
@@ -286,7 +278,7 @@ public final class OutputSink: RecordSink {
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume,
-                uploads: self.uploadOptions,
+                uploads: self.configuration.uploadOptions,
                 steps: self.configuration.steps
             )
         case .csv:
@@ -298,7 +290,7 @@ public final class OutputSink: RecordSink {
                 compression: self.configuration.compression,
                 mode: self.configuration.fileMode,
                 resume: resume,
-                uploads: self.uploadOptions,
+                uploads: self.configuration.uploadOptions,
                 steps: self.configuration.steps
             )
         case .parquet:

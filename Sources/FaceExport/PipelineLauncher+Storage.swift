@@ -111,9 +111,10 @@ extension PipelineLauncher {
             let what = "cannot use the output folder \(self.folder): \(error)"
             switch error.code {
             case _ where error.isWrongRegion:
+                let region = error.bucketRegion ?? ""
                 throw LaunchError(
-                    "cannot use the output folder \(self.folder): the bucket is in region "
-                        + "\(error.bucketRegion ?? ""); set storage.region: \(error.bucketRegion ?? "") (\(error.code))"
+                    "cannot use the output folder \(self.folder): the bucket is in region \(region); "
+                        + "set storage.region: \(region) (\(error.code))"
                 )
             case "NoSuchBucket": throw LaunchError(what + "; create the bucket or correct output_dir")
             case "TokenUnreadable": throw LaunchError(what + "; check AWS_WEB_IDENTITY_TOKEN_FILE")
@@ -188,17 +189,11 @@ extension PipelineLauncher {
         self.abort(open, skipping: []) { path, template in template.matchesAnyRun(path, of: run) }
     }
 
-    /// The uploads open under the output folder; nil, with a warning, when the store cannot list
-    /// them. MinIO lists a prefix's uploads only when the prefix is a whole key (a folder lists
-    /// none) and the whole bucket's without one: when the folder lists none, the bucket's are
-    /// listed and kept if under it.
+    /// The uploads open under the output folder; nil, with a warning, when the store cannot list them.
     private func openUploads() -> [ObjectStorageClient.PendingUpload]? {
         guard let store = self.steps.objectStore else { return nil }
-        let prefix = self.objectFolder.prefix
         do {
-            let listed = try store.listMultipartUploads(prefix: prefix)
-            guard listed.isEmpty, !prefix.isEmpty else { return listed }
-            return try store.listMultipartUploads(prefix: "").filter { $0.key.hasPrefix(prefix) }
+            return try store.openUploads(under: self.objectFolder.prefix)
         } catch {
             self.logger.warning(
                 "cannot list the uploads an interrupted run may have left; a bucket lifecycle rule ends them",
@@ -238,7 +233,7 @@ extension PipelineLauncher {
         skipping: Set<String>,
         where matches: (String, OutputPathTemplate) -> Bool
     ) {
-        let paths = self.definition.outputs.map(\.path) + [self.definition.manifest]
+        let paths = self.outputPaths
         let bucket = "s3://\(self.objectFolder.bucket)/"
         let prefix = self.objectFolder.prefix.isEmpty ? "" : self.objectFolder.prefix + "/"
         for upload in open where !skipping.contains(upload.uploadID) && upload.key.hasPrefix(prefix) {

@@ -211,11 +211,16 @@ public struct PipelineLauncher: Sendable {
         "pid \(getpid()) on \(ProcessInfo.processInfo.hostName), started \(RunIdentity.format(startedAt, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"
     }
 
+    /// The paths the pipeline's outputs and its manifest are written at.
+    var outputPaths: [OutputPathTemplate] { self.definition.outputs.map(\.path) + [self.definition.manifest] }
+
+    /// `text` with the run's state files named where they live: in the bucket for a state there.
+    func namingState(_ text: String) -> String { self.bucketState?.naming(text) ?? text }
+
     /// With `--shard`, every output and the manifest must be per shard, or the shards overwrite each other.
     private func checkShardedPaths() throws(LaunchError) {
         guard let shard = self.overrides.shard else { return }
-        let unsharded = self.definition.outputs.map(\.path) + [self.definition.manifest]
-        if let path = unsharded.first(where: { !$0.isPerShard }) {
+        if let path = self.outputPaths.first(where: { !$0.isPerShard }) {
             throw LaunchError(
                 "with --shard \(shard.index)/\(shard.count) every output path and the manifest must contain {shard}, "
                     + "or the shards overwrite each other: '\(path.text)' does not"
@@ -284,7 +289,7 @@ public struct PipelineLauncher: Sendable {
             return
         }
         guard let previous else {
-            if let damage = ResumeState.damage(path: journalPath).map({ self.bucketState?.naming($0) ?? $0 }) {
+            if let damage = ResumeState.damage(path: journalPath).map(self.namingState) {
                 throw LaunchError(
                     "cannot resume: \(damage), before it names its run; run without --resume to start over"
                 )
@@ -306,7 +311,7 @@ public struct PipelineLauncher: Sendable {
         context.date = previous.date
         if previous.startedAt > 0 { context.startedAt = previous.startedAt }
         context.resume = previous
-        if let damage = previous.damage.map({ self.bucketState?.naming($0) ?? $0 }) {
+        if let damage = previous.damage.map(self.namingState) {
             self.logger.warning(
                 "\(damage); continuing from the last line before it (the pages after it are fetched again)"
             )
@@ -332,9 +337,7 @@ public struct PipelineLauncher: Sendable {
     /// before it) left, found by path: the temporary files and open uploads that one of the
     /// pipeline's outputs makes for any run. (The lock is held: no other run of it writes them.)
     private func removeLeftoversOfAnUnnamedRun(journalPath: String) {
-        let what =
-            ResumeState.damage(path: journalPath).map { self.bucketState?.naming($0) ?? $0 }
-            ?? "\(self.bucketState?.naming(journalPath) ?? journalPath) names no run"
+        let what = self.namingState(ResumeState.damage(path: journalPath) ?? "\(journalPath) names no run")
         self.logger.warning(
             "\(what); removing what any interrupted run of '\(self.lockName)' left in its outputs' places"
         )
@@ -344,7 +347,7 @@ public struct PipelineLauncher: Sendable {
             return
         }
         let run = self.runValues(date: "", runID: "")
-        let paths = self.definition.outputs.map(\.path) + [self.definition.manifest]
+        let paths = self.outputPaths
         LeftoverFiles.removeOfAnyRun(under: self.folder, steps: self.steps) { relative in
             paths.contains { $0.matchesAnyRun(relative, of: run) }
         }

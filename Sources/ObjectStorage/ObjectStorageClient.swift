@@ -302,6 +302,15 @@ public final class ObjectStorageClient: Sendable {
         return uploads
     }
 
+    /// Every upload open under `prefix`, on any store. MinIO lists a prefix's uploads only when the
+    /// prefix is a whole key (a folder lists none) and the whole bucket's without one: when
+    /// `prefix` lists none, the bucket's are listed and those under it kept.
+    public func openUploads(under prefix: String) throws(ObjectStorageError) -> [PendingUpload] {
+        let listed = try self.listMultipartUploads(prefix: prefix)
+        guard listed.isEmpty, !prefix.isEmpty else { return listed }
+        return try self.listMultipartUploads(prefix: "").filter { $0.key.hasPrefix(prefix) }
+    }
+
     /// `s3://bucket/key`, for messages.
     private func location(_ key: String?) -> String {
         "s3://\(self.configuration.bucket)/\(key ?? "")"

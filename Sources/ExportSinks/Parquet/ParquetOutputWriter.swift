@@ -53,11 +53,7 @@ final class ParquetOutputWriter: FileWriter {
             runID: run.runID,
             mode: configuration.fileMode,
             resume: resume,
-            uploads: UploadOptions(
-                partSize: configuration.partSize,
-                partsInFlight: configuration.partsInFlight,
-                tailFolder: configuration.tailFolder
-            ),
+            uploads: configuration.uploadOptions,
             steps: configuration.steps
         )
         self.file = file
