@@ -454,6 +454,49 @@ struct ParquetFileTests {
         #expect(String(decoding: output, as: UTF8.self) == "0 5\n")
     }
 
+    /// Bounds order bytes unsigned, first differing byte first, a prefix before what extends it:
+    /// whether the values differ in their first eight bytes or only after them.
+    @Test func boundsOrderBytesUnsignedWhereverTheyDiffer() {
+        let values = [
+            "", "a", "abcdefgh", "abcdefgh\u{0}", "abcdefghi", "abcdefgi", "abcdefgé", "abcdefgéz", "b", "é", "ér",
+            "\u{7F}", "\u{80}", "\u{10FFFF}",
+        ].map { Array($0.utf8) }
+        for first in values {
+            for second in values {
+                let order = first.withUnsafeBufferPointer { ParquetStatistics.compare($0, second) }
+                let expected = first == second ? 0 : first.lexicographicallyPrecedes(second) ? -1 : 1
+                #expect(order.signum() == expected, "\(first) against \(second)")
+            }
+        }
+        var statistics = ParquetStatistics()
+        for value in values.shuffled() { value.withUnsafeBufferPointer { statistics.add($0) } }
+        #expect(statistics.minimumBytes == [] && statistics.maximumBytes == Array("\u{10FFFF}".utf8))
+    }
+
+    /// Values that repeat, alternate and come back keep their dictionary indices: the shortcut for a
+    /// value like the one before it never gives a value another's index.
+    @Test func repeatedAndAlternatingValuesKeepTheirDictionaryIndices() throws {
+        let compressor = try ParquetPageCompressor(codec: .none)
+        var chunk = ParquetColumnChunk(column: Self.columns[0], dictionaryLimit: 1 << 20, pageSize: 1 << 20)
+        let values = ["g1", "g1", "g1", "g2", "g1", "g1", "g10", "g2", "g2", "", "", "g1"]
+        for value in values { Array(value.utf8).withUnsafeBufferPointer { chunk.append($0) } }
+        try chunk.finishPage(compressor)
+        let dictionary = try #require(chunk.dictionary)
+        #expect(dictionary.count == 4)
+        let indices = values.map { value in
+            (0..<UInt32(dictionary.count)).first { index in
+                Array(value.utf8).withUnsafeBufferPointer { dictionary.holds(index, equalTo: $0) }
+            }
+        }
+        #expect(indices == [0, 0, 0, 1, 0, 0, 2, 1, 1, 3, 3, 0])
+        // The page holds exactly those indices, RLE/bit-packed at two bits after its width byte.
+        var expected = ThriftCompactWriter()
+        expected.append(2)
+        ParquetHybridEncoding.encode(indices.map { $0! }, bitWidth: 2, into: &expected)
+        let page = try #require(chunk.pages.first)
+        #expect(Array(page.suffix(expected.bytes.count)) == expected.bytes)
+    }
+
     @Test func truncatedBoundsStayValidUTF8AndStillBoundTheValues() {
         let long = Array((String(repeating: "é", count: 40) + "z").utf8)
         let minimum = ParquetStatistics.truncatedMinimum(long)

@@ -19,6 +19,8 @@ struct ParquetColumnChunk {
     private(set) var dictionary: ParquetDictionary?
     /// Whether the dictionary is full or does not pay: new values go to PLAIN pages.
     private var fellBack = false
+    /// The dictionary index and hash of the last value looked up.
+    private var previousValue: (index: UInt32, hash: UInt64)?
     /// Values the chunk has encoded with the dictionary, and their bytes PLAIN.
     private var dictionaryValues = 0
     private var dictionaryValuesPlainBytes = 0
@@ -84,10 +86,19 @@ struct ParquetColumnChunk {
 
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
         precondition(self.column.type == .byteArray, "bytes in the integer column \(self.column.name)")
-        let hash = self.pageUsesDictionary || self.column.hasBloomFilter ? XXHash64.hash(bytes) : 0
-        if self.column.hasBloomFilter { self.hashes.append(hash) }
         if self.pageUsesDictionary {
-            self.indices.append(self.dictionary!.index(of: bytes, hash: hash))
+            // A value like the one before it (a library's id, row after row) is not looked up again.
+            let hash: UInt64
+            let index: UInt32
+            if let previous = self.previousValue, self.dictionary!.holds(previous.index, equalTo: bytes) {
+                (index, hash) = previous
+            } else {
+                hash = XXHash64.hash(bytes)
+                index = self.dictionary!.index(of: bytes, hash: hash)
+                self.previousValue = (index, hash)
+            }
+            if self.column.hasBloomFilter { self.hashes.append(hash) }
+            self.indices.append(index)
             self.dictionaryValues += 1
             self.dictionaryValuesPlainBytes += 4 + bytes.count
             if self.dictionary!.encoded.count > self.dictionaryLimit
@@ -97,7 +108,12 @@ struct ParquetColumnChunk {
                 self.mustFinishPage = true
             }
         } else {
-            withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { self.values.append(contentsOf: $0) }
+            if self.column.hasBloomFilter { self.hashes.append(XXHash64.hash(bytes)) }
+            let count = UInt32(bytes.count)
+            self.values.append(UInt8(truncatingIfNeeded: count))
+            self.values.append(UInt8(truncatingIfNeeded: count >> 8))
+            self.values.append(UInt8(truncatingIfNeeded: count >> 16))
+            self.values.append(UInt8(truncatingIfNeeded: count >> 24))
             self.values.append(contentsOf: bytes)
         }
         self.pageStatistics.add(bytes)
@@ -140,39 +156,45 @@ struct ParquetColumnChunk {
             body += indices.bytes
             encoding = 8  // RLE_DICTIONARY
         } else {
-            body += self.values
+            // A required column's PLAIN values are the body as they are: not copied to be compressed.
+            if body.isEmpty { swap(&body, &self.values) } else { body += self.values }
             encoding = 0  // PLAIN
         }
-        let compressed = try compressor.compress(body)
-        var header = ThriftCompactWriter()
-        header.structureValue { page in
-            page.i32(1, 0)  // DATA_PAGE
-            page.i32(2, Int32(body.count))
-            page.i32(3, Int32(compressed.count))
-            page.structure(5) { data in
-                data.i32(1, Int32(self.pageRows))
-                data.i32(2, encoding)
-                data.i32(3, 3)  // RLE
-                data.i32(4, 3)  // RLE
-                data.structure(5) { self.pageStatistics.encode(into: &$0, type: self.column.type) }
+        var headerSize = 0
+        let page = try compressor.page(body) { compressedSize in
+            var header = ThriftCompactWriter()
+            header.structureValue { page in
+                page.i32(1, 0)  // DATA_PAGE
+                page.i32(2, Int32(body.count))
+                page.i32(3, Int32(compressedSize))
+                page.structure(5) { data in
+                    data.i32(1, Int32(self.pageRows))
+                    data.i32(2, encoding)
+                    data.i32(3, 3)  // RLE
+                    data.i32(4, 3)  // RLE
+                    data.structure(5) { self.pageStatistics.encode(into: &$0, type: self.column.type) }
+                }
             }
+            headerSize = header.bytes.count
+            return header.bytes
         }
         self.pageRecords.append(
             ParquetPageRecord(
                 offset: Int64(self.pagesSize),
-                size: header.bytes.count + compressed.count,
+                size: page.count,
                 firstRow: Int64(self.rows),
                 statistics: self.pageStatistics,
                 rows: self.pageRows
             )
         )
         // Each page in an array of its own: one growing array would hold up to twice the row group.
-        self.pages.append(header.bytes + compressed)
-        self.pagesSize += header.bytes.count + compressed.count
-        self.uncompressedSize += header.bytes.count + body.count
+        self.pages.append(page)
+        self.pagesSize += page.count
+        self.uncompressedSize += headerSize + body.count
         self.statistics.merge(self.pageStatistics)
         self.rows += self.pageRows
         self.dataEncodings.insert(encoding)
+        if self.values.capacity == 0 { swap(&body, &self.values) }  // the PLAIN buffer, back for the next page
         self.values.removeAll(keepingCapacity: true)
         self.indices.removeAll(keepingCapacity: true)
         self.mustFinishPage = false
@@ -185,18 +207,19 @@ struct ParquetColumnChunk {
     /// data page used the dictionary.
     func dictionaryPage(_ compressor: ParquetPageCompressor) throws(SinkError) -> [UInt8]? {
         guard let dictionary = self.dictionary, self.dataEncodings.contains(8) else { return nil }
-        let compressed = try compressor.compress(dictionary.encoded)
-        var header = ThriftCompactWriter()
-        header.structureValue { page in
-            page.i32(1, 2)  // DICTIONARY_PAGE
-            page.i32(2, Int32(dictionary.encoded.count))
-            page.i32(3, Int32(compressed.count))
-            page.structure(7) { entries in
-                entries.i32(1, Int32(dictionary.count))
-                entries.i32(2, 0)  // PLAIN
+        return try compressor.page(dictionary.encoded) { compressedSize in
+            var header = ThriftCompactWriter()
+            header.structureValue { page in
+                page.i32(1, 2)  // DICTIONARY_PAGE
+                page.i32(2, Int32(dictionary.encoded.count))
+                page.i32(3, Int32(compressedSize))
+                page.structure(7) { entries in
+                    entries.i32(1, Int32(dictionary.count))
+                    entries.i32(2, 0)  // PLAIN
+                }
             }
+            return header.bytes
         }
-        return header.bytes + compressed
     }
 
     /// The chunk's bloom filter, sized for its distinct values (the dictionary's count while it

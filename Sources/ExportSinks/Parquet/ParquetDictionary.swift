@@ -34,6 +34,11 @@ struct ParquetDictionary {
         return UInt32(index)
     }
 
+    /// Whether the value at `index` is `value`.
+    func holds(_ index: UInt32, equalTo value: UnsafeBufferPointer<UInt8>) -> Bool {
+        self.matches(Int(index), value)
+    }
+
     private func matches(_ index: Int, _ value: UnsafeBufferPointer<UInt8>) -> Bool {
         let entry = self.entries[index]
         guard entry.count == value.count else { return false }

@@ -16,7 +16,10 @@ public final class ParquetFileWriter {
     private let keyValueMetadata: [KeyValue]
     private let createdBy: String
     private let output: (UnsafeRawBufferPointer) throws(SinkError) -> Void
-    private var chunks: [ParquetColumnChunk]
+    /// The row group's column chunks, one per column, in memory the writer owns: a value goes into
+    /// its chunk in place, without the exclusivity check and uniqueness test that an element of an
+    /// array held by a class costs at every access (a sixth of the writer's time, measured).
+    private let chunks: UnsafeMutableBufferPointer<ParquetColumnChunk>
     private var rowGroups: [ParquetRowGroupMetadata] = []
     /// Bytes written so far: where the next byte goes.
     public private(set) var offset: Int64 = 0
@@ -85,14 +88,22 @@ public final class ParquetFileWriter {
         self.offset = offset
         self.writtenRows = rowGroups.reduce(0) { $0 + $1.rows }
         let expectedRows = Int(rowGroups.last?.rows ?? 0)
-        self.chunks = columns.map {
-            ParquetColumnChunk(
-                column: $0,
-                dictionaryLimit: dictionaryLimit,
-                pageSize: pageSize,
-                expectedRows: expectedRows
-            )
-        }
+        self.chunks = .allocate(capacity: columns.count)
+        _ = self.chunks.initialize(
+            from: columns.map {
+                ParquetColumnChunk(
+                    column: $0,
+                    dictionaryLimit: dictionaryLimit,
+                    pageSize: pageSize,
+                    expectedRows: expectedRows
+                )
+            }
+        )
+    }
+
+    deinit {
+        self.chunks.deinitialize()
+        self.chunks.deallocate()
     }
 
     /// The row groups written, from the `index`-th on: what the footer will say of them.

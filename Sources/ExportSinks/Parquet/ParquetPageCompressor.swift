@@ -27,14 +27,15 @@ final class ParquetPageCompressor {
 
     deinit { if let context = self.zstdContext { ZSTD_freeCCtx(context) } }
 
-    /// `input`, compressed as the codec says: what Parquet's codecs mean (a zstd frame, snappy's raw
-    /// block format without framing, one gzip member).
-    func compress(_ input: [UInt8]) throws(SinkError) -> [UInt8] {
+    /// A page: `header(n)`, then `input` compressed to `n` bytes as the codec says (a zstd frame,
+    /// snappy's raw block format without framing, one gzip member), in one array made once.
+    func page(_ input: [UInt8], header: (_ compressedSize: Int) -> [UInt8]) throws(SinkError) -> [UInt8] {
         switch self.codec {
         case .none:
-            return input
+            return Self.joined(header(input.count), input[...])
         case .zstd(let level):
-            return try self.fill(capacity: ZSTD_compressBound(input.count)) { destination throws(SinkError) in
+            return try self.fill(capacity: ZSTD_compressBound(input.count), header: header) {
+                destination throws(SinkError) in
                 let written = input.withUnsafeBytes { source in
                     ZSTD_compressCCtx(
                         self.zstdContext,
@@ -51,7 +52,7 @@ final class ParquetPageCompressor {
                 return written
             }
         case .snappy:
-            return try self.fill(capacity: snappy_max_compressed_length(input.count)) {
+            return try self.fill(capacity: snappy_max_compressed_length(input.count), header: header) {
                 destination throws(SinkError) in
                 var written = destination.count
                 let status = input.withUnsafeBytes { source in
@@ -74,20 +75,30 @@ final class ParquetPageCompressor {
                 }
             }
             try result.get()
-            return output
+            return Self.joined(header(output.count), output[...])
         }
     }
 
-    /// What `body` writes into the scratch buffer (made `capacity` bytes at least), copied out at
-    /// the length it returns: a page keeps its compressed size, not the bound it was compressed into.
+    private static func joined(_ header: [UInt8], _ body: ArraySlice<UInt8>) -> [UInt8] {
+        var page: [UInt8] = []
+        page.reserveCapacity(header.count + body.count)
+        page += header
+        page += body
+        return page
+    }
+
+    /// The page of what `body` writes into the scratch buffer (made `capacity` bytes at least), at
+    /// the length it returns, after its header: a page keeps its compressed size, not the bound.
     private func fill(
         capacity: Int,
+        header: (Int) -> [UInt8],
         _ body: (UnsafeMutableRawBufferPointer) throws(SinkError) -> Int
     ) throws(SinkError) -> [UInt8] {
         if self.scratch.count < capacity { self.scratch = [UInt8](repeating: 0, count: capacity) }
         let written = self.scratch.withUnsafeMutableBytes { destination in
             Result { () throws(SinkError) in try body(destination) }
         }
-        return Array(self.scratch[..<(try written.get())])
+        let count = try written.get()
+        return Self.joined(header(count), self.scratch[..<count])
     }
 }

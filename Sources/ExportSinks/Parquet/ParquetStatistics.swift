@@ -67,6 +67,12 @@ struct ParquetStatistics {
     /// Unsigned byte-wise order: negative, zero or positive as `a` sorts before, with or after `b`.
     static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Int {
         b.withUnsafeBufferPointer { b in
+            // Most values differ in their first eight bytes: compared as one big-endian number.
+            if a.count >= 8 && b.count >= 8 {
+                let first = UInt64(bigEndian: UnsafeRawPointer(a.baseAddress!).loadUnaligned(as: UInt64.self))
+                let second = UInt64(bigEndian: UnsafeRawPointer(b.baseAddress!).loadUnaligned(as: UInt64.self))
+                if first != second { return first < second ? -1 : 1 }
+            }
             let common = min(a.count, b.count)
             if common > 0 {
                 let order = memcmp(a.baseAddress!, b.baseAddress!, common)

@@ -25,9 +25,10 @@ enum XXHash64 {
             hash =
                 Self.rotate(lanes.0, 1) &+ Self.rotate(lanes.1, 7) &+ Self.rotate(lanes.2, 12)
                 &+ Self.rotate(lanes.3, 18)
-            for lane in [lanes.0, lanes.1, lanes.2, lanes.3] {
-                hash = (hash ^ Self.round(0, lane)) &* Self.prime1 &+ Self.prime4
-            }
+            hash = Self.merge(hash, lanes.0)
+            hash = Self.merge(hash, lanes.1)
+            hash = Self.merge(hash, lanes.2)
+            hash = Self.merge(hash, lanes.3)
         } else {
             hash = seed &+ Self.prime5
         }
@@ -57,6 +58,10 @@ enum XXHash64 {
 
     private static func round(_ accumulator: UInt64, _ lane: UInt64) -> UInt64 {
         Self.rotate(accumulator &+ lane &* Self.prime2, 31) &* Self.prime1
+    }
+
+    private static func merge(_ hash: UInt64, _ lane: UInt64) -> UInt64 {
+        (hash ^ Self.round(0, lane)) &* Self.prime1 &+ Self.prime4
     }
 
     private static func rotate(_ value: UInt64, _ bits: UInt64) -> UInt64 {
