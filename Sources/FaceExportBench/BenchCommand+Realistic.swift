@@ -63,20 +63,7 @@ extension BenchCommand {
 
     /// SQLite's own cost for `faces` rows like the dataset's, loaded by ``SQLiteFloor``.
     func sqliteFloor(faces: Int) throws -> BenchResult {
-        var generator = DatasetGenerator(groups: 3, faces: 1000, sizing: .exact, seed: 11)
-        if self.data == "realistic" {
-            generator.realistic = try self.realisticFaces()
-        }
-        let pages: [RecordRows] = generator.make().groups.map { group in
-            var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: group.faces.count)
-            for face in group.faces {
-                rows.append(row: [
-                    .text(group.groupID), .text(face.faceToken), .text(face.userID), .text(face.userData),
-                    .integer(face.addTime), .text(Timestamp.formatRFC3339UTC(milliseconds: face.addTime)),
-                ])
-            }
-            return rows
-        }
+        let pages = try self.datasetPages(groups: 3, seed: 11).map(\.rows)
         let path = NSTemporaryDirectory() + "faceexport-bench-floor-" + UUID().uuidString + ".sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let floor = SQLiteFloor(pages)

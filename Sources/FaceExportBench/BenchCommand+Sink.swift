@@ -30,12 +30,60 @@ extension BenchCommand {
         }
     }
 
-    /// Writes `records` generated records through one sink, in pages of 1,000, and measures it.
-    func sinkAlone(_ format: OutputSink.Format, file: String) throws -> BenchResult {
+    /// Every face of `groups` libraries of 1,000 of --data, as the transformer hands them to the
+    /// sinks: one page of rows per library.
+    func datasetPages(groups: Int, seed: UInt64) throws -> [(group: String, rows: RecordRows)] {
+        var generator = DatasetGenerator(groups: groups, faces: 1000, sizing: .exact, seed: seed)
+        if self.data == "realistic" { generator.realistic = try self.realisticFaces() }
+        return generator.make().groups.map { group in
+            var rows = RecordRows(width: RecordSchema.standard.columns.count, capacity: group.faces.count)
+            for face in group.faces {
+                rows.append(row: [
+                    .text(group.groupID), .text(face.faceToken), .text(face.userID), .text(face.userData),
+                    .integer(face.addTime), .text(Timestamp.formatRFC3339UTC(milliseconds: face.addTime)),
+                ])
+            }
+            return (group.groupID, rows)
+        }
+    }
+
+    /// The sinks scenario: the same pages of --data through each of --cpu-formats' sinks in turn.
+    func sinks() throws -> [BenchResult] {
+        let outputs: [String: (OutputSink.Format, String, ParquetCodec?)] = [
+            "ndjson": (.ndjson, "faces.ndjson.gz", nil), "csv": (.csv, "faces.csv.gz", nil),
+            "sqlite": (.sqlite, "faces.sqlite", nil), "ndjson-uncompressed": (.ndjson, "faces.ndjson", nil),
+            "parquet": (.parquet, "faces.parquet", nil), "parquet-snappy": (.parquet, "faces.parquet", .snappy),
+            "parquet-uncompressed": (.parquet, "faces.parquet", ParquetCodec.none),
+        ]
+        let pages = try self.datasetPages(groups: self.cpuGroups, seed: 1)
+        return try self.cpuFormats.split(separator: ",").map { name in
+            guard let (format, file, codec) = outputs[String(name)] else {
+                throw ValidationError(
+                    "--cpu-formats: the sinks scenario takes \(outputs.keys.sorted().joined(separator: ", "))"
+                )
+            }
+            let result = try self.sinkAlone(format, file: file, name: "sinks-\(name)", pages: pages) {
+                if let codec { $0.parquetCodec = codec }
+            }
+            FileHandle.standardError.write(Data(result.line.utf8))
+            return result
+        }
+    }
+
+    /// Writes records through one sink, in pages of 1,000, and measures it: `pages` when given,
+    /// `records` generated ones otherwise.
+    func sinkAlone(
+        _ format: OutputSink.Format,
+        file: String,
+        name: String? = nil,
+        pages madePages: [(group: String, rows: RecordRows)]? = nil,
+        configure: (inout OutputSink.Configuration) -> Void = { _ in }
+    ) throws -> BenchResult {
         let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var output = OutputSink.Configuration(format: format, path: try OutputPathTemplate(folder + "/" + file))
         output.compression = try self.gzipCompression()
+        configure(&output)
         let sink = OutputSink(configuration: output, run: .init(date: "2026-01-01", runID: "bench", pipeline: "bench"))
         let pages = Self.sinkPages()
         ResourceUsage.resetPeak()
@@ -47,6 +95,10 @@ extension BenchCommand {
         defer { handed.cancel() }
         DispatchQueue(label: "faceexport.bench.pages").async {
             defer { handed.close() }
+            if let madePages {
+                for page in madePages { guard handed.push(page) else { return } }
+                return
+            }
             var made = 0
             while made < records {
                 let group = "grp-\(made / 10_000)"
@@ -89,7 +141,7 @@ extension BenchCommand {
         let wall = Date().timeIntervalSince(started)
         let after = ResourceUsage.now()
         var result = BenchResult(
-            scenario: "sink-\(format.rawValue)",
+            scenario: name ?? "sink-\(format.rawValue)",
             measured: .init(
                 faces: written,
                 wallSeconds: wall,
@@ -105,6 +157,7 @@ extension BenchCommand {
         result.figures["rows_per_sink_cpu_second"] = Double(written) / sinkCPU
         result.figures["commit_seconds"] = wall - loaded
         result.figures["cpu_seconds_per_million_rows"] = (after.cpuSeconds - before.cpuSeconds) / Double(written) * 1e6
+        result.figures["sink_cpu_seconds_per_million_rows"] = sinkCPU / Double(written) * 1e6
         result.figures["file_megabytes"] = Double(summary.first?.bytes ?? 0) / 1_048_576
         return result
     }

@@ -23,7 +23,10 @@ struct BenchCommand: AsyncParsableCommand {
             sink-ndjson, sink-csv, sink-sqlite (1,000,000 records through one sink alone, no network; \
             parquet-writer and parquet-writer-uncompressed put the same records through the Parquet writer, \
             zstd level 3 or none, the writer alone (no file, digest or checkpoints); \
-            run one per invocation for a clean peak-memory figure), cpu (--cpu-groups libraries of 1,000 faces, \
+            run one per invocation for a clean peak-memory figure), sinks (--cpu-groups libraries of 1,000 faces of --data, made \
+            up front, through the sinks of --cpu-formats in turn (ndjson, csv, sqlite, ndjson-uncompressed, parquet, \
+            parquet-snappy, parquet-uncompressed), each alone on one thread: its own CPU per million rows, the only \
+            work in which the formats differ), cpu (--cpu-groups libraries of 1,000 faces, \
             no latency, no limit, pages of 1,000, of --data realistic or hard faces, exported into --cpu-formats in \
             turn: CPU per million, gzip size against zlib level 6, SQLite's own floor for the same rows, and with \
             --compare-baseline the Python baseline's CPU; ndjson-uncompressed shows what gzip costs, sqlite-merge \
@@ -132,6 +135,8 @@ struct BenchCommand: AsyncParsableCommand {
                 results.append(try self.sinkAlone(.sqlite, file: "faces.sqlite"))
             case "cpu":
                 results.append(contentsOf: try await self.cpu())
+            case "sinks":
+                results.append(contentsOf: try self.sinks())
             case "scale":
                 results.append(contentsOf: try await self.scale())
             case "parquet-lookup":
@@ -146,7 +151,9 @@ struct BenchCommand: AsyncParsableCommand {
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
             // Scenarios of several results say each as it ends; the others are said here.
-            if !["throttle", "throttle-drop", "cpu", "scale", "parquet-lookup", "s3", "s3-latency"].contains(scenario) {
+            if !["throttle", "throttle-drop", "cpu", "sinks", "scale", "parquet-lookup", "s3", "s3-latency"].contains(
+                scenario
+            ) {
                 FileHandle.standardError.write(Data(results.last!.line.utf8))
             }
         }

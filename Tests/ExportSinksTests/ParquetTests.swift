@@ -121,10 +121,12 @@ struct ParquetFileTests {
         var n: Int64
     }
 
-    /// Every hard string, every UTF-8 length, empty strings, strings past the statistics' limit, nulls.
+    /// Every hard string, every UTF-8 length, empty strings, strings past the statistics' limit and
+    /// past a whole page, nulls.
     static let rows: [Row] = {
         var texts = DatasetGenerator.hardStrings + ["", "a", "é", "€", "😀", String(repeating: "é", count: 40)]
         texts += [String(repeating: "z", count: 70) + "😀", "\u{7F}" + String(repeating: "\u{10FFFF}", count: 20)]
+        texts += [String(repeating: "長い値 ", count: 400)]
         return texts.enumerated().map { index, text in
             Row(
                 group: "lib-\(index % 3)",

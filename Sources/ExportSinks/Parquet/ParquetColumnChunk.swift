@@ -13,8 +13,11 @@ struct ParquetColumnChunk {
     let column: ParquetColumn
     /// Bytes of PLAIN-encoded values the dictionary may hold before the chunk falls back to PLAIN.
     let dictionaryLimit: Int
-    /// The current page's values, PLAIN-encoded (pages without the dictionary).
-    private var values: [UInt8] = []
+    /// The current page's values, PLAIN-encoded (pages without the dictionary), in the first
+    /// ``valuesCount`` bytes: a buffer made once and written in place, since appending to an array
+    /// value by value costs more than copying the values.
+    private var values: [UInt8]
+    private var valuesCount = 0
     /// The chunk's dictionary; nil for a column without one.
     private(set) var dictionary: ParquetDictionary?
     /// Whether the dictionary is full or does not pay: new values go to PLAIN pages.
@@ -59,7 +62,7 @@ struct ParquetColumnChunk {
         self.column = column
         self.dictionaryLimit = dictionaryLimit
         if column.type == .byteArray && dictionaryLimit > 0 { self.dictionary = ParquetDictionary() }
-        self.values.reserveCapacity(pageSize + pageSize / 8)
+        self.values = [UInt8](repeating: 0, count: column.type == .byteArray ? pageSize + pageSize / 8 : pageSize + 8)
         if column.hasBloomFilter { self.hashes.reserveCapacity(expectedRows + expectedRows / 8) }
     }
 
@@ -68,16 +71,18 @@ struct ParquetColumnChunk {
 
     /// Bytes the current page holds so far (indices at 4 bytes: a page of indices ends by a
     /// quarter of the page size's count, whatever the dictionary's width).
-    var pageBytes: Int { self.values.count + self.indices.count * 4 + self.levels.count / 8 }
+    var pageBytes: Int { self.valuesCount + self.indices.count * 4 + self.levels.count / 8 }
 
     /// Rows of this chunk, the current page's included.
     var rowCount: Int { self.rows + self.pageRows }
 
     mutating func append(_ value: Int64) {
         switch self.column.type {
-        case .int64: withUnsafeBytes(of: value.littleEndian) { self.values.append(contentsOf: $0) }
+        case .int64: withUnsafeBytes(of: value.littleEndian) { self.appendPlain($0, lengthPrefixed: false) }
         case .int32:
-            withUnsafeBytes(of: Int32(truncatingIfNeeded: value).littleEndian) { self.values.append(contentsOf: $0) }
+            withUnsafeBytes(of: Int32(truncatingIfNeeded: value).littleEndian) {
+                self.appendPlain($0, lengthPrefixed: false)
+            }
         case .byteArray: preconditionFailure("an integer in the byte-array column \(self.column.name)")
         }
         self.pageStatistics.add(value)
@@ -109,15 +114,31 @@ struct ParquetColumnChunk {
             }
         } else {
             if self.column.hasBloomFilter { self.hashes.append(XXHash64.hash(bytes)) }
-            let count = UInt32(bytes.count)
-            self.values.append(UInt8(truncatingIfNeeded: count))
-            self.values.append(UInt8(truncatingIfNeeded: count >> 8))
-            self.values.append(UInt8(truncatingIfNeeded: count >> 16))
-            self.values.append(UInt8(truncatingIfNeeded: count >> 24))
-            self.values.append(contentsOf: bytes)
+            self.appendPlain(UnsafeRawBufferPointer(bytes), lengthPrefixed: true)
         }
         self.pageStatistics.add(bytes)
         self.rowAppended(present: true)
+    }
+
+    /// Copies `bytes` after the page's PLAIN values (after their 4-byte length, for a byte array),
+    /// making the buffer twice as large first when they do not fit.
+    private mutating func appendPlain(_ bytes: UnsafeRawBufferPointer, lengthPrefixed: Bool) {
+        let start = self.valuesCount
+        let end = start + (lengthPrefixed ? 4 : 0) + bytes.count
+        if end > self.values.count {
+            self.values.append(contentsOf: repeatElement(0, count: max(end, 2 * self.values.count) - self.values.count))
+        }
+        self.values.withUnsafeMutableBytes { buffer in
+            var position = start
+            if lengthPrefixed {
+                buffer.storeBytes(of: UInt32(bytes.count).littleEndian, toByteOffset: position, as: UInt32.self)
+                position += 4
+            }
+            if !bytes.isEmpty {
+                (buffer.baseAddress! + position).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            }
+        }
+        self.valuesCount = end
     }
 
     mutating func appendNull() {
@@ -138,6 +159,11 @@ struct ParquetColumnChunk {
             < self.dictionaryValuesPlainBytes
     }
 
+    /// Ends the current page once it holds `pageSize` bytes, or when its dictionary filled up.
+    mutating func finishPageIfFull(pageSize: Int, _ compressor: ParquetPageCompressor) throws(SinkError) {
+        if self.pageBytes >= pageSize || self.mustFinishPage { try self.finishPage(compressor) }
+    }
+
     /// Ends the current page, if it holds a row: compresses it and appends it with its header.
     mutating func finishPage(_ compressor: ParquetPageCompressor) throws(SinkError) {
         guard self.pageRows > 0 else { return }
@@ -148,7 +174,7 @@ struct ParquetColumnChunk {
             body += levels
         }
         let encoding: Int32
-        if !self.indices.isEmpty || (self.pageUsesDictionary && self.values.isEmpty) {
+        if !self.indices.isEmpty || (self.pageUsesDictionary && self.valuesCount == 0) {
             let width = ParquetHybridEncoding.bitWidth(forCount: self.dictionary!.count)
             var indices = ThriftCompactWriter()
             indices.append(UInt8(width))
@@ -157,27 +183,39 @@ struct ParquetColumnChunk {
             encoding = 8  // RLE_DICTIONARY
         } else {
             // A required column's PLAIN values are the body as they are: not copied to be compressed.
-            if body.isEmpty { swap(&body, &self.values) } else { body += self.values }
+            if !body.isEmpty { body += self.values[..<self.valuesCount] }
             encoding = 0  // PLAIN
         }
+        let bodySize = body.isEmpty ? self.valuesCount : body.count
         var headerSize = 0
-        let page = try compressor.page(body) { compressedSize in
+        let (rows, statistics, type) = (self.pageRows, self.pageStatistics, self.column.type)
+        let header = { (compressedSize: Int) -> [UInt8] in
             var header = ThriftCompactWriter()
             header.structureValue { page in
                 page.i32(1, 0)  // DATA_PAGE
-                page.i32(2, Int32(body.count))
+                page.i32(2, Int32(bodySize))
                 page.i32(3, Int32(compressedSize))
                 page.structure(5) { data in
-                    data.i32(1, Int32(self.pageRows))
+                    data.i32(1, Int32(rows))
                     data.i32(2, encoding)
                     data.i32(3, 3)  // RLE
                     data.i32(4, 3)  // RLE
-                    data.structure(5) { self.pageStatistics.encode(into: &$0, type: self.column.type) }
+                    data.structure(5) { statistics.encode(into: &$0, type: type) }
                 }
             }
             headerSize = header.bytes.count
             return header.bytes
         }
+        let count = self.valuesCount
+        let made = (body.isEmpty ? self.values : body).withUnsafeBytes { bytes in
+            Result { () throws(SinkError) in
+                try compressor.page(
+                    UnsafeRawBufferPointer(rebasing: bytes[..<(body.isEmpty ? count : bytes.count)]),
+                    header: header
+                )
+            }
+        }
+        let page = try made.get()
         self.pageRecords.append(
             ParquetPageRecord(
                 offset: Int64(self.pagesSize),
@@ -190,12 +228,11 @@ struct ParquetColumnChunk {
         // Each page in an array of its own: one growing array would hold up to twice the row group.
         self.pages.append(page)
         self.pagesSize += page.count
-        self.uncompressedSize += headerSize + body.count
+        self.uncompressedSize += headerSize + bodySize
         self.statistics.merge(self.pageStatistics)
         self.rows += self.pageRows
         self.dataEncodings.insert(encoding)
-        if self.values.capacity == 0 { swap(&body, &self.values) }  // the PLAIN buffer, back for the next page
-        self.values.removeAll(keepingCapacity: true)
+        self.valuesCount = 0
         self.indices.removeAll(keepingCapacity: true)
         self.mustFinishPage = false
         self.levels.removeAll(keepingCapacity: true)
@@ -207,19 +244,24 @@ struct ParquetColumnChunk {
     /// data page used the dictionary.
     func dictionaryPage(_ compressor: ParquetPageCompressor) throws(SinkError) -> [UInt8]? {
         guard let dictionary = self.dictionary, self.dataEncodings.contains(8) else { return nil }
-        return try compressor.page(dictionary.encoded) { compressedSize in
-            var header = ThriftCompactWriter()
-            header.structureValue { page in
-                page.i32(1, 2)  // DICTIONARY_PAGE
-                page.i32(2, Int32(dictionary.encoded.count))
-                page.i32(3, Int32(compressedSize))
-                page.structure(7) { entries in
-                    entries.i32(1, Int32(dictionary.count))
-                    entries.i32(2, 0)  // PLAIN
+        let made = dictionary.encoded.withUnsafeBytes { encoded in
+            Result { () throws(SinkError) in
+                try compressor.page(encoded) { compressedSize in
+                    var header = ThriftCompactWriter()
+                    header.structureValue { page in
+                        page.i32(1, 2)  // DICTIONARY_PAGE
+                        page.i32(2, Int32(dictionary.encoded.count))
+                        page.i32(3, Int32(compressedSize))
+                        page.structure(7) { entries in
+                            entries.i32(1, Int32(dictionary.count))
+                            entries.i32(2, 0)  // PLAIN
+                        }
+                    }
+                    return header.bytes
                 }
             }
-            return header.bytes
         }
+        return try made.get()
     }
 
     /// The chunk's bloom filter, sized for its distinct values (the dictionary's count while it

@@ -140,9 +140,7 @@ public final class ParquetFileWriter {
     }
 
     private func pageFilled(_ column: Int) throws(SinkError) {
-        if self.chunks[column].pageBytes >= self.pageSize || self.chunks[column].mustFinishPage {
-            try self.chunks[column].finishPage(self.compressor)
-        }
+        try self.chunks[column].finishPageIfFull(pageSize: self.pageSize, self.compressor)
     }
 
     /// Writes the row group being built, if it holds a row: each column's chunk in turn.

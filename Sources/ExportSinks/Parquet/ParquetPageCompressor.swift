@@ -29,23 +29,24 @@ final class ParquetPageCompressor {
 
     /// A page: `header(n)`, then `input` compressed to `n` bytes as the codec says (a zstd frame,
     /// snappy's raw block format without framing, one gzip member), in one array made once.
-    func page(_ input: [UInt8], header: (_ compressedSize: Int) -> [UInt8]) throws(SinkError) -> [UInt8] {
+    func page(
+        _ input: UnsafeRawBufferPointer,
+        header: (_ compressedSize: Int) -> [UInt8]
+    ) throws(SinkError) -> [UInt8] {
         switch self.codec {
         case .none:
-            return Self.joined(header(input.count), input[...])
+            return Self.joined(header(input.count), input)
         case .zstd(let level):
             return try self.fill(capacity: ZSTD_compressBound(input.count), header: header) {
                 destination throws(SinkError) in
-                let written = input.withUnsafeBytes { source in
-                    ZSTD_compressCCtx(
-                        self.zstdContext,
-                        destination.baseAddress,
-                        destination.count,
-                        source.baseAddress,
-                        source.count,
-                        level
-                    )
-                }
+                let written = ZSTD_compressCCtx(
+                    self.zstdContext,
+                    destination.baseAddress,
+                    destination.count,
+                    input.baseAddress,
+                    input.count,
+                    level
+                )
                 if ZSTD_isError(written) != 0 {
                     throw SinkError.compression("zstd: \(String(cString: ZSTD_getErrorName(written)))")
                 }
@@ -55,31 +56,24 @@ final class ParquetPageCompressor {
             return try self.fill(capacity: snappy_max_compressed_length(input.count), header: header) {
                 destination throws(SinkError) in
                 var written = destination.count
-                let status = input.withUnsafeBytes { source in
-                    snappy_compress(
-                        source.baseAddress?.assumingMemoryBound(to: CChar.self),
-                        source.count,
-                        destination.baseAddress?.assumingMemoryBound(to: CChar.self),
-                        &written
-                    )
-                }
+                let status = snappy_compress(
+                    input.baseAddress?.assumingMemoryBound(to: CChar.self),
+                    input.count,
+                    destination.baseAddress?.assumingMemoryBound(to: CChar.self),
+                    &written
+                )
                 guard status == SNAPPY_OK else { throw SinkError.compression("snappy returned \(status.rawValue)") }
                 return written
             }
         case .gzip:
             var output: [UInt8] = []
             output.reserveCapacity(input.count / 2)
-            let result = input.withUnsafeBytes { source in
-                Result { () throws(SinkError) in
-                    try self.gzipEngine!.compress(source, endMember: true) { output.append(contentsOf: $0) }
-                }
-            }
-            try result.get()
-            return Self.joined(header(output.count), output[...])
+            try self.gzipEngine!.compress(input, endMember: true) { output.append(contentsOf: $0) }
+            return output.withUnsafeBytes { Self.joined(header(output.count), $0) }
         }
     }
 
-    private static func joined(_ header: [UInt8], _ body: ArraySlice<UInt8>) -> [UInt8] {
+    private static func joined(_ header: [UInt8], _ body: UnsafeRawBufferPointer) -> [UInt8] {
         var page: [UInt8] = []
         page.reserveCapacity(header.count + body.count)
         page += header
@@ -99,6 +93,8 @@ final class ParquetPageCompressor {
             Result { () throws(SinkError) in try body(destination) }
         }
         let count = try written.get()
-        return Self.joined(header(count), self.scratch[..<count])
+        return self.scratch.withUnsafeBytes {
+            Self.joined(header(count), UnsafeRawBufferPointer(rebasing: $0[..<count]))
+        }
     }
 }

@@ -16,7 +16,30 @@ struct ParquetStatistics {
     private(set) var maximumInteger: Int64?
     private(set) var minimumBytes: [UInt8]?
     private(set) var maximumBytes: [UInt8]?
+    /// The bounds' first eight bytes as one big-endian number (zero-padded): most values are
+    /// ordered against a bound by these alone, without a call to `memcmp`.
+    private var minimumPrefix: UInt64 = 0
+    private var maximumPrefix: UInt64 = 0
     var nullCount: Int64 = 0
+
+    init() {}
+
+    /// Statistics with these bounds and nulls, as a journal carries them.
+    init(
+        minimumInteger: Int64?,
+        maximumInteger: Int64?,
+        minimumBytes: [UInt8]?,
+        maximumBytes: [UInt8]?,
+        nullCount: Int64
+    ) {
+        self.minimumInteger = minimumInteger
+        self.maximumInteger = maximumInteger
+        self.minimumBytes = minimumBytes
+        self.maximumBytes = maximumBytes
+        self.minimumPrefix = minimumBytes.map { $0.withUnsafeBufferPointer(Self.prefix) } ?? 0
+        self.maximumPrefix = maximumBytes.map { $0.withUnsafeBufferPointer(Self.prefix) } ?? 0
+        self.nullCount = nullCount
+    }
 
     mutating func add(_ value: Int64) {
         if self.minimumInteger.map({ value < $0 }) ?? true { self.minimumInteger = value }
@@ -24,8 +47,51 @@ struct ParquetStatistics {
     }
 
     mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
-        if self.minimumBytes.map({ Self.compare(value, $0) < 0 }) ?? true { self.minimumBytes = Array(value) }
-        if self.maximumBytes.map({ Self.compare(value, $0) > 0 }) ?? true { self.maximumBytes = Array(value) }
+        let prefix = Self.prefix(value)
+        if self.minimumBytes == nil
+            || prefix < self.minimumPrefix
+            || (prefix == self.minimumPrefix && Self.compare(value, self.minimumBytes!) < 0)
+        {
+            Self.store(value, in: &self.minimumBytes)
+            self.minimumPrefix = prefix
+        }
+        if self.maximumBytes == nil
+            || prefix > self.maximumPrefix
+            || (prefix == self.maximumPrefix && Self.compare(value, self.maximumBytes!) > 0)
+        {
+            Self.store(value, in: &self.maximumBytes)
+            self.maximumPrefix = prefix
+        }
+    }
+
+    /// Makes `bound` `value`, in the bytes it already has where they suffice: a column whose values
+    /// rise row after row (a library's timestamps) sets a new maximum at every value.
+    private static func store(_ value: UnsafeBufferPointer<UInt8>, in bound: inout [UInt8]?) {
+        guard bound != nil else {
+            bound = Array(value)
+            return
+        }
+        if bound!.count == value.count {
+            // Values of one length (timestamps, tokens) are copied over the old bound.
+            bound!.withUnsafeMutableBufferPointer {
+                $0.baseAddress?.update(from: value.baseAddress!, count: value.count)
+            }
+            return
+        }
+        bound!.removeAll(keepingCapacity: true)
+        bound!.append(contentsOf: value)
+    }
+
+    /// The first eight bytes of `value`, big-endian, zero-padded: unequal prefixes order their
+    /// values as the values themselves (a value shorter than eight bytes is padded with zeros, which
+    /// sort it before any value it is a prefix of, as it should); equal ones say nothing.
+    static func prefix(_ value: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        if value.count >= 8 {
+            return UInt64(bigEndian: UnsafeRawPointer(value.baseAddress!).loadUnaligned(as: UInt64.self))
+        }
+        var prefix: UInt64 = 0
+        for index in 0..<value.count { prefix |= UInt64(value[index]) << (56 - 8 * index) }
+        return prefix
     }
 
     /// Takes `other`'s values in: a chunk's statistics are its pages'.
@@ -67,12 +133,6 @@ struct ParquetStatistics {
     /// Unsigned byte-wise order: negative, zero or positive as `a` sorts before, with or after `b`.
     static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Int {
         b.withUnsafeBufferPointer { b in
-            // Most values differ in their first eight bytes: compared as one big-endian number.
-            if a.count >= 8 && b.count >= 8 {
-                let first = UInt64(bigEndian: UnsafeRawPointer(a.baseAddress!).loadUnaligned(as: UInt64.self))
-                let second = UInt64(bigEndian: UnsafeRawPointer(b.baseAddress!).loadUnaligned(as: UInt64.self))
-                if first != second { return first < second ? -1 : 1 }
-            }
             let common = min(a.count, b.count)
             if common > 0 {
                 let order = memcmp(a.baseAddress!, b.baseAddress!, common)
