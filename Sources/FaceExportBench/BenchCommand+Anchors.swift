@@ -71,6 +71,8 @@ extension BenchCommand {
         import duckdb, json, os, resource, sys, time
         source, target = sys.argv[1], sys.argv[2]
         con = duckdb.connect()
+        # A query past two seconds draws a progress bar on standard output, where the figures go.
+        con.execute("SET enable_progress_bar = false")
         def cpu():
             usage = resource.getrusage(resource.RUSAGE_SELF)
             return usage.ru_utime + usage.ru_stime
