@@ -14,10 +14,12 @@ struct ParquetColumnChunk {
     /// Bytes of PLAIN-encoded values the dictionary may hold before the chunk falls back to PLAIN.
     let dictionaryLimit: Int
     /// The current page's values, PLAIN-encoded (pages without the dictionary), in the first
-    /// ``valuesCount`` bytes: a buffer made once and written in place, since appending to an array
-    /// value by value costs more than copying the values.
-    private var values: [UInt8]
+    /// ``valuesCount`` bytes: a buffer written in place, since appending to an array value by value
+    /// costs more than copying the values. It doubles from 4 KiB up to ``plainCapacity`` as values
+    /// come (a file of one small library zeroes a few KiB, not a page), and is kept from page to page.
+    private var values: [UInt8] = []
     private var valuesCount = 0
+    private let plainCapacity: Int
     /// The chunk's dictionary; nil for a column without one.
     private(set) var dictionary: ParquetDictionary?
     /// Whether the dictionary is full or does not pay: new values go to PLAIN pages.
@@ -62,7 +64,7 @@ struct ParquetColumnChunk {
         self.column = column
         self.dictionaryLimit = dictionaryLimit
         if column.type == .byteArray && dictionaryLimit > 0 { self.dictionary = ParquetDictionary() }
-        self.values = [UInt8](repeating: 0, count: column.type == .byteArray ? pageSize + pageSize / 8 : pageSize + 8)
+        self.plainCapacity = column.type == .byteArray ? pageSize + pageSize / 8 : pageSize + 8
         if column.hasBloomFilter { self.hashes.reserveCapacity(expectedRows + expectedRows / 8) }
     }
 
@@ -121,12 +123,14 @@ struct ParquetColumnChunk {
     }
 
     /// Copies `bytes` after the page's PLAIN values (after their 4-byte length, for a byte array),
-    /// making the buffer twice as large first when they do not fit.
+    /// making the buffer twice as large (up to ``plainCapacity``, or as large as they need) when they
+    /// do not fit.
     private mutating func appendPlain(_ bytes: UnsafeRawBufferPointer, lengthPrefixed: Bool) {
         let start = self.valuesCount
         let end = start + (lengthPrefixed ? 4 : 0) + bytes.count
         if end > self.values.count {
-            self.values.append(contentsOf: repeatElement(0, count: max(end, 2 * self.values.count) - self.values.count))
+            let grown = max(end, min(max(2 * self.values.count, 4096), self.plainCapacity))
+            self.values.append(contentsOf: repeatElement(0, count: grown - self.values.count))
         }
         self.values.withUnsafeMutableBytes { buffer in
             var position = start
