@@ -49,21 +49,15 @@ extension BenchCommand {
 
     /// The sinks scenario: the same pages of --data through each of --cpu-formats' sinks in turn.
     func sinks() throws -> [BenchResult] {
-        let outputs: [String: (OutputSink.Format, String, ParquetCodec?)] = [
-            "ndjson": (.ndjson, "faces.ndjson.gz", nil), "csv": (.csv, "faces.csv.gz", nil),
-            "sqlite": (.sqlite, "faces.sqlite", nil), "ndjson-uncompressed": (.ndjson, "faces.ndjson", nil),
-            "parquet": (.parquet, "faces.parquet", nil), "parquet-snappy": (.parquet, "faces.parquet", .snappy),
-            "parquet-uncompressed": (.parquet, "faces.parquet", ParquetCodec.none),
-        ]
         let pages = try self.datasetPages(groups: self.cpuGroups, seed: 1)
         return try self.cpuFormats.split(separator: ",").map { name in
-            guard let (format, file, codec) = outputs[String(name)] else {
+            guard let output = Self.namedOutputs[String(name)] else {
                 throw ValidationError(
-                    "--cpu-formats: the sinks scenario takes \(outputs.keys.sorted().joined(separator: ", "))"
+                    "--cpu-formats: the sinks scenario takes \(Self.namedOutputs.keys.sorted().joined(separator: ", "))"
                 )
             }
-            let result = try self.sinkAlone(format, file: file, name: "sinks-\(name)", pages: pages) {
-                if let codec { $0.parquetCodec = codec }
+            let result = try self.sinkAlone(output.format, file: output.file, name: "sinks-\(name)", pages: pages) {
+                if let codec = output.codec { $0.parquetCodec = codec }
             }
             FileHandle.standardError.write(Data(result.line.utf8))
             return result

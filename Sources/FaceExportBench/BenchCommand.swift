@@ -180,12 +180,11 @@ struct BenchCommand: AsyncParsableCommand {
         defer { simulator.stop() }
         var results: [BenchResult] = []
         // Each format's output; none for calls-only, which writes nothing.
-        let outputs: [String: (OutputSink.Format, String)?] = [
-            "ndjson": (.ndjson, "faces.ndjson.gz"), "csv": (.csv, "faces.csv.gz"), "sqlite": (.sqlite, "faces.sqlite"),
-            "ndjson-uncompressed": (.ndjson, "faces.ndjson"), "sqlite-merge": (.sqlite, "faces.sqlite"),
-            "records-dropped": (.ndjson, "faces.ndjson"), "calls-only": nil, "parquet": (.parquet, "faces.parquet"),
-            "parquet-snappy": (.parquet, "faces.parquet"), "duckdb-parquet": (.ndjson, "faces.ndjson"),
-        ]
+        var outputs: [String: NamedOutput?] = Self.namedOutputs
+        outputs["sqlite-merge"] = NamedOutput(format: .sqlite, file: "faces.sqlite")
+        outputs["records-dropped"] = NamedOutput(format: .ndjson, file: "faces.ndjson")
+        outputs["duckdb-parquet"] = NamedOutput(format: .ndjson, file: "faces.ndjson")
+        outputs["calls-only"] = .some(nil)
         let formats = try self.cpuFormats.split(separator: ",").map { name in
             guard let output = outputs[String(name)] else {
                 throw ValidationError("--cpu-formats: unknown format '\(name)'")
@@ -199,17 +198,17 @@ struct BenchCommand: AsyncParsableCommand {
             var pyarrowBytes: Double?
             var conversion: (measured: BenchResult.Measured, fileBytes: Double)?
             var measured: BenchResult.Measured
-            if let (format, file) = output {
+            if let output {
                 measured = try await self.export(
                     from: simulator,
                     rateLimit: .unlimited,
                     pageSize: 1000,
                     concurrency: 4,
-                    format: format,
-                    file: file,
+                    format: output.format,
+                    file: output.file,
                     mergingIntoAnEarlierRun: name == "sqlite-merge",
                     droppingEveryFace: name == "records-dropped",
-                    configureOutput: { if name == "parquet-snappy" { $0.parquetCodec = .snappy } },
+                    configureOutput: { if let codec = output.codec { $0.parquetCodec = codec } },
                     measuring: { before = try await simulator.statistics() },
                     inspect: { path in
                         if path.hasSuffix(".gz") { zlibRatio = try Self.sizeAgainstZlib6(path) }
@@ -266,6 +265,24 @@ struct BenchCommand: AsyncParsableCommand {
         }
         return results
     }
+
+    /// An output that --cpu-formats names: its format, its file, a Parquet codec other than the default.
+    struct NamedOutput {
+        var format: OutputSink.Format
+        var file: String
+        var codec: ParquetCodec? = nil
+    }
+
+    /// The sinks' outputs, by the names the cpu and sinks scenarios take in --cpu-formats.
+    static let namedOutputs: [String: NamedOutput] = [
+        "ndjson": NamedOutput(format: .ndjson, file: "faces.ndjson.gz"),
+        "ndjson-uncompressed": NamedOutput(format: .ndjson, file: "faces.ndjson"),
+        "csv": NamedOutput(format: .csv, file: "faces.csv.gz"),
+        "sqlite": NamedOutput(format: .sqlite, file: "faces.sqlite"),
+        "parquet": NamedOutput(format: .parquet, file: "faces.parquet"),
+        "parquet-snappy": NamedOutput(format: .parquet, file: "faces.parquet", codec: .snappy),
+        "parquet-uncompressed": NamedOutput(format: .parquet, file: "faces.parquet", codec: ParquetCodec.none),
+    ]
 
     /// A client of `simulator` through the transport `faceexport run` uses.
     static func client(of simulator: SimulatorProcess, logger: Logger) throws -> FaceSearchClient {

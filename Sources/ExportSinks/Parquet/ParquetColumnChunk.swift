@@ -186,11 +186,12 @@ struct ParquetColumnChunk {
             body += indices.bytes
             encoding = 8  // RLE_DICTIONARY
         } else {
-            // A required column's PLAIN values are the body as they are: not copied to be compressed.
             if !body.isEmpty { body += self.values[..<self.valuesCount] }
             encoding = 0  // PLAIN
         }
-        let bodySize = body.isEmpty ? self.valuesCount : body.count
+        // A required column's PLAIN values are the body as they are: not copied to be compressed.
+        let valuesAreBody = body.isEmpty
+        let bodySize = valuesAreBody ? self.valuesCount : body.count
         var headerSize = 0
         let (rows, statistics, type) = (self.pageRows, self.pageStatistics, self.column.type)
         let header = { (compressedSize: Int) -> [UInt8] in
@@ -210,16 +211,7 @@ struct ParquetColumnChunk {
             headerSize = header.bytes.count
             return header.bytes
         }
-        let count = self.valuesCount
-        let made = (body.isEmpty ? self.values : body).withUnsafeBytes { bytes in
-            Result { () throws(SinkError) in
-                try compressor.page(
-                    UnsafeRawBufferPointer(rebasing: bytes[..<(body.isEmpty ? count : bytes.count)]),
-                    header: header
-                )
-            }
-        }
-        let page = try made.get()
+        let page = try compressor.page(valuesAreBody ? self.values : body, count: bodySize, header: header)
         self.pageRecords.append(
             ParquetPageRecord(
                 offset: Int64(self.pagesSize),
@@ -248,24 +240,19 @@ struct ParquetColumnChunk {
     /// data page used the dictionary.
     func dictionaryPage(_ compressor: ParquetPageCompressor) throws(SinkError) -> [UInt8]? {
         guard let dictionary = self.dictionary, self.dataEncodings.contains(8) else { return nil }
-        let made = dictionary.encoded.withUnsafeBytes { encoded in
-            Result { () throws(SinkError) in
-                try compressor.page(encoded) { compressedSize in
-                    var header = ThriftCompactWriter()
-                    header.structureValue { page in
-                        page.i32(1, 2)  // DICTIONARY_PAGE
-                        page.i32(2, Int32(dictionary.encoded.count))
-                        page.i32(3, Int32(compressedSize))
-                        page.structure(7) { entries in
-                            entries.i32(1, Int32(dictionary.count))
-                            entries.i32(2, 0)  // PLAIN
-                        }
-                    }
-                    return header.bytes
+        return try compressor.page(dictionary.encoded) { compressedSize in
+            var header = ThriftCompactWriter()
+            header.structureValue { page in
+                page.i32(1, 2)  // DICTIONARY_PAGE
+                page.i32(2, Int32(dictionary.encoded.count))
+                page.i32(3, Int32(compressedSize))
+                page.structure(7) { entries in
+                    entries.i32(1, Int32(dictionary.count))
+                    entries.i32(2, 0)  // PLAIN
                 }
             }
+            return header.bytes
         }
-        return try made.get()
     }
 
     /// The chunk's bloom filter, sized for its distinct values (the dictionary's count while it

@@ -73,6 +73,20 @@ final class ParquetPageCompressor {
         }
     }
 
+    /// ``page(_:header:)`` of the first `count` bytes of `input` (all of them when nil).
+    func page(
+        _ input: [UInt8],
+        count: Int? = nil,
+        header: (_ compressedSize: Int) -> [UInt8]
+    ) throws(SinkError) -> [UInt8] {
+        let made = input.withUnsafeBytes { bytes in
+            Result { () throws(SinkError) in
+                try self.page(UnsafeRawBufferPointer(rebasing: bytes[..<(count ?? bytes.count)]), header: header)
+            }
+        }
+        return try made.get()
+    }
+
     private static func joined(_ header: [UInt8], _ body: UnsafeRawBufferPointer) -> [UInt8] {
         var page: [UInt8] = []
         page.reserveCapacity(header.count + body.count)
