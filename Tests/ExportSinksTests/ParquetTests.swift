@@ -138,6 +138,43 @@ struct ParquetFileTests {
         }
     }()
 
+    /// A writer of ``columns``, continuing the row groups `rowGroups` that end at `offset` (a new
+    /// file when none).
+    static func writer(
+        codec: ParquetCodec = .none,
+        pageSize: Int = 1 << 20,
+        dictionaryLimit: Int = 1 << 20,
+        continuing rowGroups: [ParquetRowGroupMetadata] = [],
+        at offset: Int64 = 0,
+        into output: @escaping (UnsafeRawBufferPointer) -> Void
+    ) throws -> ParquetFileWriter {
+        try ParquetFileWriter(
+            columns: Self.columns,
+            codec: codec,
+            pageSize: pageSize,
+            dictionaryLimit: dictionaryLimit,
+            keyValueMetadata: [("faceexport.run_id", "r1"), ("faceexport.pipeline", "nightly")],
+            createdBy: "faceexport version test",
+            continuing: rowGroups,
+            at: offset,
+            output: output
+        )
+    }
+
+    static func append(_ row: Row, to writer: ParquetFileWriter) throws {
+        try Array(row.group.utf8).withUnsafeBufferPointer { try writer.append($0, column: 0) }
+        if let data = row.data {
+            try Array(data.utf8).withUnsafeBufferPointer { try writer.append($0, column: 1) }
+        } else {
+            writer.appendNull(column: 1)
+        }
+        try writer.append(row.time, column: 2)
+        try writer.append(Int64(row.days), column: 3)
+        try writer.append(row.n, column: 4)
+        writer.endRow()
+    }
+
+    @discardableResult
     static func write(
         _ rows: [Row],
         codec: ParquetCodec,
@@ -145,32 +182,18 @@ struct ParquetFileTests {
         pageSize: Int,
         dictionaryLimit: Int = 1 << 20,
         to path: String
-    ) throws {
+    ) throws -> ParquetFileWriter {
         var bytes: [UInt8] = []
-        let writer = try ParquetFileWriter(
-            columns: Self.columns,
-            codec: codec,
-            pageSize: pageSize,
-            dictionaryLimit: dictionaryLimit,
-            keyValueMetadata: [("faceexport.run_id", "r1"), ("faceexport.pipeline", "nightly")],
-            createdBy: "faceexport version test",
-            output: { bytes.append(contentsOf: $0) }
-        )
+        let writer = try Self.writer(codec: codec, pageSize: pageSize, dictionaryLimit: dictionaryLimit) {
+            bytes.append(contentsOf: $0)
+        }
         for (index, row) in rows.enumerated() {
-            try Array(row.group.utf8).withUnsafeBufferPointer { try writer.append($0, column: 0) }
-            if let data = row.data {
-                try Array(data.utf8).withUnsafeBufferPointer { try writer.append($0, column: 1) }
-            } else {
-                writer.appendNull(column: 1)
-            }
-            try writer.append(row.time, column: 2)
-            try writer.append(Int64(row.days), column: 3)
-            try writer.append(row.n, column: 4)
-            writer.endRow()
+            try Self.append(row, to: writer)
             if (index + 1) % rowsPerGroup == 0 { try writer.finishRowGroup() }
         }
         try writer.finish()
         try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return writer
     }
 
     /// What pyarrow and DuckDB read: per row the text columns as UTF-8 hex, the numbers as numbers.
@@ -396,15 +419,27 @@ struct ParquetFileTests {
         )
     }
 
-    /// 20,000 rows in two row groups: library ids from ten keep their dictionary; unique text goes
-    /// PLAIN after the trial's 8,192 values, once the dictionary shows it does not pay; every value
-    /// comes back.
-    @Test func aDictionaryThatDoesNotPayGivesWayToPlainAfterItsTrial() throws {
+    /// Ten row groups of 8,200 rows: library ids from ten keep their dictionary in every one. Text
+    /// unique in the first six goes PLAIN after the first row group's trial (the trial's values in
+    /// the dictionary, the rest PLAIN), is written PLAIN from the first value in the next seven, and
+    /// is tried again in the ninth, where it repeats and keeps its dictionary. Every value comes back.
+    @Test func aDictionaryThatDoesNotPayGivesWayToPlainAndIsTriedAgainEighthRowGroupOn() throws {
         let path = try makeTemporaryDirectory() + "/trial.parquet"
-        let rows = (0..<20_000).map { index in
-            Row(group: "g\(index % 10)", data: "face-\(index)-é", time: Int64(index), days: 1, n: Int64(index))
+        let rowsPerGroup = 8200
+        let rows = (0..<10 * rowsPerGroup).map { index in
+            let data = index < 6 * rowsPerGroup ? "face-\(index)-é" : "same-\(index % 7)"
+            return Row(group: "g\(index % 10)", data: data, time: Int64(index), days: 1, n: Int64(index))
         }
-        try Self.write(rows, codec: .zstd(level: 1), rowsPerGroup: 10_000, pageSize: 1 << 20, to: path)
+        let writer = try Self.write(
+            rows,
+            codec: .zstd(level: 1),
+            rowsPerGroup: rowsPerGroup,
+            pageSize: 1 << 20,
+            to: path
+        )
+        let fellBack = writer.rowGroups(from: 0).map { group in group.columns.map(\.dictionaryFellBack) }
+        #expect(fellBack.map { $0[0] } == Array(repeating: false, count: 10), "library ids keep their dictionary")
+        #expect(fellBack.map { $0[1] } == [true] + Array(repeating: false, count: 9))
         let output = try PythonReaders.run(
             """
             import json, sys, pyarrow.parquet as pq
@@ -412,29 +447,30 @@ struct ParquetFileTests {
             m = f.metadata
             t = f.read()
             json.dump({
-                "encodings": [[list(m.row_group(g).column(c).encodings) for c in (0, 1)] for g in range(m.num_row_groups)],
+                "dictionary": [[m.row_group(g).column(c).has_dictionary_page for c in (0, 1)] for g in range(m.num_row_groups)],
+                "encodings": [sorted(m.row_group(g).column(1).encodings) for g in range(m.num_row_groups)],
                 "groups": t.column("group_id").to_pylist(), "data": t.column("user_data").to_pylist(),
             }, sys.stdout)
             """,
             [path]
         )
         let read = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
-        let encodings = try #require(read["encodings"] as? [[[String]]])
-        #expect(encodings.count == 2)
-        for group in encodings {
-            #expect(group[0] == ["PLAIN", "RLE_DICTIONARY"], "library ids: the dictionary (and its PLAIN page)")
-            #expect(
-                group[1].contains("PLAIN") && group[1].contains("RLE_DICTIONARY") && group[1].contains("RLE"),
-                "unique text: the trial's values in the dictionary, the rest PLAIN: \(group[1])"
-            )
-        }
+        let dictionary = try #require(read["dictionary"] as? [[Bool]])
+        #expect(dictionary.map { $0[0] } == Array(repeating: true, count: 10))
+        #expect(
+            dictionary.map { $0[1] } == [true] + Array(repeating: false, count: 7) + [true, true],
+            "tried in the first row group, PLAIN in the next seven, tried again in the ninth"
+        )
+        let encodings = try #require(read["encodings"] as? [[String]])
+        #expect(encodings[0] == ["PLAIN", "RLE", "RLE_DICTIONARY"], "the trial's indices, then PLAIN")
+        #expect(encodings[1] == ["PLAIN", "RLE"], "values PLAIN, definition levels RLE")
         #expect(read["groups"] as? [String] == rows.map(\.group))
         #expect(read["data"] as? [String] == rows.map { $0.data! })
         // The chunks themselves: the unique column's dictionary stopped at the trial.
         let compressor = try ParquetPageCompressor(codec: .none)
         var unique = ParquetColumnChunk(column: Self.columns[1], dictionaryLimit: 1 << 20, pageSize: 1 << 20)
         var repeated = ParquetColumnChunk(column: Self.columns[0], dictionaryLimit: 1 << 20, pageSize: 1 << 20)
-        for row in rows {
+        for row in rows.prefix(20_000) {
             Array(row.data!.utf8).withUnsafeBufferPointer { unique.append($0) }
             if unique.mustFinishPage { try unique.finishPage(compressor) }
             Array(row.group.utf8).withUnsafeBufferPointer { repeated.append($0) }
@@ -444,6 +480,41 @@ struct ParquetFileTests {
         #expect(unique.dictionary?.count == ParquetColumnChunk.dictionaryTrialValues)
         #expect(unique.dataEncodings == [0, 8], "PLAIN after the dictionary's pages")
         #expect(repeated.dictionary?.count == 10 && repeated.dataEncodings == [8])
+    }
+
+    /// A writer continuing the file after any of those row groups, from their journal records,
+    /// decides as the first would have: the same file, byte for byte.
+    @Test func aWriterResumedBetweenRowGroupsMakesTheSameDictionaryChoices() throws {
+        let rowsPerGroup = 8200
+        let rows = (0..<10 * rowsPerGroup).map { index in
+            Row(group: "g\(index % 10)", data: "face-\(index)", time: Int64(index), days: 1, n: Int64(index))
+        }
+        var reference: [UInt8] = []
+        let first = try Self.writer(into: { reference.append(contentsOf: $0) })
+        var ends: [(offset: Int64, rowGroups: [String])] = []
+        for (index, row) in rows.enumerated() {
+            try Self.append(row, to: first)
+            if (index + 1) % rowsPerGroup == 0 {
+                try first.finishRowGroup()
+                ends.append((first.offset, first.rowGroups(from: 0).map(ParquetRowGroupRecord.encode)))
+            }
+        }
+        try first.finish()
+        for resumed in [0, 1, 6, 7, 8] {
+            var bytes = Array(reference[..<Int(ends[resumed].offset)])
+            let second = try Self.writer(
+                continuing: ends[resumed].rowGroups.map { try #require(ParquetRowGroupRecord.decode($0)) },
+                at: ends[resumed].offset,
+                into: { bytes.append(contentsOf: $0) }
+            )
+            for (index, row) in rows.enumerated().dropFirst((resumed + 1) * rowsPerGroup) {
+                try Self.append(row, to: second)
+                if (index + 1) % rowsPerGroup == 0 { try second.finishRowGroup() }
+            }
+            try second.finish()
+            let same = bytes == reference  // not the bytes themselves in a failure's message
+            #expect(same, "resumed after row group \(resumed)")
+        }
     }
 
     @Test func aFileWithoutRowsIsReadAsEmptyWithItsSchema() throws {
@@ -621,8 +692,8 @@ struct ParquetResumeTests {
         #expect(try Self.bytes(folder + "/group=g0/part.parquet") == finished)
     }
 
-    /// A journal whose row groups do not add up to its checkpoint, or cannot be read, is refused
-    /// with a line that says to start over.
+    /// A journal whose row groups do not add up to its checkpoint, have other columns than the
+    /// pipeline's, or cannot be read, is refused with a line that says to start over.
     @Test func rowGroupsThatDoNotAddUpAreRefused() throws {
         let folder = try makeTemporaryDirectory()
         let path = folder + "/faces.parquet"
@@ -634,7 +705,16 @@ struct ParquetResumeTests {
         }
         var point = try #require(Self.resumePoint(checkpoints[...])).checkpoint
         #expect(point.parquetRowGroups?.count ?? 0 >= 2)
-        point.parquetRowGroups?.removeFirst()
+        let records = point.parquetRowGroups ?? []
+        var narrower = try #require(ParquetRowGroupRecord.decode(records[0]))
+        narrower.columns.removeLast()
+        point.parquetRowGroups = [ParquetRowGroupRecord.encode(narrower)] + records.dropFirst()
+        #expect {
+            try Self.sink(path).resume([point])
+        } throws: { error in
+            "\(error)".contains("describes a row group of 5 columns, not the 6 of this pipeline")
+        }
+        point.parquetRowGroups = Array(records.dropFirst())
         #expect {
             try Self.sink(path).resume([point])
         } throws: { error in

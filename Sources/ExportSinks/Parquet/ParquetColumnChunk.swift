@@ -8,7 +8,8 @@
 /// does, once its first values show that it does not pay: after ``dictionaryTrialValues`` values,
 /// if the dictionary and the indices take as many bytes as the values PLAIN would. Library ids keep
 /// their dictionary; face tokens and other unique text go PLAIN at once, which is both smaller
-/// and cheaper than a dictionary of values seen once.
+/// and cheaper than a dictionary of values seen once. A chunk made with a `dictionaryLimit` of 0
+/// has no dictionary: its values are PLAIN from the first (see ``ParquetFileWriter``).
 struct ParquetColumnChunk {
     let column: ParquetColumn
     /// Bytes of PLAIN-encoded values the dictionary may hold before the chunk falls back to PLAIN.
@@ -23,7 +24,7 @@ struct ParquetColumnChunk {
     /// The chunk's dictionary; nil for a column without one.
     private(set) var dictionary: ParquetDictionary?
     /// Whether the dictionary is full or does not pay: new values go to PLAIN pages.
-    private var fellBack = false
+    private(set) var fellBack = false
     /// The dictionary index and hash of the last value looked up.
     private var previousValue: (index: UInt32, hash: UInt64)?
     /// Values the chunk has encoded with the dictionary, and their bytes PLAIN.

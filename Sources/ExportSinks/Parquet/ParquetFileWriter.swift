@@ -20,6 +20,16 @@ public final class ParquetFileWriter {
     /// its chunk in place, without the exclusivity check and uniqueness test that an element of an
     /// array held by a class costs at every access (a sixth of the writer's time, measured).
     private let chunks: UnsafeMutableBufferPointer<ParquetColumnChunk>
+    /// For each column, how many of the next row groups its chunk starts without a dictionary.
+    ///
+    /// A column whose dictionary fell back to PLAIN in a row group (its values did not repeat
+    /// enough, or outgrew the limit) is written PLAIN from the first value in the next
+    /// ``rowGroupsWithoutDictionaryTrial`` row groups, and tried again in the one after. The trial
+    /// (hashing, storing and indexing 8,192 values of each unique column, then writing them again)
+    /// cost about 6% of the Parquet sink's CPU, zstd included, in every row group, to reach the same
+    /// answer. Derived from the row groups' metadata alone, so that a resumed run decides as the
+    /// interrupted one would have.
+    private var rowGroupsWithoutDictionary: [Int]
     private var rowGroups: [ParquetRowGroupMetadata] = []
     /// Bytes written so far: where the next byte goes.
     public private(set) var offset: Int64 = 0
@@ -30,6 +40,8 @@ public final class ParquetFileWriter {
 
     /// The file's magic number, at its start and its end.
     static let magic: [UInt8] = Array("PAR1".utf8)
+    /// Row groups a column is written PLAIN after its dictionary fell back, before it is tried again.
+    static let rowGroupsWithoutDictionaryTrial = 7
 
     /// Creates a writer; nothing is written before the first row group or the footer.
     ///
@@ -87,17 +99,32 @@ public final class ParquetFileWriter {
         self.rowGroups = rowGroups
         self.offset = offset
         self.writtenRows = rowGroups.reduce(0) { $0 + $1.rows }
-        let expectedRows = Int(rowGroups.last?.rows ?? 0)
+        var withoutDictionary = Array(repeating: 0, count: columns.count)
+        for group in rowGroups {
+            for (index, chunk) in zip(withoutDictionary.indices, group.columns) {
+                withoutDictionary[index] = Self.rowGroupsWithoutDictionary(after: chunk, withoutDictionary[index])
+            }
+        }
+        self.rowGroupsWithoutDictionary = withoutDictionary
         self.chunks = .allocate(capacity: columns.count)
         _ = self.chunks.initialize(
-            from: columns.map {
-                ParquetColumnChunk(
-                    column: $0,
-                    dictionaryLimit: dictionaryLimit,
-                    pageSize: pageSize,
-                    expectedRows: expectedRows
-                )
-            }
+            from: columns.indices.map { self.nextChunk($0, expectedRows: Int(rowGroups.last?.rows ?? 0)) }
+        )
+    }
+
+    /// How many of the next row groups a column starts without a dictionary, after its `chunk`
+    /// in a row group made when there were `left`.
+    static func rowGroupsWithoutDictionary(after chunk: ParquetRowGroupMetadata.Column, _ left: Int) -> Int {
+        chunk.dictionaryFellBack ? Self.rowGroupsWithoutDictionaryTrial : max(0, left - 1)
+    }
+
+    /// The empty chunk of `column` for the next row group, expected to hold about `expectedRows`.
+    private func nextChunk(_ column: Int, expectedRows: Int) -> ParquetColumnChunk {
+        ParquetColumnChunk(
+            column: self.columns[column],
+            dictionaryLimit: self.rowGroupsWithoutDictionary[column] > 0 ? 0 : self.dictionaryLimit,
+            pageSize: self.pageSize,
+            expectedRows: expectedRows
         )
     }
 
@@ -164,6 +191,7 @@ public final class ParquetFileWriter {
                     uncompressedSize: Int64(chunk.uncompressedSize + (chunk.dictionary?.encoded.count ?? 0)),
                     values: Int64(chunk.rows),
                     encodings: chunk.dataEncodings.union(dictionaryPage.isEmpty ? [] : [0]),
+                    dictionaryFellBack: chunk.fellBack,
                     statistics: chunk.statistics,
                     pages: chunk.pageRecords.map { page in
                         var located = page
@@ -181,12 +209,11 @@ public final class ParquetFileWriter {
                 columns[index].bloomFilter = (self.offset, Int32(bytes.count))
                 try self.write(bytes)
             }
-            self.chunks[index] = ParquetColumnChunk(
-                column: self.columns[index],
-                dictionaryLimit: self.dictionaryLimit,
-                pageSize: self.pageSize,
-                expectedRows: self.pendingRows
+            self.rowGroupsWithoutDictionary[index] = Self.rowGroupsWithoutDictionary(
+                after: columns[index],
+                self.rowGroupsWithoutDictionary[index]
             )
+            self.chunks[index] = self.nextChunk(index, expectedRows: self.pendingRows)
         }
         self.rowGroups.append(
             ParquetRowGroupMetadata(columns: columns, rows: Int64(self.pendingRows), offset: start)
@@ -257,6 +284,8 @@ struct ParquetRowGroupMetadata {
         var values: Int64
         /// The encodings of its pages' values (`Encoding`).
         var encodings: Set<Int32>
+        /// Whether it began with a dictionary and went on PLAIN: the column's next chunks start without one.
+        var dictionaryFellBack = false
         var statistics: ParquetStatistics
         /// Its data pages, at their places in the file.
         var pages: [ParquetPageRecord]

@@ -39,6 +39,13 @@ final class ParquetOutputWriter: FileWriter {
                     advice: "run again without --resume"
                 )
             }
+            guard group.columns.count == schema.columns.count else {
+                throw .damaged(
+                    "the journal of \(path)",
+                    "describes a row group of \(group.columns.count) columns, not the \(schema.columns.count) of this pipeline",
+                    advice: "run again without --resume"
+                )
+            }
             rowGroups.append(group)
         }
         if let resume, resume.rows != rowGroups.reduce(0, { $0 + Int($1.rows) }) {

@@ -32,12 +32,11 @@ enum ParquetRowGroupRecord {
                 writer.varint(UInt64(page.rows))
                 Self.encode(page.statistics, into: &writer)
             }
+            // Flags: 1, a bloom filter (its offset and length follow); 2, the dictionary fell back.
+            writer.append((column.bloomFilter != nil ? 1 : 0) | (column.dictionaryFellBack ? 2 : 0))
             if let filter = column.bloomFilter {
-                writer.append(1)
                 writer.varint(UInt64(filter.offset))
                 writer.varint(UInt64(filter.length))
-            } else {
-                writer.append(0)
             }
         }
         let digits = Array("0123456789abcdef".utf8)
@@ -143,15 +142,14 @@ enum ParquetRowGroupRecord {
                 statistics: statistics,
                 pages: pages
             )
-            switch self.byte() {
-            case 0: break
-            case 1:
+            guard let flags = self.byte(), flags < 4 else { return nil }
+            if flags & 1 != 0 {
                 guard let filterOffset = self.number(), let length = self.number(), length <= Int32.max else {
                     return nil
                 }
                 column.bloomFilter = (filterOffset, Int32(length))
-            default: return nil
             }
+            column.dictionaryFellBack = flags & 2 != 0
             return column
         }
 
