@@ -528,11 +528,12 @@ struct ParquetFileTests {
     }
 
     /// Bounds order bytes unsigned, first differing byte first, a prefix before what extends it:
-    /// whether the values differ in their first eight bytes or only after them.
+    /// whether the values differ in their first eight bytes, in a later word, or in a last byte.
     @Test func boundsOrderBytesUnsignedWhereverTheyDiffer() {
         let values = [
             "", "a", "abcdefgh", "abcdefgh\u{0}", "abcdefghi", "abcdefgi", "abcdefgé", "abcdefgéz", "b", "é", "ér",
-            "\u{7F}", "\u{80}", "\u{10FFFF}",
+            "\u{7F}", "\u{80}", "\u{10FFFF}", "2026-12-07T04:40:00.000Z", "2026-12-07T04:40:00.001Z",
+            "2026-12-07T04:41:00.000Z", "2026-12-07T04:40:00.000", "abcdefghijklmnop", "abcdefghijklmnoé",
         ].map { Array($0.utf8) }
         for first in values {
             for second in values {

@@ -9,9 +9,17 @@ struct ParquetBloomFilter {
     /// The words, block after block.
     private(set) var words: [UInt32]
 
-    private static let salts: [UInt32] = [
-        0x47b6_137b, 0x4497_4d91, 0x8824_ad5b, 0xa2b7_289d, 0x7054_95c7, 0x2df1_424b, 0x9efc_4947, 0x5c6b_fb31,
-    ]
+    /// The specification's eight salts, one per word of a block.
+    private static let salts = SIMD8<UInt32>(
+        0x47b6_137b,
+        0x4497_4d91,
+        0x8824_ad5b,
+        0xa2b7_289d,
+        0x7054_95c7,
+        0x2df1_424b,
+        0x9efc_4947,
+        0x5c6b_fb31
+    )
 
     /// A filter for `distinctValues` values at about the false-positive rate `rate`: bytes a power of
     /// two from 32 to 128 MiB, as the specification bounds them. The power below the bits `rate`
@@ -26,23 +34,33 @@ struct ParquetBloomFilter {
     }
 
     /// Sets the bits of the value whose xxHash64 is `hash`.
-    mutating func insert(hash: UInt64) {
+    mutating func insert(hash: UInt64) { self.insert(hashes: CollectionOfOne(hash)) }
+
+    /// Sets the bits of the values whose xxHash64s are `hashes`: a block's eight words at once.
+    mutating func insert(hashes: some Sequence<UInt64>) {
         let blocks = UInt64(self.words.count / 8)
-        let block = Int(((hash >> 32) &* blocks) >> 32)
-        let key = UInt32(truncatingIfNeeded: hash)
-        for (index, salt) in Self.salts.enumerated() {
-            self.words[block * 8 + index] |= 1 << ((key &* salt) >> 27)
+        self.words.withUnsafeMutableBytes { words in
+            for hash in hashes {
+                let (offset, bits) = Self.block(hash, of: blocks)
+                let block = words.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt32>.self)
+                words.storeBytes(of: block | bits, toByteOffset: offset, as: SIMD8<UInt32>.self)
+            }
         }
     }
 
     /// Whether the value whose xxHash64 is `hash` may have been inserted.
     func mayContain(hash: UInt64) -> Bool {
-        let blocks = UInt64(self.words.count / 8)
+        let (offset, bits) = Self.block(hash, of: UInt64(self.words.count / 8))
+        let block = self.words.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt32>.self) }
+        return block & bits == bits
+    }
+
+    /// Where the block of `hash` starts (bytes), chosen by its upper half among `blocks`, and the bit
+    /// its lower half sets in each of the block's words.
+    private static func block(_ hash: UInt64, of blocks: UInt64) -> (offset: Int, bits: SIMD8<UInt32>) {
         let block = Int(((hash >> 32) &* blocks) >> 32)
-        let key = UInt32(truncatingIfNeeded: hash)
-        return Self.salts.enumerated().allSatisfy { index, salt in
-            self.words[block * 8 + index] & (1 << ((key &* salt) >> 27)) != 0
-        }
+        let key = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: hash))
+        return (block * 32, SIMD8<UInt32>(repeating: 1) &<< ((key &* Self.salts) &>> 27))
     }
 
     /// The filter as the file holds it: `BloomFilterHeader` (block algorithm, xxHash, uncompressed),

@@ -262,7 +262,7 @@ struct ParquetColumnChunk {
         guard self.column.hasBloomFilter else { return nil }
         let distinct = self.fellBack ? self.hashes.count : self.dictionary?.count ?? self.hashes.count
         var filter = ParquetBloomFilter(distinctValues: distinct)
-        for hash in self.hashes { filter.insert(hash: hash) }
+        filter.insert(hashes: self.hashes)
         return filter
     }
 
