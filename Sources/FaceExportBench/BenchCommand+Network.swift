@@ -98,13 +98,21 @@ extension BenchCommand {
             ("scale-1x1000000", 1, 1_000_000),
         ] {
             let parquet = self.scaleFormat == "parquet"
-            var (result, _) = try await self.exportFromItsOwnSimulator(
-                name,
-                simulator: ["--groups", String(groups), "--faces", String(faces)],
-                concurrency: 4,
-                format: parquet ? .parquet : .ndjson,
-                file: parquet ? "faces.parquet" : "faces.ndjson.gz"
-            )
+            let simulator = ["--groups", String(groups), "--faces", String(faces)]
+            var result: BenchResult
+            if self.scaleInOwnProcess {
+                let output =
+                    parquet ? "{format: parquet, path: faces.parquet}" : "{format: ndjson, path: faces.ndjson.gz}"
+                result = try await self.exportInItsOwnProcess(name, simulator: simulator, output: output)
+            } else {
+                (result, _) = try await self.exportFromItsOwnSimulator(
+                    name,
+                    simulator: simulator,
+                    concurrency: 4,
+                    format: parquet ? .parquet : .ndjson,
+                    file: parquet ? "faces.parquet" : "faces.ndjson.gz"
+                )
+            }
             result.figures["cpu_seconds_per_million_faces"] = result.measured.cpuSecondsPerMillionFaces
             results.append(result)
             FileHandle.standardError.write(Data(result.line.utf8))
@@ -115,6 +123,47 @@ extension BenchCommand {
                 (results[index].figures["cpu_seconds_per_million_faces"] ?? 0) / base
         }
         return results
+    }
+
+    /// `faceexport run` into `output` against a simulator of its own made with `simulator`'s flags,
+    /// concurrency 4, in a process of its own: what a user's run costs, counted by `wait4`.
+    func exportInItsOwnProcess(
+        _ name: String,
+        simulator arguments: [String],
+        output: String
+    ) async throws -> BenchResult {
+        let simulator = try SimulatorProcess(arguments: arguments + ["--exact-sizes"])
+        defer { simulator.stop() }
+        let folder = NSTemporaryDirectory() + "faceexport-bench-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let pipeline = Self.exportPipeline(
+            simulator: simulator,
+            place: "output_dir: \(folder)/out",
+            outputs: [output],
+            concurrency: 4
+        )
+        try pipeline.write(toFile: folder + "/bench.yaml", atomically: true, encoding: .utf8)
+        let child = try ChildProcess.run(
+            Self.exporterPath(),
+            ["run", folder + "/bench.yaml"],
+            environment: [
+                "FACESEARCH_API_KEY": simulator.credentials.apiKey,
+                "FACESEARCH_API_SECRET": simulator.credentials.apiSecret, "HOME": folder, "PATH": "/usr/bin:/bin",
+            ]
+        )
+        // The faces the run wrote, as its manifest counts them (none when it failed).
+        let manifest = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/out/manifest.json")))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) }
+        let files = (manifest as? [String: Any])?["files"] as? [[String: Any]]
+        let measured = BenchResult.Measured(
+            outcome: child.status == 0 ? "complete" : "exit \(child.status)",
+            faces: files?.first?["rows"] as? Int ?? 0,
+            wallSeconds: child.wallSeconds,
+            cpuSeconds: child.cpuSeconds,
+            peakResidentMB: child.peakResidentMB
+        )
+        return BenchResult(scenario: name, measured: measured, statistics: try await simulator.statistics())
     }
 
     /// 200 ms ± 50 ms per call and 64 libraries at once: calls per second against 64 / 0.2 s.

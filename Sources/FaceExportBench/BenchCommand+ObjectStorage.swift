@@ -163,18 +163,29 @@ extension BenchCommand {
             guard let rowGroupSize = destination.rowGroupSize, output.contains("format: parquet") else { return output }
             return output.dropLast() + ", row_group_size: \(rowGroupSize)}"
         }
-        return """
-            name: bench
-            endpoint: \(simulator.endpoint)
-            credentials: {api_key_env: FACESEARCH_API_KEY, api_secret_env: FACESEARCH_API_SECRET}
-            groups: all
-            concurrency: \(concurrency)
-            page_size: 1000
-            rate_limit: {mode: fixed, requests_per_second: 100000, burst: 1000, max_in_flight: \(concurrency)}
-            \(place)
-            outputs:
-            \(outputs.map { "  - " + $0 }.joined(separator: "\n"))
-            """
+        return Self.exportPipeline(simulator: simulator, place: place, outputs: outputs, concurrency: concurrency)
+    }
+
+    /// A pipeline exporting every library of `simulator` into `outputs` (flow mappings), placed by
+    /// `place` (its `output_dir:` and storage keys), unpaced.
+    static func exportPipeline(
+        simulator: SimulatorProcess,
+        place: String,
+        outputs: [String],
+        concurrency: Int
+    ) -> String {
+        """
+        name: bench
+        endpoint: \(simulator.endpoint)
+        credentials: {api_key_env: FACESEARCH_API_KEY, api_secret_env: FACESEARCH_API_SECRET}
+        groups: all
+        concurrency: \(concurrency)
+        page_size: 1000
+        rate_limit: {mode: fixed, requests_per_second: 100000, burst: 1000, max_in_flight: \(concurrency)}
+        \(place)
+        outputs:
+        \(outputs.map { "  - " + $0 }.joined(separator: "\n"))
+        """
     }
 }
 

@@ -38,7 +38,8 @@ struct BenchCommand: AsyncParsableCommand {
             row is DuckDB's CPU), parquet-lookup (--cpu-groups libraries into Parquet in row groups of \
             --lookup-row-group-size MiB, with bloom filters and without: the share of the file's bytes DuckDB \
             reads, counted by strace, to find one face_token), scale (1,000 and --scale-groups libraries of 1,000 faces, \
-            and one library of 1,000,000: CPU per face and peak memory must not grow), latency (200 ms ± 50 ms per \
+            and one library of 1,000,000: CPU per face and peak memory must not grow; --scale-in-own-process for a \
+            user's process alone), latency (200 ms ± 50 ms per \
             call, 64 libraries at once: calls per second against 64 / 0.2 s), biggroup (one library of 200,000 \
             faces, 100 ms per call: wall time against pages / concurrency × latency), s3 (the faceexport binary \
             exporting --cpu-groups realistic libraries into NDJSON.gz, then into NDJSON.gz, CSV.gz and Parquet, \
@@ -87,6 +88,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Libraries of 1,000 faces of the scale scenario's large run.")
     var scaleGroups = 4000
+
+    @Flag(
+        help:
+            "The scale scenario runs each export as `faceexport run` in a process of its own (the faceexport beside the bench), its CPU and peak memory counted by wait4: a user's process, with nothing of an earlier export in the figure."
+    )
+    var scaleInOwnProcess = false
 
     @Option(help: "The cpu scenario's faces: realistic (--face-bytes, --hard-share) or hard (mostly hard values).")
     var data = "realistic"
