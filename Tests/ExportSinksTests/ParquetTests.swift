@@ -423,7 +423,7 @@ struct ParquetFileTests {
     /// unique in the first six goes PLAIN after the first row group's trial (the trial's values in
     /// the dictionary, the rest PLAIN), is written PLAIN from the first value in the next seven, and
     /// is tried again in the ninth, where it repeats and keeps its dictionary. Every value comes back.
-    @Test func aDictionaryThatDoesNotPayGivesWayToPlainAndIsTriedAgainEighthRowGroupOn() throws {
+    @Test func aDictionaryThatDoesNotPayIsLeftOutForSevenRowGroupsThenTriedAgain() throws {
         let path = try makeTemporaryDirectory() + "/trial.parquet"
         let rowsPerGroup = 8200
         let rows = (0..<10 * rowsPerGroup).map { index in
