@@ -143,26 +143,12 @@ extension BenchCommand {
             outputs: [output],
             concurrency: 4
         )
-        try pipeline.write(toFile: folder + "/bench.yaml", atomically: true, encoding: .utf8)
-        let child = try ChildProcess.run(
-            Self.exporterPath(),
-            ["run", folder + "/bench.yaml"],
-            environment: [
-                "FACESEARCH_API_KEY": simulator.credentials.apiKey,
-                "FACESEARCH_API_SECRET": simulator.credentials.apiSecret, "HOME": folder, "PATH": "/usr/bin:/bin",
-            ]
-        )
+        let child = try Self.runExporter(pipeline, in: folder, simulator: simulator)
         // The faces the run wrote, as its manifest counts them (none when it failed).
         let manifest = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/out/manifest.json")))
             .flatMap { try? JSONSerialization.jsonObject(with: $0) }
         let files = (manifest as? [String: Any])?["files"] as? [[String: Any]]
-        let measured = BenchResult.Measured(
-            outcome: child.status == 0 ? "complete" : "exit \(child.status)",
-            faces: files?.first?["rows"] as? Int ?? 0,
-            wallSeconds: child.wallSeconds,
-            cpuSeconds: child.cpuSeconds,
-            peakResidentMB: child.peakResidentMB
-        )
+        let measured = BenchResult.Measured(child, faces: files?.first?["rows"] as? Int ?? 0)
         return BenchResult(scenario: name, measured: measured, statistics: try await simulator.statistics())
     }
 

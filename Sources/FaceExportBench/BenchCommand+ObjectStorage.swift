@@ -92,30 +92,20 @@ extension BenchCommand {
                     destination: destination,
                     concurrency: latency ? 64 : 4
                 )
-                try pipeline.write(toFile: folder + "/bench.yaml", atomically: true, encoding: .utf8)
                 let before = try await simulator.statistics()
-                let child = try ChildProcess.run(
-                    Self.exporterPath(),
-                    ["run", folder + "/bench.yaml"],
+                let child = try Self.runExporter(
+                    pipeline,
+                    in: folder,
+                    simulator: simulator,
                     environment: [
-                        "FACESEARCH_API_KEY": simulator.credentials.apiKey,
-                        "FACESEARCH_API_SECRET": simulator.credentials.apiSecret,
                         "AWS_ACCESS_KEY_ID": store.accessKeyID, "AWS_SECRET_ACCESS_KEY": store.secretAccessKey,
-                        "HOME": folder,
-                        "PATH": "/usr/bin:/bin",
                     ]
                 )
                 var statistics = try await simulator.statistics()
                 statistics.requests -= before.requests
                 statistics.rejections -= before.rejections
                 statistics.connectionsAccepted -= before.connectionsAccepted
-                let measured = BenchResult.Measured(
-                    outcome: child.status == 0 ? "complete" : "exit \(child.status)",
-                    faces: faces,
-                    wallSeconds: child.wallSeconds,
-                    cpuSeconds: child.cpuSeconds,
-                    peakResidentMB: child.peakResidentMB
-                )
+                let measured = BenchResult.Measured(child, faces: faces)
                 var result = BenchResult(
                     scenario: "\(latency ? "s3-latency" : "s3")-\(name)-\(destination)",
                     measured: measured,
@@ -135,6 +125,25 @@ extension BenchCommand {
             }
         }
         return results
+    }
+
+    /// `faceexport run` of `pipeline`, written into `folder` (also the run's `HOME`), against
+    /// `simulator`, in a process of its own; `environment` goes with the simulator's credentials.
+    static func runExporter(
+        _ pipeline: String,
+        in folder: String,
+        simulator: SimulatorProcess,
+        environment: [String: String] = [:]
+    ) throws -> ChildProcess {
+        try pipeline.write(toFile: folder + "/bench.yaml", atomically: true, encoding: .utf8)
+        return try ChildProcess.run(
+            Self.exporterPath(),
+            ["run", folder + "/bench.yaml"],
+            environment: environment.merging([
+                "FACESEARCH_API_KEY": simulator.credentials.apiKey,
+                "FACESEARCH_API_SECRET": simulator.credentials.apiSecret, "HOME": folder, "PATH": "/usr/bin:/bin",
+            ]) { $1 }
+        )
     }
 
     /// The `faceexport` beside `faceexport-bench`.
@@ -224,6 +233,19 @@ struct ChildProcess {
             wallSeconds: wall,
             cpuSeconds: cpu,
             peakResidentMB: Double(usage.ru_maxrss) / 1024
+        )
+    }
+}
+
+extension BenchResult.Measured {
+    /// What the kernel counted of `child`, an export of `faces` faces.
+    init(_ child: ChildProcess, faces: Int) {
+        self.init(
+            outcome: child.status == 0 ? "complete" : "exit \(child.status)",
+            faces: faces,
+            wallSeconds: child.wallSeconds,
+            cpuSeconds: child.cpuSeconds,
+            peakResidentMB: child.peakResidentMB
         )
     }
 }
